@@ -1,0 +1,35 @@
+// Shared by every program: contraction off, NaN-propagating min/max, Philox4x32-10 and the (0,1) uniform map.
+
+extension KernelSources {
+    public static let preamble = #"""
+    #pragma OPENCL FP_CONTRACT OFF
+
+    #ifndef LK_WG
+    #define LK_WG 256
+    #endif
+
+    /* max/min that return NaN when either operand is NaN (fmax/fmin would drop it). */
+    inline float lk_max(float a, float b) { return (a > b || isnan(a)) ? a : b; }
+    inline float lk_min(float a, float b) { return (a < b || isnan(a)) ? a : b; }
+
+    /* Philox4x32-10 (Salmon et al. 2011); twin of Philox.block in Sources/LatentCore/Philox.swift. */
+    inline uint4 lk_philox4x32_10(uint4 c, uint2 k) {
+        for (int round = 0; round < 10; ++round) {
+            uint lo0 = 0xD2511F53u * c.x, hi0 = mul_hi(0xD2511F53u, c.x);
+            uint lo1 = 0xCD9E8D57u * c.z, hi1 = mul_hi(0xCD9E8D57u, c.z);
+            c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+            if (round < 9) { k.x += 0x9E3779B9u; k.y += 0xBB67AE85u; }
+        }
+        return c;
+    }
+
+    /* The counter of block b: (c0, c1) + b as a 64-bit number, (c2, c3) unchanged. */
+    inline uint4 lk_counter_at(uint4 c, uint b) {
+        uint lo = c.x + b;
+        return (uint4)(lo, c.y + (lo < c.x ? 1u : 0u), c.z, c.w);
+    }
+
+    /* (k + 1/2) 2^-23 for the top 23 bits k: exact in float, strictly inside (0, 1). */
+    inline float lk_uniform(uint w) { return (float)(w >> 9) * 0x1p-23f + 0x1p-24f; }
+    """#
+}

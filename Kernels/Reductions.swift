@@ -1,0 +1,113 @@
+// Reductions over one axis and row softmax. Row kernels use one work-group of LK_WG items per row with a
+// tree reduction in local memory; column kernels use one work-item per column (reads coalesce across items).
+
+extension KernelSources {
+    public static let reductions = #"""
+    /* Tree reduction of scratch[0..LK_WG) into scratch[0]; op is SUM or MAX. */
+    #define LK_TREE(op) \
+        for (int s = LK_WG / 2; s > 0; s >>= 1) { \
+            barrier(CLK_LOCAL_MEM_FENCE); \
+            if (t < s) scratch[t] = op(scratch[t], scratch[t + s]); \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE);
+    #define LK_SUM(a, b) ((a) + (b))
+
+    inline float lk_row_max(__global const float* xr, int cols, int t, __local float* scratch) {
+        float m = -INFINITY;
+        for (int j = t; j < cols; j += LK_WG) m = lk_max(m, xr[j]);
+        scratch[t] = m;
+        LK_TREE(lk_max)
+        float r = scratch[0];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        return r;
+    }
+
+    inline float lk_row_sum_exp(__global const float* xr, int cols, float m, int t, __local float* scratch) {
+        float s = 0.0f;
+        for (int j = t; j < cols; j += LK_WG) s += exp(xr[j] - m);
+        scratch[t] = s;
+        LK_TREE(LK_SUM)
+        float r = scratch[0];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        return r;
+    }
+
+    __kernel void reductions_sum_rows_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        __global const float* xr = x + (long)r * cols;
+        float s = 0.0f;
+        for (int j = t; j < cols; j += LK_WG) s += xr[j];
+        scratch[t] = s;
+        LK_TREE(LK_SUM)
+        if (t == 0) y[r] = scratch[0];
+    }
+
+    __kernel void reductions_max_rows_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        float m = lk_row_max(x + (long)r * cols, cols, t, scratch);
+        if (t == 0) y[r] = m;
+    }
+
+    __kernel void reductions_logsumexp_rows_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        __global const float* xr = x + (long)r * cols;
+        float m = lk_row_max(xr, cols, t, scratch);
+        if (!isfinite(m)) { if (t == 0) y[r] = m; return; }  /* uniform across the group */
+        float s = lk_row_sum_exp(xr, cols, m, t, scratch);
+        if (t == 0) y[r] = m + log(s);
+    }
+
+    __kernel void reductions_softmax_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        __global const float* xr = x + (long)r * cols;
+        __global float* yr = y + (long)r * cols;
+        float m = lk_row_max(xr, cols, t, scratch);
+        float inv = 1.0f / lk_row_sum_exp(xr, cols, m, t, scratch);
+        for (int j = t; j < cols; j += LK_WG) yr[j] = exp(xr[j] - m) * inv;
+    }
+
+    __kernel void reductions_log_softmax_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        __global const float* xr = x + (long)r * cols;
+        __global float* yr = y + (long)r * cols;
+        float m = lk_row_max(xr, cols, t, scratch);
+        float shift = m + log(lk_row_sum_exp(xr, cols, m, t, scratch));
+        for (int j = t; j < cols; j += LK_WG) yr[j] = xr[j] - shift;
+    }
+
+    __kernel void reductions_sum_columns_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        int c = get_global_id(0);
+        if (c >= cols) return;
+        float s = 0.0f;
+        for (int r = 0; r < rows; ++r) s += x[(long)r * cols + c];
+        y[c] = s;
+    }
+
+    inline float lk_column_max(__global const float* x, int rows, int cols, int c) {
+        float m = -INFINITY;
+        for (int r = 0; r < rows; ++r) m = lk_max(m, x[(long)r * cols + c]);
+        return m;
+    }
+
+    __kernel void reductions_max_columns_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        int c = get_global_id(0);
+        if (c >= cols) return;
+        y[c] = lk_column_max(x, rows, cols, c);
+    }
+
+    __kernel void reductions_logsumexp_columns_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        int c = get_global_id(0);
+        if (c >= cols) return;
+        float m = lk_column_max(x, rows, cols, c);
+        if (!isfinite(m)) { y[c] = m; return; }
+        float s = 0.0f;
+        for (int r = 0; r < rows; ++r) s += exp(x[(long)r * cols + c] - m);
+        y[c] = m + log(s);
+    }
+    """#
+}

@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Layers, bottom to top (nothing reaches up):
+//   COpenCL, CBLAS      system libraries (module map + shim header)
+//   Kernels             OpenCL C sources as Swift strings, no dependencies
+//   LatentCore          the backend protocol, op enums, buffers, Philox, scalar special functions
+//   LatentCPU           the CPU backend (Swift + OpenBLAS): the executable specification
+//   LatentOpenCL        the OpenCL backend (thin RAII layer over OpenCL + CLBlast)
+//   LatentKit           backend selection and everything above the boundary
+//   latentkit           the command-line tool
+let package = Package(
+    name: "LatentKit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "LatentKit", targets: ["LatentKit"]),
+        .executable(name: "latentkit", targets: ["latentkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+    ],
+    targets: [
+        .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "Kernels", path: "Kernels"),
+        .target(
+            name: "LatentCore",
+            dependencies: [.product(name: "RealModule", package: "swift-numerics")]
+        ),
+        .target(name: "LatentCPU", dependencies: ["LatentCore", "CBLAS"]),
+        .target(name: "LatentOpenCL", dependencies: ["LatentCore", "COpenCL", "Kernels"]),
+        .target(name: "LatentKit", dependencies: ["LatentCore", "LatentCPU", "LatentOpenCL"]),
+        .executableTarget(
+            name: "latentkit",
+            dependencies: ["LatentKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .target(name: "TestSupport", dependencies: ["LatentKit"], path: "Tests/TestSupport"),
+        .testTarget(
+            name: "LatentKitTests",
+            dependencies: ["LatentKit", "TestSupport", "Kernels", "LatentOpenCL"],
+            exclude: ["Data"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

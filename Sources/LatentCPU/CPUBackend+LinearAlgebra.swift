@@ -1,0 +1,49 @@
+// GEMM through OpenBLAS and row gathers on the CPU.
+
+import CBLAS
+import Foundation
+import LatentCore
+
+/// OpenBLAS is called from one thread at a time: its own threads already use every core, and concurrent
+/// callers (parallel tests) would only oversubscribe them.
+private let blasLock = NSLock()
+
+extension CPUBackend {
+    public func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer
+    ) throws {
+        try checkGemm(m: m, n: n, k: k, a, b, c)
+        let av = try host(a, "gemm A"), bv = try host(b, "gemm B"), cv = try host(c, "gemm C")
+        if m == 0 || n == 0 { return }
+        if k == 0 {  // BLAS leaves C alone for k = 0 only when beta = 1; define it as C = beta C
+            for i in 0..<(m * n) { cv.floats[i] = beta == 0 ? 0 : beta * cv.floats[i] }
+            return
+        }
+        let lda = transposeA ? m : k, ldb = transposeB ? k : n
+        blasLock.lock()
+        defer { blasLock.unlock() }
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, av.floats, Int32(lda), bv.floats, Int32(ldb), beta, cv.floats, Int32(n))
+    }
+
+    public func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, count: Int, into y: Buffer) throws {
+        try require(rows >= 0 && cols >= 0 && count >= 0, "negative shape")
+        let xs = try host(x, "gather source"), ix = try host(indices, "gather indices"), ys = try host(y, "gather output")
+        try xs.check(holds: rows * cols, "gather source")
+        try ix.check(holds: count, of: .int32, "gather indices")
+        try ys.check(holds: count * cols, "gather output")
+        let src = xs.floats, idx = ix.ints, dst = ys.floats
+        parallelChunks(count, grain: max(1, (1 << 15) / max(cols, 1))) { range in
+            for i in range {
+                let r = Int(idx[i])
+                if r >= 0 && r < rows {
+                    (dst + i * cols).update(from: src + r * cols, count: cols)
+                } else {
+                    (dst + i * cols).update(repeating: .nan, count: cols)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+// CPU backend: plain Swift loops over contiguous memory plus OpenBLAS for GEMM. It is the executable
+// specification of every op: edge cases (NaN, infinities, poles) are defined here and the OpenCL kernels match.
+
+import Dispatch
+import Foundation
+import LatentCore
+
+/// Host memory for the CPU backend.
+public final class CPUBuffer: Buffer, @unchecked Sendable {
+    let raw: UnsafeMutableRawPointer
+
+    override init(count: Int, dtype: DType) {
+        raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * dtype.byteWidth, alignment: 64)
+        super.init(count: count, dtype: dtype)
+    }
+
+    deinit { raw.deallocate() }
+
+    var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
+    var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
+}
+
+/// The CPU backend. Stateless apart from its buffers, so one instance can serve every thread.
+public final class CPUBackend: Backend, @unchecked Sendable {
+    public let kind = BackendKind.cpu
+    public var deviceDescription: String {
+        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS GEMM)"
+    }
+
+    /// One instance for the whole process; the backend holds no state, this only saves allocations.
+    public static let shared = CPUBackend()
+
+    public init() {}
+
+    func host(_ buffer: Buffer, _ role: String) throws -> CPUBuffer {
+        guard let b = buffer as? CPUBuffer else {
+            throw BackendError.foreignBuffer("\(role) was not allocated by the CPU backend")
+        }
+        return b
+    }
+
+    public func allocate(count: Int, dtype: DType) throws -> Buffer {
+        try require(count >= 0, "cannot allocate \(count) elements")
+        return CPUBuffer(count: count, dtype: dtype)
+    }
+
+    public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
+        let b = try host(buffer, "upload destination")
+        try require(offset >= 0, "negative offset")
+        try b.check(holds: offset + values.count, "upload destination")
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { (b.floats + offset).update(from: base, count: values.count) }
+        }
+    }
+
+    public func upload(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
+        let b = try host(buffer, "upload destination")
+        try require(offset >= 0, "negative offset")
+        try b.check(holds: offset + values.count, of: .int32, "upload destination")
+        values.withUnsafeBufferPointer { src in
+            if let base = src.baseAddress { (b.ints + offset).update(from: base, count: values.count) }
+        }
+    }
+
+    public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
+        let b = try host(buffer, "download source")
+        try require(offset >= 0, "negative offset")
+        try b.check(holds: offset + count, "download source")
+        return Array(UnsafeBufferPointer(start: b.floats + offset, count: count))
+    }
+
+    public func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32] {
+        let b = try host(buffer, "download source")
+        try require(offset >= 0, "negative offset")
+        try b.check(holds: offset + count, of: .int32, "download source")
+        return Array(UnsafeBufferPointer(start: b.ints + offset, count: count))
+    }
+
+    public func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int, count: Int) throws {
+        let s = try host(source, "copy source"), d = try host(destination, "copy destination")
+        try require(sourceOffset >= 0 && destinationOffset >= 0, "negative offset")
+        try require(s.dtype == d.dtype, "copy between \(s.dtype.rawValue) and \(d.dtype.rawValue)")
+        try s.check(holds: sourceOffset + count, of: s.dtype, "copy source")
+        try d.check(holds: destinationOffset + count, of: d.dtype, "copy destination")
+        let width = s.dtype.byteWidth
+        (d.raw + destinationOffset * width).copyMemory(from: s.raw + sourceOffset * width, byteCount: count * width)
+    }
+
+    public func copyBlock(
+        from source: Buffer, offset sourceOffset: Int, rowStride sourceStride: Int,
+        to destination: Buffer, offset destinationOffset: Int, rowStride destinationStride: Int,
+        rows: Int, cols: Int
+    ) throws {
+        let s = try host(source, "copy source"), d = try host(destination, "copy destination")
+        try checkBlock(s, offset: sourceOffset, stride: sourceStride, rows: rows, cols: cols, "copy source")
+        try checkBlock(d, offset: destinationOffset, stride: destinationStride, rows: rows, cols: cols, "copy destination")
+        for r in 0..<rows {
+            (d.floats + destinationOffset + r * destinationStride)
+                .update(from: s.floats + sourceOffset + r * sourceStride, count: cols)
+        }
+    }
+
+    public func fill(_ buffer: Buffer, with value: Float, offset: Int, count: Int) throws {
+        let b = try host(buffer, "fill destination")
+        try require(offset >= 0, "negative offset")
+        try b.check(holds: offset + count, "fill destination")
+        (b.floats + offset).update(repeating: value, count: count)
+    }
+
+    public func synchronize() throws {}
+}
+
+/// Runs `body` over `0..<count` split into contiguous chunks, on all cores when the work is large enough to pay
+/// for the hand-off (below `grain` elements per core it stays on the calling thread).
+@inline(__always)
+func parallelChunks(_ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let chunks = min(cores, count / grain)
+    if chunks <= 1 {
+        body(0..<count)
+        return
+    }
+    let size = (count + chunks - 1) / chunks
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let lo = c * size, hi = min(count, lo + size)
+        if lo < hi { body(lo..<hi) }
+    }
+}

@@ -1,0 +1,120 @@
+// The backend boundary: buffers and a closed set of ops. No tensors, no gradients, no models.
+
+/// Which implementation a backend is.
+public enum BackendKind: String, CaseIterable, Sendable {
+    case cpu, opencl
+}
+
+/// A compute backend: allocates buffers and runs the closed op set on them.
+///
+/// All matrices are row-major and dense. Shapes are arguments of each call; every call checks that its
+/// buffers are large enough and of the right element type and throws ``BackendError`` otherwise, so a
+/// wrong shape never reaches a kernel. Calls are ordered: an op sees the results of every op issued
+/// before it on the same backend. ``download(_:offset:count:)`` waits for them.
+public protocol Backend: AnyObject, Sendable {
+    var kind: BackendKind { get }
+    /// A human-readable description of the device (platform, device name, driver).
+    var deviceDescription: String { get }
+
+    // MARK: memory
+    func allocate(count: Int, dtype: DType) throws -> Buffer
+    func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws
+    func upload(_ values: [Int32], to buffer: Buffer, offset: Int) throws
+    func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float]
+    func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32]
+    /// Copies `count` elements.
+    func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int, count: Int) throws
+    /// Copies a `rows × cols` block between matrices with the given row strides (in elements).
+    func copyBlock(
+        from source: Buffer, offset sourceOffset: Int, rowStride sourceStride: Int,
+        to destination: Buffer, offset destinationOffset: Int, rowStride destinationStride: Int,
+        rows: Int, cols: Int) throws
+    func fill(_ buffer: Buffer, with value: Float, offset: Int, count: Int) throws
+
+    // MARK: elementwise
+    func unary(_ op: UnaryOp, _ x: Buffer, into y: Buffer, count: Int) throws
+    /// `dx = dy * f'(x)` for the unary op `f`.
+    func unaryBackward(_ op: UnaryOp, x: Buffer, gradient dy: Buffer, into dx: Buffer, count: Int) throws
+    /// `c = a ∘ b` for a `rows × cols` matrix `a` and `b` laid out as `broadcast` says.
+    func binary(_ op: BinaryOp, _ a: Buffer, _ b: Buffer, broadcast: Broadcast, rows: Int, cols: Int, into c: Buffer) throws
+    /// `y = alpha * x + beta`.
+    func affine(_ x: Buffer, alpha: Float, beta: Float, into y: Buffer, count: Int) throws
+
+    // MARK: reductions
+    func reduce(_ op: ReduceOp, _ x: Buffer, rows: Int, cols: Int, axis: ReductionAxis, into y: Buffer) throws
+    func softmax(_ op: SoftmaxOp, _ x: Buffer, rows: Int, cols: Int, into y: Buffer) throws
+
+    // MARK: linear algebra and indexing
+    /// `C = alpha * op(A) op(B) + beta * C` with `op(A)` of shape `m × k`, `op(B)` of shape `k × n`, `C` of shape `m × n`,
+    /// all row-major and dense (`A` is stored `k × m` when transposed, `B` is stored `n × k` when transposed).
+    func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer) throws
+    /// `y[i, :] = x[indices[i], :]` for `i < count`; an index outside `0..<rows` gives a row of NaN.
+    func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, count: Int, into y: Buffer) throws
+
+    // MARK: random
+    /// Fills `count` elements from `distribution`; element `i` comes from word `i % 4` of the Philox block at
+    /// counter `counter + i / 4`. `probabilities` is required for ``RandomDistribution/bernoulli``.
+    func fillRandom(
+        _ distribution: RandomDistribution, into y: Buffer, count: Int,
+        key: PhiloxKey, counter: PhiloxCounter, probabilities: Buffer?) throws
+    /// The raw Philox words, element `i` from word `i % 4` of block `counter + i / 4`, into an `int32` buffer.
+    func fillRandomBits(into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws
+
+    // MARK: optimisers
+    /// One fused Adam step at step number `step >= 1` (bias correction as in PyTorch).
+    func adamStep(
+        parameters: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer, count: Int,
+        hyperparameters: AdamHyperparameters, step: Int) throws
+
+    /// Waits until every issued op has finished.
+    func synchronize() throws
+}
+
+extension Backend {
+    public var name: String { kind.rawValue }
+
+    public func upload(_ values: [Float], to buffer: Buffer) throws { try upload(values, to: buffer, offset: 0) }
+    public func download(_ buffer: Buffer) throws -> [Float] { try download(buffer, offset: 0, count: buffer.count) }
+
+    /// Allocates a float buffer holding `values`.
+    public func buffer(_ values: [Float]) throws -> Buffer {
+        let b = try allocate(count: values.count, dtype: .float32)
+        try upload(values, to: b, offset: 0)
+        return b
+    }
+
+    /// Allocates an int32 buffer holding `values`.
+    public func buffer(_ values: [Int32]) throws -> Buffer {
+        let b = try allocate(count: values.count, dtype: .int32)
+        try upload(values, to: b, offset: 0)
+        return b
+    }
+
+    /// Checks the shared argument rules of ``fillRandom(_:into:count:key:counter:probabilities:)``.
+    public func checkRandomFill(_ distribution: RandomDistribution, _ y: Buffer, _ count: Int, _ probabilities: Buffer?) throws {
+        try y.check(holds: count, "random output")
+        if distribution == .bernoulli {
+            guard let p = probabilities else {
+                throw BackendError.invalidArgument("bernoulli fill needs a probabilities buffer")
+            }
+            try p.check(holds: count, "bernoulli probabilities")
+        }
+    }
+
+    /// Checks the shared argument rules of ``gemm(transposeA:transposeB:m:n:k:alpha:_:_:beta:_:)``.
+    public func checkGemm(m: Int, n: Int, k: Int, _ a: Buffer, _ b: Buffer, _ c: Buffer) throws {
+        try require(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension m=\(m) n=\(n) k=\(k)")
+        try a.check(holds: m * k, "gemm A")
+        try b.check(holds: k * n, "gemm B")
+        try c.check(holds: m * n, "gemm C")
+    }
+
+    /// Checks the shared argument rules of ``copyBlock(from:offset:rowStride:to:offset:rowStride:rows:cols:)``.
+    public func checkBlock(_ buffer: Buffer, offset: Int, stride: Int, rows: Int, cols: Int, _ role: String) throws {
+        try require(rows >= 0 && cols >= 0 && offset >= 0, "\(role): negative block geometry")
+        try require(cols <= stride || rows <= 1, "\(role): \(cols) columns do not fit a row stride of \(stride)")
+        if rows > 0 && cols > 0 { try buffer.check(holds: offset + (rows - 1) * stride + cols, role) }
+    }
+}

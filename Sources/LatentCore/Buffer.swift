@@ -1,0 +1,34 @@
+// Device memory as the backend boundary sees it: a count of 4-byte elements of one type, nothing more.
+
+/// The element types a buffer can hold. Both are 4 bytes wide.
+public enum DType: String, CaseIterable, Sendable {
+    /// IEEE single precision: all numeric data.
+    case float32
+    /// 32-bit integers: row indices for gathers and raw random bits.
+    case int32
+
+    public var byteWidth: Int { 4 }
+}
+
+/// Memory owned by one backend. Subclasses (one per backend) hold the storage and free it in `deinit`.
+///
+/// A buffer has no shape: shapes are arguments of the operations, so one buffer can serve as a
+/// matrix in one call and a flat vector in the next.
+open class Buffer: @unchecked Sendable {
+    /// Number of elements.
+    public let count: Int
+    /// Element type.
+    public let dtype: DType
+
+    public init(count: Int, dtype: DType) {
+        self.count = count
+        self.dtype = dtype
+    }
+
+    /// Throws unless this buffer holds at least `needed` elements of `type`.
+    public func check(holds needed: Int, of type: DType = .float32, _ role: String) throws {
+        try require(dtype == type, "\(role) must be \(type.rawValue), got \(dtype.rawValue)")
+        try require(needed >= 0, "\(role): negative element count \(needed)")
+        try require(count >= needed, "\(role) holds \(count) elements, the operation needs \(needed)")
+    }
+}

@@ -1,0 +1,111 @@
+// The closed op set. Each backend switches over these enums exhaustively, so a new case that one
+// backend forgets is a compile error, not a runtime surprise.
+
+/// Elementwise functions of one argument, `y = f(x)`.
+///
+/// Every case also has a backward form, `dx = dy * f'(x)` (see ``Backend/unaryBackward(_:x:gradient:into:count:)``).
+/// Domain conventions, fixed by the CPU backend and matched by OpenCL: any op on NaN gives NaN;
+/// `log(0) = -inf`; `lgamma(0) = +inf`, `digamma(0) = -inf`, `trigamma(0) = +inf`; lgamma, digamma and
+/// trigamma of a negative argument are NaN (the toolkit only needs them on the positive reals).
+public enum UnaryOp: String, CaseIterable, Sendable {
+    case neg, exp, log, log1p, expm1, sqrt, square, reciprocal, abs, tanh, sigmoid, softplus
+    case logSigmoid = "log_sigmoid"
+    case relu, elu, lgamma, digamma, trigamma
+
+    /// The C-style name used in kernel names and on the command line (`log_sigmoid`).
+    public var cName: String { rawValue }
+}
+
+/// Elementwise functions of two arguments, `c = a ∘ b`, with `b` optionally broadcast.
+public enum BinaryOp: String, CaseIterable, Sendable {
+    case add, sub, mul, div, max, min
+}
+
+/// How the second operand of a binary op is laid out against a `rows × cols` first operand.
+public enum Broadcast: Int32, CaseIterable, Sendable {
+    /// `b` has the same `rows × cols` shape as `a`.
+    case none = 0
+    /// `b` is one row of `cols` values, reused for every row of `a`.
+    case row = 1
+    /// `b` is one column of `rows` values, reused for every column of `a`.
+    case column = 2
+    /// `b` is a single value.
+    case scalar = 3
+
+    /// Elements the second operand must hold.
+    public func count(rows: Int, cols: Int) -> Int {
+        switch self {
+        case .none: return rows * cols
+        case .row: return cols
+        case .column: return rows
+        case .scalar: return 1
+        }
+    }
+}
+
+/// Reductions over one axis of a row-major `rows × cols` matrix.
+public enum ReduceOp: String, CaseIterable, Sendable {
+    case sum, max
+    case logSumExp = "logsumexp"
+}
+
+/// Which axis a reduction removes.
+public enum ReductionAxis: String, CaseIterable, Sendable {
+    /// One result per row (reduce across the columns of each row): `rows` outputs.
+    case eachRow
+    /// One result per column (reduce down each column): `cols` outputs.
+    case eachColumn
+
+    public func outputCount(rows: Int, cols: Int) -> Int { self == .eachRow ? rows : cols }
+}
+
+/// Normalisations of each row of a matrix.
+public enum SoftmaxOp: String, CaseIterable, Sendable {
+    case softmax
+    case logSoftmax = "log_softmax"
+}
+
+/// Distributions the random fills draw from, all driven by Philox4x32-10.
+public enum RandomDistribution: String, CaseIterable, Sendable {
+    /// Uniform on the open interval (0, 1): `(k + 1/2) 2^-23` for the top 23 bits `k` of a Philox word.
+    case uniform
+    /// Standard normal by Box-Muller on pairs of uniforms (both the cosine and the sine branch are used).
+    case normal
+    /// Standard Gumbel, `-log(-log u)`.
+    case gumbel
+    /// `1` with probability `p[i]`, else `0` (dynamic binarisation); needs a probabilities buffer.
+    case bernoulli
+}
+
+/// Hyper-parameters of the Adam optimiser (Kingma & Ba), PyTorch's defaults.
+public struct AdamHyperparameters: Sendable, Equatable {
+    public var learningRate: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+
+    public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+    }
+
+    /// The bias corrections `1 - beta1^t` and `1 - beta2^t` for step `t >= 1`, computed in double precision
+    /// on the host so both backends use identical scalars.
+    public func biasCorrections(step: Int) -> (Float, Float) {
+        let t = Double(step)
+        return (Float(1 - _pow(Double(beta1), t)), Float(1 - _pow(Double(beta2), t)))
+    }
+}
+
+@usableFromInline
+func _pow(_ base: Double, _ exponent: Double) -> Double {
+    var result = 1.0, b = base, e = Int(exponent)
+    while e > 0 {  // exact repeated squaring; exponent is a step count
+        if e & 1 == 1 { result *= b }
+        b *= b
+        e >>= 1
+    }
+    return result
+}

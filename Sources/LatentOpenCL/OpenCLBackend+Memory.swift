@@ -1,0 +1,102 @@
+// Allocation, transfers, copies and fills on the OpenCL backend (buffer commands, no kernels).
+
+import COpenCL
+import LatentCore
+
+extension OpenCLBackend {
+    public func allocate(count: Int, dtype: DType) throws -> Buffer {
+        try require(count >= 0, "cannot allocate \(count) elements")
+        let bytes = UInt64(max(count, 1) * dtype.byteWidth)
+        if bytes > device.maxAllocation || bytes > device.globalMemory {
+            throw BackendError.outOfMemory(
+                "\(bytes >> 20) MiB asked for, \(device.name) allows \(device.maxAllocation >> 20) MiB per buffer "
+                    + "and has \(device.globalMemory >> 20) MiB in all")
+        }
+        return try OpenCLBuffer(context: context, count: count, dtype: dtype)
+    }
+
+    private func write(_ raw: UnsafeRawPointer, bytes: Int, to buffer: Buffer, byteOffset: Int) throws {
+        let m = try mem(buffer, "upload destination")
+        try withQueue { q in
+            try check(clEnqueueWriteBuffer(q, m, cl_bool(CL_TRUE), byteOffset, bytes, raw, 0, nil, nil), "clEnqueueWriteBuffer")
+        }
+    }
+
+    private func read(_ buffer: Buffer, into raw: UnsafeMutableRawPointer, bytes: Int, byteOffset: Int) throws {
+        let m = try mem(buffer, "download source")
+        try withQueue { q in
+            try check(clEnqueueReadBuffer(q, m, cl_bool(CL_TRUE), byteOffset, bytes, raw, 0, nil, nil), "clEnqueueReadBuffer")
+        }
+    }
+
+    public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {
+        try require(offset >= 0, "negative offset")
+        try buffer.check(holds: offset + values.count, "upload destination")
+        if values.isEmpty { return }
+        try values.withUnsafeBytes { try write($0.baseAddress!, bytes: $0.count, to: buffer, byteOffset: offset * 4) }
+    }
+
+    public func upload(_ values: [Int32], to buffer: Buffer, offset: Int) throws {
+        try require(offset >= 0, "negative offset")
+        try buffer.check(holds: offset + values.count, of: .int32, "upload destination")
+        if values.isEmpty { return }
+        try values.withUnsafeBytes { try write($0.baseAddress!, bytes: $0.count, to: buffer, byteOffset: offset * 4) }
+    }
+
+    public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
+        try require(offset >= 0, "negative offset")
+        try buffer.check(holds: offset + count, "download source")
+        var out = [Float](repeating: 0, count: count)
+        if count > 0 { try out.withUnsafeMutableBytes { try read(buffer, into: $0.baseAddress!, bytes: $0.count, byteOffset: offset * 4) } }
+        return out
+    }
+
+    public func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32] {
+        try require(offset >= 0, "negative offset")
+        try buffer.check(holds: offset + count, of: .int32, "download source")
+        var out = [Int32](repeating: 0, count: count)
+        if count > 0 { try out.withUnsafeMutableBytes { try read(buffer, into: $0.baseAddress!, bytes: $0.count, byteOffset: offset * 4) } }
+        return out
+    }
+
+    public func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int, count: Int) throws {
+        let s = try mem(source, "copy source"), d = try mem(destination, "copy destination")
+        try require(sourceOffset >= 0 && destinationOffset >= 0, "negative offset")
+        try require(source.dtype == destination.dtype, "copy between \(source.dtype.rawValue) and \(destination.dtype.rawValue)")
+        try source.check(holds: sourceOffset + count, of: source.dtype, "copy source")
+        try destination.check(holds: destinationOffset + count, of: destination.dtype, "copy destination")
+        if count == 0 { return }
+        try withQueue { q in
+            try check(clEnqueueCopyBuffer(q, s, d, sourceOffset * 4, destinationOffset * 4, count * 4, 0, nil, nil), "clEnqueueCopyBuffer")
+        }
+    }
+
+    public func copyBlock(
+        from source: Buffer, offset sourceOffset: Int, rowStride sourceStride: Int,
+        to destination: Buffer, offset destinationOffset: Int, rowStride destinationStride: Int,
+        rows: Int, cols: Int
+    ) throws {
+        let s = try mem(source, "copy source"), d = try mem(destination, "copy destination")
+        try checkBlock(source, offset: sourceOffset, stride: sourceStride, rows: rows, cols: cols, "copy source")
+        try checkBlock(destination, offset: destinationOffset, stride: destinationStride, rows: rows, cols: cols, "copy destination")
+        if rows == 0 || cols == 0 { return }
+        var srcOrigin = [sourceOffset * 4, 0, 0], dstOrigin = [destinationOffset * 4, 0, 0], region = [cols * 4, rows, 1]
+        try withQueue { q in
+            try check(
+                clEnqueueCopyBufferRect(
+                    q, s, d, &srcOrigin, &dstOrigin, &region, sourceStride * 4, 0, destinationStride * 4, 0, 0, nil, nil),
+                "clEnqueueCopyBufferRect")
+        }
+    }
+
+    public func fill(_ buffer: Buffer, with value: Float, offset: Int, count: Int) throws {
+        let m = try mem(buffer, "fill destination")
+        try require(offset >= 0, "negative offset")
+        try buffer.check(holds: offset + count, "fill destination")
+        if count == 0 { return }
+        var v = value
+        try withQueue { q in
+            try check(clEnqueueFillBuffer(q, m, &v, 4, offset * 4, count * 4, 0, nil, nil), "clEnqueueFillBuffer")
+        }
+    }
+}

@@ -1,0 +1,27 @@
+// Philox random fills on the OpenCL backend: kernels `random_<distribution>_f32` in Kernels/Random.swift.
+
+import LatentCore
+
+extension OpenCLBackend {
+    private func philoxArguments(count: Int, key: PhiloxKey, counter: PhiloxCounter) throws -> [Argument] {
+        let c = counter.words
+        return [try int(count, "count"), .uint(key.seed), .uint(key.stream), .uint(c[0]), .uint(c[1]), .uint(c[2]), .uint(c[3])]
+    }
+
+    public func fillRandom(
+        _ distribution: RandomDistribution, into y: Buffer, count: Int,
+        key: PhiloxKey, counter: PhiloxCounter, probabilities: Buffer?
+    ) throws {
+        try checkRandomFill(distribution, y, count, probabilities)
+        var args: [Argument] = [.buffer(try mem(y, "random output"))]
+        if distribution == .bernoulli, let p = probabilities { args.append(.buffer(try mem(p, "bernoulli probabilities"))) }
+        args += try philoxArguments(count: count, key: key, counter: counter)
+        try launch(.random, "random_\(distribution.rawValue)_f32", global: (count + 3) / 4, args)
+    }
+
+    public func fillRandomBits(into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws {
+        try y.check(holds: count, of: .int32, "random bits output")
+        try launch(.random, "random_bits_u32", global: (count + 3) / 4,
+                   [.buffer(try mem(y, "random bits output"))] + (try philoxArguments(count: count, key: key, counter: counter)))
+    }
+}

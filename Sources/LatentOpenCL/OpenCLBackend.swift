@@ -1,0 +1,146 @@
+// The OpenCL backend: one context and one in-order queue per process, programs built lazily per kernel
+// family and cached, every kernel launch serialised (clSetKernelArg on a shared cl_kernel is not thread-safe).
+
+import COpenCL
+import Foundation
+import Kernels
+import LatentCore
+
+public final class OpenCLBackend: Backend, @unchecked Sendable {
+    public let kind = BackendKind.opencl
+    public let device: CLDeviceInfo
+    public var deviceDescription: String { device.description }
+
+    let context: CLContext
+    let queue: CLQueue
+    /// Work-group size of the kernels (`LK_WG`): 256 or the device's limit if lower.
+    let workGroupSize: Int
+    /// Guards `programs`, `kernels` and every set-arguments-then-enqueue sequence.
+    let lock = NSLock()
+    private var programs: [KernelFamily: CLProgram] = [:]
+    private var kernels: [String: CLKernel] = [:]
+
+    public init(device: CLDeviceInfo) throws {
+        self.device = device
+        context = try CLContext(device: device.id)
+        queue = try CLQueue(context: context, device: device.id)
+        var wg = 1
+        while wg * 2 <= min(256, device.maxWorkGroupSize) { wg *= 2 }
+        workGroupSize = wg
+    }
+
+    /// Every OpenCL device on the machine.
+    public static func devices() throws -> [CLDeviceInfo] { try CLQuery.allDevices() }
+
+    /// The device `--backend opencl` uses: `LATENTKIT_OPENCL_DEVICE=P:D` (platform and device index) if set,
+    /// else the first GPU, else the first device of any kind.
+    public static func defaultDevice() throws -> CLDeviceInfo {
+        let all = try devices()
+        if let pick = ProcessInfo.processInfo.environment["LATENTKIT_OPENCL_DEVICE"], !pick.isEmpty {
+            let parts = pick.split(separator: ":").compactMap { Int($0) }
+            guard parts.count == 2, let d = all.first(where: { $0.platformIndex == parts[0] && $0.deviceIndex == parts[1] })
+            else {
+                throw BackendError.unavailable(
+                    "LATENTKIT_OPENCL_DEVICE=\(pick) names no device; expected PLATFORM:DEVICE among "
+                        + all.map { "\($0.platformIndex):\($0.deviceIndex)" }.joined(separator: ", "))
+            }
+            return d
+        }
+        guard let d = all.first(where: \.isGPU) ?? all.first else {
+            throw BackendError.unavailable("OpenCL platforms found, but no devices")
+        }
+        return d
+    }
+
+    private static let sharedResult: Result<OpenCLBackend, Error> = Result { try OpenCLBackend(device: defaultDevice()) }
+
+    /// The process-wide backend on ``defaultDevice()``. One context per process: PoCL and CLBlast cache compiled
+    /// programs per context, so a second context would compile everything again.
+    public static func shared() throws -> OpenCLBackend { try sharedResult.get() }
+
+    // MARK: programs and launches
+
+    /// The built program of `family`, compiled on first use.
+    func program(_ family: KernelFamily) throws -> CLProgram {
+        if let p = programs[family] { return p }
+        let p = try CLProgram(
+            context: context, device: device, source: family.source,
+            options: KernelFamily.buildOptions(workGroupSize: workGroupSize), name: family.rawValue)
+        programs[family] = p
+        return p
+    }
+
+    /// Builds every kernel family and returns the kernel names of each (used by the build test and `devices`).
+    public func buildAll() throws -> [KernelFamily: [String]] {
+        lock.lock()
+        defer { lock.unlock() }
+        var names: [KernelFamily: [String]] = [:]
+        for family in KernelFamily.allCases { names[family] = try program(family).kernelNames() }
+        return names
+    }
+
+    /// Builds arbitrary OpenCL C `source` on this device (throws with the build log on failure).
+    public func build(source: String, name: String) throws -> [String] {
+        try CLProgram(context: context, device: device, source: source, options: "-cl-std=CL1.2", name: name).kernelNames()
+    }
+
+    enum Argument {
+        case buffer(cl_mem)
+        case int(Int32)
+        case uint(UInt32)
+        case float(Float)
+    }
+
+    func mem(_ buffer: Buffer, _ role: String) throws -> cl_mem {
+        guard let b = buffer as? OpenCLBuffer else {
+            throw BackendError.foreignBuffer("\(role) was not allocated by the OpenCL backend")
+        }
+        return b.mem
+    }
+
+    func int(_ value: Int, _ role: String) throws -> Argument {
+        try require(value >= 0 && value <= Int(Int32.max), "\(role) = \(value) is outside the kernels' 32-bit range")
+        return .int(Int32(value))
+    }
+
+    /// Sets `arguments` on kernel `name` of `family` and enqueues it over `global` work-items (rounded up to a
+    /// multiple of the work-group size; kernels bound-check their index).
+    func launch(_ family: KernelFamily, _ name: String, global: Int, local: Int? = nil, _ arguments: [Argument]) throws {
+        if global == 0 { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let kernel: CLKernel
+        if let k = kernels[name] {
+            kernel = k
+        } else {
+            kernel = try CLKernel(program: try program(family), name: name)
+            kernels[name] = kernel
+        }
+        for (i, argument) in arguments.enumerated() {
+            let status: cl_int
+            switch argument {
+            case .buffer(var m): status = clSetKernelArg(kernel.handle, cl_uint(i), MemoryLayout<cl_mem>.size, &m)
+            case .int(var v): status = clSetKernelArg(kernel.handle, cl_uint(i), 4, &v)
+            case .uint(var v): status = clSetKernelArg(kernel.handle, cl_uint(i), 4, &v)
+            case .float(var v): status = clSetKernelArg(kernel.handle, cl_uint(i), 4, &v)
+            }
+            try check(status, "clSetKernelArg(\(name), \(i))")
+        }
+        var localSize = local ?? workGroupSize
+        var globalSize = (global + localSize - 1) / localSize * localSize
+        try check(
+            clEnqueueNDRangeKernel(queue.handle, kernel.handle, 1, nil, &globalSize, &localSize, 0, nil, nil),
+            "clEnqueueNDRangeKernel(\(name))")
+    }
+
+    /// Runs `body` with the queue while holding the launch lock (for CLBlast and buffer commands).
+    func withQueue<T>(_ body: (cl_command_queue) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(queue.handle)
+    }
+
+    public func synchronize() throws {
+        try withQueue { q in try check(clFinish(q), "clFinish") }
+    }
+}

@@ -1,0 +1,109 @@
+// GEMM (all transposes) against float64, row gathers, copies, fills and the fused Adam step.
+
+import Foundation
+import LatentKit
+import Testing
+import TestSupport
+
+@Suite struct LinearAlgebraTests {
+    /// (m, k, n): the VAE's shapes (batch x in x out) and the degenerate ones.
+    static let shapes = [(1, 1, 1), (3, 5, 7), (100, 784, 200), (100, 200, 784), (17, 1, 33)]
+
+    @Test(arguments: TestBackends.all, [(false, false), (false, true), (true, false), (true, true)])
+    func gemmAgainstFloat64(kind: BackendKind, transposes: (Bool, Bool)) throws {
+        let backend = try TestBackends.backend(kind)
+        let (ta, tb) = transposes
+        for (m, k, n) in Self.shapes {
+            var rng = TestRandom(seed: UInt64(m * k + n))
+            let a = rng.floats(m * k, in: -1...1), b = rng.floats(k * n, in: -1...1), c0 = rng.floats(m * n, in: -1...1)
+            let alpha: Float = 0.75, beta: Float = -0.5
+            let cb = try backend.buffer(c0)
+            try backend.gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha,
+                             try backend.buffer(a), try backend.buffer(b), beta: beta, cb)
+            let got = try backend.download(cb)
+            var worst = 0.0
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = 0.0, magnitude = 0.0
+                    for p in 0..<k {
+                        let av = Double(ta ? a[p * m + i] : a[i * k + p]), bv = Double(tb ? b[j * k + p] : b[p * n + j])
+                        sum += av * bv
+                        magnitude += Swift.abs(av * bv)
+                    }
+                    let want = Double(alpha) * sum + Double(beta) * Double(c0[i * n + j])
+                    worst = Swift.max(worst, Swift.abs(Double(got[i * n + j]) - want) / (magnitude + 1))
+                }
+            }
+            #expect(worst < 1e-6, "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") \(m)x\(k)x\(n): error \(worst)")
+        }
+    }
+
+    @Test(arguments: TestBackends.all)
+    func gemmWithEmptyInnerDimensionScalesC(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let a = try backend.allocate(count: 0, dtype: .float32), c = try backend.buffer([1, 2, 3, 4] as [Float])
+        try backend.gemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 0, alpha: 1, a, a, beta: 3, c)
+        #expect(try backend.download(c) == [3, 6, 9, 12])
+        #expect(throws: BackendError.self) {
+            try backend.gemm(transposeA: false, transposeB: false, m: 2, n: 2, k: 2, alpha: 1, a, a, beta: 0, c)
+        }
+    }
+
+    @Test(arguments: TestBackends.all)
+    func gatherRows(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let rows = 5, cols = 3
+        let x = try backend.buffer((0..<(rows * cols)).map(Float.init))
+        let indices = try backend.buffer([4, 0, 0, -1, 5, 2] as [Int32])
+        let y = try backend.allocate(count: 6 * cols, dtype: .float32)
+        try backend.gatherRows(x, rows: rows, cols: cols, indices: indices, count: 6, into: y)
+        let got = try backend.download(y)
+        let want: [Float] = [12, 13, 14, 0, 1, 2, 0, 1, 2, .nan, .nan, .nan, .nan, .nan, .nan, 6, 7, 8]
+        #expect(firstMismatch(got, want, rtol: 0) == nil, "\(got)")
+    }
+
+    @Test(arguments: TestBackends.all)
+    func copiesAndFills(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let src = try backend.buffer((0..<12).map(Float.init)), dst = try backend.allocate(count: 12, dtype: .float32)
+        try backend.fill(dst, with: -1, offset: 0, count: 12)
+        try backend.copy(from: src, offset: 2, to: dst, offset: 5, count: 3)
+        #expect(try backend.download(dst) == [-1, -1, -1, -1, -1, 2, 3, 4, -1, -1, -1, -1])
+        // columns 1...2 of a 3x4 matrix into a 3x2 block
+        try backend.copyBlock(from: src, offset: 1, rowStride: 4, to: dst, offset: 0, rowStride: 2, rows: 3, cols: 2)
+        #expect(try backend.download(dst, offset: 0, count: 6) == [1, 2, 5, 6, 9, 10])
+        #expect(throws: BackendError.self) {
+            try backend.copyBlock(from: src, offset: 1, rowStride: 4, to: dst, offset: 0, rowStride: 2, rows: 4, cols: 2)
+        }
+        #expect(throws: BackendError.self) { try backend.fill(dst, with: 0, offset: 10, count: 3) }
+    }
+
+    /// Three Adam steps against PyTorch's formula in float64.
+    @Test(arguments: TestBackends.all)
+    func adamMatchesReference(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let n = 1031
+        var rng = TestRandom(seed: 77)
+        var p = rng.floats(n, in: -1...1).map(Double.init)
+        var m = [Double](repeating: 0, count: n), v = m
+        let h = AdamHyperparameters(learningRate: 1e-2, beta1: 0.9, beta2: 0.99, epsilon: 1e-8)
+        let pb = try backend.buffer(p.map(Float.init)), mb = try backend.buffer(m.map(Float.init)), vb = try backend.buffer(v.map(Float.init))
+        for step in 1...3 {
+            let g = rng.floats(n, in: -2...2)
+            try backend.adamStep(parameters: pb, gradients: try backend.buffer(g), firstMoment: mb, secondMoment: vb,
+                                 count: n, hyperparameters: h, step: step)
+            let b1 = Double(h.beta1), b2 = Double(h.beta2)
+            for i in 0..<n {
+                m[i] = b1 * m[i] + (1 - b1) * Double(g[i])
+                v[i] = b2 * v[i] + (1 - b2) * Double(g[i]) * Double(g[i])
+                let mHat = m[i] / (1 - Foundation.pow(b1, Double(step))), vHat = v[i] / (1 - Foundation.pow(b2, Double(step)))
+                p[i] -= Double(h.learningRate) * mHat / (vHat.squareRoot() + Double(h.epsilon))
+            }
+        }
+        let mismatch = firstMismatch(try backend.download(pb), p.map(Float.init), rtol: 1e-5, atol: 1e-6)
+        #expect(mismatch == nil, "\(String(describing: mismatch))")
+        #expect(throws: BackendError.self) {
+            try backend.adamStep(parameters: pb, gradients: pb, firstMoment: mb, secondMoment: vb, count: n, hyperparameters: h, step: 0)
+        }
+    }
+}

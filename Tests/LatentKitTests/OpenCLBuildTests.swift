@@ -1,0 +1,46 @@
+// Every kernel string builds on the OpenCL device; a kernel exists for every op of the enums; a broken
+// program fails with the device's build log. In CI (LATENTKIT_REQUIRE_OPENCL=1) a missing platform fails.
+
+import Kernels
+import LatentKit
+import Testing
+import TestSupport
+
+@Suite struct OpenCLBuildTests {
+    @Test func openCLIsPresentWhenRequired() throws {
+        guard TestBackends.requireOpenCL else { return }
+        let backend = try OpenCLBackend.shared()
+        print("OpenCL device under test: \(backend.deviceDescription)")
+        #expect(TestBackends.all.contains(.opencl))
+    }
+
+    @Test(arguments: TestBackends.others)
+    func everyKernelBuildsAndEveryOpHasOne(kind: BackendKind) throws {
+        let backend = try OpenCLBackend.shared()
+        let built = try backend.buildAll()
+        var expected: [KernelFamily: [String]] = [:]
+        expected[.elementwise] = UnaryOp.allCases.flatMap { ["elementwise_\($0.cName)_f32", "elementwise_\($0.cName)_backward_f32"] }
+            + BinaryOp.allCases.map { "elementwise_\($0.rawValue)_f32" } + ["elementwise_affine_f32"]
+        expected[.reductions] = ReduceOp.allCases.flatMap { ["reductions_\($0.rawValue)_rows_f32", "reductions_\($0.rawValue)_columns_f32"] }
+            + SoftmaxOp.allCases.map { "reductions_\($0.rawValue)_f32" }
+        expected[.random] = RandomDistribution.allCases.map { "random_\($0.rawValue)_f32" } + ["random_bits_u32"]
+        expected[.memory] = ["memory_gather_rows_f32"]
+        expected[.optimisers] = ["optimisers_adam_f32"]
+        for family in KernelFamily.allCases {
+            let names = Set(built[family] ?? [])
+            for name in expected[family]! { #expect(names.contains(name), "kernel \(name) missing from \(family)") }
+        }
+    }
+
+    @Test(arguments: TestBackends.others)
+    func brokenProgramReportsTheBuildLog(kind: BackendKind) throws {
+        let backend = try OpenCLBackend.shared()
+        do {
+            _ = try backend.build(source: "__kernel void broken(__global float* x) { x[0] = undeclared_name; }", name: "broken")
+            Issue.record("a broken program built")
+        } catch let BackendError.buildFailed(program, _, log) {
+            #expect(program == "broken")
+            #expect(log.contains("undeclared_name"), "build log: \(log)")
+        }
+    }
+}
