@@ -8,13 +8,6 @@
 import RealModule
 
 public enum SpecialFunctions {
-    /// Coefficients of `lgamma(2 + t) = t * P(t)` for `t` in [-1/2, 1/2]: a degree-8 Chebyshev fit made with
-    /// mpmath (approximation error 5e-10, far below float32 rounding). `P(0) = digamma(2) = 1 - γ`.
-    public static let logGammaNearTwo: [Double] = [
-        4.227843350e-01, 3.224670179e-01, -6.735228130e-02, 2.058163064e-02, -7.386177637e-03,
-        2.878826910e-03, -1.185837699e-03, 5.703469216e-04, -2.538618445e-04,
-    ]
-
     /// `log Γ(x)` for `x > 0`; `+inf` at 0 and at `+inf`, NaN for `x < 0` and for NaN.
     ///
     /// Arguments below 1.5 are shifted up with `lgamma(x) = lgamma(x + 1) - log x`, arguments in [2.5, 8) down with
@@ -43,9 +36,18 @@ public enum SpecialFunctions {
             product *= x
         }
         if product != 1 { result += T.log(product) }
+        // lgamma(2 + t) = t * P(t) on [-1/2, 1/2]: a degree-8 Chebyshev fit made with mpmath (approximation error
+        // 5e-10, far below float32 rounding); P(0) = digamma(2) = 1 - γ. Same coefficients as LK_LGAMMA_P.
         let t = x - 2
-        var p = T(logGammaNearTwo[8])
-        for i in stride(from: 7, through: 0, by: -1) { p = p * t + T(logGammaNearTwo[i]) }
+        var p = T(-2.538618445e-04)
+        p = p * t + T(5.703469216e-04)
+        p = p * t + T(-1.185837699e-03)
+        p = p * t + T(2.878826910e-03)
+        p = p * t + T(-7.386177637e-03)
+        p = p * t + T(2.058163064e-02)
+        p = p * t + T(-6.735228130e-02)
+        p = p * t + T(3.224670179e-01)
+        p = p * t + T(4.227843350e-01)
         return result + t * p
     }
 

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Turns package-benchmark's markdown output into one line per benchmark: median throughput in the benchmark's
+own unit (elements/s for the 1M-element ops, GFLOP/s for GEMM). Usage:
+  swift package --allow-writing-to-package-directory benchmark --no-progress --format markdown | python3 summarize.py
+"""
+import re
+import sys
+
+text = sys.stdin.read()
+scale = {"#": 1, "K": 1e3, "M": 1e6, "G": 1e9}
+for block in re.split(r"\n(?=### )", text):
+    head = re.match(r"### (.+)", block)
+    row = re.search(r"\| Throughput \(# / s\) \(([^)]+)\)\s*\|([^\n]*)", block)
+    if not head or not row:
+        continue
+    name = head.group(1).strip()
+    cells = [c.strip() for c in row.group(2).split("|")]
+    median = float(cells[2]) * scale.get(row.group(1), 1)  # columns: p0 p25 p50 ...
+    gemm = re.search(r"gemm (\d+)x(\d+)x(\d+)", name)
+    if gemm:
+        m, k, n = map(int, gemm.groups())
+        print(f"{name:40s} {median * 2 * m * n * k / 1e9:10.1f} GFLOP/s")
+    elif "1M" in name:
+        print(f"{name:40s} {median * (1 << 20) / 1e6:10.0f} M elements/s")
+    else:
+        print(f"{name:40s} {median:10.0f} ops/s")

@@ -1,0 +1,32 @@
+// The `latentkit` command-line tool.
+
+import ArgumentParser
+import LatentKit
+
+@main
+struct LatentKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "latentkit",
+        abstract: "Variational autoencoders with discrete and simplex-valued latents, on OpenCL GPUs or the CPU.",
+        subcommands: [DevicesCommand.self, OpCommand.self]
+    )
+}
+
+/// `--backend auto|cpu|opencl`, shared by every subcommand that computes.
+struct BackendOptions: ParsableArguments {
+    @Option(help: "Compute backend: auto (an OpenCL GPU if present, else the CPU), cpu, or opencl.")
+    var backend: BackendChoice = .auto
+
+    /// The chosen backend; a missing OpenCL platform for `--backend opencl` is a thrown ``BackendError``, which
+    /// ArgumentParser prints as one line before exiting with status 1.
+    func make() throws -> any Backend { try Backends.make(backend) }
+}
+
+extension BackendChoice: ExpressibleByArgument {}
+extension UnaryOp: ExpressibleByArgument {}
+
+/// An error the tool reports as one line and a non-zero exit.
+struct ToolError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,34 @@
+// Runs the built `latentkit` binary, as a user would.
+
+import Foundation
+
+public struct ToolResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// The `latentkit` executable built beside the test bundle (`swift test` builds every product).
+public var toolPath: String {
+    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("latentkit").path
+}
+
+/// Runs `latentkit arguments...` with `input` on standard input and `environment` added to this process's.
+public func runTool(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> ToolResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: toolPath)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try stdin.fileHandleForWriting.close()
+    let out = stdout.fileHandleForReading.readDataToEndOfFile()
+    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ToolResult(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
+                      stderr: String(decoding: err, as: UTF8.self))
+}

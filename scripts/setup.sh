@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages LatentKit builds and runs with (OpenCL ICD loader and headers, CLBlast, PoCL as
+# an OpenCL device that runs anywhere, OpenBLAS, zlib). Safe to run again: it installs only what is missing.
+set -euo pipefail
+
+packages=(ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd libopenblas-dev zlib1g-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
