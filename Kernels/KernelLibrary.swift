@@ -5,7 +5,7 @@
 ///
 /// Kernel names are systematic, `<family>_<op>_f32[_variant]`, so the backend derives them from the op enums.
 public enum KernelFamily: String, CaseIterable, Sendable {
-    case elementwise, reductions, random, memory, optimisers
+    case elementwise, reductions, random, memory, optimisers, distributions
 
     /// The program source: the preamble (helpers, Philox, special functions) followed by the family's kernels.
     public var source: String {
@@ -19,6 +19,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .random: return KernelSources.random
         case .memory: return KernelSources.memory
         case .optimisers: return KernelSources.optimisers
+        case .distributions: return KernelSources.distributions
         }
     }
 

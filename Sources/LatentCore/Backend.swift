@@ -62,6 +62,28 @@ public protocol Backend: AnyObject, Sendable {
     /// The raw Philox words, element `i` from word `i % 4` of block `counter + i / 4`, into an `int32` buffer.
     func fillRandomBits(into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws
 
+    // MARK: distributions (fused, each with its backward form)
+    /// `z = mean + exp(logVariance / 2) * noise`, elementwise.
+    func gaussianSample(mean: Buffer, logVariance: Buffer, noise: Buffer, into z: Buffer, count: Int) throws
+    /// `dLogVariance = dz * noise * exp(logVariance / 2) / 2` (the mean's gradient is `dz` itself).
+    func gaussianSampleBackward(logVariance: Buffer, noise: Buffer, gradient dz: Buffer, into dLogVariance: Buffer, count: Int) throws
+    /// Per row of `rows × cols`: `KL(N(mean, e^logVariance) ‖ N(0, 1)) = -1/2 Σ_j (1 + lv - mean² - e^lv)`, into `rows` values.
+    func gaussianKL(mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into kl: Buffer) throws
+    /// `dMean = g[r] mean`, `dLogVariance = g[r] (e^lv - 1) / 2` for the per-row gradient `g`.
+    func gaussianKLBackward(
+        mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer) throws
+    /// Per row: `Σ_j x l - softplus(l)`, the log-likelihood of binary (or [0,1]) targets `x` under logits `l`.
+    func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws
+    /// `dLogits = g[r] (x - σ(l))`.
+    func bernoulliLogLikelihoodBackward(logits: Buffer, targets: Buffer, gradient g: Buffer, rows: Int, cols: Int, into dLogits: Buffer) throws
+    /// Per row: `Σ_j log N(x; mean, e^logVariance) = -1/2 Σ_j (log 2π + lv + (x - mean)² e^-lv)`.
+    func gaussianLogDensity(_ x: Buffer, mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into lp: Buffer) throws
+    /// The gradients of ``gaussianLogDensity(_:mean:logVariance:rows:cols:into:)`` with respect to all three arguments.
+    func gaussianLogDensityBackward(
+        _ x: Buffer, mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        intoX dx: Buffer, intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer) throws
+
     // MARK: optimisers
     /// One fused Adam step at step number `step >= 1` (bias correction as in PyTorch).
     func adamStep(
@@ -109,6 +131,13 @@ extension Backend {
         try a.check(holds: m * k, "gemm A")
         try b.check(holds: k * n, "gemm B")
         try c.check(holds: m * n, "gemm C")
+    }
+
+    /// Checks that each of `matrices` holds `rows × cols` floats and each of `perRow` holds `rows` floats.
+    public func checkRows(rows: Int, cols: Int, matrices: [(Buffer, String)], perRow: [(Buffer, String)]) throws {
+        try require(rows >= 0 && cols >= 0, "negative shape \(rows)x\(cols)")
+        for (b, role) in matrices { try b.check(holds: rows * cols, role) }
+        for (b, role) in perRow { try b.check(holds: rows, role) }
     }
 
     /// Checks the shared argument rules of ``copyBlock(from:offset:rowStride:to:offset:rowStride:rows:cols:)``.

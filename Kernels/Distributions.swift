@@ -1,0 +1,106 @@
+// Fused per-family kernels with their backward forms: the Gaussian reparameterised sample, its KL to N(0, I),
+// the Gaussian log-density and the Bernoulli log-likelihood from logits. Row sums use one work-group per row.
+// Twins of Sources/LatentCPU/CPUBackend+Distributions.swift.
+
+extension KernelSources {
+    public static let distributions = #"""
+    /* Sum over a row of `cols` terms computed by `term` (an expression of j), one work-group per row. The kernel
+       declares `__local float scratch[LK_WG]` (local arrays must be declared at kernel scope). */
+    #define LK_ROW_SUM(result, term) { \
+        float lk_acc = 0.0f; \
+        for (int j = t; j < cols; j += LK_WG) lk_acc += (term); \
+        scratch[t] = lk_acc; \
+        for (int w = LK_WG / 2; w > 0; w >>= 1) { \
+            barrier(CLK_LOCAL_MEM_FENCE); \
+            if (t < w) scratch[t] += scratch[t + w]; \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+        result = scratch[0]; \
+    }
+
+    #define LK_LOG_2PI 1.8378770664093453f
+
+    /* z = mu + exp(lv / 2) eps */
+    __kernel void distributions_gaussian_sample_f32(__global const float* mu, __global const float* lv,
+                                                    __global const float* eps, __global float* z, const int n) {
+        int i = get_global_id(0);
+        if (i >= n) return;
+        z[i] = mu[i] + exp(0.5f * lv[i]) * eps[i];
+    }
+
+    /* dlv = dz eps exp(lv / 2) / 2 (dmu = dz is the identity and needs no kernel) */
+    __kernel void distributions_gaussian_sample_backward_f32(__global const float* lv, __global const float* eps,
+                                                             __global const float* dz, __global float* dlv, const int n) {
+        int i = get_global_id(0);
+        if (i >= n) return;
+        dlv[i] = dz[i] * eps[i] * 0.5f * exp(0.5f * lv[i]);
+    }
+
+    /* kl[r] = -1/2 sum_j (1 + lv - mu^2 - exp(lv)) */
+    __kernel void distributions_gaussian_kl_f32(__global const float* mu, __global const float* lv, __global float* kl,
+                                                const int rows, const int cols) {
+        int r = get_group_id(0), t = get_local_id(0);
+        long base = (long)r * cols;
+        __local float scratch[LK_WG];
+        float s;
+        LK_ROW_SUM(s, -0.5f * (1.0f + lv[base + j] - mu[base + j] * mu[base + j] - exp(lv[base + j])))
+        if (t == 0) kl[r] = s;
+    }
+
+    /* dmu = g[r] mu; dlv = g[r] (exp(lv) - 1) / 2 */
+    __kernel void distributions_gaussian_kl_backward_f32(__global const float* mu, __global const float* lv,
+                                                         __global const float* g, __global float* dmu, __global float* dlv,
+                                                         const int rows, const int cols) {
+        int i = get_global_id(0);
+        if (i >= rows * cols) return;
+        float gr = g[i / cols];
+        dmu[i] = gr * mu[i];
+        dlv[i] = gr * 0.5f * (exp(lv[i]) - 1.0f);
+    }
+
+    /* ll[r] = sum_j x l - softplus(l): log Bernoulli(x | sigmoid(l)), stable for any logit */
+    __kernel void distributions_bernoulli_log_likelihood_f32(__global const float* l, __global const float* x,
+                                                             __global float* ll, const int rows, const int cols) {
+        int r = get_group_id(0), t = get_local_id(0);
+        long base = (long)r * cols;
+        __local float scratch[LK_WG];
+        float s;
+        LK_ROW_SUM(s, x[base + j] * l[base + j] - lk_softplus(l[base + j]))
+        if (t == 0) ll[r] = s;
+    }
+
+    /* dl = g[r] (x - sigmoid(l)) */
+    __kernel void distributions_bernoulli_log_likelihood_backward_f32(__global const float* l, __global const float* x,
+                                                                      __global const float* g, __global float* dl,
+                                                                      const int rows, const int cols) {
+        int i = get_global_id(0);
+        if (i >= rows * cols) return;
+        dl[i] = g[i / cols] * (x[i] - lk_sigmoid(l[i]));
+    }
+
+    /* lp[r] = sum_j -1/2 (log 2 pi + lv + (x - mu)^2 exp(-lv)) */
+    __kernel void distributions_gaussian_log_density_f32(__global const float* x, __global const float* mu,
+                                                         __global const float* lv, __global float* lp,
+                                                         const int rows, const int cols) {
+        int r = get_group_id(0), t = get_local_id(0);
+        long base = (long)r * cols;
+        __local float scratch[LK_WG];
+        float s;
+        LK_ROW_SUM(s, -0.5f * (LK_LOG_2PI + lv[base + j]
+                               + (x[base + j] - mu[base + j]) * (x[base + j] - mu[base + j]) * exp(-lv[base + j])))
+        if (t == 0) lp[r] = s;
+    }
+
+    /* with d = (x - mu) exp(-lv): dx = -g d; dmu = g d; dlv = g ((x - mu) d - 1) / 2 */
+    __kernel void distributions_gaussian_log_density_backward_f32(
+            __global const float* x, __global const float* mu, __global const float* lv, __global const float* g,
+            __global float* dx, __global float* dmu, __global float* dlv, const int rows, const int cols) {
+        int i = get_global_id(0);
+        if (i >= rows * cols) return;
+        float gr = g[i / cols], diff = x[i] - mu[i], d = diff * exp(-lv[i]);
+        dx[i] = -gr * d;
+        dmu[i] = gr * d;
+        dlv[i] = gr * 0.5f * (diff * d - 1.0f);
+    }
+    """#
+}

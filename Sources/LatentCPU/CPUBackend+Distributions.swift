@@ -1,0 +1,115 @@
+// Fused distribution ops on the CPU: the specification of Kernels/Distributions.swift. Row sums in double.
+
+import LatentCore
+import RealModule
+
+extension CPUBackend {
+    public func gaussianSample(mean: Buffer, logVariance: Buffer, noise: Buffer, into z: Buffer, count: Int) throws {
+        try checkRows(rows: count, cols: 1, matrices: [(mean, "mean"), (logVariance, "log-variance"), (noise, "noise"), (z, "sample")], perRow: [])
+        let mu = try host(mean, "mean").floats, lv = try host(logVariance, "log-variance").floats
+        let eps = try host(noise, "noise").floats, out = try host(z, "sample").floats
+        parallelChunks(count) { range in
+            for i in range { out[i] = mu[i] + Float.exp(0.5 * lv[i]) * eps[i] }
+        }
+    }
+
+    public func gaussianSampleBackward(logVariance: Buffer, noise: Buffer, gradient dz: Buffer, into dLogVariance: Buffer, count: Int) throws {
+        try checkRows(rows: count, cols: 1, matrices: [(logVariance, "log-variance"), (noise, "noise"), (dz, "gradient"), (dLogVariance, "output")], perRow: [])
+        let lv = try host(logVariance, "log-variance").floats, eps = try host(noise, "noise").floats
+        let g = try host(dz, "gradient").floats, out = try host(dLogVariance, "output").floats
+        parallelChunks(count) { range in
+            for i in range { out[i] = g[i] * eps[i] * 0.5 * Float.exp(0.5 * lv[i]) }
+        }
+    }
+
+    public func gaussianKL(mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into kl: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(mean, "mean"), (logVariance, "log-variance")], perRow: [(kl, "KL output")])
+        let mu = try host(mean, "mean").floats, lv = try host(logVariance, "log-variance").floats
+        rowSums(rows: rows, cols: cols, into: try host(kl, "KL output").floats) { i in
+            -0.5 * (1 + lv[i] - mu[i] * mu[i] - Float.exp(lv[i]))
+        }
+    }
+
+    public func gaussianKLBackward(
+        mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer
+    ) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(mean, "mean"), (logVariance, "log-variance"), (dMean, "mean gradient"),
+                                                        (dLogVariance, "log-variance gradient")], perRow: [(g, "KL gradient")])
+        let mu = try host(mean, "mean").floats, lv = try host(logVariance, "log-variance").floats, gr = try host(g, "KL gradient").floats
+        let dmu = try host(dMean, "mean gradient").floats, dlv = try host(dLogVariance, "log-variance gradient").floats
+        perElement(rows: rows, cols: cols) { i, r in
+            dmu[i] = gr[r] * mu[i]
+            dlv[i] = gr[r] * 0.5 * (Float.exp(lv[i]) - 1)
+        }
+    }
+
+    public func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (targets, "targets")], perRow: [(ll, "log-likelihood output")])
+        let l = try host(logits, "logits").floats, x = try host(targets, "targets").floats
+        rowSums(rows: rows, cols: cols, into: try host(ll, "log-likelihood output").floats) { i in
+            x[i] * l[i] - SpecialFunctions.softplus(l[i])
+        }
+    }
+
+    public func bernoulliLogLikelihoodBackward(
+        logits: Buffer, targets: Buffer, gradient g: Buffer, rows: Int, cols: Int, into dLogits: Buffer
+    ) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (targets, "targets"), (dLogits, "logits gradient")],
+                      perRow: [(g, "log-likelihood gradient")])
+        let l = try host(logits, "logits").floats, x = try host(targets, "targets").floats
+        let gr = try host(g, "log-likelihood gradient").floats, dl = try host(dLogits, "logits gradient").floats
+        perElement(rows: rows, cols: cols) { i, r in dl[i] = gr[r] * (x[i] - SpecialFunctions.sigmoid(l[i])) }
+    }
+
+    public func gaussianLogDensity(_ x: Buffer, mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into lp: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(x, "x"), (mean, "mean"), (logVariance, "log-variance")], perRow: [(lp, "log-density output")])
+        let xs = try host(x, "x").floats, mu = try host(mean, "mean").floats, lv = try host(logVariance, "log-variance").floats
+        let log2Pi: Float = 1.837_877_066_409_345_3
+        rowSums(rows: rows, cols: cols, into: try host(lp, "log-density output").floats) { i in
+            let d = xs[i] - mu[i]
+            return -0.5 * (log2Pi + lv[i] + d * d * Float.exp(-lv[i]))
+        }
+    }
+
+    public func gaussianLogDensityBackward(
+        _ x: Buffer, mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        intoX dx: Buffer, intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer
+    ) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(x, "x"), (mean, "mean"), (logVariance, "log-variance"), (dx, "x gradient"),
+                                                        (dMean, "mean gradient"), (dLogVariance, "log-variance gradient")],
+                      perRow: [(g, "log-density gradient")])
+        let xs = try host(x, "x").floats, mu = try host(mean, "mean").floats, lv = try host(logVariance, "log-variance").floats
+        let gr = try host(g, "log-density gradient").floats
+        let dxs = try host(dx, "x gradient").floats, dmu = try host(dMean, "mean gradient").floats
+        let dlv = try host(dLogVariance, "log-variance gradient").floats
+        perElement(rows: rows, cols: cols) { i, r in
+            let diff = xs[i] - mu[i], d = diff * Float.exp(-lv[i])
+            dxs[i] = -gr[r] * d
+            dmu[i] = gr[r] * d
+            dlv[i] = gr[r] * 0.5 * (diff * d - 1)
+        }
+    }
+}
+
+/// `out[r] = Σ_j term(r * cols + j)`, accumulated in double.
+@inline(__always)
+func rowSums(rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>, _ term: (Int) -> Float) {
+    parallelChunks(rows, grain: max(1, (1 << 14) / max(cols, 1))) { range in
+        for r in range {
+            var s = 0.0
+            for i in (r * cols)..<(r * cols + cols) { s += Double(term(i)) }
+            out[r] = Float(s)
+        }
+    }
+}
+
+/// Calls `body(i, r)` for every element `i` of a `rows × cols` matrix with its row `r`.
+@inline(__always)
+func perElement(rows: Int, cols: Int, _ body: (Int, Int) -> Void) {
+    parallelChunks(rows, grain: max(1, (1 << 15) / max(cols, 1))) { range in
+        for r in range {
+            for i in (r * cols)..<(r * cols + cols) { body(i, r) }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+// The differentiable ops: each runs the backend op, checks shapes, and records its rule.
+
+import Foundation
+
+extension Tape {
+    func output(_ rows: Int, _ cols: Int) throws -> Tensor { try pool.tensor(rows: rows, cols: cols) }
+
+    /// `op(a) · op(b)` where `op` transposes when asked.
+    public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) throws -> Tensor {
+        let m = transposeA ? a.cols : a.rows, k = transposeA ? a.rows : a.cols
+        let kb = transposeB ? b.cols : b.rows, n = transposeB ? b.rows : b.cols
+        try require(k == kb, "matmul: inner dimensions \(k) and \(kb) differ (\(a.rows)x\(a.cols) · \(b.rows)x\(b.cols))")
+        let c = try output(m, n)
+        try backend.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 1, a.buffer, b.buffer, beta: 0, c.buffer)
+        return record(.matmul(a, b, transposeA: transposeA, transposeB: transposeB), c, inputs: [a, b])
+    }
+
+    /// `x · weight + bias` with `bias` a `1 × out` row.
+    public func linear(_ x: Tensor, weight: Tensor, bias: Tensor) throws -> Tensor {
+        try binary(.add, matmul(x, weight), bias, broadcast: .row)
+    }
+
+    public func unary(_ op: UnaryOp, _ x: Tensor) throws -> Tensor {
+        let y = try output(x.rows, x.cols)
+        try backend.unary(op, x.buffer, into: y.buffer, count: x.count)
+        return record(.unary(op, x), y, inputs: [x])
+    }
+
+    /// `a ∘ b` with `b` shaped as `broadcast` says against `a`. max and min have no gradient rule.
+    public func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, broadcast: Broadcast = .none) throws -> Tensor {
+        let expected: (Int, Int) = switch broadcast {
+        case .none: (a.rows, a.cols)
+        case .row: (1, a.cols)
+        case .column: (a.rows, 1)
+        case .scalar: (1, 1)
+        }
+        try require(b.rows == expected.0 && b.cols == expected.1,
+                    "\(op.rawValue): operand \(b.rows)x\(b.cols) does not match \(a.rows)x\(a.cols) with \(broadcast) broadcast")
+        if (op == .max || op == .min) && (needsGradient(a) || needsGradient(b)) {
+            throw BackendError.invalidArgument("\(op.rawValue) has no gradient rule; use relu for a differentiable maximum")
+        }
+        let c = try output(a.rows, a.cols)
+        try backend.binary(op, a.buffer, b.buffer, broadcast: broadcast, rows: a.rows, cols: a.cols, into: c.buffer)
+        return record(.binary(op, a, b, broadcast), c, inputs: [a, b])
+    }
+
+    /// `alpha x + beta`.
+    public func affine(_ x: Tensor, alpha: Float, beta: Float = 0) throws -> Tensor {
+        let y = try output(x.rows, x.cols)
+        try backend.affine(x.buffer, alpha: alpha, beta: beta, into: y.buffer, count: x.count)
+        return record(.affine(x, alpha: alpha), y, inputs: [x])
+    }
+
+    /// Sum of each row (`rows × 1`) or of each column (`1 × cols`).
+    public func sum(_ x: Tensor, axis: ReductionAxis) throws -> Tensor {
+        let y = axis == .eachRow ? try output(x.rows, 1) : try output(1, x.cols)
+        try backend.reduce(.sum, x.buffer, rows: x.rows, cols: x.cols, axis: axis, into: y.buffer)
+        return record(.sum(x, axis), y, inputs: [x])
+    }
+
+    /// Sum of every element, `1 × 1`.
+    public func sumAll(_ x: Tensor) throws -> Tensor {
+        let y = try output(1, 1)
+        try backend.reduce(.sum, x.buffer, rows: 1, cols: x.count, axis: .eachRow, into: y.buffer)
+        return record(.sumAll(x), y, inputs: [x])
+    }
+
+    /// `log Σ exp` of each row or column, computed stably.
+    public func logSumExp(_ x: Tensor, axis: ReductionAxis) throws -> Tensor {
+        let y = axis == .eachRow ? try output(x.rows, 1) : try output(1, x.cols)
+        try backend.reduce(.logSumExp, x.buffer, rows: x.rows, cols: x.cols, axis: axis, into: y.buffer)
+        return record(.logSumExp(x, axis), y, inputs: [x])
+    }
+
+    /// The reparameterised sample `mean + exp(logVariance / 2) noise`.
+    public func gaussianSample(mean: Tensor, logVariance: Tensor, noise: Tensor) throws -> Tensor {
+        try requireSameShape([mean, logVariance, noise], "gaussianSample")
+        let z = try output(mean.rows, mean.cols)
+        try backend.gaussianSample(mean: mean.buffer, logVariance: logVariance.buffer, noise: noise.buffer, into: z.buffer, count: z.count)
+        return record(.gaussianSample(mean: mean, logVariance: logVariance, noise: noise), z, inputs: [mean, logVariance])
+    }
+
+    /// `KL(N(mean, diag e^logVariance) ‖ N(0, I))` of each row, `rows × 1`.
+    public func gaussianKL(mean: Tensor, logVariance: Tensor) throws -> Tensor {
+        try requireSameShape([mean, logVariance], "gaussianKL")
+        let kl = try output(mean.rows, 1)
+        try backend.gaussianKL(mean: mean.buffer, logVariance: logVariance.buffer, rows: mean.rows, cols: mean.cols, into: kl.buffer)
+        return record(.gaussianKL(mean: mean, logVariance: logVariance), kl, inputs: [mean, logVariance])
+    }
+
+    /// `log p(targets | logits)` of each row under independent Bernoullis, `rows × 1`. Targets are constants.
+    public func bernoulliLogLikelihood(logits: Tensor, targets: Tensor) throws -> Tensor {
+        try requireSameShape([logits, targets], "bernoulliLogLikelihood")
+        let ll = try output(logits.rows, 1)
+        try backend.bernoulliLogLikelihood(logits: logits.buffer, targets: targets.buffer, rows: logits.rows, cols: logits.cols, into: ll.buffer)
+        return record(.bernoulliLogLikelihood(logits: logits, targets: targets), ll, inputs: [logits])
+    }
+
+    /// `log N(x; mean, diag e^logVariance)` of each row, `rows × 1`.
+    public func gaussianLogDensity(_ x: Tensor, mean: Tensor, logVariance: Tensor) throws -> Tensor {
+        try requireSameShape([x, mean, logVariance], "gaussianLogDensity")
+        let lp = try output(x.rows, 1)
+        try backend.gaussianLogDensity(x.buffer, mean: mean.buffer, logVariance: logVariance.buffer, rows: x.rows, cols: x.cols, into: lp.buffer)
+        return record(.gaussianLogDensity(x: x, mean: mean, logVariance: logVariance), lp, inputs: [x, mean, logVariance])
+    }
+
+    func requireSameShape(_ tensors: [Tensor], _ op: String) throws {
+        let first = tensors[0]
+        for t in tensors.dropFirst() {
+            try require(t.rows == first.rows && t.cols == first.cols,
+                        "\(op): shapes \(tensors.map { "\($0.rows)x\($0.cols)" }.joined(separator: ", ")) differ")
+        }
+    }
+}

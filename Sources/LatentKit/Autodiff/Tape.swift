@@ -1,0 +1,100 @@
+// Reverse-mode gradients: the tape records each op whose inputs need a gradient; `backward` walks it in reverse
+// and applies the op's vector-Jacobian rule (VJP.swift). Gradients are never updated in place, so a gradient
+// tensor shared by two inputs (as `add` produces) cannot be corrupted by a later accumulation.
+
+import Foundation
+
+/// How an op's output was made: the inputs its gradient rule needs. One case per differentiable op.
+enum Rule {
+    case matmul(Tensor, Tensor, transposeA: Bool, transposeB: Bool)
+    case unary(UnaryOp, Tensor)
+    case binary(BinaryOp, Tensor, Tensor, Broadcast)
+    case affine(Tensor, alpha: Float)
+    case sum(Tensor, ReductionAxis)
+    case sumAll(Tensor)
+    case logSumExp(Tensor, ReductionAxis)
+    case gaussianSample(mean: Tensor, logVariance: Tensor, noise: Tensor)
+    case gaussianKL(mean: Tensor, logVariance: Tensor)
+    case bernoulliLogLikelihood(logits: Tensor, targets: Tensor)
+    case gaussianLogDensity(x: Tensor, mean: Tensor, logVariance: Tensor)
+}
+
+/// A recording of differentiable ops on one backend.
+///
+/// ```swift
+/// let tape = Tape(pool: pool)
+/// tape.watch(weight)
+/// let loss = try tape.sumAll(tape.unary(.softplus, tape.matmul(x, weight)))
+/// try tape.backward(from: loss)
+/// let dW = tape.gradient(of: weight)
+/// ```
+/// `reset()` drops the recording and every intermediate tensor (their buffers go back to the pool).
+public final class Tape {
+    public let pool: BufferPool
+    public var backend: any Backend { pool.backend }
+
+    struct Entry {
+        let rule: Rule
+        let output: Tensor
+    }
+
+    private var entries: [Entry] = []
+    private var watched: Set<ObjectIdentifier> = []
+    private var tracked: Set<ObjectIdentifier> = []
+    private var gradients: [ObjectIdentifier: Tensor] = [:]
+
+    public init(pool: BufferPool) { self.pool = pool }
+
+    /// Asks for the gradient of `tensor` (a parameter) in every later ``backward(from:)``.
+    public func watch(_ tensor: Tensor) {
+        watched.insert(ObjectIdentifier(tensor))
+        tracked.insert(ObjectIdentifier(tensor))
+    }
+
+    func needsGradient(_ t: Tensor) -> Bool { tracked.contains(ObjectIdentifier(t)) }
+
+    /// Records `rule` for `output` if any of `inputs` needs a gradient.
+    func record(_ rule: Rule, _ output: Tensor, inputs: [Tensor]) -> Tensor {
+        if inputs.contains(where: needsGradient) {
+            tracked.insert(ObjectIdentifier(output))
+            entries.append(Entry(rule: rule, output: output))
+        }
+        return output
+    }
+
+    /// The gradient of the last ``backward(from:)``'s output with respect to `tensor`, if it reached it.
+    public func gradient(of tensor: Tensor) -> Tensor? { gradients[ObjectIdentifier(tensor)] }
+
+    /// Forgets the recorded ops, their outputs and the gradients; watched tensors stay watched.
+    public func reset() {
+        entries.removeAll(keepingCapacity: true)
+        gradients.removeAll(keepingCapacity: true)
+        tracked = watched
+    }
+
+    /// Adds `g` to the gradient of `t` (into a fresh tensor if one is already there).
+    func accumulate(_ t: Tensor, _ g: Tensor) throws {
+        guard needsGradient(t) else { return }
+        let key = ObjectIdentifier(t)
+        guard let existing = gradients[key] else {
+            gradients[key] = g
+            return
+        }
+        let sum = try pool.tensor(rows: t.rows, cols: t.cols)
+        try backend.binary(.add, existing.buffer, g.buffer, broadcast: .none, rows: 1, cols: t.count, into: sum.buffer)
+        gradients[key] = sum
+    }
+
+    /// Back-propagates from `output` with seed gradient `seed` (ones for a scalar loss).
+    public func backward(from output: Tensor, seed: Float = 1) throws {
+        gradients.removeAll(keepingCapacity: true)
+        let start = try pool.tensor(rows: output.rows, cols: output.cols)
+        try backend.fill(start.buffer, with: seed, offset: 0, count: start.count)
+        gradients[ObjectIdentifier(output)] = start
+        for entry in entries.reversed() {
+            guard let g = gradients[ObjectIdentifier(entry.output)] else { continue }
+            try applyRule(entry.rule, output: entry.output, gradient: g)
+            if !watched.contains(ObjectIdentifier(entry.output)) { gradients[ObjectIdentifier(entry.output)] = nil }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+// Tensors: row-major matrices whose storage lives on a backend, and the pool that recycles their buffers so a
+// training step allocates nothing once the first step has run.
+
+import Foundation
+
+/// A `rows × cols` row-major matrix of floats stored on a backend.
+///
+/// Vectors are `n × 1` or `1 × n` matrices and scalars `1 × 1`: every op of the VAE is a matrix op, and one
+/// shape type keeps the gradient rules short. A tensor made by a ``Tape`` returns its buffer to the tape's pool
+/// when it is released.
+public final class Tensor: @unchecked Sendable {
+    public let rows: Int
+    public let cols: Int
+    public let buffer: Buffer
+    let pool: BufferPool?
+    /// The tensor whose buffer this one views (kept alive so the buffer is not recycled under the view).
+    let base: Tensor?
+
+    public var count: Int { rows * cols }
+    public var shape: [Int] { [rows, cols] }
+
+    init(rows: Int, cols: Int, buffer: Buffer, pool: BufferPool?, base: Tensor? = nil) {
+        self.rows = rows
+        self.cols = cols
+        self.buffer = buffer
+        self.pool = pool
+        self.base = base
+    }
+
+    /// The same elements seen as a `rows × cols` matrix (no copy).
+    public func reshaped(rows: Int, cols: Int) throws -> Tensor {
+        try require(rows * cols == count, "cannot view \(self.rows)x\(self.cols) as \(rows)x\(cols)")
+        return Tensor(rows: rows, cols: cols, buffer: buffer, pool: nil, base: self)
+    }
+
+    /// A tensor that owns `buffer` outright (parameters, datasets).
+    public convenience init(rows: Int, cols: Int, buffer: Buffer) {
+        self.init(rows: rows, cols: cols, buffer: buffer, pool: nil)
+    }
+
+    /// A tensor holding `values` on `backend`.
+    public convenience init(_ values: [Float], rows: Int, cols: Int, on backend: any Backend) throws {
+        try require(values.count == rows * cols, "\(values.count) values for a \(rows)x\(cols) tensor")
+        self.init(rows: rows, cols: cols, buffer: try backend.buffer(values), pool: nil)
+    }
+
+    deinit { pool?.recycle(buffer) }
+}
+
+/// Buffers of released tensors, kept by size for reuse. Allocation on a device is slow (and on OpenCL may
+/// synchronise); a VAE step asks for the same sizes every time, so after the first step every request is a hit.
+public final class BufferPool: @unchecked Sendable {
+    public let backend: any Backend
+    private var free: [Int: [Buffer]] = [:]
+    private let lock = NSLock()
+
+    public init(backend: any Backend) { self.backend = backend }
+
+    func take(count: Int) throws -> Buffer {
+        lock.lock()
+        if let b = free[count]?.popLast() {
+            lock.unlock()
+            return b
+        }
+        lock.unlock()
+        return try backend.allocate(count: count, dtype: .float32)
+    }
+
+    func recycle(_ buffer: Buffer) {
+        guard buffer.dtype == .float32 else { return }
+        lock.lock()
+        free[buffer.count, default: []].append(buffer)
+        lock.unlock()
+    }
+
+    /// A tensor with uninitialised contents from the pool.
+    public func tensor(rows: Int, cols: Int) throws -> Tensor {
+        Tensor(rows: rows, cols: cols, buffer: try take(count: rows * cols), pool: self)
+    }
+}

@@ -1,0 +1,78 @@
+// Fused distribution ops on the OpenCL backend: kernels `distributions_*` in Kernels/Distributions.swift.
+
+import LatentCore
+
+extension OpenCLBackend {
+    private func rowsLaunch(_ name: String, rows: Int, cols: Int, _ buffers: [(Buffer, String)]) throws {
+        _ = try int(rows * cols, "rows * cols")
+        try launch(.distributions, name, global: rows * workGroupSize, local: workGroupSize,
+                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(rows, "rows"), try int(cols, "cols")])
+    }
+
+    private func elementsLaunch(_ name: String, rows: Int, cols: Int, _ buffers: [(Buffer, String)]) throws {
+        _ = try int(rows * cols, "rows * cols")
+        try launch(.distributions, name, global: rows * cols,
+                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(rows, "rows"), try int(cols, "cols")])
+    }
+
+    public func gaussianSample(mean: Buffer, logVariance: Buffer, noise: Buffer, into z: Buffer, count: Int) throws {
+        let buffers = [(mean, "mean"), (logVariance, "log-variance"), (noise, "noise"), (z, "sample")]
+        try checkRows(rows: count, cols: 1, matrices: buffers, perRow: [])
+        try launch(.distributions, "distributions_gaussian_sample_f32", global: count,
+                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(count, "count")])
+    }
+
+    public func gaussianSampleBackward(logVariance: Buffer, noise: Buffer, gradient dz: Buffer, into dLogVariance: Buffer, count: Int) throws {
+        let buffers = [(logVariance, "log-variance"), (noise, "noise"), (dz, "gradient"), (dLogVariance, "output")]
+        try checkRows(rows: count, cols: 1, matrices: buffers, perRow: [])
+        try launch(.distributions, "distributions_gaussian_sample_backward_f32", global: count,
+                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(count, "count")])
+    }
+
+    public func gaussianKL(mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into kl: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(mean, "mean"), (logVariance, "log-variance")], perRow: [(kl, "KL output")])
+        try rowsLaunch("distributions_gaussian_kl_f32", rows: rows, cols: cols, [(mean, "mean"), (logVariance, "log-variance"), (kl, "KL output")])
+    }
+
+    public func gaussianKLBackward(
+        mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer
+    ) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(mean, "mean"), (logVariance, "log-variance"), (dMean, "mean gradient"),
+                                                        (dLogVariance, "log-variance gradient")], perRow: [(g, "KL gradient")])
+        try elementsLaunch("distributions_gaussian_kl_backward_f32", rows: rows, cols: cols, [
+            (mean, "mean"), (logVariance, "log-variance"), (g, "KL gradient"), (dMean, "mean gradient"), (dLogVariance, "log-variance gradient"),
+        ])
+    }
+
+    public func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (targets, "targets")], perRow: [(ll, "log-likelihood output")])
+        try rowsLaunch("distributions_bernoulli_log_likelihood_f32", rows: rows, cols: cols,
+                       [(logits, "logits"), (targets, "targets"), (ll, "log-likelihood output")])
+    }
+
+    public func bernoulliLogLikelihoodBackward(
+        logits: Buffer, targets: Buffer, gradient g: Buffer, rows: Int, cols: Int, into dLogits: Buffer
+    ) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (targets, "targets"), (dLogits, "logits gradient")],
+                      perRow: [(g, "log-likelihood gradient")])
+        try elementsLaunch("distributions_bernoulli_log_likelihood_backward_f32", rows: rows, cols: cols,
+                           [(logits, "logits"), (targets, "targets"), (g, "log-likelihood gradient"), (dLogits, "logits gradient")])
+    }
+
+    public func gaussianLogDensity(_ x: Buffer, mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into lp: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(x, "x"), (mean, "mean"), (logVariance, "log-variance")], perRow: [(lp, "log-density output")])
+        try rowsLaunch("distributions_gaussian_log_density_f32", rows: rows, cols: cols,
+                       [(x, "x"), (mean, "mean"), (logVariance, "log-variance"), (lp, "log-density output")])
+    }
+
+    public func gaussianLogDensityBackward(
+        _ x: Buffer, mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        intoX dx: Buffer, intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer
+    ) throws {
+        let buffers = [(x, "x"), (mean, "mean"), (logVariance, "log-variance"), (g, "log-density gradient"), (dx, "x gradient"),
+                       (dMean, "mean gradient"), (dLogVariance, "log-variance gradient")]
+        try checkRows(rows: rows, cols: cols, matrices: buffers.filter { $0.1 != "log-density gradient" }, perRow: [(g, "log-density gradient")])
+        try elementsLaunch("distributions_gaussian_log_density_backward_f32", rows: rows, cols: cols, buffers)
+    }
+}
