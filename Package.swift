@@ -2,12 +2,12 @@
 import PackageDescription
 
 // Layers, bottom to top (nothing reaches up):
-//   COpenCL, CBLAS      system libraries (module map + shim header)
+//   COpenCL, CBLAS, CZlib  system libraries (module map + shim header)
 //   Kernels             OpenCL C sources as Swift strings, no dependencies
 //   LatentCore          the backend protocol, op enums, buffers, Philox, scalar special functions
 //   LatentCPU           the CPU backend (Swift + OpenBLAS): the executable specification
 //   LatentOpenCL        the OpenCL backend (thin RAII layer over OpenCL + CLBlast)
-//   LatentKit           backend selection and everything above the boundary
+//   LatentKit           tensors and gradients, NN, models, data, training, checkpoints, evaluation
 //   latentkit           the command-line tool
 let package = Package(
     name: "LatentKit",
@@ -23,6 +23,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "Kernels", path: "Kernels"),
         .target(
             name: "LatentCore",
@@ -30,7 +31,7 @@ let package = Package(
         ),
         .target(name: "LatentCPU", dependencies: ["LatentCore", "CBLAS"]),
         .target(name: "LatentOpenCL", dependencies: ["LatentCore", "COpenCL", "Kernels"]),
-        .target(name: "LatentKit", dependencies: ["LatentCore", "LatentCPU", "LatentOpenCL"]),
+        .target(name: "LatentKit", dependencies: ["LatentCore", "LatentCPU", "LatentOpenCL", "CZlib"]),
         .executableTarget(
             name: "latentkit",
             dependencies: ["LatentKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]

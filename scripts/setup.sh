@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages LatentKit builds and runs with (OpenCL ICD loader and headers, CLBlast, PoCL as
-# an OpenCL device that runs anywhere, OpenBLAS, zlib). Safe to run again: it installs only what is missing.
+# an OpenCL device that runs anywhere, OpenBLAS, zlib, Fashion-MNIST), then fetches MNIST into data/mnist.
+# Safe to run again: it installs and fetches only what is missing.
 set -euo pipefail
 
-packages=(ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd libopenblas-dev zlib1g-dev)
+packages=(ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd libopenblas-dev zlib1g-dev dataset-fashion-mnist python3-pip python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -15,3 +16,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+python3 "$(dirname "$0")/fetch_mnist.py"

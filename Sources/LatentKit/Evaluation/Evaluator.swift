@@ -1,0 +1,139 @@
+// Test-set evaluation: the negative ELBO with its two terms, and the importance-sampled negative
+// log-likelihood of Burda et al. (-log (1/k) Σ p(x, z_i) / q(z_i | x)), its logsumexp taken on the device.
+
+import Foundation
+
+public struct EvaluationResult: Sendable {
+    public var negativeELBO: Double
+    public var reconstruction: Double
+    public var kl: Double
+    /// The k-sample importance-sampled negative log-likelihood, when asked for.
+    public var negativeLogLikelihood: Double?
+    public var k: Int
+    public var images: Int
+
+    public var json: [String: Any] {
+        var d: [String: Any] = ["test_neg_elbo": negativeELBO, "test_recon": reconstruction, "test_kl": kl, "k": k, "images": images]
+        d["test_nll"] = negativeLogLikelihood ?? NSNull()
+        return d
+    }
+}
+
+public final class Evaluator {
+    public let model: GaussianVAE
+    public let backend: any Backend
+    let pool: BufferPool
+    let tape: Tape
+
+    /// The fixed key of the test set's one binarisation: the same for every run, so runs are compared on the
+    /// same binary images.
+    public static let testBinarizationKey = PhiloxKey(seed: 0x7E57, stream: 0)
+    static let noiseStream: UInt32 = 0x2000
+
+    public init(model: GaussianVAE, backend: any Backend) {
+        self.model = model
+        self.backend = backend
+        pool = BufferPool(backend: backend)
+        tape = Tape(pool: pool)
+    }
+
+    /// The first `limit` test images, binarised once with ``testBinarizationKey`` for a Bernoulli model.
+    public func testImages(_ test: LabelledImages, limit: Int?) throws -> Tensor {
+        let n = min(limit ?? test.count, test.count)
+        let x = try Tensor(Array(test.pixels.prefix(n * test.pixelsPerImage)), rows: n, cols: test.pixelsPerImage, on: backend)
+        if model.config.likelihood == .bernoulli {
+            try backend.fillRandom(.bernoulli, into: x.buffer, count: x.count, key: Self.testBinarizationKey,
+                                   counter: PhiloxCounter(), probabilities: x.buffer)
+        }
+        return x
+    }
+
+    func rows(_ x: Tensor, _ start: Int, _ count: Int) throws -> Tensor {
+        let t = try pool.tensor(rows: count, cols: x.cols)
+        try backend.copy(from: x.buffer, offset: start * x.cols, to: t.buffer, offset: 0, count: count * x.cols)
+        return t
+    }
+
+    /// Single-sample ELBO over `x`, in batches; returns the per-image means of -log p(x|z) and KL.
+    public func elbo(_ x: Tensor, batchSize: Int = 500, seed: UInt32 = 1) throws -> (reconstruction: Double, kl: Double) {
+        var reconstruction = 0.0, kl = 0.0
+        for start in stride(from: 0, to: x.rows, by: batchSize) {
+            tape.reset()
+            let b = min(batchSize, x.rows - start)
+            let xb = try rows(x, start, b)
+            let (mean, logVariance) = try model.encode(xb, on: tape)
+            let noise = try pool.tensor(rows: b, cols: mean.cols)
+            try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream),
+                                   counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
+            let z = try tape.gaussianSample(mean: mean, logVariance: logVariance, noise: noise)
+            let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(z, on: tape), on: tape))
+            let klSum = try tape.sumAll(tape.gaussianKL(mean: mean, logVariance: logVariance))
+            reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
+            kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0])
+        }
+        tape.reset()
+        return (reconstruction / Double(x.rows), kl / Double(x.rows))
+    }
+
+    /// `-log (1/k) Σ_i p(x, z_i) / q(z_i | x)` for each image of `x`, with `z_i ~ q(z | x)`, in chunks of `chunk`
+    /// samples. The k log-weights of an image are gathered in one device buffer and reduced with logsumexp there.
+    public func importanceSampledNLL(_ x: Tensor, k: Int, chunk: Int = 1000, seed: UInt32 = 1,
+                                     progress: (Int) -> Void = { _ in }) throws -> [Double] {
+        try require(k >= 1, "k must be >= 1, got \(k)")
+        let chunk = min(chunk, k)
+        let nz = model.config.latentSize
+        let logWeights = try backend.allocate(count: k, dtype: .float32)
+        let index = try backend.allocate(count: chunk, dtype: .int32)
+        let zeros = try Tensor([Float](repeating: 0, count: chunk * nz), rows: chunk, cols: nz, on: backend)
+        let lse = try backend.allocate(count: 1, dtype: .float32)
+        var result: [Double] = []
+        for i in 0..<x.rows {
+            tape.reset()
+            let xi = try rows(x, i, 1)
+            let (mean, logVariance) = try model.encode(xi, on: tape)
+            try backend.upload([Int32](repeating: 0, count: chunk), to: index, offset: 0)
+            for start in stride(from: 0, to: k, by: chunk) {
+                let c = min(chunk, k - start)
+                let mu = try pool.tensor(rows: c, cols: nz), lv = try pool.tensor(rows: c, cols: nz), xs = try pool.tensor(rows: c, cols: x.cols)
+                try backend.gatherRows(mean.buffer, rows: 1, cols: nz, indices: index, count: c, into: mu.buffer)
+                try backend.gatherRows(logVariance.buffer, rows: 1, cols: nz, indices: index, count: c, into: lv.buffer)
+                try backend.gatherRows(xi.buffer, rows: 1, cols: x.cols, indices: index, count: c, into: xs.buffer)
+                let noise = try pool.tensor(rows: c, cols: nz)
+                try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream + 1),
+                                       counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
+                let z = try tape.gaussianSample(mean: mu, logVariance: lv, noise: noise)
+                let zeroView = c == chunk ? zeros : try zeros.prefixRows(c, pool: pool, backend: backend)
+                let logQ = try tape.gaussianLogDensity(z, mean: mu, logVariance: lv)
+                let logPrior = try tape.gaussianLogDensity(z, mean: zeroView, logVariance: zeroView)
+                let logLikelihood = try model.logLikelihood(xs, model.decode(z, on: tape), on: tape)
+                let w = try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logQ)
+                try backend.copy(from: w.buffer, offset: 0, to: logWeights, offset: start, count: c)
+            }
+            try backend.reduce(.logSumExp, logWeights, rows: 1, cols: k, axis: .eachRow, into: lse)
+            result.append(-(Double(try backend.download(lse, offset: 0, count: 1)[0]) - Foundation.log(Double(k))))
+            progress(i + 1)
+        }
+        tape.reset()
+        return result
+    }
+
+    /// Everything `latentkit eval` reports.
+    public func evaluate(_ test: LabelledImages, k: Int, limit: Int?, importanceSampling: Bool = true,
+                         progress: (Int) -> Void = { _ in }) throws -> EvaluationResult {
+        let x = try testImages(test, limit: limit)
+        let (reconstruction, kl) = try elbo(x)
+        let nll = importanceSampling ? try importanceSampledNLL(x, k: k, progress: progress) : nil
+        return EvaluationResult(
+            negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl,
+            negativeLogLikelihood: nll.map { $0.reduce(0, +) / Double($0.count) }, k: k, images: x.rows)
+    }
+}
+
+extension Tensor {
+    /// A copy of the first `count` rows.
+    func prefixRows(_ count: Int, pool: BufferPool, backend: any Backend) throws -> Tensor {
+        let t = try pool.tensor(rows: count, cols: cols)
+        try backend.copy(from: buffer, offset: 0, to: t.buffer, offset: 0, count: count * cols)
+        return t
+    }
+}

@@ -1,0 +1,46 @@
+// Fully connected layers, their activations and Xavier-Glorot initialisation.
+
+import Foundation
+
+/// The hidden-layer nonlinearities a model can use.
+public enum Activation: String, CaseIterable, Codable, Sendable {
+    case softplus, tanh, relu, elu, sigmoid
+
+    public var op: UnaryOp {
+        switch self {
+        case .softplus: return .softplus
+        case .tanh: return .tanh
+        case .relu: return .relu
+        case .elu: return .elu
+        case .sigmoid: return .sigmoid
+        }
+    }
+}
+
+/// `y = x W + b` with `W` of shape `inputs × outputs` and `b` of shape `1 × outputs`.
+public final class Dense {
+    public let name: String
+    public let weight: Tensor
+    public let bias: Tensor
+
+    /// Xavier-Glorot normal initialisation (Glorot & Bengio 2010, as in the VAE report `004`):
+    /// `W ~ N(0, 2 / (inputs + outputs))`, `b = 0`. The draws come from Philox on the CPU backend and are uploaded,
+    /// so every backend starts from bit-identical parameters for the same seed.
+    public init(name: String, inputs: Int, outputs: Int, on backend: any Backend, seed: UInt32, stream: UInt32) throws {
+        self.name = name
+        let cpu = CPUBackend.shared
+        let w = try cpu.allocate(count: inputs * outputs, dtype: .float32)
+        try cpu.fillRandom(.normal, into: w, count: inputs * outputs, key: PhiloxKey(seed: seed, stream: stream),
+                           counter: PhiloxCounter(), probabilities: nil)
+        let std = (2 / Float(inputs + outputs)).squareRoot()
+        weight = try Tensor(try cpu.download(w).map { $0 * std }, rows: inputs, cols: outputs, on: backend)
+        bias = try Tensor([Float](repeating: 0, count: outputs), rows: 1, cols: outputs, on: backend)
+    }
+
+    public func callAsFunction(_ x: Tensor, on tape: Tape) throws -> Tensor {
+        try tape.linear(x, weight: weight, bias: bias)
+    }
+
+    /// The layer's parameters under their checkpoint names.
+    public var parameters: [(String, Tensor)] { [("\(name).weight", weight), ("\(name).bias", bias)] }
+}

@@ -1,0 +1,121 @@
+// Checkpoints in the safetensors format (8-byte little-endian header length, a JSON header, little-endian float32
+// data), so NumPy and PyTorch users can load them with `safetensors.numpy.load_file`. Written to a temporary file,
+// flushed and renamed, so an interrupted write never destroys the previous checkpoint.
+
+import Foundation
+
+public struct Checkpoint {
+    public struct Entry: Equatable {
+        public var shape: [Int]
+        public var values: [Float]
+    }
+
+    /// Tensors by name, written in this order.
+    public var names: [String] = []
+    public var tensors: [String: Entry] = [:]
+    /// String metadata (safetensors allows only strings there).
+    public var metadata: [String: String] = [:]
+
+    public init() {}
+
+    public mutating func add(_ name: String, shape: [Int], values: [Float]) {
+        if tensors[name] == nil { names.append(name) }
+        tensors[name] = Entry(shape: shape, values: values)
+    }
+
+    /// Downloads `tensor` and adds it under `name`.
+    public mutating func add(_ name: String, _ tensor: Tensor, from backend: any Backend) throws {
+        add(name, shape: tensor.shape, values: try backend.download(tensor.buffer, offset: 0, count: tensor.count))
+    }
+
+    static func jsonString(_ s: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: [s], options: [])
+        let array = String(decoding: data, as: UTF8.self)
+        return String(array.dropFirst().dropLast())
+    }
+
+    public func encoded() -> [UInt8] {
+        var offset = 0
+        var fields: [String] = []
+        for name in names {
+            let e = tensors[name]!
+            let bytes = e.values.count * 4
+            fields.append("\(Self.jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],"
+                          + "\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            offset += bytes
+        }
+        if !metadata.isEmpty {
+            let pairs = metadata.keys.sorted().map { "\(Self.jsonString($0)):\(Self.jsonString(metadata[$0]!))" }
+            fields.insert("\"__metadata__\":{\(pairs.joined(separator: ","))}", at: 0)
+        }
+        var header = Array("{\(fields.joined(separator: ","))}".utf8)
+        while (8 + header.count) % 8 != 0 { header.append(0x20) }  // pad to 8-byte alignment, as the format suggests
+        var out = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header
+        out.reserveCapacity(out.count + offset)
+        for name in names {
+            for v in tensors[name]!.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        }
+        return out
+    }
+
+    /// Writes atomically: a temporary file beside `path`, flushed to disk, then renamed over it.
+    public func write(to path: String) throws {
+        let tmp = path + ".tmp"
+        let data = Data(encoded())
+        guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
+            throw DataError("cannot write checkpoint \(tmp): is the directory writable?")
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp))
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+        try handle.close()
+        guard rename(tmp, path) == 0 else {
+            throw DataError("cannot move checkpoint into place at \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public static func read(_ path: String) throws -> Checkpoint {
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("\(path): cannot read checkpoint") }
+        let bytes = [UInt8](data)
+        guard bytes.count >= 8 else { throw DataError("\(path): not a safetensors file (too short)") }
+        let headerLength = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(bytes.count - 8) else { throw DataError("\(path): header length \(headerLength) exceeds the file") }
+        let body = 8 + Int(headerLength)
+        guard let header = try? JSONSerialization.jsonObject(with: Data(bytes[8..<body])) as? [String: Any] else {
+            throw DataError("\(path): header is not a JSON object")
+        }
+        var checkpoint = Checkpoint()
+        checkpoint.metadata = header["__metadata__"] as? [String: String] ?? [:]
+        var entries: [(String, Int, [Int], Int)] = []
+        for (name, value) in header where name != "__metadata__" {
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+            else { throw DataError("\(path): malformed entry for tensor '\(name)'") }
+            guard dtype == "F32" else { throw DataError("\(path): tensor '\(name)' is \(dtype); LatentKit checkpoints hold F32") }
+            let count = shape.reduce(1, *)
+            guard offsets[0] >= 0, offsets[1] - offsets[0] == count * 4, body + offsets[1] <= bytes.count else {
+                throw DataError("\(path): tensor '\(name)' has offsets \(offsets) that do not fit its shape \(shape) or the file")
+            }
+            entries.append((name, offsets[0], shape, count))
+        }
+        for (name, start, shape, count) in entries.sorted(by: { $0.1 < $1.1 }) {
+            var values = [Float](repeating: 0, count: count)
+            values.withUnsafeMutableBytes { dst in
+                bytes.withUnsafeBytes { src in
+                    dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[(body + start)..<(body + start + count * 4)]))
+                }
+            }
+            checkpoint.add(name, shape: shape, values: values.map { Float(bitPattern: UInt32(littleEndian: $0.bitPattern)) })
+        }
+        return checkpoint
+    }
+
+    /// Uploads the tensor called `name` into `tensor`, checking its shape.
+    public func load(_ name: String, into tensor: Tensor, on backend: any Backend) throws {
+        guard let e = tensors[name] else { throw DataError("checkpoint has no tensor '\(name)' (does it belong to this model?)") }
+        guard e.shape == tensor.shape else {
+            throw DataError("checkpoint tensor '\(name)' has shape \(e.shape), the model expects \(tensor.shape)")
+        }
+        try backend.upload(e.values, to: tensor.buffer, offset: 0)
+    }
+}

@@ -1,0 +1,96 @@
+// Everything a run is made of, saved as config.json in the run directory.
+
+import Foundation
+
+public struct RunConfig: Codable, Equatable, Sendable {
+    public var model = ModelConfig()
+    public var dataset: DatasetName = .mnist
+    public var dataDirectory: String?
+    public var epochs: Int = 10
+    public var batchSize: Int = 100
+    public var learningRate: Float = 1e-3
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    public var seed: UInt32 = 1
+    /// Train on the first N training images only (quick runs and tests).
+    public var trainLimit: Int?
+    /// Resample each training pixel as Bernoulli(intensity) every time it is seen (for Bernoulli likelihoods).
+    public var dynamicBinarization: Bool = true
+
+    public init() {}
+
+    public var adam: AdamHyperparameters {
+        AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+    }
+
+    public func validate() throws {
+        try model.validate()
+        try require(epochs >= 0, "epochs must be >= 0, got \(epochs)")
+        try require(batchSize >= 1, "batch size must be >= 1, got \(batchSize)")
+        try require(learningRate > 0 && learningRate.isFinite, "learning rate must be positive, got \(learningRate)")
+        try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam betas must lie in [0, 1)")
+        try require(epsilon > 0, "Adam epsilon must be positive")
+        if let n = trainLimit { try require(n >= 1, "--limit must be >= 1, got \(n)") }
+    }
+
+    public func save(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    public static func load(from path: String) throws -> RunConfig {
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("\(path): no such file") }
+        do {
+            return try JSONDecoder().decode(RunConfig.self, from: data)
+        } catch {
+            throw DataError("\(path): not a LatentKit run configuration (\(error))")
+        }
+    }
+}
+
+/// The files of a run directory.
+public struct RunDirectory: Sendable {
+    public let path: String
+    public init(_ path: String) { self.path = path }
+
+    public var config: String { "\(path)/config.json" }
+    public var metrics: String { "\(path)/metrics.jsonl" }
+    public var checkpoint: String { "\(path)/checkpoint.safetensors" }
+
+    /// Creates the directory (and parents), failing clearly when it cannot be written.
+    public func create() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw DataError("cannot create run directory \(path): \(error.localizedDescription)")
+        }
+        guard FileManager.default.isWritableFile(atPath: path) else { throw DataError("run directory \(path) is not writable") }
+    }
+
+    /// Checks that `path` holds a run (a config and a checkpoint).
+    public func requireRun() throws {
+        for file in [config, checkpoint] where !FileManager.default.fileExists(atPath: file) {
+            throw DataError("\(path) is not a LatentKit run directory: \(file) is missing")
+        }
+    }
+
+    public func appendMetrics(_ line: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) + Data("\n".utf8)
+        if let handle = FileHandle(forWritingAtPath: metrics) {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: data)
+            try handle.close()
+        } else {
+            guard FileManager.default.createFile(atPath: metrics, contents: data) else { throw DataError("cannot write \(metrics)") }
+        }
+    }
+
+    public func readMetrics() throws -> [[String: Any]] {
+        guard let data = FileManager.default.contents(atPath: metrics) else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+}

@@ -1,0 +1,92 @@
+// `latentkit eval RUN_DIR` and `latentkit sample RUN_DIR`: use a trained run.
+
+import ArgumentParser
+import Foundation
+import LatentKit
+
+/// The run's configuration and its model with the checkpoint's parameters, on `backend`.
+func loadRun(_ path: String, on backend: any Backend) throws -> (RunConfig, GaussianVAE) {
+    let run = RunDirectory(path)
+    try run.requireRun()
+    let config = try RunConfig.load(from: run.config)
+    let model = try GaussianVAE(config.model, on: backend, seed: config.seed)
+    let checkpoint = try Checkpoint.read(run.checkpoint)
+    for (name, p) in model.parameters { try checkpoint.load(name, into: p, on: backend) }
+    return (config, model)
+}
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Test negative ELBO (reconstruction and KL) and the k-sample importance-sampled negative log-likelihood.")
+
+    @Argument(help: "A run directory made by latentkit train.") var runDirectory: String
+    @OptionGroup var backendOptions: BackendOptions
+    @Option(help: "Importance samples per image for the log-likelihood (Burda et al. use 5000); 0 skips it.") var k: Int = 5000
+    @Option(help: "Evaluate the first N test images only.") var limit: Int?
+    @Option(help: "Folder with the dataset's IDX files (default: the run's).") var dataDir: String?
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+
+    func validate() throws {
+        if k < 0 { throw ValidationError("--k must be >= 0, got \(k)") }
+        if let limit, limit < 1 { throw ValidationError("--limit must be >= 1, got \(limit)") }
+    }
+
+    func run() throws {
+        let backend = try backendOptions.make()
+        let (config, model) = try loadRun(runDirectory, on: backend)
+        let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1, testLimit: limit)
+        let live = isatty(STDERR_FILENO) != 0
+        let started = Date()
+        let result = try Evaluator(model: model, backend: backend).evaluate(
+            data.test, k: max(k, 1), limit: limit, importanceSampling: k > 0,
+            progress: { done in
+                if live && (done % 10 == 0 || done == data.test.count) {
+                    FileHandle.standardError.write(Data("\r\u{1B}[Kimportance sampling: \(done)/\(data.test.count) images".utf8))
+                }
+            })
+        if live && k > 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: result.json, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print(String(format: "test -ELBO %.3f nats (reconstruction %.3f, KL %.3f) on %d images", result.negativeELBO,
+                     result.reconstruction, result.kl, result.images))
+        if let nll = result.negativeLogLikelihood {
+            print(String(format: "test NLL %.3f nats (importance sampling, k = %d)", nll, result.k))
+        }
+        print(String(format: "%.1f s on %@", Date().timeIntervalSince(started), backend.name))
+    }
+}
+
+struct SampleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sample", abstract: "Decode prior samples z ~ N(0, I) into a PNG grid of images.")
+
+    @Argument(help: "A run directory made by latentkit train.") var runDirectory: String
+    @OptionGroup var backendOptions: BackendOptions
+    @Option(help: "Number of images.") var count: Int = 64
+    @Option(help: "Output PNG file.") var out: String
+    @Option(help: "Random seed of the prior samples.") var seed: UInt32 = 1
+
+    func validate() throws {
+        if count < 1 || count > 10_000 { throw ValidationError("--count must be between 1 and 10000, got \(count)") }
+    }
+
+    func run() throws {
+        let backend = try backendOptions.make()
+        let (config, model) = try loadRun(runDirectory, on: backend)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let z = try Tensor([Float](repeating: 0, count: count * config.model.latentSize), rows: count, cols: config.model.latentSize, on: backend)
+        try backend.fillRandom(.normal, into: z.buffer, count: z.count, key: PhiloxKey(seed: seed, stream: 0x3000),
+                               counter: PhiloxCounter(), probabilities: nil)
+        let images = try model.expectation(model.decode(z, on: tape), on: tape)
+        let pixels = try backend.download(images.buffer, offset: 0, count: images.count)
+        let side = Int(Double(config.model.inputSize).squareRoot())
+        guard side * side == config.model.inputSize else { throw ValidationError("images of \(config.model.inputSize) pixels are not square") }
+        let columns = Int(Double(count).squareRoot().rounded(.up))
+        try PNG.writeGrid((0..<count).map { Array(pixels[($0 * side * side)..<(($0 + 1) * side * side)]) }, side: side, columns: columns, to: out)
+        print("wrote \(count) samples to \(out)")
+    }
+}

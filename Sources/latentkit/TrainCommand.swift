@@ -1,0 +1,142 @@
+// `latentkit train`: train a VAE with sensible defaults, or resume a run.
+
+import ArgumentParser
+import Dispatch
+import Foundation
+import LatentKit
+
+extension DatasetName: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {}
+extension Likelihood: ExpressibleByArgument {}
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a VAE (default: Gaussian, nz 20, 784-200-200, softplus, batch 100, Adam 1e-3, 10 epochs on MNIST).",
+        discussion: """
+            Writes a run directory with config.json, metrics.jsonl (one line per epoch) and checkpoint.safetensors \
+            (after every epoch, and on Ctrl-C, which stops cleanly). --resume RUN_DIR continues a run exactly where it \
+            stopped; --epochs then sets the new total.
+            """)
+
+    @OptionGroup var backendOptions: BackendOptions
+    @Option(help: "Number of epochs (the total, when resuming).") var epochs: Int?
+    @Option(help: "Random seed (initialisation, shuffling, binarisation, noise).") var seed: UInt32?
+    @Option(help: "Dataset: mnist or fashion-mnist.") var dataset: DatasetName?
+    @Option(help: "Folder with the dataset's IDX files (default: data/mnist, or Debian's fashion-mnist folder).") var dataDir: String?
+    @Option(help: "Run directory to create (default: runs/<dataset>-<latent>-<time>).") var out: String?
+    @Option(help: "Continue the run in this directory.") var resume: String?
+    @Option(help: "Minibatch size.") var batchSize: Int?
+    @Option(help: "Latent dimensions.") var latentSize: Int?
+    @Option(help: "Hidden layer sizes, comma-separated, e.g. 200,200.") var hidden: String?
+    @Option(help: "Hidden activation: softplus, tanh, relu, elu, sigmoid.") var activation: Activation?
+    @Option(help: "Adam learning rate.") var learningRate: Float?
+    @Option(help: "Decoder likelihood: bernoulli (binarised data) or gaussian (continuous).") var likelihood: Likelihood?
+    @Option(help: "Train on the first N training images only.") var limit: Int?
+
+    func run() throws {
+        let (config, run, resuming) = try prepare()
+        let backend = try backendOptions.make()
+        let data = try Dataset(config.dataset, directory: config.dataDirectory, trainLimit: config.trainLimit, testLimit: 1)
+        let trainer = try Trainer(config: config, backend: backend, train: data.train)
+        if resuming {
+            try trainer.restore(from: Checkpoint.read(run.checkpoint))
+            print("resuming \(run.path) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch) of \(trainer.stepsPerEpoch)")
+        } else {
+            try config.save(to: run.config)
+        }
+        print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataset.rawValue), \(data.train.count) images, "
+              + "\(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-\(config.model.latentSize) "
+              + "\(config.model.activation.rawValue), batch \(config.batchSize), \(config.epochs) epochs -> \(run.path)")
+
+        let stop = StopFlag()
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { stop.set() }
+        source.resume()
+
+        let live = isatty(STDOUT_FILENO) != 0
+        var lastDraw = Date.distantPast
+        let outcome = try trainer.train(
+            run: run,
+            progress: { p in
+                guard live, Date().timeIntervalSince(lastDraw) > 0.2 || p.step == p.steps else { return }
+                lastDraw = Date()
+                let line = String(format: "epoch %d/%d  step %d/%d  loss %.2f  KL %.2f  %.0f images/s  ETA %@",
+                                  p.epoch, p.epochs, p.step, p.steps, p.loss, p.kl, p.imagesPerSecond, duration(p.etaSeconds))
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+            },
+            epochDone: { m in
+                if live { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+                print(String(format: "epoch %d/%d  loss %.3f  reconstruction %.3f  KL %.3f  %.1f s  %.0f images/s",
+                             m.epoch, config.epochs, m.loss, m.reconstruction, m.kl, m.seconds, m.imagesPerSecond))
+            },
+            shouldStop: { stop.isSet })
+        if case .interrupted(let epoch, let step) = outcome {
+            print("\ninterrupted at epoch \(epoch + 1), step \(step); checkpoint saved. Resume with: latentkit train --resume \(run.path)")
+            throw ExitCode(130)
+        }
+        print("done: \(run.path) (evaluate with: latentkit eval \(run.path))")
+    }
+
+    /// The run's configuration and directory, new or resumed, with flags checked before anything runs.
+    func prepare() throws -> (RunConfig, RunDirectory, Bool) {
+        if let resume {
+            let run = RunDirectory(resume)
+            try run.requireRun()
+            var config = try RunConfig.load(from: run.config)
+            let fixed: [(String, Bool)] = [("--seed", seed != nil), ("--dataset", dataset != nil), ("--batch-size", batchSize != nil),
+                                           ("--latent-size", latentSize != nil), ("--hidden", hidden != nil), ("--activation", activation != nil),
+                                           ("--learning-rate", learningRate != nil), ("--likelihood", likelihood != nil), ("--limit", limit != nil),
+                                           ("--out", out != nil)]
+            if let flag = fixed.first(where: \.1) {
+                throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
+            }
+            if let epochs { config.epochs = epochs }
+            if let dataDir { config.dataDirectory = dataDir }
+            try config.validate()
+            return (config, run, true)
+        }
+        var config = RunConfig()
+        if let epochs { config.epochs = epochs }
+        if let seed { config.seed = seed }
+        if let dataset { config.dataset = dataset }
+        config.dataDirectory = dataDir
+        if let batchSize { config.batchSize = batchSize }
+        if let latentSize { config.model.latentSize = latentSize }
+        if let hidden {
+            let sizes = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--hidden takes positive sizes separated by commas, e.g. 200,200; got '\(hidden)'")
+            }
+            config.model.hidden = sizes.map { $0! }
+        }
+        if let activation { config.model.activation = activation }
+        if let learningRate { config.learningRate = learningRate }
+        if let likelihood { config.model.likelihood = likelihood }
+        config.trainLimit = limit
+        do { try config.validate() } catch { throw ValidationError("\(error)") }
+        let stamp = DateFormatter()
+        stamp.dateFormat = "yyyyMMdd-HHmmss"
+        let run = RunDirectory(out ?? "runs/\(config.dataset.rawValue)-\(config.model.latent)-\(stamp.string(from: Date()))")
+        if FileManager.default.fileExists(atPath: run.checkpoint) {
+            throw ValidationError("\(run.path) already holds a run; use --resume \(run.path) to continue it, or another --out")
+        }
+        try run.create()
+        return (config, run, false)
+    }
+}
+
+/// Set from the SIGINT handler, polled by the training loop.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+func duration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+}
