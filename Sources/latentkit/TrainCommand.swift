@@ -39,6 +39,7 @@ struct TrainCommand: ParsableCommand {
         let backend = try backendOptions.make()
         let data = try Dataset(config.dataset, directory: config.dataDirectory, trainLimit: config.trainLimit, testLimit: 1)
         let trainer = try Trainer(config: config, backend: backend, train: data.train)
+        if !resuming { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
             try trainer.restore(from: Checkpoint.read(run.checkpoint))
             print("resuming \(run.path) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch) of \(trainer.stepsPerEpoch)")
@@ -122,7 +123,6 @@ struct TrainCommand: ParsableCommand {
         if FileManager.default.fileExists(atPath: run.checkpoint) {
             throw ValidationError("\(run.path) already holds a run; use --resume \(run.path) to continue it, or another --out")
         }
-        try run.create()
         return (config, run, false)
     }
 }

@@ -76,3 +76,20 @@ public func testDataPath(_ name: String, file: String = #filePath) -> String {
     URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("LatentKitTests/Data/\(name)").path
 }
+
+/// The package's root folder (where `data/` lives).
+public func packageRoot(file: String = #filePath) -> String {
+    URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+}
+
+/// MNIST as `scripts/setup.sh` fetched it; a missing copy is a test failure with the fix in the message.
+public func mnist(trainLimit: Int? = nil, testLimit: Int? = nil) throws -> Dataset {
+    try Dataset(.mnist, directory: packageRoot() + "/data/mnist", trainLimit: trainLimit, testLimit: testLimit)
+}
+
+/// A fresh temporary directory.
+public func temporaryDirectory(_ name: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("latentkit-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}

@@ -14,7 +14,9 @@ public var toolPath: String {
 }
 
 /// Runs `latentkit arguments...` with `input` on standard input and `environment` added to this process's.
-public func runTool(_ arguments: [String], input: String = "", environment: [String: String] = [:]) throws -> ToolResult {
+/// `whileRunning` is called with the process once it has started (e.g. to send it a signal).
+public func runTool(_ arguments: [String], input: String = "", environment: [String: String] = [:],
+                    whileRunning: (Process) -> Void = { _ in }) throws -> ToolResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: toolPath)
     process.arguments = arguments
@@ -23,7 +25,9 @@ public func runTool(_ arguments: [String], input: String = "", environment: [Str
     process.standardInput = stdin
     process.standardOutput = stdout
     process.standardError = stderr
+    process.currentDirectoryURL = URL(fileURLWithPath: packageRoot())
     try process.run()
+    whileRunning(process)
     stdin.fileHandleForWriting.write(Data(input.utf8))
     try stdin.fileHandleForWriting.close()
     let out = stdout.fileHandleForReading.readDataToEndOfFile()

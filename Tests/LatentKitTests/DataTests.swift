@@ -1,0 +1,69 @@
+// IDX reading and validation, on real MNIST and on broken files.
+
+import Foundation
+import LatentKit
+import Testing
+import TestSupport
+
+@Suite struct DataTests {
+    @Test func realMNISTLoads() throws {
+        let data = try mnist()
+        #expect(data.train.count == 60_000 && data.test.count == 10_000)
+        #expect(data.train.rows == 28 && data.train.cols == 28)
+        #expect(data.train.labels.allSatisfy { $0 < 10 } && data.test.labels.allSatisfy { $0 < 10 })
+        #expect(Array(data.train.labels.prefix(10)) == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
+        #expect(data.train.pixels.allSatisfy { $0 >= 0 && $0 <= 1 })
+        let mean = data.test.pixels.reduce(0, +) / Float(data.test.pixels.count)
+        #expect(abs(mean - 0.1325) < 0.005, "mean test intensity \(mean)")
+    }
+
+    func idx(magic: UInt32, dims: [UInt32], payload: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for v in [magic] + dims { bytes += [UInt8(v >> 24), UInt8((v >> 16) & 255), UInt8((v >> 8) & 255), UInt8(v & 255)] }
+        return bytes + [UInt8](repeating: 7, count: payload)
+    }
+
+    func write(_ bytes: [UInt8], _ dir: String, _ name: String) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
+    }
+
+    /// (images, labels, expected error text)
+    static let broken: [(String, [UInt8]?, [UInt8]?, String)] = [
+        ("wrong magic", nil, nil, "wrong magic number"),
+        ("truncated images", nil, nil, "truncated or corrupt"),
+        ("label count", nil, nil, "labels but"),
+        ("corrupt gzip", nil, nil, "corrupt"),
+        ("missing", nil, nil, "not found"),
+    ]
+
+    @Test(arguments: 0..<5)
+    func brokenFilesAreClearErrors(index: Int) throws {
+        let dir = try temporaryDirectory("idx")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let good = idx(magic: 0x803, dims: [3, 2, 2], payload: 12), labels = idx(magic: 0x801, dims: [3], payload: 3)
+        for split in ["train", "t10k"] {
+            try write(good, dir, "\(split)-images-idx3-ubyte")
+            try write(labels, dir, "\(split)-labels-idx1-ubyte")
+        }
+        switch index {
+        case 0: try write(idx(magic: 0x801, dims: [3, 2, 2], payload: 12), dir, "train-images-idx3-ubyte")
+        case 1: try write(idx(magic: 0x803, dims: [3, 2, 2], payload: 11), dir, "train-images-idx3-ubyte")
+        case 2: try write(idx(magic: 0x801, dims: [4], payload: 4), dir, "t10k-labels-idx1-ubyte")
+        case 3:
+            try FileManager.default.removeItem(atPath: "\(dir)/train-images-idx3-ubyte")
+            try write([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3] + [UInt8](repeating: 0xAB, count: 40), dir, "train-images-idx3-ubyte.gz")
+        default: try FileManager.default.removeItem(atPath: "\(dir)/t10k-images-idx3-ubyte")
+        }
+        do {
+            _ = try Dataset(.mnist, directory: dir)
+            Issue.record("case \(Self.broken[index].0) loaded")
+        } catch let error as DataError {
+            #expect(error.description.contains(Self.broken[index].3), "\(Self.broken[index].0): \(error)")
+        }
+        if index == 0 {  // the same files minus the breakage load
+            try write(good, dir, "train-images-idx3-ubyte")
+            let d = try Dataset(.mnist, directory: dir)
+            #expect(d.train.count == 3 && d.train.pixels[0] == 7 / 255)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+// `latentkit train`, `eval` and `sample` as a user runs them, and their errors for bad input.
+
+import Foundation
+import LatentKit
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct TrainCommandTests {
+    @Test func trainEvalSampleOnASlice() throws {
+        let dir = try temporaryDirectory("cli-run")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run"
+        let train = try runTool(["train", "--backend", "cpu", "--epochs", "2", "--limit", "1000", "--out", run])
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stdout.contains("epoch 2/2"), "\(train.stdout)")
+        let config = try RunConfig.load(from: run + "/config.json")
+        #expect(config.epochs == 2 && config.trainLimit == 1000 && config.model.latentSize == 20 && config.batchSize == 100)
+        let metrics = try RunDirectory(run).readMetrics()
+        #expect(metrics.count == 2)
+        for key in ["epoch", "loss", "kl", "seconds", "images_per_second"] { #expect(metrics[0][key] != nil, "metrics lack \(key)") }
+
+        let eval = try runTool(["eval", run, "--backend", "cpu", "--k", "50", "--limit", "20", "--json"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any] ?? [:]
+        for key in ["test_neg_elbo", "test_recon", "test_kl", "test_nll", "k", "images"] { #expect(json[key] != nil, "eval JSON lacks \(key)") }
+        #expect(json["k"] as? Int == 50 && json["images"] as? Int == 20)
+
+        let png = dir + "/samples.png"
+        let sample = try runTool(["sample", run, "--backend", "cpu", "--count", "9", "--out", png])
+        #expect(sample.status == 0, "\(sample.stderr)")
+        // Decode the PNG with Python's zlib: 3x3 tiles of 28 pixels with 1-pixel gaps, 8-bit grayscale.
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        check.arguments = ["python3", "-c", """
+            import struct, sys, zlib
+            b = open(sys.argv[1], 'rb').read(); assert b[:8] == b'\\x89PNG\\r\\n\\x1a\\n'
+            pos, idat, ihdr = 8, b'', None
+            while pos < len(b):
+                n, t = struct.unpack('>I4s', b[pos:pos + 8]); d = b[pos + 8:pos + 8 + n]
+                assert zlib.crc32(t + d) == struct.unpack('>I', b[pos + 8 + n:pos + 12 + n])[0]
+                if t == b'IHDR': ihdr = struct.unpack('>IIBBBBB', d)
+                if t == b'IDAT': idat += d
+                pos += 12 + n
+            w, h = ihdr[0], ihdr[1]; raw = zlib.decompress(idat)
+            assert len(raw) == h * (w + 1) and ihdr[2:4] == (8, 0)
+            print(w, h, max(raw[1:w + 1]), max(raw))
+            """, png]
+        let pipe = Pipe()
+        check.standardOutput = pipe
+        try check.run()
+        check.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(check.terminationStatus == 0)
+        let fields = out.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        #expect(fields.count == 4 && fields[0] == 88 && fields[1] == 88 && fields[2] == 0 && fields[3] > 100, "png: \(out)")
+    }
+
+    @Test func controlCSavesACheckpointAndResumeFinishes() throws {
+        let dir = try temporaryDirectory("cli-interrupt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run"
+        let interrupted = try runTool(["train", "--backend", "cpu", "--epochs", "50", "--limit", "2000", "--out", run]) { process in
+            // Wait for the first epoch's checkpoint, then interrupt mid-run.
+            let deadline = Date().addingTimeInterval(120)
+            while !FileManager.default.fileExists(atPath: run + "/checkpoint.safetensors") && Date() < deadline { usleep(50_000) }
+            kill(process.processIdentifier, SIGINT)
+        }
+        #expect(interrupted.status == 130, "\(interrupted.stdout) \(interrupted.stderr)")
+        #expect(interrupted.stdout.contains("checkpoint saved"))
+        let checkpoint = try Checkpoint.read(run + "/checkpoint.safetensors")
+        let epoch = Int(checkpoint.metadata["epoch"] ?? "") ?? -1
+        #expect(epoch >= 1 && epoch < 50)
+        let resumed = try runTool(["train", "--resume", run, "--epochs", "\(epoch + 1)", "--backend", "cpu"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("resuming"))
+    }
+
+    /// (arguments, text the error must contain)
+    static let badInputs: [([String], String)] = [
+        (["train", "--batch-size", "0", "--out", "/tmp/latentkit-never"], "batch size must be >= 1"),
+        (["train", "--epochs=-1", "--out", "/tmp/latentkit-never"], "epochs must be >= 0"),
+        (["train", "--dataset", "cifar"], "'mnist'"),
+        (["train", "--hidden", "200,x", "--out", "/tmp/latentkit-never"], "--hidden takes positive sizes"),
+        (["train", "--data-dir", "/nonexistent", "--out", "/tmp/latentkit-bad-data-\(getpid())"], "not found"),
+        (["train", "--out", "/etc/passwd/run"], "cannot create run directory"),
+        (["train", "--resume", "/tmp"], "is not a LatentKit run directory"),
+        (["eval", "/tmp"], "is not a LatentKit run directory"),
+        (["eval", "/tmp", "--k=-3"], "--k must be >= 0"),
+        (["sample", "/tmp", "--out", "/tmp/x.png", "--count", "0"], "--count must be between"),
+    ]
+
+    @Test(arguments: 0..<badInputs.count)
+    func badInputIsAClearErrorAndANonZeroExit(index: Int) throws {
+        let (arguments, message) = Self.badInputs[index]
+        let result = try runTool(arguments + (arguments.contains("--backend") ? [] : ["--backend", "cpu"]))
+        #expect(result.status != 0 && result.status < 128, "status \(result.status)")
+        #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+    }
+
+    @Test func checkpointThatDoesNotFitTheModelIsAnError() throws {
+        let dir = try temporaryDirectory("cli-mismatch")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run"
+        #expect(try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--out", run]).status == 0)
+        var config = try RunConfig.load(from: run + "/config.json")
+        config.model.latentSize = 10
+        try config.save(to: run + "/config.json")
+        let result = try runTool(["eval", run, "--backend", "cpu", "--k", "0"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("has shape [200, 20], the model expects [200, 10]"), "\(result.stderr)")
+    }
+
+    @Test func nonFiniteLossStopsWithTheStepAndTheTerm() throws {
+        let dir = try temporaryDirectory("cli-nan")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let result = try runTool(["train", "--backend", "cpu", "--epochs", "3", "--limit", "500", "--learning-rate", "1e30", "--out", dir + "/run"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("non-finite loss at epoch"), "\(result.stderr)")
+        #expect(result.stderr.contains("term"))
+    }
+}

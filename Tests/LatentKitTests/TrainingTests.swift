@@ -1,0 +1,147 @@
+// Training on a slice of real MNIST, on every backend: the loss falls, runs are deterministic, the two backends
+// agree, resuming continues exactly, checkpoints round-trip.
+
+import Foundation
+import LatentKit
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct TrainingTests {
+    static let slice = try! mnist(trainLimit: 2000, testLimit: 500)
+
+    func config(epochs: Int = 1) -> RunConfig {
+        var c = RunConfig()
+        c.epochs = epochs
+        c.trainLimit = 2000
+        return c
+    }
+
+    func losses(_ trainer: Trainer, steps: Int) throws -> [Double] {
+        let order = trainer.permutation(epoch: 0)
+        return try (0..<steps).map { s in
+            let i = (s * trainer.config.batchSize) % (order.count - trainer.config.batchSize + 1)
+            let (r, k) = try trainer.step(batch: Array(order[i..<(i + trainer.config.batchSize)]))
+            return (r + k) / Double(trainer.config.batchSize)
+        }
+    }
+
+    @Test(arguments: TestBackends.all)
+    func lossFallsOnAFewHundredSteps(kind: BackendKind) throws {
+        let trainer = try Trainer(config: config(), backend: try TestBackends.backend(kind), train: Self.slice.train)
+        let l = try losses(trainer, steps: 300)
+        let first = l.prefix(10).reduce(0, +) / 10, last = l.suffix(20).reduce(0, +) / 20
+        print("\(kind): loss \(first) -> \(last) over 300 steps")
+        #expect(l.allSatisfy { $0.isFinite })
+        #expect(first > 300 && last < 180 && last < 0.5 * first, "loss \(first) -> \(last)")
+    }
+
+    @Test(arguments: TestBackends.others)
+    func backendsAgreeAfterTwentySteps(kind: BackendKind) throws {
+        let cpu = try losses(try Trainer(config: config(), backend: CPUBackend.shared, train: Self.slice.train), steps: 20)
+        let other = try losses(try Trainer(config: config(), backend: try TestBackends.backend(kind), train: Self.slice.train), steps: 20)
+        for (a, b) in zip(cpu, other) { #expect(abs(a - b) <= 1e-3 * abs(a), "cpu \(a) vs \(kind) \(b)") }
+        print("after 20 steps: cpu \(cpu.last!), \(kind) \(other.last!)")
+    }
+
+    @Test(arguments: TestBackends.all)
+    func sameSeedSameLosses(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let a = try losses(try Trainer(config: config(), backend: backend, train: Self.slice.train), steps: 15)
+        let b = try losses(try Trainer(config: config(), backend: backend, train: Self.slice.train), steps: 15)
+        #expect(a == b)
+        var other = config()
+        other.seed = 2
+        #expect(try losses(try Trainer(config: other, backend: backend, train: Self.slice.train), steps: 15) != a)
+    }
+
+    func parameters(_ t: Trainer) throws -> [[Float]] {
+        try t.model.parameters.map { try t.backend.download($0.1.buffer, offset: 0, count: $0.1.count) }
+    }
+
+    /// Two epochs straight versus one epoch, a checkpoint written and read back into a new trainer, one more.
+    @Test(arguments: TestBackends.all)
+    func resumeContinuesExactly(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let dir = try temporaryDirectory("resume")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = RunDirectory(dir)
+        let straight = try Trainer(config: config(epochs: 2), backend: backend, train: Self.slice.train)
+        #expect(try straight.train(run: nil) == .finished)
+
+        let first = try Trainer(config: config(epochs: 1), backend: backend, train: Self.slice.train)
+        _ = try first.train(run: run)
+        let resumed = try Trainer(config: config(epochs: 2), backend: backend, train: Self.slice.train)
+        try resumed.restore(from: Checkpoint.read(run.checkpoint))
+        #expect(resumed.epoch == 1 && resumed.globalStep == 20)
+        _ = try resumed.train(run: run)
+        #expect(try parameters(resumed) == parameters(straight))
+        #expect(try run.readMetrics().count == 2)
+    }
+
+    /// Interrupting mid-epoch saves the position; resuming from it ends where an uninterrupted run ends.
+    @Test func interruptMidEpochAndResume() throws {
+        let dir = try temporaryDirectory("interrupt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = RunDirectory(dir)
+        let straight = try Trainer(config: config(epochs: 1), backend: CPUBackend.shared, train: Self.slice.train)
+        _ = try straight.train(run: nil)
+        let stopped = try Trainer(config: config(epochs: 1), backend: CPUBackend.shared, train: Self.slice.train)
+        var polls = 0
+        let outcome = try stopped.train(run: run, shouldStop: { polls += 1; return polls > 7 })
+        #expect(outcome == .interrupted(epoch: 0, step: 7))
+        let resumed = try Trainer(config: config(epochs: 1), backend: CPUBackend.shared, train: Self.slice.train)
+        try resumed.restore(from: Checkpoint.read(run.checkpoint))
+        _ = try resumed.train(run: run)
+        #expect(try parameters(resumed) == parameters(straight))
+    }
+
+    @Test func checkpointIsSafetensorsAndSurvivesAFailedWrite() throws {
+        let dir = try temporaryDirectory("checkpoint")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = Checkpoint()
+        c.add("w", shape: [2, 3], values: [1, 2, 3, 4, 5, -6.5])
+        c.add("b", shape: [1, 1], values: [.pi])
+        c.metadata = ["epoch": "3"]
+        let path = "\(dir)/checkpoint.safetensors"
+        try c.write(to: path)
+        let back = try Checkpoint.read(path)
+        #expect(back.tensors == c.tensors && back.metadata == c.metadata)
+        // An independent reader: Python with only the standard library.
+        let script = """
+            import json, struct, sys
+            b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
+            s, e = h['w']['data_offsets']; print(h['w']['shape'], list(struct.unpack('<6f', b[8 + n + s:8 + n + e])), h['__metadata__'])
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(out.contains("[2, 3] [1.0, 2.0, 3.0, 4.0, 5.0, -6.5] {'epoch': '3'}"), "python read: \(out)")
+        // A write that cannot complete (its temporary path is taken by a directory) leaves the old file intact.
+        try FileManager.default.createDirectory(atPath: path + ".tmp", withIntermediateDirectories: false)
+        var newer = c
+        newer.add("w", shape: [2, 3], values: [0, 0, 0, 0, 0, 0])
+        #expect(throws: (any Error).self) { try newer.write(to: path) }
+        #expect(try Checkpoint.read(path).tensors == c.tensors)
+    }
+
+    @Test func evaluationOfATrainedModel() throws {
+        let trainer = try Trainer(config: config(epochs: 3), backend: CPUBackend.shared, train: Self.slice.train)
+        _ = try trainer.train(run: nil)
+        let evaluator = Evaluator(model: trainer.model, backend: CPUBackend.shared)
+        let result = try evaluator.evaluate(Self.slice.test, k: 200, limit: 50)
+        print("3 epochs on 2000 images: test -ELBO \(result.negativeELBO), NLL(k=200) \(result.negativeLogLikelihood!)")
+        #expect(result.images == 50 && result.k == 200)
+        #expect(abs(result.negativeELBO - (result.reconstruction + result.kl)) < 1e-9)
+        // The importance-sampled bound is tighter than the ELBO and the ELBO is far from the untrained ~540 nats.
+        #expect(result.negativeLogLikelihood! < result.negativeELBO && result.negativeELBO < 250)
+        // k = 1 importance sampling is a one-sample ELBO: close to the ELBO on average.
+        let x = try evaluator.testImages(Self.slice.test, limit: 50)
+        let one = try evaluator.importanceSampledNLL(x, k: 1).reduce(0, +) / 50
+        #expect(abs(one - result.negativeELBO) < 5, "k=1 bound \(one) vs ELBO \(result.negativeELBO)")
+    }
+}
