@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-swift build --build-tests
-swift test --skip-build "$@"
+swift build -c release --build-tests
+swift test -c release --skip-build "$@"

@@ -47,8 +47,17 @@ extension CPUBackend {
     public func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws {
         try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (targets, "targets")], perRow: [(ll, "log-likelihood output")])
         let l = try host(logits, "logits").floats, x = try host(targets, "targets").floats
-        rowSums(rows: rows, cols: cols, into: try host(ll, "log-likelihood output").floats) { i in
-            x[i] * l[i] - SpecialFunctions.softplus(l[i])
+        let out = try host(ll, "log-likelihood output").floats
+        // 16 lanes at a time: softplus of every pixel is the step's largest transcendental workload.
+        parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
+            var softplus = [Float](repeating: 0, count: cols)
+            for r in range {
+                let base = r * cols
+                softplus.withUnsafeMutableBufferPointer { sp in VectorMath.map(l + base, sp.baseAddress!, 0..<cols) { VectorMath.softplus($0) } }
+                var s = 0.0
+                for j in 0..<cols { s += Double(x[base + j] * l[base + j] - softplus[j]) }
+                out[r] = Float(s)
+            }
         }
     }
 
@@ -59,7 +68,13 @@ extension CPUBackend {
                       perRow: [(g, "log-likelihood gradient")])
         let l = try host(logits, "logits").floats, x = try host(targets, "targets").floats
         let gr = try host(g, "log-likelihood gradient").floats, dl = try host(dLogits, "logits gradient").floats
-        perElement(rows: rows, cols: cols) { i, r in dl[i] = gr[r] * (x[i] - SpecialFunctions.sigmoid(l[i])) }
+        parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
+            for r in range {
+                let base = r * cols
+                VectorMath.map(l + base, dl + base, 0..<cols) { VectorMath.sigmoid($0) }
+                for i in base..<(base + cols) { dl[i] = gr[r] * (x[i] - dl[i]) }
+            }
+        }
     }
 
     public func gaussianLogDensity(_ x: Buffer, mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into lp: Buffer) throws {

@@ -18,9 +18,9 @@ public enum CPUScalar {
         case .reciprocal: return 1 / x
         case .abs: return Swift.abs(x)
         case .tanh: return Float.tanh(x)
-        case .sigmoid: return SpecialFunctions.sigmoid(x)
-        case .softplus: return SpecialFunctions.softplus(x)
-        case .logSigmoid: return SpecialFunctions.logSigmoid(x)
+        case .sigmoid: return VectorMath.sigmoid(x)
+        case .softplus: return VectorMath.softplus(x)
+        case .logSigmoid: return -VectorMath.softplus(-x)
         case .relu: return x < 0 ? 0 : x  // NaN passes through
         case .elu: return x > 0 ? x : Float.expMinusOne(x)
         case .lgamma: return SpecialFunctions.logGamma(x)
@@ -45,10 +45,10 @@ public enum CPUScalar {
             let t = Float.tanh(x)
             return dy * (1 - t * t)
         case .sigmoid:
-            let s = SpecialFunctions.sigmoid(x)
+            let s = VectorMath.sigmoid(x)
             return dy * s * (1 - s)
-        case .softplus: return dy * SpecialFunctions.sigmoid(x)
-        case .logSigmoid: return dy * SpecialFunctions.sigmoid(-x)
+        case .softplus: return dy * VectorMath.sigmoid(x)
+        case .logSigmoid: return dy * VectorMath.sigmoid(-x)
         case .relu: return dy * (x > 0 ? 1 : (x == x ? 0 : x))
         case .elu: return x > 0 ? dy : dy * Float.exp(x)
         case .lgamma: return dy * SpecialFunctions.digamma(x)
@@ -88,9 +88,9 @@ extension CPUBackend {
         case .reciprocal: map(count, src, dst) { CPUScalar.forward(.reciprocal, $0) }
         case .abs: map(count, src, dst) { CPUScalar.forward(.abs, $0) }
         case .tanh: map(count, src, dst) { CPUScalar.forward(.tanh, $0) }
-        case .sigmoid: map(count, src, dst) { CPUScalar.forward(.sigmoid, $0) }
-        case .softplus: map(count, src, dst) { CPUScalar.forward(.softplus, $0) }
-        case .logSigmoid: map(count, src, dst) { CPUScalar.forward(.logSigmoid, $0) }
+        case .sigmoid: vectorMap(count, src, dst) { VectorMath.sigmoid($0) }
+        case .softplus: vectorMap(count, src, dst) { VectorMath.softplus($0) }
+        case .logSigmoid: vectorMap(count, src, dst) { -VectorMath.softplus(-$0) }
         case .relu: map(count, src, dst) { CPUScalar.forward(.relu, $0) }
         case .elu: map(count, src, dst) { CPUScalar.forward(.elu, $0) }
         case .lgamma: map(count, src, dst) { CPUScalar.forward(.lgamma, $0) }
@@ -105,6 +105,13 @@ extension CPUBackend {
         try gs.check(holds: count, "backward gradient")
         try out.check(holds: count, "backward output")
         let xp = xs.floats, gp = gs.floats, op_ = out.floats
+        if op == .softplus {  // the hidden layers' backward: vectorised
+            parallelChunks(count) { range in
+                VectorMath.map(xp, op_, range) { VectorMath.sigmoid($0) }
+                for i in range { op_[i] *= gp[i] }
+            }
+            return
+        }
         parallelChunks(count) { range in
             for i in range { op_[i] = CPUScalar.backward(op, xp[i], gp[i]) }
         }
@@ -139,6 +146,11 @@ func map(_ count: Int, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePoint
     parallelChunks(count) { range in
         for i in range { y[i] = f(x[i]) }
     }
+}
+
+@inline(__always)
+func vectorMap(_ count: Int, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ f: (VectorMath.V) -> VectorMath.V) {
+    parallelChunks(count) { range in VectorMath.map(x, y, range, f) }
 }
 
 @inline(__always)

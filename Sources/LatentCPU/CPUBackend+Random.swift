@@ -25,22 +25,31 @@ extension CPUBackend {
         let out = try host(y, "random output").floats
         let p = try probabilities.map { try host($0, "bernoulli probabilities").floats }
         let blocks = (count + 3) / 4
-        parallelChunks(blocks, grain: 1 << 13) { range in
-            for b in range {
-                let w = Philox.block(counter: counter.advanced(by: UInt64(b)).words, key: key)
-                var v = SIMD4<Float>(Philox.uniform(w[0]), Philox.uniform(w[1]), Philox.uniform(w[2]), Philox.uniform(w[3]))
+        // Sixteen Philox blocks (64 elements) per iteration; element 4b + l is word l of block b.
+        parallelChunks((blocks + 15) / 16, grain: 1 << 8) { range in
+            var v = [Float](repeating: 0, count: 64)
+            for group in range {
+                let (w0, w1, w2, w3) = Philox.blocks16(counter: counter, first: UInt64(group * 16), key: key)
+                let words = [w0, w1, w2, w3]
+                for lane in 0..<16 {
+                    for l in 0..<4 { v[4 * lane + l] = Philox.uniform(words[l][lane]) }
+                }
+                let base = group * 64
+                let n = min(64, count - base)
                 switch distribution {
                 case .uniform: break
                 case .normal:
-                    let (z0, z1) = RandomTransform.normalPair(v[0], v[1])
-                    let (z2, z3) = RandomTransform.normalPair(v[2], v[3])
-                    v = SIMD4(z0, z1, z2, z3)
+                    for i in stride(from: 0, to: 64, by: 2) {
+                        let (z0, z1) = RandomTransform.normalPair(v[i], v[i + 1])
+                        v[i] = z0
+                        v[i + 1] = z1
+                    }
                 case .gumbel:
-                    for l in 0..<4 { v[l] = RandomTransform.gumbel(v[l]) }
+                    for i in 0..<n { v[i] = RandomTransform.gumbel(v[i]) }
                 case .bernoulli:
-                    for l in 0..<4 where 4 * b + l < count { v[l] = v[l] < p![4 * b + l] ? 1 : 0 }
+                    for i in 0..<n { v[i] = v[i] < p![base + i] ? 1 : 0 }
                 }
-                for l in 0..<min(4, count - 4 * b) { out[4 * b + l] = v[l] }
+                for i in 0..<n { out[base + i] = v[i] }
             }
         }
     }

@@ -123,7 +123,7 @@ func parallelChunks(_ count: Int, grain: Int = 1 << 13, _ body: (Range<Int>) -> 
         return
     }
     let size = (count + chunks - 1) / chunks
-    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+    WorkerPool.shared.run(chunks: chunks) { c in
         let lo = c * size, hi = min(count, lo + size)
         if lo < hi { body(lo..<hi) }
     }
