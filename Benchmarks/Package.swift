@@ -24,6 +24,15 @@ let package = Package(
             path: "KernelBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "TrainingBenchmarks",
+            dependencies: [
+                .product(name: "LatentKit", package: latentKitIdentity),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "TrainingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -62,6 +62,16 @@ public struct LabelledImages: Sendable {
     public let labels: [UInt8]
     public var pixelsPerImage: Int { rows * cols }
 
+    /// Images already in memory (synthetic data, benchmarks).
+    public init(count: Int, rows: Int, cols: Int, pixels: [Float], labels: [UInt8]) throws {
+        try require(pixels.count == count * rows * cols && labels.count == count, "\(pixels.count) pixels and \(labels.count) labels for \(count) images of \(rows)x\(cols)")
+        self.count = count
+        self.rows = rows
+        self.cols = cols
+        self.pixels = pixels
+        self.labels = labels
+    }
+
     /// Reads `images` (IDX3) and `labels` (IDX1) and checks that they belong together.
     public init(images: String, labels labelPath: String, limit: Int? = nil) throws {
         let (shape, data) = try IDX.parse(try IDX.readBytes(images), dimensions: 3, path: images)
