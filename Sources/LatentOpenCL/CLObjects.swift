@@ -39,12 +39,17 @@ enum CLQuery {
         return ids.compactMap { $0 }
     }
 
-    static func platformString(_ p: cl_platform_id, _ param: Int32) throws -> String {
+    /// A string from one of the `clGet*Info` calls: `get(size, buffer, sizeOut)` is asked for the size, then the bytes.
+    static func string(_ call: String, _ get: (Int, UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?) -> cl_int) throws -> String {
         var size = 0
-        try check(clGetPlatformInfo(p, cl_platform_info(param), 0, nil, &size), "clGetPlatformInfo")
+        try check(get(0, nil, &size), call)
         var bytes = [CChar](repeating: 0, count: size + 1)
-        try check(clGetPlatformInfo(p, cl_platform_info(param), size, &bytes, nil), "clGetPlatformInfo")
+        try check(bytes.withUnsafeMutableBytes { get(size, $0.baseAddress, nil) }, call)
         return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+    }
+
+    static func platformString(_ p: cl_platform_id, _ param: Int32) throws -> String {
+        try string("clGetPlatformInfo") { clGetPlatformInfo(p, cl_platform_info(param), $0, $1, $2) }
     }
 
     static func devices(_ p: cl_platform_id) throws -> [cl_device_id] {
@@ -58,11 +63,7 @@ enum CLQuery {
     }
 
     static func deviceString(_ d: cl_device_id, _ param: Int32) throws -> String {
-        var size = 0
-        try check(clGetDeviceInfo(d, cl_device_info(param), 0, nil, &size), "clGetDeviceInfo")
-        var bytes = [CChar](repeating: 0, count: size + 1)
-        try check(clGetDeviceInfo(d, cl_device_info(param), size, &bytes, nil), "clGetDeviceInfo")
-        return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+        try string("clGetDeviceInfo") { clGetDeviceInfo(d, cl_device_info(param), $0, $1, $2) }
     }
 
     static func deviceValue<T: FixedWidthInteger>(_ d: cl_device_id, _ param: Int32, as: T.Type) throws -> T {
@@ -139,11 +140,9 @@ final class CLProgram {
         var d: cl_device_id? = device.id
         let built = clBuildProgram(program, 1, &d, options, nil, nil)
         if built != CL_SUCCESS {
-            var size = 0
-            clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size)
-            var log = [CChar](repeating: 0, count: size + 1)
-            clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &log, nil)
-            let text = String(cString: log)
+            let text = (try? CLQuery.string("clGetProgramBuildInfo") {
+                clGetProgramBuildInfo(program, device.id, cl_program_build_info(CL_PROGRAM_BUILD_LOG), $0, $1, $2)
+            }) ?? ""
             throw BackendError.buildFailed(
                 program: name, device: device.name,
                 log: text.isEmpty ? "(empty build log; status \(openCLErrorNames[built] ?? "\(built)"))" : text)
@@ -153,11 +152,8 @@ final class CLProgram {
 
     /// Names of every kernel in the program.
     func kernelNames() throws -> [String] {
-        var size = 0
-        try check(clGetProgramInfo(handle, cl_program_info(CL_PROGRAM_KERNEL_NAMES), 0, nil, &size), "clGetProgramInfo")
-        var bytes = [CChar](repeating: 0, count: size + 1)
-        try check(clGetProgramInfo(handle, cl_program_info(CL_PROGRAM_KERNEL_NAMES), size, &bytes, nil), "clGetProgramInfo")
-        return String(cString: bytes).split(separator: ";").map(String.init)
+        try CLQuery.string("clGetProgramInfo") { clGetProgramInfo(handle, cl_program_info(CL_PROGRAM_KERNEL_NAMES), $0, $1, $2) }
+            .split(separator: ";").map(String.init)
     }
 }
 
