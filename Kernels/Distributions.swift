@@ -36,26 +36,27 @@ extension KernelSources {
         dlv[i] = dz[i] * eps[i] * 0.5f * exp(0.5f * lv[i]);
     }
 
-    /* kl[r] = -1/2 sum_j (1 + lv - mu^2 - exp(lv)) */
+    /* kl[r] = -1/2 sum_j (1 + lv - plv - (mu^2 + exp(lv)) exp(-plv)): KL to N(0, exp(plv)) */
     __kernel void distributions_gaussian_kl_f32(__global const float* mu, __global const float* lv, __global float* kl,
-                                                const int rows, const int cols) {
+                                                const int rows, const int cols, const float plv) {
         int r = get_group_id(0), t = get_local_id(0);
         long base = (long)r * cols;
+        float inverse_prior = exp(-plv);
         __local float scratch[LK_WG];
         float s;
-        LK_ROW_SUM(s, -0.5f * (1.0f + lv[base + j] - mu[base + j] * mu[base + j] - exp(lv[base + j])))
+        LK_ROW_SUM(s, -0.5f * (1.0f + lv[base + j] - plv - (mu[base + j] * mu[base + j] + exp(lv[base + j])) * inverse_prior))
         if (t == 0) kl[r] = s;
     }
 
-    /* dmu = g[r] mu; dlv = g[r] (exp(lv) - 1) / 2 */
+    /* dmu = g[r] mu exp(-plv); dlv = g[r] (exp(lv - plv) - 1) / 2 */
     __kernel void distributions_gaussian_kl_backward_f32(__global const float* mu, __global const float* lv,
                                                          __global const float* g, __global float* dmu, __global float* dlv,
-                                                         const int rows, const int cols) {
+                                                         const int rows, const int cols, const float plv) {
         int i = get_global_id(0);
         if (i >= rows * cols) return;
         float gr = g[i / cols];
-        dmu[i] = gr * mu[i];
-        dlv[i] = gr * 0.5f * (exp(lv[i]) - 1.0f);
+        dmu[i] = gr * mu[i] * exp(-plv);
+        dlv[i] = gr * 0.5f * (exp(lv[i] - plv) - 1.0f);
     }
 
     /* ll[r] = sum_j x l - softplus(l): log Bernoulli(x | sigmoid(l)), stable for any logit */

@@ -22,25 +22,27 @@ extension CPUBackend {
         }
     }
 
-    public func gaussianKL(mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into kl: Buffer) throws {
+    public func gaussianKL(mean: Buffer, logVariance: Buffer, priorLogVariance plv: Float, rows: Int, cols: Int, into kl: Buffer) throws {
         try checkRows(rows: rows, cols: cols, matrices: [(mean, "mean"), (logVariance, "log-variance")], perRow: [(kl, "KL output")])
         let mu = try host(mean, "mean").floats, lv = try host(logVariance, "log-variance").floats
+        let inversePrior = Float.exp(-plv)
         rowSums(rows: rows, cols: cols, into: try host(kl, "KL output").floats) { i in
-            -0.5 * (1 + lv[i] - mu[i] * mu[i] - Float.exp(lv[i]))
+            -0.5 * (1 + lv[i] - plv - (mu[i] * mu[i] + Float.exp(lv[i])) * inversePrior)
         }
     }
 
     public func gaussianKLBackward(
-        mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        mean: Buffer, logVariance: Buffer, priorLogVariance plv: Float, gradient g: Buffer, rows: Int, cols: Int,
         intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer
     ) throws {
         try checkRows(rows: rows, cols: cols, matrices: [(mean, "mean"), (logVariance, "log-variance"), (dMean, "mean gradient"),
                                                         (dLogVariance, "log-variance gradient")], perRow: [(g, "KL gradient")])
         let mu = try host(mean, "mean").floats, lv = try host(logVariance, "log-variance").floats, gr = try host(g, "KL gradient").floats
         let dmu = try host(dMean, "mean gradient").floats, dlv = try host(dLogVariance, "log-variance gradient").floats
+        let inversePrior = Float.exp(-plv)
         perElement(rows: rows, cols: cols) { i, r in
-            dmu[i] = gr[r] * mu[i]
-            dlv[i] = gr[r] * 0.5 * (Float.exp(lv[i]) - 1)
+            dmu[i] = gr[r] * mu[i] * inversePrior
+            dlv[i] = gr[r] * 0.5 * (Float.exp(lv[i] - plv) - 1)
         }
     }
 

@@ -67,11 +67,12 @@ public protocol Backend: AnyObject, Sendable {
     func gaussianSample(mean: Buffer, logVariance: Buffer, noise: Buffer, into z: Buffer, count: Int) throws
     /// `dLogVariance = dz * noise * exp(logVariance / 2) / 2` (the mean's gradient is `dz` itself).
     func gaussianSampleBackward(logVariance: Buffer, noise: Buffer, gradient dz: Buffer, into dLogVariance: Buffer, count: Int) throws
-    /// Per row of `rows × cols`: `KL(N(mean, e^logVariance) ‖ N(0, 1)) = -1/2 Σ_j (1 + lv - mean² - e^lv)`, into `rows` values.
-    func gaussianKL(mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into kl: Buffer) throws
-    /// `dMean = g[r] mean`, `dLogVariance = g[r] (e^lv - 1) / 2` for the per-row gradient `g`.
+    /// Per row of `rows × cols`: `KL(N(mean, e^lv) ‖ N(0, e^plv)) = -1/2 Σ_j (1 + lv - plv - (mean² + e^lv) e^-plv)`, into
+    /// `rows` values; `plv` is the prior's log-variance (0 for the standard normal).
+    func gaussianKL(mean: Buffer, logVariance: Buffer, priorLogVariance: Float, rows: Int, cols: Int, into kl: Buffer) throws
+    /// `dMean = g[r] mean e^-plv`, `dLogVariance = g[r] (e^(lv - plv) - 1) / 2` for the per-row gradient `g`.
     func gaussianKLBackward(
-        mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        mean: Buffer, logVariance: Buffer, priorLogVariance: Float, gradient g: Buffer, rows: Int, cols: Int,
         intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer) throws
     /// Per row: `Σ_j x l - softplus(l)`, the log-likelihood of binary (or [0,1]) targets `x` under logits `l`.
     func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws

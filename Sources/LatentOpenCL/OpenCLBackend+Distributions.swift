@@ -3,16 +3,16 @@
 import LatentCore
 
 extension OpenCLBackend {
-    private func rowsLaunch(_ name: String, rows: Int, cols: Int, _ buffers: [(Buffer, String)]) throws {
+    private func rowsLaunch(_ name: String, rows: Int, cols: Int, _ buffers: [(Buffer, String)], extra: [Argument] = []) throws {
         _ = try int(rows * cols, "rows * cols")
         try launch(.distributions, name, global: rows * workGroupSize, local: workGroupSize,
-                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(rows, "rows"), try int(cols, "cols")])
+                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(rows, "rows"), try int(cols, "cols")] + extra)
     }
 
-    private func elementsLaunch(_ name: String, rows: Int, cols: Int, _ buffers: [(Buffer, String)]) throws {
+    private func elementsLaunch(_ name: String, rows: Int, cols: Int, _ buffers: [(Buffer, String)], extra: [Argument] = []) throws {
         _ = try int(rows * cols, "rows * cols")
         try launch(.distributions, name, global: rows * cols,
-                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(rows, "rows"), try int(cols, "cols")])
+                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(rows, "rows"), try int(cols, "cols")] + extra)
     }
 
     public func gaussianSample(mean: Buffer, logVariance: Buffer, noise: Buffer, into z: Buffer, count: Int) throws {
@@ -29,20 +29,21 @@ extension OpenCLBackend {
                    try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(count, "count")])
     }
 
-    public func gaussianKL(mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into kl: Buffer) throws {
+    public func gaussianKL(mean: Buffer, logVariance: Buffer, priorLogVariance: Float, rows: Int, cols: Int, into kl: Buffer) throws {
         try checkRows(rows: rows, cols: cols, matrices: [(mean, "mean"), (logVariance, "log-variance")], perRow: [(kl, "KL output")])
-        try rowsLaunch("distributions_gaussian_kl_f32", rows: rows, cols: cols, [(mean, "mean"), (logVariance, "log-variance"), (kl, "KL output")])
+        try rowsLaunch("distributions_gaussian_kl_f32", rows: rows, cols: cols, [(mean, "mean"), (logVariance, "log-variance"), (kl, "KL output")],
+                       extra: [.float(priorLogVariance)])
     }
 
     public func gaussianKLBackward(
-        mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+        mean: Buffer, logVariance: Buffer, priorLogVariance: Float, gradient g: Buffer, rows: Int, cols: Int,
         intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer
     ) throws {
         try checkRows(rows: rows, cols: cols, matrices: [(mean, "mean"), (logVariance, "log-variance"), (dMean, "mean gradient"),
                                                         (dLogVariance, "log-variance gradient")], perRow: [(g, "KL gradient")])
         try elementsLaunch("distributions_gaussian_kl_backward_f32", rows: rows, cols: cols, [
             (mean, "mean"), (logVariance, "log-variance"), (g, "KL gradient"), (dMean, "mean gradient"), (dLogVariance, "log-variance gradient"),
-        ])
+        ], extra: [.float(priorLogVariance)])
     }
 
     public func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws {

@@ -5,11 +5,11 @@ import Foundation
 import LatentKit
 
 /// The run's configuration and its model with the checkpoint's parameters, on `backend`.
-func loadRun(_ path: String, on backend: any Backend) throws -> (RunConfig, GaussianVAE) {
+func loadRun(_ path: String, on backend: any Backend) throws -> (RunConfig, VAE) {
     let run = RunDirectory(path)
     try run.requireRun()
     let config = try RunConfig.load(from: run.config)
-    let model = try GaussianVAE(config.model, on: backend, seed: config.seed)
+    let model = try VAE(config.model, on: backend, seed: config.seed)
     let checkpoint = try Checkpoint.read(run.checkpoint)
     for (name, p) in model.parameters { try checkpoint.load(name, into: p, on: backend) }
     return (config, model)
@@ -62,7 +62,7 @@ struct EvalCommand: ParsableCommand {
 
 struct SampleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sample", abstract: "Decode prior samples z ~ N(0, I) into a PNG grid of images.")
+        commandName: "sample", abstract: "Decode samples of the prior into a PNG grid of images.")
 
     @Argument(help: "A run directory made by latentkit train.") var runDirectory: String
     @OptionGroup var backendOptions: BackendOptions
@@ -78,10 +78,15 @@ struct SampleCommand: ParsableCommand {
         let backend = try backendOptions.make()
         let (config, model) = try loadRun(runDirectory, on: backend)
         let tape = Tape(pool: BufferPool(backend: backend))
-        let z = try Tensor([Float](repeating: 0, count: count * config.model.latentSize), rows: count, cols: config.model.latentSize, on: backend)
-        try backend.fillRandom(.normal, into: z.buffer, count: z.count, key: PhiloxKey(seed: seed, stream: 0x3000),
+        let nz = config.model.latentSize
+        let noise = try Tensor([Float](repeating: 0, count: count * nz), rows: count, cols: nz, on: backend)
+        try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: 0x3000),
                                counter: PhiloxCounter(), probabilities: nil)
-        let images = try model.expectation(model.decode(z, on: tape), on: tape)
+        // a prior sample: the prior's mean (0) and log-variance through the family's own sampler
+        let zero = try Tensor([Float](repeating: 0, count: count * nz), rows: count, cols: nz, on: backend)
+        let priorLogVariance = try Tensor([Float](repeating: config.model.priorLogVariance, count: count * nz), rows: count, cols: nz, on: backend)
+        let (_, input) = try model.sample(mean: zero, logVariance: priorLogVariance, noise: noise, on: tape)
+        let images = try model.expectation(model.decode(input, on: tape), on: tape)
         let pixels = try backend.download(images.buffer, offset: 0, count: images.count)
         let side = Int(Double(config.model.inputSize).squareRoot())
         guard side * side == config.model.inputSize else { throw ValidationError("images of \(config.model.inputSize) pixels are not square") }

@@ -8,6 +8,8 @@ import LatentKit
 extension DatasetName: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 extension Likelihood: ExpressibleByArgument {}
+extension LatentFamily: ExpressibleByArgument {}
+extension KLEstimator: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,6 +35,11 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adam learning rate.") var learningRate: Float?
     @Option(help: "Decoder likelihood: bernoulli (binarised data) or gaussian (continuous).") var likelihood: Likelihood?
     @Option(help: "Train on the first N training images only.") var limit: Int?
+    @Option(help: "Latent family: gaussian or logit-normal.") var latent: LatentFamily?
+    @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
+    @Option(help: "KL term: analytic or monte-carlo (default: analytic for gaussian, monte-carlo for logit-normal).") var kl: KLEstimator?
+    @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
+    @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many epochs.") var warmupEpochs: Int?
 
     func run() throws {
         let (config, run, resuming) = try prepare()
@@ -47,8 +54,10 @@ struct TrainCommand: ParsableCommand {
             try config.save(to: run.config)
         }
         print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataset.rawValue), \(data.train.count) images, "
-              + "\(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-\(config.model.latentSize) "
-              + "\(config.model.activation.rawValue), batch \(config.batchSize), \(config.epochs) epochs -> \(run.path)")
+              + "\(config.model.latent.rawValue) \(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-"
+              + "\(config.model.latentSize) \(config.model.activation.rawValue), batch \(config.batchSize), \(config.epochs) epochs"
+              + (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "") + (config.warmupEpochs > 0 ? ", warm-up \(config.warmupEpochs)" : "")
+              + " -> \(run.path)")
 
         let stop = StopFlag()
         signal(SIGINT, SIG_IGN)
@@ -89,7 +98,8 @@ struct TrainCommand: ParsableCommand {
             let fixed: [(String, Bool)] = [("--seed", seed != nil), ("--dataset", dataset != nil), ("--batch-size", batchSize != nil),
                                            ("--latent-size", latentSize != nil), ("--hidden", hidden != nil), ("--activation", activation != nil),
                                            ("--learning-rate", learningRate != nil), ("--likelihood", likelihood != nil), ("--limit", limit != nil),
-                                           ("--out", out != nil)]
+                                           ("--out", out != nil), ("--latent", latent != nil), ("--prior-variance", priorVariance != nil),
+                                           ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--warmup-epochs", warmupEpochs != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -116,6 +126,14 @@ struct TrainCommand: ParsableCommand {
         if let learningRate { config.learningRate = learningRate }
         if let likelihood { config.model.likelihood = likelihood }
         config.trainLimit = limit
+        if let latent { config.model.latent = latent }
+        if let priorVariance {
+            guard config.model.latent == .logitNormal else { throw ValidationError("--prior-variance applies to --latent logit-normal only") }
+            config.model.priorVariance = priorVariance
+        }
+        config.model.klEstimator = kl
+        if let iwSamples { config.iwSamples = iwSamples }
+        if let warmupEpochs { config.warmupEpochs = warmupEpochs }
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyyMMdd-HHmmss"

@@ -121,6 +121,19 @@ let ruleCases: [RuleCase] = {
         tape: { t, x in try t.gaussianKL(mean: x[0], logVariance: x[1]) },
         reference: { x in (0..<3).map { r in DistributionKernelTests.kl(Array(x[0][(r * 4)..<(r * 4 + 4)]), Array(x[1][(r * 4)..<(r * 4 + 4)])) } }))
     cases.append(RuleCase(
+        description: "gaussianKL prior variance 1.78", inputs: [(3, 4, -2...2, false), (3, 4, -2...1, false)],
+        tape: { t, x in try t.gaussianKL(mean: x[0], logVariance: x[1], priorLogVariance: Float(Foundation.log(1.78))) },
+        reference: { x in
+            (0..<3).map { r in
+                DistributionKernelTests.kl(Array(x[0][(r * 4)..<(r * 4 + 4)]), Array(x[1][(r * 4)..<(r * 4 + 4)]),
+                                           priorLogVariance: Double(Float(Foundation.log(1.78))))
+            }
+        }))
+    cases.append(RuleCase(
+        description: "reshape", inputs: [(3, 4, -2...2, false)],
+        tape: { t, x in try t.unary(.tanh, t.reshape(x[0], rows: 6, cols: 2)) },
+        reference: { x in x[0].map { Foundation.tanh($0) } }))
+    cases.append(RuleCase(
         description: "bernoulliLogLikelihood", inputs: [(3, 4, -4...4, false), (3, 4, 0...1, true)],
         tape: { t, x in try t.bernoulliLogLikelihood(logits: x[0], targets: x[1]) },
         reference: { x in (0..<3).map { r in DistributionKernelTests.bernoulli(Array(x[0][(r * 4)..<(r * 4 + 4)]), Array(x[1][(r * 4)..<(r * 4 + 4)])) } }))

@@ -10,8 +10,8 @@ import TestSupport
     static let rows = 7, cols = 37  // odd sizes; cols > 1 so the row sums reduce
 
     /// Per-row float64 references of the fused row ops.
-    static func kl(_ mu: [Double], _ lv: [Double]) -> Double {
-        zip(mu, lv).reduce(0) { $0 - 0.5 * (1 + $1.1 - $1.0 * $1.0 - Foundation.exp($1.1)) }
+    static func kl(_ mu: [Double], _ lv: [Double], priorLogVariance plv: Double = 0) -> Double {
+        zip(mu, lv).reduce(0) { $0 - 0.5 * (1 + $1.1 - plv - ($1.0 * $1.0 + Foundation.exp($1.1)) * Foundation.exp(-plv)) }
     }
     static func bernoulli(_ l: [Double], _ x: [Double]) -> Double {
         zip(l, x).reduce(0) { $0 + $1.1 * $1.0 - (Swift.max($1.0, 0) + Foundation.log1p(Foundation.exp(-Swift.abs($1.0)))) }
@@ -37,23 +37,24 @@ import TestSupport
         #expect(Swift.abs(Double(got) - want) <= 2e-5 * Swift.abs(want) + 2e-5, "\(what): got \(got), want \(want)")
     }
 
-    @Test(arguments: TestBackends.all)
-    func gaussianKLAndItsGradient(kind: BackendKind) throws {
+    /// Standard normal prior, and the logit-normal paper's prior variance 1.78.
+    @Test(arguments: TestBackends.all, [0, Foundation.log(1.78)])
+    func gaussianKLAndItsGradient(kind: BackendKind, plv: Double) throws {
         let b = try TestBackends.backend(kind)
         let n = Self.rows * Self.cols
         let mu = randomFloats(n, in: -2...2, seed: 1), lv = randomFloats(n, in: -3...2, seed: 2), g = randomFloats(Self.rows, in: -1...1, seed: 3)
         let kl = try b.allocate(count: Self.rows, dtype: .float32)
-        try b.gaussianKL(mean: try b.buffer(mu), logVariance: try b.buffer(lv), rows: Self.rows, cols: Self.cols, into: kl)
+        try b.gaussianKL(mean: try b.buffer(mu), logVariance: try b.buffer(lv), priorLogVariance: Float(plv), rows: Self.rows, cols: Self.cols, into: kl)
         let dmu = try b.allocate(count: n, dtype: .float32), dlv = try b.allocate(count: n, dtype: .float32)
-        try b.gaussianKLBackward(mean: try b.buffer(mu), logVariance: try b.buffer(lv), gradient: try b.buffer(g),
+        try b.gaussianKLBackward(mean: try b.buffer(mu), logVariance: try b.buffer(lv), priorLogVariance: Float(plv), gradient: try b.buffer(g),
                                  rows: Self.rows, cols: Self.cols, intoMean: dmu, intoLogVariance: dlv)
         let klv = try b.download(kl), dmuv = try b.download(dmu), dlvv = try b.download(dlv)
         for r in 0..<Self.rows {
             let m = row(mu, r), l = row(lv, r)
-            close(klv[r], Self.kl(m, l), "KL row \(r)")
+            close(klv[r], Self.kl(m, l, priorLogVariance: plv), "KL row \(r)")
             for j in 0..<Self.cols {
-                close(dmuv[r * Self.cols + j], Double(g[r]) * derivative(m, j) { Self.kl($0, l) }, "dKL/dmu")
-                close(dlvv[r * Self.cols + j], Double(g[r]) * derivative(l, j) { Self.kl(m, $0) }, "dKL/dlv")
+                close(dmuv[r * Self.cols + j], Double(g[r]) * derivative(m, j) { Self.kl($0, l, priorLogVariance: plv) }, "dKL/dmu")
+                close(dlvv[r * Self.cols + j], Double(g[r]) * derivative(l, j) { Self.kl(m, $0, priorLogVariance: plv) }, "dKL/dlv")
             }
         }
     }

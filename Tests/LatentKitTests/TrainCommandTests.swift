@@ -87,6 +87,12 @@ import TestSupport
         (["eval", "/tmp"], "is not a LatentKit run directory"),
         (["eval", "/tmp", "--k=-3"], "--k must be >= 0"),
         (["sample", "/tmp", "--out", "/tmp/x.png", "--count", "0"], "--count must be between"),
+        (["train", "--latent", "logit-normal", "--prior-variance=-1", "--out", "/tmp/latentkit-never"], "--prior-variance must be positive"),
+        (["train", "--latent", "logit-normal", "--prior-variance", "nan", "--out", "/tmp/latentkit-never"], "--prior-variance must be positive"),
+        (["train", "--prior-variance", "2", "--out", "/tmp/latentkit-never"], "applies to --latent logit-normal only"),
+        (["train", "--iw-samples", "0", "--out", "/tmp/latentkit-never"], "--iw-samples must be >= 1"),
+        (["train", "--warmup-epochs=-2", "--out", "/tmp/latentkit-never"], "--warmup-epochs must be >= 0"),
+        (["train", "--latent", "dirichlet"], "'gaussian'"),
     ]
 
     @Test(arguments: 0..<badInputs.count)

@@ -80,12 +80,18 @@ extension Tape {
         return record(.gaussianSample(mean: mean, logVariance: logVariance, noise: noise), z, inputs: [mean, logVariance])
     }
 
-    /// `KL(N(mean, diag e^logVariance) ‖ N(0, I))` of each row, `rows × 1`.
-    public func gaussianKL(mean: Tensor, logVariance: Tensor) throws -> Tensor {
+    /// `KL(N(mean, diag e^logVariance) ‖ N(0, e^priorLogVariance I))` of each row, `rows × 1`.
+    public func gaussianKL(mean: Tensor, logVariance: Tensor, priorLogVariance: Float = 0) throws -> Tensor {
         try requireSameShape([mean, logVariance], "gaussianKL")
         let kl = try output(mean.rows, 1)
-        try backend.gaussianKL(mean: mean.buffer, logVariance: logVariance.buffer, rows: mean.rows, cols: mean.cols, into: kl.buffer)
-        return record(.gaussianKL(mean: mean, logVariance: logVariance), kl, inputs: [mean, logVariance])
+        try backend.gaussianKL(mean: mean.buffer, logVariance: logVariance.buffer, priorLogVariance: priorLogVariance,
+                               rows: mean.rows, cols: mean.cols, into: kl.buffer)
+        return record(.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: priorLogVariance), kl, inputs: [mean, logVariance])
+    }
+
+    /// The same elements as a `rows × cols` matrix (no copy), differentiable.
+    public func reshape(_ x: Tensor, rows: Int, cols: Int) throws -> Tensor {
+        record(.reshape(x), try x.reshaped(rows: rows, cols: cols), inputs: [x])
     }
 
     /// `log p(targets | logits)` of each row under independent Bernoullis, `rows × 1`. Targets are constants.

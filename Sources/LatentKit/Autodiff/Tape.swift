@@ -14,7 +14,8 @@ enum Rule {
     case sumAll(Tensor)
     case logSumExp(Tensor, ReductionAxis)
     case gaussianSample(mean: Tensor, logVariance: Tensor, noise: Tensor)
-    case gaussianKL(mean: Tensor, logVariance: Tensor)
+    case gaussianKL(mean: Tensor, logVariance: Tensor, priorLogVariance: Float)
+    case reshape(Tensor)
     case bernoulliLogLikelihood(logits: Tensor, targets: Tensor)
     case gaussianLogDensity(x: Tensor, mean: Tensor, logVariance: Tensor)
 }

@@ -78,9 +78,12 @@ extension Tape {
                 try accumulate(logVariance, dlv)
             }
 
-        case .gaussianKL(let mean, let logVariance):
+        case .reshape(let x):
+            try accumulate(x, try g.reshaped(rows: x.rows, cols: x.cols))
+
+        case .gaussianKL(let mean, let logVariance, let plv):
             let dmu = try output(mean.rows, mean.cols), dlv = try output(mean.rows, mean.cols)
-            try backend.gaussianKLBackward(mean: mean.buffer, logVariance: logVariance.buffer, gradient: g.buffer,
+            try backend.gaussianKLBackward(mean: mean.buffer, logVariance: logVariance.buffer, priorLogVariance: plv, gradient: g.buffer,
                                            rows: mean.rows, cols: mean.cols, intoMean: dmu.buffer, intoLogVariance: dlv.buffer)
             try accumulate(mean, dmu)
             try accumulate(logVariance, dlv)

@@ -20,7 +20,7 @@ public struct EvaluationResult: Sendable {
 }
 
 public final class Evaluator {
-    public let model: GaussianVAE
+    public let model: VAE
     public let backend: any Backend
     let pool: BufferPool
     let tape: Tape
@@ -30,7 +30,7 @@ public final class Evaluator {
     public static let testBinarizationKey = PhiloxKey(seed: 0x7E57, stream: 0)
     static let noiseStream: UInt32 = 0x2000
 
-    public init(model: GaussianVAE, backend: any Backend) {
+    public init(model: VAE, backend: any Backend) {
         self.model = model
         self.backend = backend
         pool = BufferPool(backend: backend)
@@ -65,9 +65,10 @@ public final class Evaluator {
             let noise = try pool.tensor(rows: b, cols: mean.cols)
             try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream),
                                    counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
-            let z = try tape.gaussianSample(mean: mean, logVariance: logVariance, noise: noise)
-            let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(z, on: tape), on: tape))
-            let klSum = try tape.sumAll(tape.gaussianKL(mean: mean, logVariance: logVariance))
+            let (y, input) = try model.sample(mean: mean, logVariance: logVariance, noise: noise, on: tape)
+            let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(input, on: tape), on: tape))
+            // the analytic KL where the family has one: the same expectation as Monte Carlo, without its noise
+            let klSum = try tape.sumAll(model.kl(mean: mean, logVariance: logVariance, latent: y, estimator: .analytic, on: tape))
             reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
             kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0])
         }
@@ -84,7 +85,6 @@ public final class Evaluator {
         let nz = model.config.latentSize
         let logWeights = try backend.allocate(count: k, dtype: .float32)
         let index = try backend.allocate(count: chunk, dtype: .int32)
-        let zeros = try Tensor([Float](repeating: 0, count: chunk * nz), rows: chunk, cols: nz, on: backend)
         let lse = try backend.allocate(count: 1, dtype: .float32)
         var result: [Double] = []
         for i in 0..<x.rows {
@@ -101,11 +101,9 @@ public final class Evaluator {
                 let noise = try pool.tensor(rows: c, cols: nz)
                 try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream + 1),
                                        counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
-                let z = try tape.gaussianSample(mean: mu, logVariance: lv, noise: noise)
-                let zeroView = c == chunk ? zeros : try zeros.prefixRows(c, pool: pool, backend: backend)
-                let logQ = try tape.gaussianLogDensity(z, mean: mu, logVariance: lv)
-                let logPrior = try tape.gaussianLogDensity(z, mean: zeroView, logVariance: zeroView)
-                let logLikelihood = try model.logLikelihood(xs, model.decode(z, on: tape), on: tape)
+                let (y, input) = try model.sample(mean: mu, logVariance: lv, noise: noise, on: tape)
+                let (logQ, logPrior) = try model.logDensities(latent: y, mean: mu, logVariance: lv, on: tape)
+                let logLikelihood = try model.logLikelihood(xs, model.decode(input, on: tape), on: tape)
                 let w = try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logQ)
                 try backend.copy(from: w.buffer, offset: 0, to: logWeights, offset: start, count: c)
             }
@@ -126,14 +124,5 @@ public final class Evaluator {
         return EvaluationResult(
             negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl,
             negativeLogLikelihood: nll.map { $0.reduce(0, +) / Double($0.count) }, k: k, images: x.rows)
-    }
-}
-
-extension Tensor {
-    /// A copy of the first `count` rows.
-    func prefixRows(_ count: Int, pool: BufferPool, backend: any Backend) throws -> Tensor {
-        let t = try pool.tensor(rows: count, cols: cols)
-        try backend.copy(from: buffer, offset: 0, to: t.buffer, offset: 0, count: count * cols)
-        return t
     }
 }

@@ -17,8 +17,32 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var trainLimit: Int?
     /// Resample each training pixel as Bernoulli(intensity) every time it is seen (for Bernoulli likelihoods).
     public var dynamicBinarization: Bool = true
+    /// KL warm-up (paper 004): the KL weight rises linearly from 0 to 1 over this many epochs (0: off).
+    public var warmupEpochs: Int = 0
+    /// Importance samples of the IWAE bound (Burda et al.); 1 is the ELBO.
+    public var iwSamples: Int = 1
 
     public init() {}
+
+    /// Reads configurations written by earlier versions too: absent fields take their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = RunConfig()
+        model = try c.decodeIfPresent(ModelConfig.self, forKey: .model) ?? d.model
+        dataset = try c.decodeIfPresent(DatasetName.self, forKey: .dataset) ?? d.dataset
+        dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory)
+        epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
+        batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
+        learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? d.beta1
+        beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
+        epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? d.epsilon
+        seed = try c.decodeIfPresent(UInt32.self, forKey: .seed) ?? d.seed
+        trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
+        dynamicBinarization = try c.decodeIfPresent(Bool.self, forKey: .dynamicBinarization) ?? d.dynamicBinarization
+        warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? d.warmupEpochs
+        iwSamples = try c.decodeIfPresent(Int.self, forKey: .iwSamples) ?? d.iwSamples
+    }
 
     public var adam: AdamHyperparameters {
         AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
@@ -32,6 +56,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam betas must lie in [0, 1)")
         try require(epsilon > 0, "Adam epsilon must be positive")
         if let n = trainLimit { try require(n >= 1, "--limit must be >= 1, got \(n)") }
+        try require(warmupEpochs >= 0, "--warmup-epochs must be >= 0, got \(warmupEpochs)")
+        try require(iwSamples >= 1, "--iw-samples must be >= 1, got \(iwSamples)")
     }
 
     public func save(to path: String) throws {

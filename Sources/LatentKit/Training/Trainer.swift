@@ -4,7 +4,7 @@
 
 import Foundation
 
-/// Philox streams of a run; layer initialisation uses streams 1, 2, ... (see GaussianVAE).
+/// Philox streams of a run; layer initialisation uses streams 1, 2, ... (see VAE).
 enum RandomStream {
     static let binarization: UInt32 = 0x1000
     static let noise: UInt32 = 0x1001
@@ -49,13 +49,16 @@ public enum TrainingOutcome: Equatable, Sendable {
 public final class Trainer {
     public let config: RunConfig
     public let backend: any Backend
-    public let model: GaussianVAE
+    public let model: VAE
     public let optimizer: Adam
     let pool: BufferPool
     let tape: Tape
     let images: Tensor
     let imageCount: Int
     let indices: Buffer
+    /// For the IWAE bound: the `batch·k × batch` matrix that repeats each row k times (as a product, so its
+    /// gradient is the tape's matmul rule), and the matching row indices, made on first use.
+    private var repeater: (batch: Int, repeater: Objective.Repeater)?
 
     /// Completed epochs, the step within the current epoch, and steps taken in all.
     public private(set) var epoch = 0
@@ -73,7 +76,7 @@ public final class Trainer {
         try require(train.count >= config.batchSize, "the training set (\(train.count) images) is smaller than one batch (\(config.batchSize))")
         self.config = config
         self.backend = backend
-        model = try GaussianVAE(config.model, on: backend, seed: config.seed)
+        model = try VAE(config.model, on: backend, seed: config.seed)
         optimizer = try Adam(parameters: model.parameters, hyperparameters: config.adam, on: backend)
         pool = BufferPool(backend: backend)
         tape = Tape(pool: pool)
@@ -94,8 +97,21 @@ public final class Trainer {
         return order
     }
 
+    /// The KL weight at the current step: rises linearly from 0 to 1 over `warmupEpochs` epochs.
+    public var klWeight: Float {
+        guard config.warmupEpochs > 0 else { return 1 }
+        return min(1, (Float(epoch) + Float(stepInEpoch) / Float(stepsPerEpoch)) / Float(config.warmupEpochs))
+    }
+
+    func repeater(batch b: Int) throws -> Objective.Repeater {
+        if let r = repeater, r.batch == b { return r.repeater }
+        let r = try Objective.Repeater(batch: b, samples: config.iwSamples, on: backend)
+        repeater = (b, r)
+        return r
+    }
+
     /// One optimisation step on the images `batch` (indices into the training set). Returns the batch sums of
-    /// the negative log-likelihood and the KL.
+    /// the negative log-likelihood and the KL (for the IWAE bound: the KL, and the rest of the negative bound).
     public func step(batch: [Int32]) throws -> (reconstruction: Double, kl: Double) {
         let b = batch.count
         tape.reset()
@@ -108,16 +124,17 @@ public final class Trainer {
                                    counter: counter, probabilities: x.buffer)
         }
         let (mean, logVariance) = try model.encode(x, on: tape)
-        let noise = try pool.tensor(rows: b, cols: config.model.latentSize)
+        let k = config.iwSamples, beta = klWeight
+        let noise = try pool.tensor(rows: b * k, cols: config.model.latentSize)
         try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: config.seed, stream: RandomStream.noise),
                                counter: counter, probabilities: nil)
-        let z = try tape.gaussianSample(mean: mean, logVariance: logVariance, noise: noise)
-        let logLikelihood = try tape.sumAll(model.logLikelihood(x, model.decode(z, on: tape), on: tape))
-        let kl = try tape.sumAll(tape.gaussianKL(mean: mean, logVariance: logVariance))
-        // loss = (KL - log p(x|z)) / batch: the negative ELBO per image
-        let loss = try tape.binary(.sub, tape.affine(kl, alpha: 1 / Float(b)), tape.affine(logLikelihood, alpha: 1 / Float(b)))
-        let reconstructionSum = -Double(try backend.download(logLikelihood.buffer, offset: 0, count: 1)[0])
-        let klSum = Double(try backend.download(kl.buffer, offset: 0, count: 1)[0])
+        let terms = k == 1
+            ? try Objective.elbo(model: model, x: x, mean: mean, logVariance: logVariance, noise: noise, klWeight: beta, on: tape)
+            : try Objective.iwae(model: model, x: x, mean: mean, logVariance: logVariance, noise: noise, samples: k,
+                                 repeater: repeater(batch: b), klWeight: beta, on: tape)
+        let loss = terms.loss
+        let klSum = Double(try backend.download(terms.kl.buffer, offset: 0, count: 1)[0])
+        let reconstructionSum = -Double(try backend.download(terms.bound.buffer, offset: 0, count: 1)[0]) - klSum
         if !reconstructionSum.isFinite || !klSum.isFinite {
             let term = !reconstructionSum.isFinite ? "the reconstruction term (-log p(x|z))" : "the KL term"
             throw TrainingError(description: "non-finite loss at epoch \(epoch + 1), step \(stepInEpoch + 1) (global step \(globalStep + 1)): "

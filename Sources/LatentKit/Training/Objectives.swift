@@ -1,0 +1,64 @@
+// The training objectives on the tape: the ELBO and the importance-weighted bound of Burda et al., with the
+// KL warm-up weight of paper 004 (for the IWAE bound it scales log p(z) - log q(z|x) inside each weight).
+
+import Foundation
+
+public enum Objective {
+    /// What a step needs from an objective, all batch sums except `loss` (per image, the thing minimised).
+    public struct Terms {
+        /// The bound's value summed over the batch (the ELBO with its true KL weight 1, or the IWAE bound).
+        public let bound: Tensor
+        /// The KL term summed over the batch (reported; for IWAE the analytic KL of the posterior).
+        public let kl: Tensor
+        /// `-(weighted bound) / batch`: what the optimiser minimises.
+        public let loss: Tensor
+    }
+
+    /// The `batch·k × batch` 0/1 matrix that repeats each row k times, and the same map as row indices.
+    public struct Repeater {
+        public let matrix: Tensor
+        public let indices: Buffer
+        public init(matrix: Tensor, indices: Buffer) {
+            self.matrix = matrix
+            self.indices = indices
+        }
+
+        public init(batch b: Int, samples k: Int, on backend: any Backend) throws {
+            var values = [Float](repeating: 0, count: b * k * b)
+            for i in 0..<(b * k) { values[i * b + i / k] = 1 }
+            self.init(matrix: try Tensor(values, rows: b * k, cols: b, on: backend),
+                      indices: try backend.buffer((0..<(b * k)).map { Int32($0 / k) }))
+        }
+    }
+
+    /// ELBO = log p(x|z) - KL with one sample z per image (`noise` is `batch × nz`).
+    public static func elbo(model: VAE, x: Tensor, mean: Tensor, logVariance: Tensor, noise: Tensor,
+                            klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
+        let b = Float(x.rows)
+        let (y, input) = try model.sample(mean: mean, logVariance: logVariance, noise: noise, on: tape)
+        let logLikelihood = try tape.sumAll(model.logLikelihood(x, model.decode(input, on: tape), on: tape))
+        let kl = try tape.sumAll(model.kl(mean: mean, logVariance: logVariance, latent: y, on: tape))
+        let loss = try tape.binary(.sub, tape.affine(kl, alpha: beta / b), tape.affine(logLikelihood, alpha: 1 / b))
+        return Terms(bound: try tape.binary(.sub, logLikelihood, kl), kl: kl, loss: loss)
+    }
+
+    /// IWAE bound log (1/k) Σ_j p(x|z_j) [p(z_j) / q(z_j|x)]^beta with k samples per image (`noise` is
+    /// `batch·k × nz`, sample j of image i in row i·k + j). The k log-weights of an image form one row for a
+    /// logsumexp on the device. With k = 1 this is the ELBO with the Monte Carlo KL.
+    public static func iwae(model: VAE, x: Tensor, mean: Tensor, logVariance: Tensor, noise: Tensor, samples k: Int,
+                            repeater: Repeater, klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
+        let b = x.rows
+        try require(noise.rows == b * k, "IWAE: noise has \(noise.rows) rows, \(b) images x \(k) samples need \(b * k)")
+        let meanK = try tape.matmul(repeater.matrix, mean), logVarianceK = try tape.matmul(repeater.matrix, logVariance)
+        let xK = try tape.pool.tensor(rows: b * k, cols: x.cols)
+        try tape.backend.gatherRows(x.buffer, rows: b, cols: x.cols, indices: repeater.indices, count: b * k, into: xK.buffer)
+        let (y, input) = try model.sample(mean: meanK, logVariance: logVarianceK, noise: noise, on: tape)
+        let logLikelihood = try model.logLikelihood(xK, model.decode(input, on: tape), on: tape)
+        let (logQ, logPrior) = try model.logDensities(latent: y, mean: meanK, logVariance: logVarianceK, on: tape)
+        let logWeights = try tape.binary(.add, logLikelihood, tape.affine(tape.binary(.sub, logPrior, logQ), alpha: beta))
+        let bound = try tape.affine(tape.sumAll(tape.logSumExp(tape.reshape(logWeights, rows: b, cols: k), axis: .eachRow)),
+                                    alpha: 1, beta: -Float(b) * Float.log(Float(k)))
+        let kl = try tape.sumAll(tape.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: model.config.priorLogVariance))
+        return Terms(bound: bound, kl: kl, loss: try tape.affine(bound, alpha: -1 / Float(b)))
+    }
+}

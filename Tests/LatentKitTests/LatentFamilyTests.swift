@@ -1,0 +1,135 @@
+// The logit-normal family, the IWAE bound and KL warm-up: sampler moments against numerical integration, the
+// Monte Carlo KL against the closed form, IWAE with k = 1 against the ELBO, short training runs on MNIST.
+
+import Foundation
+import LatentKit
+import Testing
+import TestSupport
+
+@Suite struct LatentFamilyTests {
+    func model(_ latent: LatentFamily, on backend: any Backend) throws -> VAE {
+        var c = ModelConfig()
+        c.latent = latent
+        c.latentSize = 3
+        c.hidden = [16]
+        c.inputSize = 12
+        return try VAE(c, on: backend, seed: 5)
+    }
+
+    /// E[σ(y)] and E[σ(y)²] for y ~ N(μ, σ²) by the trapezoid rule over ±12σ (float64).
+    func logitNormalMoments(_ mu: Double, _ sigma: Double) -> (Double, Double) {
+        let n = 20_000, a = mu - 12 * sigma, h = 24 * sigma / Double(n)
+        var m1 = 0.0, m2 = 0.0
+        for i in 0...n {
+            let y = a + Double(i) * h, w = (i == 0 || i == n ? 0.5 : 1) * h
+            let density = Foundation.exp(-0.5 * (y - mu) * (y - mu) / (sigma * sigma)) / (sigma * (2 * Double.pi).squareRoot())
+            let s = 1 / (1 + Foundation.exp(-y))
+            m1 += w * density * s
+            m2 += w * density * s * s
+        }
+        return (m1, m2 - m1 * m1)
+    }
+
+    @Test(arguments: TestBackends.all)
+    func logitNormalSampleMomentsMatchIntegration(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let vae = try model(.logitNormal, on: backend)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let n = 200_000
+        let params: [(Double, Double)] = [(0, 1), (1.5, 0.5), (-2, 2)]
+        let means = (0..<(n * 3)).map { Float(params[$0 % 3].0) }, logVariances = (0..<(n * 3)).map { Float(2 * Foundation.log(params[$0 % 3].1)) }
+        let noise = try Tensor([Float](repeating: 0, count: n * 3), rows: n, cols: 3, on: backend)
+        try backend.fillRandom(.normal, into: noise.buffer, count: n * 3, key: PhiloxKey(seed: 9), counter: PhiloxCounter(), probabilities: nil)
+        let (_, z) = try vae.sample(mean: try Tensor(means, rows: n, cols: 3, on: backend),
+                                    logVariance: try Tensor(logVariances, rows: n, cols: 3, on: backend), noise: noise, on: tape)
+        let values = try backend.download(z.buffer, offset: 0, count: n * 3)
+        for (c, (mu, sigma)) in params.enumerated() {
+            let column = stride(from: c, to: n * 3, by: 3).map { Double(values[$0]) }
+            let mean = column.reduce(0, +) / Double(n)
+            let (m, v) = logitNormalMoments(mu, sigma)
+            #expect(column.allSatisfy { $0 > 0 && $0 < 1 })
+            #expect(abs(mean - m) < 5 * (v / Double(n)).squareRoot(), "E[z] for mu \(mu) sigma \(sigma): \(mean) vs \(m)")
+        }
+    }
+
+    /// The one-sample Monte Carlo KL, averaged over many samples, converges to the closed form.
+    @Test(arguments: TestBackends.all, LatentFamily.allCases)
+    func monteCarloKLAveragesToTheClosedForm(kind: BackendKind, latent: LatentFamily) throws {
+        let backend = try TestBackends.backend(kind)
+        let vae = try model(latent, on: backend)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let n = 100_000
+        let base: [Float] = [0.5, -1, 2], baseLV: [Float] = [-1, 0.5, 0]
+        let mean = try Tensor((0..<(n * 3)).map { base[$0 % 3] }, rows: n, cols: 3, on: backend)
+        let logVariance = try Tensor((0..<(n * 3)).map { baseLV[$0 % 3] }, rows: n, cols: 3, on: backend)
+        let noise = try Tensor([Float](repeating: 0, count: n * 3), rows: n, cols: 3, on: backend)
+        try backend.fillRandom(.normal, into: noise.buffer, count: n * 3, key: PhiloxKey(seed: 3), counter: PhiloxCounter(), probabilities: nil)
+        let (y, _) = try vae.sample(mean: mean, logVariance: logVariance, noise: noise, on: tape)
+        let mc = try backend.download(vae.kl(mean: mean, logVariance: logVariance, latent: y, estimator: .monteCarlo, on: tape).buffer, offset: 0, count: n)
+        let exact = try backend.download(vae.kl(mean: mean, logVariance: logVariance, latent: y, estimator: .analytic, on: tape).buffer, offset: 0, count: 1)[0]
+        let average = mc.reduce(0.0) { $0 + Double($1) } / Double(n)
+        let sd = (mc.reduce(0.0) { $0 + (Double($1) - average) * (Double($1) - average) } / Double(n - 1)).squareRoot()
+        #expect(abs(average - Double(exact)) < 5 * sd / Double(n).squareRoot(), "\(latent): MC \(average) vs closed form \(exact)")
+    }
+
+    /// IWAE with k = 1 is the one-sample ELBO with the Monte Carlo KL, to rounding; more samples tighten it.
+    @Test(arguments: TestBackends.all, LatentFamily.allCases)
+    func iwaeWithOneSampleIsTheELBO(kind: BackendKind, latent: LatentFamily) throws {
+        let backend = try TestBackends.backend(kind)
+        var c = ModelConfig()
+        c.latent = latent
+        c.klEstimator = .monteCarlo
+        let vae = try VAE(c, on: backend, seed: 2)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let data = try mnist(trainLimit: 1, testLimit: 64)
+        let x = try Evaluator(model: vae, backend: backend).testImages(data.test, limit: 64)
+        let (mean, logVariance) = try vae.encode(x, on: tape)
+        func noise(_ rows: Int) throws -> Tensor {
+            let t = try Tensor([Float](repeating: 0, count: rows * 20), rows: rows, cols: 20, on: backend)
+            try backend.fillRandom(.normal, into: t.buffer, count: t.count, key: PhiloxKey(seed: 4), counter: PhiloxCounter(), probabilities: nil)
+            return t
+        }
+        let one = try noise(64)
+        let elbo = try Objective.elbo(model: vae, x: x, mean: mean, logVariance: logVariance, noise: one, on: tape)
+        let iwae1 = try Objective.iwae(model: vae, x: x, mean: mean, logVariance: logVariance, noise: one, samples: 1,
+                                       repeater: Objective.Repeater(batch: 64, samples: 1, on: backend), on: tape)
+        let iwae20 = try Objective.iwae(model: vae, x: x, mean: mean, logVariance: logVariance, noise: try noise(64 * 20), samples: 20,
+                                        repeater: Objective.Repeater(batch: 64, samples: 20, on: backend), on: tape)
+        let e = try backend.download(elbo.bound.buffer, offset: 0, count: 1)[0], i1 = try backend.download(iwae1.bound.buffer, offset: 0, count: 1)[0]
+        let i20 = try backend.download(iwae20.bound.buffer, offset: 0, count: 1)[0]
+        #expect(abs(e - i1) <= 1e-5 * abs(e), "ELBO \(e) vs IWAE(k=1) \(i1)")
+        #expect(i20 > e, "IWAE(k=20) \(i20) should exceed the ELBO \(e)")
+    }
+
+    @Test func warmUpRisesLinearly() throws {
+        var c = RunConfig()
+        c.warmupEpochs = 2
+        c.trainLimit = 1000
+        c.epochs = 3
+        let trainer = try Trainer(config: c, backend: CPUBackend.shared, train: try mnist(trainLimit: 1000).train)
+        #expect(trainer.klWeight == 0)
+        var weights: [Float] = []
+        _ = try trainer.train(run: nil, progress: { _ in weights.append(trainer.klWeight) })
+        #expect(abs(weights[4] - 0.25) < 1e-6 && abs(weights[9] - 0.5) < 1e-6 && abs(weights[14] - 0.75) < 1e-6)
+        #expect(weights[19...].allSatisfy { $0 == 1 }, "\(weights)")
+    }
+
+    /// A short run per setting on an MNIST slice: the loss falls and nothing is NaN.
+    @Test(arguments: TestBackends.all, ["logit-normal", "iwae-5", "warm-up"])
+    func shortTrainingRunLearns(kind: BackendKind, setting: String) throws {
+        var c = RunConfig()
+        c.trainLimit = 2000
+        c.epochs = 3
+        switch setting {
+        case "logit-normal": c.model.latent = .logitNormal
+        case "iwae-5": c.iwSamples = 5
+        default: c.warmupEpochs = 2
+        }
+        let trainer = try Trainer(config: c, backend: try TestBackends.backend(kind), train: try mnist(trainLimit: 2000).train)
+        var losses: [Double] = []
+        _ = try trainer.train(run: nil, epochDone: { losses.append($0.loss) })
+        print("\(setting) on \(kind): \(losses)")
+        #expect(losses.allSatisfy { $0.isFinite })
+        #expect(losses[2] < losses[0] - 20 && losses[2] < 260, "\(setting): \(losses)")
+    }
+}
