@@ -12,6 +12,7 @@ func loadRun(_ path: String, on backend: any Backend) throws -> (RunConfig, VAE)
     let model = try VAE(config.model, on: backend, seed: config.seed)
     let checkpoint = try Checkpoint.read(run.checkpoint)
     for (name, p) in model.parameters { try checkpoint.load(name, into: p, on: backend) }
+    if let t = checkpoint.metadata["temperature"].flatMap(Float.init) { model.temperature = t }  // the annealed value
     return (config, model)
 }
 
@@ -80,12 +81,11 @@ struct SampleCommand: ParsableCommand {
         let tape = Tape(pool: BufferPool(backend: backend))
         let nz = config.model.latentSize
         let noise = try Tensor([Float](repeating: 0, count: count * nz), rows: count, cols: nz, on: backend)
-        try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: 0x3000),
+        try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: 0x3000),
                                counter: PhiloxCounter(), probabilities: nil)
-        // a prior sample: the prior's mean (0) and log-variance through the family's own sampler
-        let zero = try Tensor([Float](repeating: 0, count: count * nz), rows: count, cols: nz, on: backend)
-        let priorLogVariance = try Tensor([Float](repeating: config.model.priorLogVariance, count: count * nz), rows: count, cols: nz, on: backend)
-        let (_, input) = try model.sample(mean: zero, logVariance: priorLogVariance, noise: noise, on: tape)
+        // a sample of the prior through the family's own sampler
+        let (_, input) = try model.sample(model.prior(rows: count, on: backend), noise: noise,
+                                          temperature: config.model.priorTemperature, on: tape)
         let images = try model.expectation(model.decode(input, on: tape), on: tape)
         let pixels = try backend.download(images.buffer, offset: 0, count: images.count)
         let side = Int(Double(config.model.inputSize).squareRoot())

@@ -35,11 +35,16 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adam learning rate.") var learningRate: Float?
     @Option(help: "Decoder likelihood: bernoulli (binarised data) or gaussian (continuous).") var likelihood: Likelihood?
     @Option(help: "Train on the first N training images only.") var limit: Int?
-    @Option(help: "Latent family: gaussian or logit-normal.") var latent: LatentFamily?
+    @Option(help: "Latent family: gaussian, logit-normal or concrete.") var latent: LatentFamily?
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
-    @Option(help: "KL term: analytic or monte-carlo (default: analytic for gaussian, monte-carlo for logit-normal).") var kl: KLEstimator?
+    @Option(help: "KL term: analytic or monte-carlo (default: analytic for gaussian, monte-carlo otherwise).") var kl: KLEstimator?
     @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
     @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many epochs.") var warmupEpochs: Int?
+    @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
+    @Option(help: "Concrete: posterior temperature (default 0.5; the start when annealing).") var temperature: Float?
+    @Option(help: "Concrete: prior temperature (default 1).") var priorTemperature: Float?
+    @Option(help: "Concrete: anneal the temperature as max(min, t0·exp(-rate·step)) at this rate.") var anneal: Float?
+    @Option(help: "Concrete: the annealing floor (default 0.5).") var minTemperature: Float?
 
     func run() throws {
         let (config, run, resuming) = try prepare()
@@ -99,7 +104,10 @@ struct TrainCommand: ParsableCommand {
                                            ("--latent-size", latentSize != nil), ("--hidden", hidden != nil), ("--activation", activation != nil),
                                            ("--learning-rate", learningRate != nil), ("--likelihood", likelihood != nil), ("--limit", limit != nil),
                                            ("--out", out != nil), ("--latent", latent != nil), ("--prior-variance", priorVariance != nil),
-                                           ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--warmup-epochs", warmupEpochs != nil)]
+                                           ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--warmup-epochs", warmupEpochs != nil),
+                                           ("--categorical", categorical != nil), ("--temperature", temperature != nil),
+                                           ("--prior-temperature", priorTemperature != nil), ("--anneal", anneal != nil),
+                                           ("--min-temperature", minTemperature != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -132,6 +140,22 @@ struct TrainCommand: ParsableCommand {
             config.model.priorVariance = priorVariance
         }
         config.model.klEstimator = kl
+        let concreteFlags = [categorical != nil, temperature != nil, priorTemperature != nil, anneal != nil, minTemperature != nil]
+        if concreteFlags.contains(true) && config.model.latent != .concrete {
+            throw ValidationError("--categorical, --temperature, --prior-temperature, --anneal and --min-temperature apply to --latent concrete only")
+        }
+        if let categorical {
+            let parts = categorical.lowercased().split(separator: "x").map { Int($0) }
+            guard parts.count == 2, let groups = parts[0], let classes = parts[1], groups >= 1, classes >= 1 else {
+                throw ValidationError("--categorical takes GxK with positive integers, e.g. 20x10; got '\(categorical)'")
+            }
+            config.model.categoricalGroups = groups
+            config.model.latentSize = groups * classes
+        }
+        if let temperature { config.model.temperature = temperature }
+        if let priorTemperature { config.model.priorTemperature = priorTemperature }
+        if let anneal { config.model.annealRate = anneal }
+        if let minTemperature { config.model.minimumTemperature = minTemperature }
         if let iwSamples { config.iwSamples = iwSamples }
         if let warmupEpochs { config.warmupEpochs = warmupEpochs }
         do { try config.validate() } catch { throw ValidationError("\(error)") }

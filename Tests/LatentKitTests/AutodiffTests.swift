@@ -130,6 +130,15 @@ let ruleCases: [RuleCase] = {
             }
         }))
     cases.append(RuleCase(
+        description: "logSoftmax", inputs: [(3, 4, -3...3, false)],
+        tape: { t, x in try t.logSoftmax(x[0]) },
+        reference: { x in
+            (0..<12).map { i in
+                let row = Array(x[0][(i / 4 * 4)..<(i / 4 * 4 + 4)])
+                return x[0][i] - Foundation.log(row.reduce(0) { $0 + Foundation.exp($1) })
+            }
+        }))
+    cases.append(RuleCase(
         description: "reshape", inputs: [(3, 4, -2...2, false)],
         tape: { t, x in try t.unary(.tanh, t.reshape(x[0], rows: 6, cols: 2)) },
         reference: { x in x[0].map { Foundation.tanh($0) } }))

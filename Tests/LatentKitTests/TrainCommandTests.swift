@@ -93,6 +93,11 @@ import TestSupport
         (["train", "--iw-samples", "0", "--out", "/tmp/latentkit-never"], "--iw-samples must be >= 1"),
         (["train", "--warmup-epochs=-2", "--out", "/tmp/latentkit-never"], "--warmup-epochs must be >= 0"),
         (["train", "--latent", "dirichlet"], "'gaussian'"),
+        (["train", "--latent", "concrete", "--categorical", "20y10", "--out", "/tmp/latentkit-never"], "--categorical takes GxK"),
+        (["train", "--latent", "concrete", "--categorical", "20x1", "--out", "/tmp/latentkit-never"], "K >= 2"),
+        (["train", "--latent", "concrete", "--temperature=0", "--out", "/tmp/latentkit-never"], "--temperature must be positive"),
+        (["train", "--latent", "concrete", "--kl", "analytic", "--out", "/tmp/latentkit-never"], "has no closed form"),
+        (["train", "--temperature", "0.5", "--out", "/tmp/latentkit-never"], "apply to --latent concrete only"),
     ]
 
     @Test(arguments: 0..<badInputs.count)

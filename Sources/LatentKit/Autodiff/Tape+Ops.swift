@@ -89,6 +89,13 @@ extension Tape {
         return record(.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: priorLogVariance), kl, inputs: [mean, logVariance])
     }
 
+    /// `x - logsumexp(x)` of each row.
+    public func logSoftmax(_ x: Tensor) throws -> Tensor {
+        let y = try output(x.rows, x.cols)
+        try backend.softmax(.logSoftmax, x.buffer, rows: x.rows, cols: x.cols, into: y.buffer)
+        return record(.logSoftmax(x), y, inputs: [x])
+    }
+
     /// The same elements as a `rows × cols` matrix (no copy), differentiable.
     public func reshape(_ x: Tensor, rows: Int, cols: Int) throws -> Tensor {
         record(.reshape(x), try x.reshaped(rows: rows, cols: cols), inputs: [x])

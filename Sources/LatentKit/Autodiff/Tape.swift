@@ -16,6 +16,7 @@ enum Rule {
     case gaussianSample(mean: Tensor, logVariance: Tensor, noise: Tensor)
     case gaussianKL(mean: Tensor, logVariance: Tensor, priorLogVariance: Float)
     case reshape(Tensor)
+    case logSoftmax(Tensor)
     case bernoulliLogLikelihood(logits: Tensor, targets: Tensor)
     case gaussianLogDensity(x: Tensor, mean: Tensor, logVariance: Tensor)
 }

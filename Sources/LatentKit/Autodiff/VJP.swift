@@ -78,6 +78,12 @@ extension Tape {
                 try accumulate(logVariance, dlv)
             }
 
+        case .logSoftmax(let x):
+            // dx = g - softmax(x) Σ_row g, with softmax(x) = exp(y)
+            let probabilities = try output(x.rows, x.cols)
+            try backend.unary(.exp, y.buffer, into: probabilities.buffer, count: y.count)
+            try accumulate(x, try combine(.sub, g, combine(.mul, probabilities, reduce(g, to: .column), .column), .none))
+
         case .reshape(let x):
             try accumulate(x, try g.reshaped(rows: x.rows, cols: x.cols))
 

@@ -61,14 +61,14 @@ public final class Evaluator {
             tape.reset()
             let b = min(batchSize, x.rows - start)
             let xb = try rows(x, start, b)
-            let (mean, logVariance) = try model.encode(xb, on: tape)
-            let noise = try pool.tensor(rows: b, cols: mean.cols)
-            try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream),
+            let q = try model.encode(xb, on: tape)
+            let noise = try pool.tensor(rows: b, cols: q.location.cols)
+            try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream),
                                    counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
-            let (y, input) = try model.sample(mean: mean, logVariance: logVariance, noise: noise, on: tape)
+            let (y, input) = try model.sample(q, noise: noise, on: tape)
             let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(input, on: tape), on: tape))
             // the analytic KL where the family has one: the same expectation as Monte Carlo, without its noise
-            let klSum = try tape.sumAll(model.kl(mean: mean, logVariance: logVariance, latent: y, estimator: .analytic, on: tape))
+            let klSum = try tape.sumAll(model.kl(q, latent: y, estimator: .analytic, on: tape))
             reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
             kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0])
         }
@@ -84,25 +84,26 @@ public final class Evaluator {
         let chunk = min(chunk, k)
         let nz = model.config.latentSize
         let logWeights = try backend.allocate(count: k, dtype: .float32)
+        // each image's encoding repeated `chunk` times, as a product so the same Posterior.mapped serves IWAE
+        let repeatRow = try Tensor([Float](repeating: 1, count: chunk), rows: chunk, cols: 1, on: backend)
         let index = try backend.allocate(count: chunk, dtype: .int32)
         let lse = try backend.allocate(count: 1, dtype: .float32)
         var result: [Double] = []
         for i in 0..<x.rows {
             tape.reset()
             let xi = try rows(x, i, 1)
-            let (mean, logVariance) = try model.encode(xi, on: tape)
+            let q = try model.encode(xi, on: tape)
             try backend.upload([Int32](repeating: 0, count: chunk), to: index, offset: 0)
             for start in stride(from: 0, to: k, by: chunk) {
                 let c = min(chunk, k - start)
-                let mu = try pool.tensor(rows: c, cols: nz), lv = try pool.tensor(rows: c, cols: nz), xs = try pool.tensor(rows: c, cols: x.cols)
-                try backend.gatherRows(mean.buffer, rows: 1, cols: nz, indices: index, count: c, into: mu.buffer)
-                try backend.gatherRows(logVariance.buffer, rows: 1, cols: nz, indices: index, count: c, into: lv.buffer)
+                let qc = try q.mapped(by: c == chunk ? repeatRow : try repeatRow.prefix(c, on: tape), on: tape)
+                let xs = try pool.tensor(rows: c, cols: x.cols)
                 try backend.gatherRows(xi.buffer, rows: 1, cols: x.cols, indices: index, count: c, into: xs.buffer)
                 let noise = try pool.tensor(rows: c, cols: nz)
-                try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream + 1),
+                try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream + 1),
                                        counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
-                let (y, input) = try model.sample(mean: mu, logVariance: lv, noise: noise, on: tape)
-                let (logQ, logPrior) = try model.logDensities(latent: y, mean: mu, logVariance: lv, on: tape)
+                let (y, input) = try model.sample(qc, noise: noise, on: tape)
+                let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
                 let logLikelihood = try model.logLikelihood(xs, model.decode(input, on: tape), on: tape)
                 let w = try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logQ)
                 try backend.copy(from: w.buffer, offset: 0, to: logWeights, offset: start, count: c)

@@ -1,7 +1,5 @@
-// The VAE: an MLP encoder to (mean, log-variance) of a diagonal Gaussian over the latent (or its logits), the
-// reparameterised sample, an MLP decoder to Bernoulli logits (or a Gaussian mean and log-variance), and the KL
-// term of the latent family. Families: Gaussian (Kingma & Welling) and logit-normal (paper 001: z = σ(y),
-// y ~ N(mu, diag σ²), prior logit-normal with zero mean and covariance α I).
+// The VAE: an MLP encoder to the parameters of q(z|x), the reparameterised sample of the latent family
+// (LatentFamilies.swift), an MLP decoder to Bernoulli logits (or a Gaussian mean and log-variance).
 
 import Foundation
 
@@ -18,6 +16,8 @@ public enum LatentFamily: String, CaseIterable, Codable, Sendable {
     case gaussian
     /// z = σ(y) with y Gaussian; the decoder sees z in (0, 1)^nz.
     case logitNormal = "logit-normal"
+    /// Independent K-way Concrete (Gumbel-softmax) variables, sampled as ExpConcrete in log space.
+    case concrete
 }
 
 /// How the KL term of the ELBO is computed.
@@ -40,6 +40,15 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var priorVariance: Float = 1.78
     /// nil: analytic for the Gaussian, Monte Carlo for the logit-normal (as in paper 001).
     public var klEstimator: KLEstimator?
+    /// Concrete: the latent is this many independent categoricals of `latentSize / categoricalGroups` classes.
+    public var categoricalGroups: Int = 1
+    /// Concrete: the posterior's temperature λ (the starting value when annealing).
+    public var temperature: Float = 0.5
+    /// Concrete: the prior's temperature (its locations are uniform).
+    public var priorTemperature: Float = 1
+    /// Concrete: annealing λ_t = max(minimumTemperature, temperature · exp(-annealRate · t)) at step t; 0 keeps λ fixed.
+    public var annealRate: Float = 0
+    public var minimumTemperature: Float = 0.5
 
     public init() {}
 
@@ -54,9 +63,25 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         inputSize = try c.decodeIfPresent(Int.self, forKey: .inputSize) ?? 784
         priorVariance = try c.decodeIfPresent(Float.self, forKey: .priorVariance) ?? 1.78
         klEstimator = try c.decodeIfPresent(KLEstimator.self, forKey: .klEstimator)
+        categoricalGroups = try c.decodeIfPresent(Int.self, forKey: .categoricalGroups) ?? 1
+        temperature = try c.decodeIfPresent(Float.self, forKey: .temperature) ?? 0.5
+        priorTemperature = try c.decodeIfPresent(Float.self, forKey: .priorTemperature) ?? 1
+        annealRate = try c.decodeIfPresent(Float.self, forKey: .annealRate) ?? 0
+        minimumTemperature = try c.decodeIfPresent(Float.self, forKey: .minimumTemperature) ?? 0.5
+    }
+
+    /// Concrete: classes per categorical variable.
+    public var categories: Int { latentSize / max(categoricalGroups, 1) }
+
+    /// The posterior temperature after `step` training steps.
+    public func temperature(atStep step: Int) -> Float {
+        annealRate == 0 ? temperature : max(minimumTemperature, temperature * Float.exp(-annealRate * Float(step)))
     }
 
     public var effectiveKLEstimator: KLEstimator { klEstimator ?? (latent == .gaussian ? .analytic : .monteCarlo) }
+
+    /// Whether q and p have a closed-form KL (the Concrete's does not).
+    public var hasAnalyticKL: Bool { latent != .concrete }
 
     /// Log-variance of the prior on the Gaussian variable: 0 (N(0, I)) or log α.
     public var priorLogVariance: Float { latent == .logitNormal ? Float.log(priorVariance) : 0 }
@@ -64,6 +89,18 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         if latent == .logitNormal {
             try require(priorVariance > 0 && priorVariance.isFinite, "--prior-variance must be positive and finite, got \(priorVariance)")
+        }
+        if latent == .concrete {
+            try require(categoricalGroups >= 1 && latentSize % categoricalGroups == 0,
+                        "latent size \(latentSize) is not \(categoricalGroups) categoricals of equal size")
+            try require(categories >= 2, "a categorical needs K >= 2 classes, got \(categories)")
+            for (name, t) in [("--temperature", temperature), ("--prior-temperature", priorTemperature), ("--min-temperature", minimumTemperature)] {
+                try require(t > 0 && t.isFinite, "\(name) must be positive and finite, got \(t)")
+            }
+            try require(annealRate >= 0 && annealRate.isFinite, "--anneal must be >= 0, got \(annealRate)")
+            try require(effectiveKLEstimator == .monteCarlo, "the Concrete KL has no closed form: use --kl monte-carlo")
+        } else {
+            try require(categoricalGroups == 1, "--categorical applies to --latent concrete only")
         }
         try require(latentSize >= 1, "latent size must be at least 1, got \(latentSize)")
         try require(!hidden.isEmpty && hidden.allSatisfy { $0 >= 1 }, "hidden layer sizes must be positive, got \(hidden)")
@@ -79,9 +116,12 @@ public enum Decoded {
 
 public final class VAE {
     public let config: ModelConfig
+    /// Concrete: the posterior temperature in use (the trainer anneals it; checkpoints record it).
+    public var temperature: Float
     let encoder: [Dense]
     let meanHead: Dense
-    let logVarianceHead: Dense
+    /// The posterior's log-variance; the Concrete family has one parameter per class and no such head.
+    let logVarianceHead: Dense?
     let decoder: [Dense]
     let outputHead: Dense
     let outputLogVarianceHead: Dense?
@@ -89,6 +129,7 @@ public final class VAE {
     public init(_ config: ModelConfig, on backend: any Backend, seed: UInt32) throws {
         try config.validate()
         self.config = config
+        temperature = config.temperature
         var stream: UInt32 = 0
         func layer(_ name: String, _ inputs: Int, _ outputs: Int) throws -> Dense {
             stream += 1
@@ -96,8 +137,8 @@ public final class VAE {
         }
         let widths = [config.inputSize] + config.hidden
         encoder = try (0..<config.hidden.count).map { try layer("encoder.\($0)", widths[$0], widths[$0 + 1]) }
-        meanHead = try layer("encoder.mean", config.hidden.last!, config.latentSize)
-        logVarianceHead = try layer("encoder.log_variance", config.hidden.last!, config.latentSize)
+        meanHead = try layer(config.latent == .concrete ? "encoder.logits" : "encoder.mean", config.hidden.last!, config.latentSize)
+        logVarianceHead = config.latent == .concrete ? nil : try layer("encoder.log_variance", config.hidden.last!, config.latentSize)
         let back = [config.latentSize] + config.hidden.reversed()
         decoder = try (0..<config.hidden.count).map { try layer("decoder.\($0)", back[$0], back[$0 + 1]) }
         outputHead = try layer(config.likelihood == .bernoulli ? "decoder.logits" : "decoder.mean", back.last!, config.inputSize)
@@ -107,7 +148,7 @@ public final class VAE {
 
     /// Every parameter under its checkpoint name, in a fixed order.
     public var parameters: [(String, Tensor)] {
-        (encoder + [meanHead, logVarianceHead] + decoder + [outputHead] + (outputLogVarianceHead.map { [$0] } ?? []))
+        (encoder + [meanHead] + (logVarianceHead.map { [$0] } ?? []) + decoder + [outputHead] + (outputLogVarianceHead.map { [$0] } ?? []))
             .flatMap(\.parameters)
     }
 
@@ -117,46 +158,16 @@ public final class VAE {
         return h
     }
 
-    /// The posterior's mean and log-variance, each `batch × latentSize`.
-    public func encode(_ x: Tensor, on tape: Tape) throws -> (mean: Tensor, logVariance: Tensor) {
+    /// The parameters of q(z|x) for each row of `x`.
+    public func encode(_ x: Tensor, on tape: Tape) throws -> Posterior {
         let h = try hidden(x, encoder, tape)
-        return (try meanHead(h, on: tape), try logVarianceHead(h, on: tape))
+        return Posterior(location: try meanHead(h, on: tape), logVariance: try logVarianceHead.map { try $0(h, on: tape) })
     }
 
     public func decode(_ z: Tensor, on tape: Tape) throws -> Decoded {
         let h = try hidden(z, decoder, tape)
         if let lv = outputLogVarianceHead { return .gaussian(mean: try outputHead(h, on: tape), logVariance: try lv(h, on: tape)) }
         return .logits(try outputHead(h, on: tape))
-    }
-
-    /// The reparameterised latent `y = mean + e^(logVariance/2) noise` and what the decoder sees: `y` itself, or
-    /// `σ(y)` for the logit-normal.
-    public func sample(mean: Tensor, logVariance: Tensor, noise: Tensor, on tape: Tape) throws -> (latent: Tensor, decoderInput: Tensor) {
-        let y = try tape.gaussianSample(mean: mean, logVariance: logVariance, noise: noise)
-        return (y, config.latent == .logitNormal ? try tape.unary(.sigmoid, y) : y)
-    }
-
-    /// `log q(y|x)` and `log p(y)` of each row, in the Gaussian variable. For the logit-normal the Jacobian
-    /// `-log z(1-z)` of z = σ(y) is the same in both densities, so every ratio q/p (Monte Carlo KL, importance
-    /// weights) is exact without it.
-    public func logDensities(latent y: Tensor, mean: Tensor, logVariance: Tensor, on tape: Tape) throws -> (posterior: Tensor, prior: Tensor) {
-        let zero = try tape.pool.tensor(rows: y.rows, cols: y.cols)
-        let priorLogVariance = try tape.pool.tensor(rows: y.rows, cols: y.cols)
-        try tape.backend.fill(zero.buffer, with: 0, offset: 0, count: zero.count)
-        try tape.backend.fill(priorLogVariance.buffer, with: config.priorLogVariance, offset: 0, count: zero.count)
-        return (try tape.gaussianLogDensity(y, mean: mean, logVariance: logVariance),
-                try tape.gaussianLogDensity(y, mean: zero, logVariance: priorLogVariance))
-    }
-
-    /// The KL term of each row: analytic, or `log q(y|x) - log p(y)` at the sample `y`.
-    public func kl(mean: Tensor, logVariance: Tensor, latent y: Tensor, estimator: KLEstimator? = nil, on tape: Tape) throws -> Tensor {
-        switch estimator ?? config.effectiveKLEstimator {
-        case .analytic:
-            return try tape.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: config.priorLogVariance)
-        case .monteCarlo:
-            let (q, p) = try logDensities(latent: y, mean: mean, logVariance: logVariance, on: tape)
-            return try tape.binary(.sub, q, p)
-        }
     }
 
     /// `log p(x | z)` of each row, `batch × 1`.

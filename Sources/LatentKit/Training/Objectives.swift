@@ -32,12 +32,12 @@ public enum Objective {
     }
 
     /// ELBO = log p(x|z) - KL with one sample z per image (`noise` is `batch × nz`).
-    public static func elbo(model: VAE, x: Tensor, mean: Tensor, logVariance: Tensor, noise: Tensor,
+    public static func elbo(model: VAE, x: Tensor, posterior q: Posterior, noise: Tensor,
                             klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
         let b = Float(x.rows)
-        let (y, input) = try model.sample(mean: mean, logVariance: logVariance, noise: noise, on: tape)
+        let (y, input) = try model.sample(q, noise: noise, on: tape)
         let logLikelihood = try tape.sumAll(model.logLikelihood(x, model.decode(input, on: tape), on: tape))
-        let kl = try tape.sumAll(model.kl(mean: mean, logVariance: logVariance, latent: y, on: tape))
+        let kl = try tape.sumAll(model.kl(q, latent: y, on: tape))
         let loss = try tape.binary(.sub, tape.affine(kl, alpha: beta / b), tape.affine(logLikelihood, alpha: 1 / b))
         return Terms(bound: try tape.binary(.sub, logLikelihood, kl), kl: kl, loss: loss)
     }
@@ -45,20 +45,23 @@ public enum Objective {
     /// IWAE bound log (1/k) Σ_j p(x|z_j) [p(z_j) / q(z_j|x)]^beta with k samples per image (`noise` is
     /// `batch·k × nz`, sample j of image i in row i·k + j). The k log-weights of an image form one row for a
     /// logsumexp on the device. With k = 1 this is the ELBO with the Monte Carlo KL.
-    public static func iwae(model: VAE, x: Tensor, mean: Tensor, logVariance: Tensor, noise: Tensor, samples k: Int,
+    public static func iwae(model: VAE, x: Tensor, posterior q: Posterior, noise: Tensor, samples k: Int,
                             repeater: Repeater, klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
         let b = x.rows
         try require(noise.rows == b * k, "IWAE: noise has \(noise.rows) rows, \(b) images x \(k) samples need \(b * k)")
-        let meanK = try tape.matmul(repeater.matrix, mean), logVarianceK = try tape.matmul(repeater.matrix, logVariance)
+        let qK = try q.mapped(by: repeater.matrix, on: tape)
         let xK = try tape.pool.tensor(rows: b * k, cols: x.cols)
         try tape.backend.gatherRows(x.buffer, rows: b, cols: x.cols, indices: repeater.indices, count: b * k, into: xK.buffer)
-        let (y, input) = try model.sample(mean: meanK, logVariance: logVarianceK, noise: noise, on: tape)
+        let (y, input) = try model.sample(qK, noise: noise, on: tape)
         let logLikelihood = try model.logLikelihood(xK, model.decode(input, on: tape), on: tape)
-        let (logQ, logPrior) = try model.logDensities(latent: y, mean: meanK, logVariance: logVarianceK, on: tape)
+        let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qK, on: tape)
         let logWeights = try tape.binary(.add, logLikelihood, tape.affine(tape.binary(.sub, logPrior, logQ), alpha: beta))
         let bound = try tape.affine(tape.sumAll(tape.logSumExp(tape.reshape(logWeights, rows: b, cols: k), axis: .eachRow)),
                                     alpha: 1, beta: -Float(b) * Float.log(Float(k)))
-        let kl = try tape.sumAll(tape.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: model.config.priorLogVariance))
+        // reported only: the KL of the posterior (closed form where there is one, else at the first sample)
+        let kl = model.config.hasAnalyticKL
+            ? try tape.sumAll(model.kl(q, latent: y, estimator: .analytic, on: tape))
+            : try tape.affine(tape.sumAll(tape.binary(.sub, logQ, logPrior)), alpha: 1 / Float(k))
         return Terms(bound: bound, kl: kl, loss: try tape.affine(bound, alpha: -1 / Float(b)))
     }
 }

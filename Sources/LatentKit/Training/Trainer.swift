@@ -123,14 +123,15 @@ public final class Trainer {
             try backend.fillRandom(.bernoulli, into: x.buffer, count: x.count, key: PhiloxKey(seed: config.seed, stream: RandomStream.binarization),
                                    counter: counter, probabilities: x.buffer)
         }
-        let (mean, logVariance) = try model.encode(x, on: tape)
+        model.temperature = config.model.temperature(atStep: globalStep)
+        let q = try model.encode(x, on: tape)
         let k = config.iwSamples, beta = klWeight
         let noise = try pool.tensor(rows: b * k, cols: config.model.latentSize)
-        try backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: config.seed, stream: RandomStream.noise),
+        try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: config.seed, stream: RandomStream.noise),
                                counter: counter, probabilities: nil)
         let terms = k == 1
-            ? try Objective.elbo(model: model, x: x, mean: mean, logVariance: logVariance, noise: noise, klWeight: beta, on: tape)
-            : try Objective.iwae(model: model, x: x, mean: mean, logVariance: logVariance, noise: noise, samples: k,
+            ? try Objective.elbo(model: model, x: x, posterior: q, noise: noise, klWeight: beta, on: tape)
+            : try Objective.iwae(model: model, x: x, posterior: q, noise: noise, samples: k,
                                  repeater: repeater(batch: b), klWeight: beta, on: tape)
         let loss = terms.loss
         let klSum = Double(try backend.download(terms.kl.buffer, offset: 0, count: 1)[0])
@@ -201,7 +202,7 @@ public final class Trainer {
         for (name, m) in optimizer.state { try c.add(name, m, from: backend) }
         c.metadata = [
             "format": "latentkit", "epoch": "\(epoch)", "step_in_epoch": "\(stepInEpoch)", "global_step": "\(globalStep)",
-            "adam_step": "\(optimizer.step)", "epoch_reconstruction": "\(epochTotals.reconstruction)", "epoch_kl": "\(epochTotals.kl)",
+            "adam_step": "\(optimizer.step)", "temperature": "\(config.model.temperature(atStep: globalStep))", "epoch_reconstruction": "\(epochTotals.reconstruction)", "epoch_kl": "\(epochTotals.kl)",
             "epoch_images": "\(epochTotals.images)", "epoch_seconds": "\(epochTotals.seconds)",
         ]
         return c
@@ -218,6 +219,7 @@ public final class Trainer {
             return v
         }
         epoch = try integer("epoch")
+        model.temperature = config.model.temperature(atStep: try integer("global_step"))
         stepInEpoch = try integer("step_in_epoch")
         globalStep = try integer("global_step")
         optimizer.step = try integer("adam_step")

@@ -1,0 +1,105 @@
+// The latent families: how each samples its latent from the encoder's output, what the decoder sees, and the
+// log-densities and KL term of q(z|x) and p(z).
+//   gaussian      y = mean + e^(lv/2) ε, ε ~ N(0, I); decoder sees y; prior N(0, I)
+//   logit-normal  the same y, decoder sees z = σ(y); prior on y N(0, α I) (paper 001)
+//   concrete      ExpConcrete (Maddison et al. 2017): y = log-softmax((log α + G) / λ) per categorical, G ~ Gumbel;
+//                 decoder sees z = e^y; prior: uniform locations, temperature λ_p
+
+import Foundation
+
+/// The encoder's output for a batch: the parameters of q(z|x).
+public struct Posterior {
+    /// Gaussian, logit-normal: the mean of the Gaussian variable. Concrete: the logits log α of every class.
+    public let location: Tensor
+    /// Gaussian, logit-normal: its log-variance. Concrete: nil.
+    public let logVariance: Tensor?
+
+    public init(location: Tensor, logVariance: Tensor?) {
+        self.location = location
+        self.logVariance = logVariance
+    }
+
+    /// The same posterior with its rows mapped by `matrix` (e.g. each row repeated k times for IWAE), differentiably.
+    public func mapped(by matrix: Tensor, on tape: Tape) throws -> Posterior {
+        Posterior(location: try tape.matmul(matrix, location), logVariance: try logVariance.map { try tape.matmul(matrix, $0) })
+    }
+}
+
+extension VAE {
+    /// The noise each latent sample consumes.
+    public var noiseDistribution: RandomDistribution { config.latent == .concrete ? .gumbel : .normal }
+
+    func gaussianParts(_ q: Posterior) throws -> (Tensor, Tensor) {
+        guard let lv = q.logVariance else { throw BackendError.invalidArgument("\(config.latent.rawValue) needs a log-variance") }
+        return (q.location, lv)
+    }
+
+    /// The reparameterised latent and what the decoder sees (see the table at the top of this file).
+    /// `temperature` overrides the model's (for sampling the Concrete prior).
+    public func sample(_ q: Posterior, noise: Tensor, temperature: Float? = nil, on tape: Tape) throws -> (latent: Tensor, decoderInput: Tensor) {
+        switch config.latent {
+        case .gaussian, .logitNormal:
+            let (mean, logVariance) = try gaussianParts(q)
+            let y = try tape.gaussianSample(mean: mean, logVariance: logVariance, noise: noise)
+            return (y, config.latent == .logitNormal ? try tape.unary(.sigmoid, y) : y)
+        case .concrete:
+            let rows = q.location.rows, k = config.categories
+            let perturbed = try tape.binary(.add, q.location, noise)
+            let scaled = try tape.affine(tape.reshape(perturbed, rows: rows * config.categoricalGroups, cols: k), alpha: 1 / (temperature ?? self.temperature))
+            let y = try tape.reshape(tape.logSoftmax(scaled), rows: rows, cols: config.latentSize)
+            return (y, try tape.unary(.exp, y))
+        }
+    }
+
+    /// The ExpConcrete log-density of each row of `y` (summed over its categoricals) for logits `logAlpha` (nil:
+    /// uniform) at temperature λ: log Γ(K) + (K-1) log λ + Σ_k (log α_k - λ y_k) - K logsumexp_k(log α_k - λ y_k).
+    public func expConcreteLogDensity(_ y: Tensor, logits logAlpha: Tensor?, temperature lambda: Float, on tape: Tape) throws -> Tensor {
+        let rows = y.rows, groups = config.categoricalGroups, k = config.categories
+        var t = try tape.affine(tape.reshape(y, rows: rows * groups, cols: k), alpha: -lambda)
+        if let logAlpha { t = try tape.binary(.add, t, tape.reshape(logAlpha, rows: rows * groups, cols: k)) }
+        let constant = Float(lgamma(Double(k)) + Double(k - 1) * Foundation.log(Double(lambda)))
+        let perGroup = try tape.binary(.sub, tape.sum(t, axis: .eachRow), tape.affine(tape.logSumExp(t, axis: .eachRow), alpha: Float(k), beta: -constant))
+        return try tape.sum(tape.reshape(perGroup, rows: rows, cols: groups), axis: .eachRow)
+    }
+
+    /// `log q(y|x)` and `log p(y)` of each row. For the logit-normal the Jacobian `-log z(1-z)` of z = σ(y) is the
+    /// same in both, so every ratio q/p (Monte Carlo KL, importance weights) is exact in logit space; likewise the
+    /// Concrete densities are those of the ExpConcrete variable y, whose map to z = e^y is shared.
+    public func logDensities(latent y: Tensor, posterior q: Posterior, on tape: Tape) throws -> (posterior: Tensor, prior: Tensor) {
+        switch config.latent {
+        case .gaussian, .logitNormal:
+            let (mean, logVariance) = try gaussianParts(q)
+            let zero = try tape.pool.tensor(rows: y.rows, cols: y.cols)
+            let priorLogVariance = try tape.pool.tensor(rows: y.rows, cols: y.cols)
+            try tape.backend.fill(zero.buffer, with: 0, offset: 0, count: zero.count)
+            try tape.backend.fill(priorLogVariance.buffer, with: config.priorLogVariance, offset: 0, count: zero.count)
+            return (try tape.gaussianLogDensity(y, mean: mean, logVariance: logVariance),
+                    try tape.gaussianLogDensity(y, mean: zero, logVariance: priorLogVariance))
+        case .concrete:
+            return (try expConcreteLogDensity(y, logits: q.location, temperature: temperature, on: tape),
+                    try expConcreteLogDensity(y, logits: nil, temperature: config.priorTemperature, on: tape))
+        }
+    }
+
+    /// The KL term of each row: analytic, or `log q(y|x) - log p(y)` at the sample `y`.
+    public func kl(_ q: Posterior, latent y: Tensor, estimator: KLEstimator? = nil, on tape: Tape) throws -> Tensor {
+        let chosen = config.hasAnalyticKL ? (estimator ?? config.effectiveKLEstimator) : .monteCarlo
+        switch chosen {
+        case .analytic:
+            let (mean, logVariance) = try gaussianParts(q)
+            return try tape.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: config.priorLogVariance)
+        case .monteCarlo:
+            let (logQ, logPrior) = try logDensities(latent: y, posterior: q, on: tape)
+            return try tape.binary(.sub, logQ, logPrior)
+        }
+    }
+
+    /// The prior as a `Posterior` of `rows` rows, for sampling from it with ``sample(_:noise:temperature:on:)``.
+    public func prior(rows: Int, on backend: any Backend) throws -> Posterior {
+        let n = rows * config.latentSize
+        let zero = try Tensor([Float](repeating: 0, count: n), rows: rows, cols: config.latentSize, on: backend)
+        if config.latent == .concrete { return Posterior(location: zero, logVariance: nil) }
+        return Posterior(location: zero, logVariance: try Tensor([Float](repeating: config.priorLogVariance, count: n), rows: rows,
+                                                                  cols: config.latentSize, on: backend))
+    }
+}
