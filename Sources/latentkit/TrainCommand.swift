@@ -37,7 +37,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Train on the first N training images only.") var limit: Int?
     @Option(help: "Latent family: gaussian, logit-normal or concrete.") var latent: LatentFamily?
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
-    @Option(help: "KL term: analytic or monte-carlo (default: analytic for gaussian, monte-carlo otherwise).") var kl: KLEstimator?
+    @Option(help: "KL term: analytic or monte-carlo (default: monte-carlo for logit-normal, else analytic; for concrete, analytic is the categorical KL of Jang et al.).") var kl: KLEstimator?
     @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
     @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many epochs.") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?

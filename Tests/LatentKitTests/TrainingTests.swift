@@ -35,6 +35,20 @@ import TestSupport
         #expect(first > 300 && last < 180 && last < 0.5 * first, "loss \(first) -> \(last)")
     }
 
+    /// The Gaussian likelihood for continuous data: intensities are not binarised, the decoder learns a mean and a
+    /// log-variance per pixel, and the negative log-likelihood (a density, so it can go below zero) falls.
+    @Test(arguments: TestBackends.all)
+    func gaussianLikelihoodLearns(kind: BackendKind) throws {
+        var c = config(epochs: 4)
+        c.model.likelihood = .gaussian
+        let trainer = try Trainer(config: c, backend: try TestBackends.backend(kind), train: Self.slice.train)
+        #expect(trainer.model.parameters.map(\.0).contains("decoder.log_variance.weight"))
+        var losses: [Double] = []
+        _ = try trainer.train(run: nil, epochDone: { losses.append($0.loss) })
+        print("gaussian likelihood on \(kind): \(losses)")
+        #expect(losses.allSatisfy { $0.isFinite } && losses[3] < losses[0] - 100, "\(losses)")
+    }
+
     @Test(arguments: TestBackends.others)
     func backendsAgreeAfterTwentySteps(kind: BackendKind) throws {
         let cpu = try losses(try Trainer(config: config(), backend: CPUBackend.shared, train: Self.slice.train), steps: 20)

@@ -81,10 +81,15 @@ extension VAE {
         }
     }
 
-    /// The KL term of each row: analytic, or `log q(y|x) - log p(y)` at the sample `y`.
+    /// The KL term of each row: analytic, or `log q(y|x) - log p(y)` at the sample `y`. For the Concrete, "analytic"
+    /// is the KL of the discrete categoricals, Σ_k π_k log(K π_k) with π = softmax(logits) (Jang et al. 2017).
     public func kl(_ q: Posterior, latent y: Tensor, estimator: KLEstimator? = nil, on tape: Tape) throws -> Tensor {
-        let chosen = config.hasAnalyticKL ? (estimator ?? config.effectiveKLEstimator) : .monteCarlo
-        switch chosen {
+        switch estimator ?? config.effectiveKLEstimator {
+        case .analytic where config.latent == .concrete:
+            let rows = q.location.rows, groups = config.categoricalGroups, k = config.categories
+            let logPi = try tape.logSoftmax(tape.reshape(q.location, rows: rows * groups, cols: k))
+            let terms = try tape.binary(.mul, tape.unary(.exp, logPi), tape.affine(logPi, alpha: 1, beta: Float.log(Float(k))))
+            return try tape.sum(tape.reshape(tape.sum(terms, axis: .eachRow), rows: rows, cols: groups), axis: .eachRow)
         case .analytic:
             let (mean, logVariance) = try gaussianParts(q)
             return try tape.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: config.priorLogVariance)

@@ -38,7 +38,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var inputSize: Int = 784
     /// α of the logit-normal prior N(0, α I) on the logits (paper 001's best: 1.78).
     public var priorVariance: Float = 1.78
-    /// nil: analytic for the Gaussian, Monte Carlo for the logit-normal (as in paper 001).
+    /// nil: the family's default (see ``effectiveKLEstimator``).
     public var klEstimator: KLEstimator?
     /// Concrete: the latent is this many independent categoricals of `latentSize / categoricalGroups` classes.
     public var categoricalGroups: Int = 1
@@ -78,9 +78,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         annealRate == 0 ? temperature : max(minimumTemperature, temperature * Float.exp(-annealRate * Float(step)))
     }
 
-    public var effectiveKLEstimator: KLEstimator { klEstimator ?? (latent == .gaussian ? .analytic : .monteCarlo) }
+    /// The default KL term of each family: analytic for the Gaussian; Monte Carlo for the logit-normal (paper 001);
+    /// for the Concrete the categorical KL of Jang et al. (paper 001's Monte Carlo KL between ExpConcrete densities
+    /// at temperatures 0.5 and 1 collapses: measured 301 nats for 20x10 after 10 epochs, reconstruction at the
+    /// no-information level of 206).
+    public var effectiveKLEstimator: KLEstimator { klEstimator ?? (latent == .logitNormal ? .monteCarlo : .analytic) }
 
-    /// Whether q and p have a closed-form KL (the Concrete's does not).
+    /// Whether `--kl analytic` is the exact KL of the model's q and p. For the Concrete it is not: there it means
+    /// Jang et al.'s KL of the discrete categoricals the relaxation stands for.
     public var hasAnalyticKL: Bool { latent != .concrete }
 
     /// Log-variance of the prior on the Gaussian variable: 0 (N(0, I)) or log α.
@@ -98,7 +103,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
                 try require(t > 0 && t.isFinite, "\(name) must be positive and finite, got \(t)")
             }
             try require(annealRate >= 0 && annealRate.isFinite, "--anneal must be >= 0, got \(annealRate)")
-            try require(effectiveKLEstimator == .monteCarlo, "the Concrete KL has no closed form: use --kl monte-carlo")
         } else {
             try require(categoricalGroups == 1, "--categorical applies to --latent concrete only")
         }
