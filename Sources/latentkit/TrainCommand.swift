@@ -41,9 +41,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
     @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many epochs.") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
-    @Option(help: "Concrete: posterior temperature (default 0.5; the start when annealing).") var temperature: Float?
+    @Option(help: "Concrete: posterior temperature (default 1; the start when annealing).") var temperature: Float?
     @Option(help: "Concrete: prior temperature (default 1).") var priorTemperature: Float?
-    @Option(help: "Concrete: anneal the temperature as max(min, t0·exp(-rate·step)) at this rate.") var anneal: Float?
+    @Option(help: "Concrete: anneal the temperature as max(min, t0·exp(-rate·step)) at this rate (default 3e-5; 0: fixed).") var anneal: Float?
     @Option(help: "Concrete: the annealing floor (default 0.5).") var minTemperature: Float?
 
     func run() throws {
