@@ -10,6 +10,8 @@ extension Activation: ExpressibleByArgument {}
 extension Likelihood: ExpressibleByArgument {}
 extension LatentFamily: ExpressibleByArgument {}
 extension KLEstimator: ExpressibleByArgument {}
+extension DirichletApproximation: ExpressibleByArgument {}
+extension AlphaActivation: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,18 +37,22 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adam learning rate.") var learningRate: Float?
     @Option(help: "Decoder likelihood: bernoulli (binarised data) or gaussian (continuous).") var likelihood: Likelihood?
     @Option(help: "Train on the first N training images only.") var limit: Int?
-    @Option(help: "Latent family: gaussian, logit-normal or concrete.") var latent: LatentFamily?
+    @Option(help: "Latent family: gaussian, logit-normal, concrete or dirichlet.") var latent: LatentFamily?
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
     @Option(help: "KL term: analytic or monte-carlo (default: monte-carlo for logit-normal, else analytic; for concrete, analytic is the categorical KL of Jang et al.).") var kl: KLEstimator?
     @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
-    @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many epochs.") var warmupEpochs: Int?
+    @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many epochs (default 5 for dirichlet, else 0).") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
     @Option(help: "Concrete: posterior temperature (default 1; the start when annealing).") var temperature: Float?
     @Option(help: "Concrete: prior temperature (default 1).") var priorTemperature: Float?
     @Option(help: "Concrete: anneal the temperature as max(min, t0·exp(-rate·step)) at this rate (default 3e-5; 0: fixed).") var anneal: Float?
     @Option(help: "Concrete: the annealing floor (default 0.5).") var minTemperature: Float?
+    @Option(help: "Dirichlet: logistic-normal approximation for sampling: laplace or kl.") var dirichletApprox: DirichletApproximation?
+    @Option(help: "Dirichlet: alpha activation: softplus, exp-tanh or scaled-softmax.") var alphaActivation: AlphaActivation?
+    @Option(help: "Dirichlet: the symmetric prior's concentration (default 1).") var priorConcentration: Float?
 
     func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
         let (config, run, resuming) = try prepare()
         let backend = try backendOptions.make()
         let data = try Dataset(config.dataset, directory: config.dataDirectory, trainLimit: config.trainLimit, testLimit: 1)
@@ -107,7 +113,8 @@ struct TrainCommand: ParsableCommand {
                                            ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--warmup-epochs", warmupEpochs != nil),
                                            ("--categorical", categorical != nil), ("--temperature", temperature != nil),
                                            ("--prior-temperature", priorTemperature != nil), ("--anneal", anneal != nil),
-                                           ("--min-temperature", minTemperature != nil)]
+                                           ("--min-temperature", minTemperature != nil), ("--dirichlet-approx", dirichletApprox != nil),
+                                           ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -156,8 +163,14 @@ struct TrainCommand: ParsableCommand {
         if let priorTemperature { config.model.priorTemperature = priorTemperature }
         if let anneal { config.model.annealRate = anneal }
         if let minTemperature { config.model.minimumTemperature = minTemperature }
+        if [dirichletApprox != nil, alphaActivation != nil, priorConcentration != nil].contains(true) && config.model.latent != .dirichlet {
+            throw ValidationError("--dirichlet-approx, --alpha-activation and --prior-concentration apply to --latent dirichlet only")
+        }
+        if let dirichletApprox { config.model.dirichletApproximation = dirichletApprox }
+        if let alphaActivation { config.model.alphaActivation = alphaActivation }
+        config.model.priorConcentration = priorConcentration
         if let iwSamples { config.iwSamples = iwSamples }
-        if let warmupEpochs { config.warmupEpochs = warmupEpochs }
+        config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyyMMdd-HHmmss"

@@ -48,6 +48,8 @@ extension VAE {
             let scaled = try tape.affine(tape.reshape(perturbed, rows: rows * config.categoricalGroups, cols: k), alpha: 1 / (temperature ?? self.temperature))
             let y = try tape.reshape(tape.logSoftmax(scaled), rows: rows, cols: config.latentSize)
             return (y, try tape.unary(.exp, y))
+        case .dirichlet:
+            return try dirichletSample(q.location, noise: noise, on: tape)
         }
     }
 
@@ -78,6 +80,8 @@ extension VAE {
         case .concrete:
             return (try expConcreteLogDensity(y, logits: q.location, temperature: temperature, on: tape),
                     try expConcreteLogDensity(y, logits: nil, temperature: config.priorTemperature, on: tape))
+        case .dirichlet:
+            return try dirichletLogDensities(y, alpha: q.location, on: tape)
         }
     }
 
@@ -85,6 +89,8 @@ extension VAE {
     /// is the KL of the discrete categoricals, Σ_k π_k log(K π_k) with π = softmax(logits) (Jang et al. 2017).
     public func kl(_ q: Posterior, latent y: Tensor, estimator: KLEstimator? = nil, on tape: Tape) throws -> Tensor {
         switch estimator ?? config.effectiveKLEstimator {
+        case .analytic where config.latent == .dirichlet:
+            return try dirichletKL(q.location, on: tape)
         case .analytic where config.latent == .concrete:
             let rows = q.location.rows, groups = config.categoricalGroups, k = config.categories
             let logPi = try tape.logSoftmax(tape.reshape(q.location, rows: rows * groups, cols: k))
@@ -104,6 +110,10 @@ extension VAE {
         let n = rows * config.latentSize
         let zero = try Tensor([Float](repeating: 0, count: n), rows: rows, cols: config.latentSize, on: backend)
         if config.latent == .concrete { return Posterior(location: zero, logVariance: nil) }
+        if config.latent == .dirichlet {
+            return Posterior(location: try Tensor([Float](repeating: config.effectivePriorConcentration, count: n), rows: rows,
+                                                  cols: config.latentSize, on: backend), logVariance: nil)
+        }
         return Posterior(location: zero, logVariance: try Tensor([Float](repeating: config.priorLogVariance, count: n), rows: rows,
                                                                   cols: config.latentSize, on: backend))
     }

@@ -18,6 +18,27 @@ public enum LatentFamily: String, CaseIterable, Codable, Sendable {
     case logitNormal = "logit-normal"
     /// Independent K-way Concrete (Gumbel-softmax) variables, sampled as ExpConcrete in log space.
     case concrete
+    /// A Dirichlet posterior (paper 000), sampled through a logistic-normal approximation, z on the simplex.
+    case dirichlet
+}
+
+/// How a Dirichlet is approximated by a logistic normal for sampling (paper 000).
+public enum DirichletApproximation: String, CaseIterable, Codable, Sendable {
+    /// Laplace approximation in the softmax basis: μ_k = log α_k - mean_j log α_j,
+    /// σ²_k = (1/α_k)(1 - 2/K) + (1/K²) Σ_j 1/α_j; z = softmax(μ + σ ε).
+    case laplace
+    /// The KL-optimal (Aitchison-Shen) approximation: logits y_k = ψ(α_k) - ψ(α_K) + √ψ₁(α_k) ε_k - √ψ₁(α_K) ε_K for
+    /// k < K (one shared ε_K gives the off-diagonal covariance ψ₁(α_K)), y_K = 0; z = softmax(y).
+    case kl
+}
+
+/// How the encoder's last layer becomes a concentration α > 0.
+public enum AlphaActivation: String, CaseIterable, Codable, Sendable {
+    case softplus
+    /// exp(c · tanh(h)) with a learned scalar c.
+    case expTanh = "exp-tanh"
+    /// c · softmax(h) with a learned scalar c.
+    case scaledSoftmax = "scaled-softmax"
 }
 
 /// How the KL term of the ELBO is computed.
@@ -51,6 +72,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Concrete: annealing λ_t = max(minimumTemperature, temperature · exp(-annealRate · t)) at step t; 0 keeps λ fixed.
     public var annealRate: Float = 3e-5
     public var minimumTemperature: Float = 0.5
+    /// Dirichlet: the logistic-normal approximation used for sampling.
+    public var dirichletApproximation: DirichletApproximation = .laplace
+    /// Dirichlet: how α is made positive.
+    public var alphaActivation: AlphaActivation = .softplus
+    /// Dirichlet: the symmetric prior's concentration β (nil: the default recipe's, see ``effectivePriorConcentration``).
+    public var priorConcentration: Float?
 
     public init() {}
 
@@ -70,7 +97,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         priorTemperature = try c.decodeIfPresent(Float.self, forKey: .priorTemperature) ?? 1
         annealRate = try c.decodeIfPresent(Float.self, forKey: .annealRate) ?? 3e-5
         minimumTemperature = try c.decodeIfPresent(Float.self, forKey: .minimumTemperature) ?? 0.5
+        dirichletApproximation = try c.decodeIfPresent(DirichletApproximation.self, forKey: .dirichletApproximation) ?? .laplace
+        alphaActivation = try c.decodeIfPresent(AlphaActivation.self, forKey: .alphaActivation) ?? .softplus
+        priorConcentration = try c.decodeIfPresent(Float.self, forKey: .priorConcentration)
     }
+
+    /// Dirichlet: β of the symmetric prior Dir(β·1). Default 1 (the uniform distribution on the simplex): paper
+    /// 000's 1/K collapses (the PyTorch reference of that recipe: reconstruction stays at the no-information 206).
+    public var effectivePriorConcentration: Float { priorConcentration ?? 1 }
 
     /// Concrete: classes per categorical variable.
     public var categories: Int { latentSize / max(categoricalGroups, 1) }
@@ -90,6 +124,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Jang et al.'s KL of the discrete categoricals the relaxation stands for.
     public var hasAnalyticKL: Bool { latent != .concrete }
 
+    /// The Dirichlet's number of components.
+    public var components: Int { latentSize }
+
     /// Log-variance of the prior on the Gaussian variable: 0 (N(0, I)) or log α.
     public var priorLogVariance: Float { latent == .logitNormal ? Float.log(priorVariance) : 0 }
 
@@ -108,6 +145,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         } else {
             try require(categoricalGroups == 1, "--categorical applies to --latent concrete only")
         }
+        if latent == .dirichlet {
+            try require(latentSize >= 2, "a Dirichlet needs K >= 2 components, got \(latentSize)")
+            let beta = effectivePriorConcentration
+            try require(beta > 0 && beta.isFinite, "--prior-concentration must be positive and finite, got \(beta)")
+            try require(klEstimator != .monteCarlo, "the Dirichlet KL is analytic; --kl monte-carlo is not available for it")
+        }
         try require(latentSize >= 1, "latent size must be at least 1, got \(latentSize)")
         try require(!hidden.isEmpty && hidden.allSatisfy { $0 >= 1 }, "hidden layer sizes must be positive, got \(hidden)")
         try require(inputSize >= 1, "input size must be positive")
@@ -124,6 +167,8 @@ public final class VAE {
     public let config: ModelConfig
     /// Concrete: the posterior temperature in use (the trainer anneals it; checkpoints record it).
     public var temperature: Float
+    /// Dirichlet with the exp-tanh or scaled-softmax activation: the learned scale c.
+    let alphaScale: Tensor?
     let encoder: [Dense]
     let meanHead: Dense
     /// The posterior's log-variance; the Concrete family has one parameter per class and no such head.
@@ -143,8 +188,12 @@ public final class VAE {
         }
         let widths = [config.inputSize] + config.hidden
         encoder = try (0..<config.hidden.count).map { try layer("encoder.\($0)", widths[$0], widths[$0 + 1]) }
-        meanHead = try layer(config.latent == .concrete ? "encoder.logits" : "encoder.mean", config.hidden.last!, config.latentSize)
-        logVarianceHead = config.latent == .concrete ? nil : try layer("encoder.log_variance", config.hidden.last!, config.latentSize)
+        let headName = [LatentFamily.concrete: "encoder.logits", .dirichlet: "encoder.alpha"][config.latent] ?? "encoder.mean"
+        meanHead = try layer(headName, config.hidden.last!, config.latentSize)
+        let oneParameter = config.latent == .concrete || config.latent == .dirichlet
+        logVarianceHead = oneParameter ? nil : try layer("encoder.log_variance", config.hidden.last!, config.latentSize)
+        alphaScale = config.latent == .dirichlet && config.alphaActivation != .softplus
+            ? try Tensor([config.alphaActivation == .expTanh ? 1 : Float(config.latentSize)], rows: 1, cols: 1, on: backend) : nil
         let back = [config.latentSize] + config.hidden.reversed()
         decoder = try (0..<config.hidden.count).map { try layer("decoder.\($0)", back[$0], back[$0 + 1]) }
         outputHead = try layer(config.likelihood == .bernoulli ? "decoder.logits" : "decoder.mean", back.last!, config.inputSize)
@@ -155,7 +204,7 @@ public final class VAE {
     /// Every parameter under its checkpoint name, in a fixed order.
     public var parameters: [(String, Tensor)] {
         (encoder + [meanHead] + (logVarianceHead.map { [$0] } ?? []) + decoder + [outputHead] + (outputLogVarianceHead.map { [$0] } ?? []))
-            .flatMap(\.parameters)
+            .flatMap(\.parameters) + (alphaScale.map { [("encoder.alpha_scale", $0)] } ?? [])
     }
 
     func hidden(_ x: Tensor, _ layers: [Dense], _ tape: Tape) throws -> Tensor {
@@ -164,10 +213,26 @@ public final class VAE {
         return h
     }
 
-    /// The parameters of q(z|x) for each row of `x`.
+    /// The parameters of q(z|x) for each row of `x` (for the Dirichlet: the concentrations α).
     public func encode(_ x: Tensor, on tape: Tape) throws -> Posterior {
         let h = try hidden(x, encoder, tape)
-        return Posterior(location: try meanHead(h, on: tape), logVariance: try logVarianceHead.map { try $0(h, on: tape) })
+        let location = try meanHead(h, on: tape)
+        if config.latent == .dirichlet { return Posterior(location: try alpha(location, on: tape), logVariance: nil) }
+        return Posterior(location: location, logVariance: try logVarianceHead.map { try $0(h, on: tape) })
+    }
+
+    /// The smallest concentration the activations produce: keeps lgamma, digamma and trigamma finite however far
+    /// the encoder drives a component down (softplus alone reaches 0 below h = -103).
+    static let alphaFloor: Float = 1e-3
+
+    func alpha(_ h: Tensor, on tape: Tape) throws -> Tensor {
+        let positive: Tensor
+        switch config.alphaActivation {
+        case .softplus: positive = try tape.unary(.softplus, h)
+        case .expTanh: positive = try tape.unary(.exp, tape.binary(.mul, tape.unary(.tanh, h), alphaScale!, broadcast: .scalar))
+        case .scaledSoftmax: positive = try tape.binary(.mul, tape.unary(.exp, tape.logSoftmax(h)), alphaScale!, broadcast: .scalar)
+        }
+        return try tape.affine(positive, alpha: 1, beta: Self.alphaFloor)
     }
 
     public func decode(_ z: Tensor, on tape: Tape) throws -> Decoded {

@@ -44,6 +44,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
         iwSamples = try c.decodeIfPresent(Int.self, forKey: .iwSamples) ?? d.iwSamples
     }
 
+    /// The default KL warm-up of a latent family when none is asked for: 5 epochs for the Dirichlet, whose
+    /// posterior otherwise collapses onto the prior in the first epoch (measured: KL 0.004 nats after 2 epochs
+    /// without warm-up, 8.4 and rising with it), none for the others.
+    public static func defaultWarmupEpochs(for latent: LatentFamily) -> Int { latent == .dirichlet ? 5 : 0 }
+
     public var adam: AdamHyperparameters {
         AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
