@@ -149,7 +149,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try require(latentSize >= 2, "a Dirichlet needs K >= 2 components, got \(latentSize)")
             let beta = effectivePriorConcentration
             try require(beta > 0 && beta.isFinite, "--prior-concentration must be positive and finite, got \(beta)")
-            try require(klEstimator != .monteCarlo, "the Dirichlet KL is analytic; --kl monte-carlo is not available for it")
         }
         try require(latentSize >= 1, "latent size must be at least 1, got \(latentSize)")
         try require(!hidden.isEmpty && hidden.allSatisfy { $0 >= 1 }, "hidden layer sizes must be positive, got \(hidden)")
