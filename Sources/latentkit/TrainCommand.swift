@@ -50,6 +50,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dirichlet: logistic-normal approximation for sampling: laplace or kl.") var dirichletApprox: DirichletApproximation?
     @Option(help: "Dirichlet: alpha activation: softplus, exp-tanh or scaled-softmax.") var alphaActivation: AlphaActivation?
     @Option(help: "Dirichlet: the symmetric prior's concentration (default 1).") var priorConcentration: Float?
+    @Flag(help: "Batch normalisation on the hidden layers (running statistics at evaluation).") var batchNorm = false
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
@@ -114,7 +115,8 @@ struct TrainCommand: ParsableCommand {
                                            ("--categorical", categorical != nil), ("--temperature", temperature != nil),
                                            ("--prior-temperature", priorTemperature != nil), ("--anneal", anneal != nil),
                                            ("--min-temperature", minTemperature != nil), ("--dirichlet-approx", dirichletApprox != nil),
-                                           ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil)]
+                                           ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil),
+                                           ("--batch-norm", batchNorm)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -169,6 +171,7 @@ struct TrainCommand: ParsableCommand {
         if let dirichletApprox { config.model.dirichletApproximation = dirichletApprox }
         if let alphaActivation { config.model.alphaActivation = alphaActivation }
         config.model.priorConcentration = priorConcentration
+        config.model.batchNorm = batchNorm
         if let iwSamples { config.iwSamples = iwSamples }
         config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         do { try config.validate() } catch { throw ValidationError("\(error)") }

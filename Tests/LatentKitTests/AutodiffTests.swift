@@ -139,6 +139,18 @@ let ruleCases: [RuleCase] = {
             }
         }))
     cases.append(RuleCase(
+        description: "batchNorm (training)", inputs: [(5, 4, -2...2, false)],
+        tape: { t, x in try BatchNorm(name: "bn", features: 4, on: t.backend)(x[0], training: true, on: t) },
+        reference: { x in
+            var y = [Double](repeating: 0, count: 20)
+            for c in 0..<4 {
+                let col = (0..<5).map { x[0][$0 * 4 + c] }
+                let m = col.reduce(0, +) / 5, v = col.reduce(0) { $0 + ($1 - m) * ($1 - m) } / 5
+                for r in 0..<5 { y[r * 4 + c] = (col[r] - m) / (v + Double(BatchNorm.epsilon)).squareRoot() }
+            }
+            return y
+        }))
+    cases.append(RuleCase(
         description: "reshape", inputs: [(3, 4, -2...2, false)],
         tape: { t, x in try t.unary(.tanh, t.reshape(x[0], rows: 6, cols: 2)) },
         reference: { x in x[0].map { Foundation.tanh($0) } }))

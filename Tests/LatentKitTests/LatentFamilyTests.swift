@@ -134,3 +134,52 @@ import TestSupport
         #expect(losses[2] < losses[0] - 20 && losses[2] < 260, "\(setting): \(losses)")
     }
 }
+
+@Suite struct BatchNormTests {
+    @Test(arguments: TestBackends.all)
+    func runningStatisticsFollowPyTorch(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let bn = try BatchNorm(name: "bn", features: 2, on: backend)
+        let x = try Tensor([1, 10, 2, 20, 3, 30, 6, 40], rows: 4, cols: 2, on: backend)
+        _ = try bn(x, training: true, on: tape)
+        // mean (3, 25); unbiased variance (14/3, 500/3); running = 0.9 * (0, 1) + 0.1 * batch
+        let mean = try backend.download(bn.runningMean.buffer), variance = try backend.download(bn.runningVariance.buffer)
+        #expect(firstMismatch(mean, [0.3, 2.5], rtol: 1e-6) == nil, "\(mean)")
+        #expect(firstMismatch(variance, [0.9 + 1.4 / 3, 0.9 + 50.0 / 3], rtol: 1e-6) == nil, "\(variance)")
+        // evaluation uses the running statistics
+        let y = try backend.download(bn(x, training: false, on: tape).buffer, offset: 0, count: 8)
+        let want = (0..<8).map { i -> Float in
+            let v: [Float] = [1, 10, 2, 20, 3, 30, 6, 40]
+            return (v[i] - mean[i % 2]) / (variance[i % 2] + BatchNorm.epsilon).squareRoot()
+        }
+        #expect(firstMismatch(y, want, rtol: 1e-5) == nil)
+    }
+
+    @Test(arguments: TestBackends.all)
+    func trainingWithBatchNormLearnsAndResumesExactly(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let data = try mnist(trainLimit: 1000, testLimit: 100)
+        var c = RunConfig()
+        c.trainLimit = 1000
+        c.epochs = 2
+        c.model.batchNorm = true
+        let straight = try Trainer(config: c, backend: backend, train: data.train)
+        var losses: [Double] = []
+        _ = try straight.train(run: nil, epochDone: { losses.append($0.loss) })
+        #expect(losses[1] < losses[0] && losses.allSatisfy { $0.isFinite })
+        #expect(straight.model.statistics.count == 8)
+        c.epochs = 1
+        let first = try Trainer(config: c, backend: backend, train: data.train)
+        _ = try first.train(run: nil)
+        c.epochs = 2
+        let resumed = try Trainer(config: c, backend: backend, train: data.train)
+        try resumed.restore(from: first.checkpoint())
+        _ = try resumed.train(run: nil)
+        for ((name, a), (_, b)) in zip(straight.model.parameters + straight.model.statistics, resumed.model.parameters + resumed.model.statistics) {
+            #expect(try backend.download(a.buffer) == backend.download(b.buffer), "\(name)")
+        }
+        let result = try Evaluator(model: straight.model, backend: backend).evaluate(data.test, k: 10, limit: 100)
+        #expect(result.negativeELBO.isFinite && straight.model.training, "evaluation restores the training flag")
+    }
+}

@@ -57,6 +57,9 @@ public final class Evaluator {
     /// Single-sample ELBO over `x`, in batches; returns the per-image means of -log p(x|z) and KL.
     public func elbo(_ x: Tensor, batchSize: Int = 500, seed: UInt32 = 1) throws -> (reconstruction: Double, kl: Double) {
         var reconstruction = 0.0, kl = 0.0
+        let wasTraining = model.training
+        model.training = false  // batch normalisation by its running statistics
+        defer { model.training = wasTraining }
         for start in stride(from: 0, to: x.rows, by: batchSize) {
             tape.reset()
             let b = min(batchSize, x.rows - start)
@@ -89,6 +92,9 @@ public final class Evaluator {
         let index = try backend.allocate(count: chunk, dtype: .int32)
         let lse = try backend.allocate(count: 1, dtype: .float32)
         var result: [Double] = []
+        let wasTraining = model.training
+        model.training = false
+        defer { model.training = wasTraining }
         for i in 0..<x.rows {
             tape.reset()
             let xi = try rows(x, i, 1)

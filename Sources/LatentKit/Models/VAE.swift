@@ -78,6 +78,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var alphaActivation: AlphaActivation = .softplus
     /// Dirichlet: the symmetric prior's concentration β (nil: the default recipe's, see ``effectivePriorConcentration``).
     public var priorConcentration: Float?
+    /// Batch normalisation after every hidden layer's affine map (before its activation).
+    public var batchNorm: Bool = false
 
     public init() {}
 
@@ -100,6 +102,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         dirichletApproximation = try c.decodeIfPresent(DirichletApproximation.self, forKey: .dirichletApproximation) ?? .laplace
         alphaActivation = try c.decodeIfPresent(AlphaActivation.self, forKey: .alphaActivation) ?? .softplus
         priorConcentration = try c.decodeIfPresent(Float.self, forKey: .priorConcentration)
+        batchNorm = try c.decodeIfPresent(Bool.self, forKey: .batchNorm) ?? false
     }
 
     /// Dirichlet: β of the symmetric prior Dir(β·1). Default 1 (the uniform distribution on the simplex): paper
@@ -168,6 +171,10 @@ public final class VAE {
     public var temperature: Float
     /// Dirichlet with the exp-tanh or scaled-softmax activation: the learned scale c.
     let alphaScale: Tensor?
+    /// One per hidden layer (encoder then decoder) when batch normalisation is on.
+    let normalisers: [BatchNorm]
+    /// Batch statistics (training) or running statistics (evaluation) for batch normalisation.
+    public var training = false
     let encoder: [Dense]
     let meanHead: Dense
     /// The posterior's log-variance; the Concrete family has one parameter per class and no such head.
@@ -198,17 +205,26 @@ public final class VAE {
         outputHead = try layer(config.likelihood == .bernoulli ? "decoder.logits" : "decoder.mean", back.last!, config.inputSize)
         outputLogVarianceHead = config.likelihood == .gaussian
             ? try layer("decoder.log_variance", back.last!, config.inputSize) : nil
+        normalisers = config.batchNorm
+            ? try (encoder + decoder).map { try BatchNorm(name: "\($0.name).bn", features: $0.bias.cols, on: backend) } : []
     }
 
     /// Every parameter under its checkpoint name, in a fixed order.
     public var parameters: [(String, Tensor)] {
         (encoder + [meanHead] + (logVarianceHead.map { [$0] } ?? []) + decoder + [outputHead] + (outputLogVarianceHead.map { [$0] } ?? []))
-            .flatMap(\.parameters) + (alphaScale.map { [("encoder.alpha_scale", $0)] } ?? [])
+            .flatMap(\.parameters) + (alphaScale.map { [("encoder.alpha_scale", $0)] } ?? []) + normalisers.flatMap(\.parameters)
     }
+
+    /// State that is saved but not trained: batch normalisation's running statistics.
+    public var statistics: [(String, Tensor)] { normalisers.flatMap(\.statistics) }
 
     func hidden(_ x: Tensor, _ layers: [Dense], _ tape: Tape) throws -> Tensor {
         var h = x
-        for layer in layers { h = try tape.unary(config.activation.op, layer(h, on: tape)) }
+        for layer in layers {
+            var a = try layer(h, on: tape)
+            if let bn = normalisers.first(where: { $0.name == "\(layer.name).bn" }) { a = try bn(a, training: training, on: tape) }
+            h = try tape.unary(config.activation.op, a)
+        }
         return h
     }
 

@@ -77,6 +77,7 @@ public final class Trainer {
         self.config = config
         self.backend = backend
         model = try VAE(config.model, on: backend, seed: config.seed)
+        model.training = true
         optimizer = try Adam(parameters: model.parameters, hyperparameters: config.adam, on: backend)
         pool = BufferPool(backend: backend)
         tape = Tape(pool: pool)
@@ -199,7 +200,7 @@ public final class Trainer {
     public func checkpoint() throws -> Checkpoint {
         var c = Checkpoint()
         for (name, p) in model.parameters { try c.add(name, p, from: backend) }
-        for (name, m) in optimizer.state { try c.add(name, m, from: backend) }
+        for (name, m) in optimizer.state + model.statistics { try c.add(name, m, from: backend) }
         c.metadata = [
             "format": "latentkit", "epoch": "\(epoch)", "step_in_epoch": "\(stepInEpoch)", "global_step": "\(globalStep)",
             "adam_step": "\(optimizer.step)", "temperature": "\(config.model.temperature(atStep: globalStep))", "epoch_reconstruction": "\(epochTotals.reconstruction)", "epoch_kl": "\(epochTotals.kl)",
@@ -213,7 +214,7 @@ public final class Trainer {
     /// Restores parameters, optimiser moments and the position in training from `checkpoint`.
     public func restore(from checkpoint: Checkpoint) throws {
         for (name, p) in model.parameters { try checkpoint.load(name, into: p, on: backend) }
-        for (name, m) in optimizer.state { try checkpoint.load(name, into: m, on: backend) }
+        for (name, m) in optimizer.state + model.statistics { try checkpoint.load(name, into: m, on: backend) }
         func integer(_ key: String) throws -> Int {
             guard let v = checkpoint.metadata[key].flatMap(Int.init) else { throw DataError("checkpoint metadata lacks '\(key)'") }
             return v
