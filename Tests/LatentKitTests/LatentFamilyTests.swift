@@ -183,3 +183,33 @@ import TestSupport
         #expect(result.negativeELBO.isFinite && straight.model.training, "evaluation restores the training flag")
     }
 }
+
+@Suite struct FamilySampleAgreementTests {
+    /// The same encoder output and Philox key give the same latent sample on every backend, for every family.
+    @Test(arguments: TestBackends.others, LatentFamily.allCases)
+    func samplesAgreeAcrossBackends(kind: BackendKind, latent: LatentFamily) throws {
+        var c = ModelConfig()
+        c.latent = latent
+        c.latentSize = 10
+        c.categoricalGroups = latent == .concrete ? 2 : 1
+        c.hidden = [8]
+        c.inputSize = 4
+        func draw(_ backend: any Backend) throws -> [Float] {
+            let vae = try VAE(c, on: backend, seed: 3)
+            let tape = Tape(pool: BufferPool(backend: backend))
+            let n = 257
+            let location = randomFloats(n * 10, in: latent == .dirichlet ? 0.05...20 : -3...3, seed: 8)
+            let q = Posterior(location: try Tensor(location, rows: n, cols: 10, on: backend),
+                              logVariance: latent == .gaussian || latent == .logitNormal
+                                  ? try Tensor(randomFloats(n * 10, in: -3...1, seed: 9), rows: n, cols: 10, on: backend) : nil)
+            let noise = try Tensor([Float](repeating: 0, count: n * 10), rows: n, cols: 10, on: backend)
+            try backend.fillRandom(vae.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: 12, stream: 3),
+                                   counter: PhiloxCounter(), probabilities: nil)
+            let (_, z) = try vae.sample(q, noise: noise, on: tape)
+            return try backend.download(z.buffer, offset: 0, count: z.count)
+        }
+        let cpu = try draw(CPUBackend.shared), other = try draw(try TestBackends.backend(kind))
+        let mismatch = firstMismatch(other, cpu, rtol: 1e-4, atol: 1e-6)
+        #expect(mismatch == nil, "\(latent): \(String(describing: mismatch))")
+    }
+}
