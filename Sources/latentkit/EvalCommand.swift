@@ -54,6 +54,7 @@ struct EvalCommand: ParsableCommand {
         }
         print(String(format: "test -ELBO %.3f nats (reconstruction %.3f, KL %.3f) on %d images", result.negativeELBO,
                      result.reconstruction, result.kl, result.images))
+        print("active units: \(result.activeUnits) of \(result.unitActivity.count) (Cov_x E_q[u] > 0.01)")
         if let nll = result.negativeLogLikelihood {
             print(String(format: "test NLL %.3f nats (importance sampling, k = %d)", nll, result.k))
         }

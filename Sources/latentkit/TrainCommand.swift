@@ -148,7 +148,6 @@ struct TrainCommand: ParsableCommand {
             guard config.model.latent == .logitNormal else { throw ValidationError("--prior-variance applies to --latent logit-normal only") }
             config.model.priorVariance = priorVariance
         }
-        config.model.klEstimator = kl
         let concreteFlags = [categorical != nil, temperature != nil, priorTemperature != nil, anneal != nil, minTemperature != nil]
         if concreteFlags.contains(true) && config.model.latent != .concrete {
             throw ValidationError("--categorical, --temperature, --prior-temperature, --anneal and --min-temperature apply to --latent concrete only")
@@ -174,6 +173,7 @@ struct TrainCommand: ParsableCommand {
         config.model.batchNorm = batchNorm
         if let iwSamples { config.iwSamples = iwSamples }
         config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
+        config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyyMMdd-HHmmss"

@@ -151,6 +151,12 @@ import TestSupport
         print("3 epochs on 2000 images: test -ELBO \(result.negativeELBO), NLL(k=200) \(result.negativeLogLikelihood!)")
         #expect(result.images == 50 && result.k == 200)
         #expect(abs(result.negativeELBO - (result.reconstruction + result.kl)) < 1e-9)
+        #expect(result.unitActivity.count == 20 && result.activeUnits >= 1 && result.activeUnits <= 20)
+        // activity is the variance of the posterior means: recompute it from them
+        let means = try evaluator.posteriorMeans(try evaluator.testImages(Self.slice.test, limit: 50))
+        let unit0 = stride(from: 0, to: means.count, by: 20).map { Double(means[$0]) }
+        let m0 = unit0.reduce(0, +) / 50
+        #expect(abs(result.unitActivity[0] - unit0.reduce(0) { $0 + ($1 - m0) * ($1 - m0) } / 49) < 1e-9)
         // The importance-sampled bound is tighter than the ELBO and the ELBO is far from the untrained ~540 nats.
         #expect(result.negativeLogLikelihood! < result.negativeELBO && result.negativeELBO < 250)
         // k = 1 importance sampling is a one-sample ELBO: close to the ELBO on average.

@@ -11,9 +11,14 @@ public struct EvaluationResult: Sendable {
     public var negativeLogLikelihood: Double?
     public var k: Int
     public var images: Int
+    /// Burda et al.'s activity of each latent unit, Cov_x(E_q[u|x]), over the evaluated images.
+    public var unitActivity: [Double] = []
+    /// Units with activity above 0.01.
+    public var activeUnits: Int { unitActivity.filter { $0 > 0.01 }.count }
 
     public var json: [String: Any] {
-        var d: [String: Any] = ["test_neg_elbo": negativeELBO, "test_recon": reconstruction, "test_kl": kl, "k": k, "images": images]
+        var d: [String: Any] = ["test_neg_elbo": negativeELBO, "test_recon": reconstruction, "test_kl": kl, "k": k, "images": images,
+                                "active_units": activeUnits, "unit_activity": unitActivity]
         d["test_nll"] = negativeLogLikelihood ?? NSNull()
         return d
     }
@@ -70,13 +75,51 @@ public final class Evaluator {
                                    counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
             let (y, input) = try model.sample(q, noise: noise, on: tape)
             let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(input, on: tape), on: tape))
-            // the analytic KL where the family has one: the same expectation as Monte Carlo, without its noise
-            let klSum = try tape.sumAll(model.kl(q, latent: y, estimator: .analytic, on: tape))
+            // the analytic KL where the family has one (the same expectation as Monte Carlo, without its noise);
+            // for the Concrete, the KL the model was trained with (its "analytic" one is a different objective)
+            let klSum = try tape.sumAll(model.kl(q, latent: y, estimator: model.config.hasAnalyticKL ? .analytic : nil, on: tape))
             reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
             kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0])
         }
         tape.reset()
         return (reconstruction / Double(x.rows), kl / Double(x.rows))
+    }
+
+    /// E_q[u|x] for every image and unit: the mean of the Gaussian variable (Gaussian; for the logit-normal, of the
+    /// logit), the class probabilities softmax(log α) of each categorical (Concrete), α/α₀ (Dirichlet).
+    public func posteriorMeans(_ x: Tensor, batchSize: Int = 1000) throws -> [Float] {
+        let wasTraining = model.training
+        model.training = false
+        defer { model.training = wasTraining }
+        var means: [Float] = []
+        let nz = model.config.latentSize
+        for start in stride(from: 0, to: x.rows, by: batchSize) {
+            tape.reset()
+            let b = min(batchSize, x.rows - start)
+            let q = try model.encode(try rows(x, start, b), on: tape)
+            let m: Tensor
+            switch model.config.latent {
+            case .gaussian, .logitNormal: m = q.location
+            case .concrete:
+                let groups = model.config.categoricalGroups
+                m = try tape.unary(.exp, tape.logSoftmax(tape.reshape(q.location, rows: b * groups, cols: nz / groups)))
+            case .dirichlet:
+                m = try tape.binary(.div, q.location, tape.sum(q.location, axis: .eachRow), broadcast: .column)
+            }
+            means += try backend.download(m.buffer, offset: 0, count: b * nz)
+        }
+        tape.reset()
+        return means
+    }
+
+    /// Cov_x(E_q[u|x]) of each unit u over the images of `x` (Burda et al.: a unit is active above 0.01).
+    public func unitActivity(_ x: Tensor) throws -> [Double] {
+        let nz = model.config.latentSize, n = x.rows, means = try posteriorMeans(x)
+        return (0..<nz).map { u in
+            let column = stride(from: u, to: means.count, by: nz).map { Double(means[$0]) }
+            let m = column.reduce(0, +) / Double(n)
+            return column.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(n - 1, 1))
+        }
     }
 
     /// `-log (1/k) Σ_i p(x, z_i) / q(z_i | x)` for each image of `x`, with `z_i ~ q(z | x)`, in chunks of `chunk`
@@ -130,6 +173,7 @@ public final class Evaluator {
         let nll = importanceSampling ? try importanceSampledNLL(x, k: k, progress: progress) : nil
         return EvaluationResult(
             negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl,
-            negativeLogLikelihood: nll.map { $0.reduce(0, +) / Double($0.count) }, k: k, images: x.rows)
+            negativeLogLikelihood: nll.map { $0.reduce(0, +) / Double($0.count) }, k: k, images: x.rows,
+            unitActivity: try unitActivity(x))
     }
 }
