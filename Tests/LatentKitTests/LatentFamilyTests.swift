@@ -213,3 +213,46 @@ import TestSupport
         #expect(mismatch == nil, "\(latent): \(String(describing: mismatch))")
     }
 }
+
+@Suite struct LogitNormalDensityTests {
+    func vae(_ backend: any Backend) throws -> VAE {
+        var c = ModelConfig()
+        c.latent = .logitNormal
+        c.latentSize = 1
+        c.hidden = [4]
+        c.inputSize = 2
+        return try VAE(c, on: backend, seed: 1)
+    }
+
+    @Test(arguments: TestBackends.all)
+    func densityMatchesMpmath(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let table = try readTable(testDataPath("logit_normal_density.tsv"))
+        let tape = Tape(pool: BufferPool(backend: backend))
+        // the logit of each z, in float64, as the model's sampler would hold it
+        let y = table.map { Float(Foundation.log($0[2] / (1 - $0[2]))) }
+        let lq = try vae(backend).logitNormalLogDensity(
+            logits: try Tensor(y, rows: table.count, cols: 1, on: backend), mean: try Tensor(table.map { Float($0[0]) }, rows: table.count, cols: 1, on: backend),
+            logVariance: try Tensor(table.map { Float($0[1]) }, rows: table.count, cols: 1, on: backend), on: tape)
+        let got = try backend.download(lq.buffer, offset: 0, count: table.count)
+        for (i, row) in table.enumerated() {
+            #expect(abs(Double(got[i]) - row[3]) <= 1e-4 * max(1, abs(row[3])), "z=\(row[2]) mu=\(row[0]): \(got[i]) vs \(row[3])")
+        }
+    }
+
+    /// ∫_0^1 q(z) dz = 1, with z = σ(s) and dz = σ(s)σ(-s) ds: the trapezoid rule over s in [-40, 40].
+    @Test(arguments: TestBackends.all)
+    func densityNormalises(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let n = 100_001, h = 80.0 / Double(n - 1)
+        let s = (0..<n).map { -40 + Double($0) * h }
+        let lq = try vae(backend).logitNormalLogDensity(
+            logits: try Tensor(s.map { Float($0) }, rows: n, cols: 1, on: backend), mean: try Tensor([Float](repeating: 0.7, count: n), rows: n, cols: 1, on: backend),
+            logVariance: try Tensor([Float](repeating: Float(Foundation.log(1.78)), count: n), rows: n, cols: 1, on: backend), on: tape)
+        let q = try backend.download(lq.buffer, offset: 0, count: n)
+        let values = zip(q, s).map { Foundation.exp(Double($0.0)) / (2 + Foundation.exp($0.1) + Foundation.exp(-$0.1)) }  // × σ(s)σ(-s)
+        let integral = h * (values.reduce(0, +) - 0.5 * (values[0] + values[n - 1]))
+        #expect(abs(integral - 1) < 1e-4, "∫ q = \(integral)")
+    }
+}

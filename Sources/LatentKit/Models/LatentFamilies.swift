@@ -85,6 +85,14 @@ extension VAE {
         }
     }
 
+    /// The logit-normal log-density of each row of `z` in (0, 1)^nz (paper 001): log N(logit z; mean, e^lv) plus the
+    /// Jacobian -Σ log z(1-z), computed in logit space as softplus(y) + softplus(-y) so it stays finite near 0 and 1.
+    /// Training never needs it (the Jacobian cancels in every ratio); it is the density users and tests compare.
+    public func logitNormalLogDensity(logits y: Tensor, mean: Tensor, logVariance: Tensor, on tape: Tape) throws -> Tensor {
+        let jacobian = try tape.sum(tape.binary(.add, tape.unary(.softplus, y), tape.unary(.softplus, tape.affine(y, alpha: -1))), axis: .eachRow)
+        return try tape.binary(.add, tape.gaussianLogDensity(y, mean: mean, logVariance: logVariance), jacobian)
+    }
+
     /// The KL term of each row: analytic, or `log q(y|x) - log p(y)` at the sample `y`. For the Concrete, "analytic"
     /// is the KL of the discrete categoricals, Σ_k π_k log(K π_k) with π = softmax(logits) (Jang et al. 2017).
     public func kl(_ q: Posterior, latent y: Tensor, estimator: KLEstimator? = nil, on tape: Tape) throws -> Tensor {
