@@ -10,11 +10,10 @@
 import Foundation
 
 extension VAE {
-    /// Constant helpers of a K-component Dirichlet: the one-hot column e_K and the row mask (1, ..., 1, 0).
-    func dirichletConstants(on backend: any Backend) throws -> (last: Tensor, mask: Tensor) {
-        let k = config.components
-        return (try Tensor((0..<k).map { $0 == k - 1 ? 1 : 0 }, rows: k, cols: 1, on: backend),
-                try Tensor((0..<k).map { $0 == k - 1 ? 0 : 1 }, rows: 1, cols: k, on: backend))
+    /// The one-hot column e_K and the row mask (1, ..., 1, 0) of a K-component Dirichlet.
+    func dirichletHelpers() throws -> (last: Tensor, mask: Tensor) {
+        guard let c = dirichletConstants else { throw BackendError.invalidArgument("not a Dirichlet model") }
+        return c
     }
 
     /// The Laplace approximation's mean and variance of the softmax-basis logits.
@@ -43,7 +42,7 @@ extension VAE {
             let (mean, variance) = try laplace(alpha, on: tape)
             y = try tape.binary(.add, mean, tape.binary(.mul, tape.unary(.sqrt, variance), noise))
         case .kl:
-            let (last, _) = try dirichletConstants(on: tape.backend)
+            let (last, _) = try dirichletHelpers()
             let (mean, diagonal, shared) = try aitchisonShen(alpha, last: last, on: tape)
             let own = try tape.binary(.add, mean, tape.binary(.mul, tape.unary(.sqrt, diagonal), noise))
             // column K: (0 + √ψ₁(α_K) ε_K) - √ψ₁(α_K) ε_K = 0 exactly, the fixed logit of the additive log-ratio
@@ -80,7 +79,7 @@ extension VAE {
             return (try tape.gaussianLogDensity(y, mean: mean, logVariance: tape.unary(.log, variance)),
                     try tape.gaussianLogDensity(y, mean: constant(0, cols: k), logVariance: constant(Foundation.log(priorVariance), cols: k)))
         case .kl:
-            let (last, mask) = try dirichletConstants(on: tape.backend)
+            let (last, mask) = try dirichletHelpers()
             let (mean, diagonal, shared) = try aitchisonShen(alpha, last: last, on: tape)
             let psi1 = Double(SpecialFunctions.trigamma(Float(beta)))
             return (try logisticNormalLogDensity(y, mean: mean, diagonal: diagonal, shared: shared, mask: mask, on: tape),
