@@ -53,6 +53,53 @@ extension KernelSources {
         lk_store4(y, b, n, v);
     }
 
+    /* Gamma(alpha, 1): Marsaglia-Tsang, boosted below 1; twin of GammaDistribution.sample (Sources/LatentCore/Gamma.swift). */
+    inline float lk_gamma(float alpha, uint index, uint2 key, uint c0, uint c1) {
+        int boosted = alpha < 1.0f;
+        float a = boosted ? alpha + 1.0f : alpha;
+        float d = a - 1.0f / 3.0f, c = 1.0f / sqrt(9.0f * d);
+        float value = d, boost = 1.0f;
+        for (uint attempt = 0; attempt < 64u; ++attempt) {
+            uint4 w = lk_philox4x32_10((uint4)(index, attempt, c0, c1), key);
+            float u0 = lk_uniform(w.x), u1 = lk_uniform(w.y), u2 = lk_uniform(w.z);
+            boost = lk_uniform(w.w);
+            float x = sqrt(-2.0f * log(u0)) * cos(6.283185307179586f * u1);
+            float v = 1.0f + c * x;
+            if (v <= 0.0f) continue;
+            v = v * v * v;
+            if (log(u2) < 0.5f * x * x + d - d * v + d * log(v)) { value = d * v; break; }
+        }
+        if (boosted) value = exp(log(value) + log(boost) / alpha);
+        return fmax(value, FLT_MIN);
+    }
+
+    __kernel void random_gamma_f32(__global const float* alpha, __global float* y, const int n,
+                                   const uint k0, const uint k1, const uint c0, const uint c1) {
+        int i = get_global_id(0);
+        if (i >= n) return;
+        y[i] = lk_gamma(alpha[i], (uint)i, (uint2)(k0, k1), c0, c1);
+    }
+
+    /* dx/dalpha of a Gamma(alpha, 1) sample by the implicit function theorem; twin of GammaDistribution.dxDalpha. */
+    inline float lk_gamma_dx_dalpha(float alpha, float x) {
+        float log_x = log(x), sum = 0.0f, weights = 0.0f, w = 1.0f, n = 0.0f;
+        while (n < 100000.0f) {
+            sum += w * (log_x - lk_digamma(alpha + n + 1.0f));
+            weights += w;
+            w *= x / (alpha + n + 1.0f);
+            n += 1.0f;
+            if (alpha + n + 1.0f > x && w < 1e-9f * weights) break;
+        }
+        return -(x / alpha) * sum;
+    }
+
+    __kernel void random_gamma_backward_f32(__global const float* alpha, __global const float* x, __global const float* g,
+                                            __global float* dalpha, const int n) {
+        int i = get_global_id(0);
+        if (i >= n) return;
+        dalpha[i] = g[i] * lk_gamma_dx_dalpha(alpha[i], x[i]);
+    }
+
     __kernel void random_bits_u32(__global uint* y, LK_RANDOM_ARGS) {
         int b = get_global_id(0);
         if (4 * b >= n) return;

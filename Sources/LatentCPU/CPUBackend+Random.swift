@@ -54,6 +54,27 @@ extension CPUBackend {
         }
     }
 
+    public func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws {
+        let a = try host(alpha, "gamma concentration"), out = try host(y, "gamma output")
+        try a.check(holds: count, "gamma concentration")
+        try out.check(holds: count, "gamma output")
+        try require(count <= Int(UInt32.max), "too many gamma variates")
+        let ap = a.floats, op = out.floats
+        parallelChunks(count, grain: 1 << 10) { range in
+            for i in range { op[i] = GammaDistribution.sample(alpha: ap[i], index: UInt32(i), key: key, counter: counter) }
+        }
+    }
+
+    public func gammaBackward(concentration alpha: Buffer, sample x: Buffer, gradient g: Buffer, into dAlpha: Buffer, count: Int) throws {
+        try checkRows(rows: count, cols: 1, matrices: [(alpha, "gamma concentration"), (x, "gamma sample"), (g, "gradient"),
+                                                       (dAlpha, "concentration gradient")], perRow: [])
+        let ap = try host(alpha, "gamma concentration").floats, xp = try host(x, "gamma sample").floats
+        let gp = try host(g, "gradient").floats, out = try host(dAlpha, "concentration gradient").floats
+        parallelChunks(count, grain: 1 << 8) { range in
+            for i in range { out[i] = gp[i] * GammaDistribution.dxDalpha(alpha: ap[i], x: xp[i]) }
+        }
+    }
+
     public func fillRandomBits(into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws {
         let out = try host(y, "random bits output")
         try out.check(holds: count, of: .int32, "random bits output")

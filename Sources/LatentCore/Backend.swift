@@ -59,6 +59,13 @@ public protocol Backend: AnyObject, Sendable {
     func fillRandom(
         _ distribution: RandomDistribution, into y: Buffer, count: Int,
         key: PhiloxKey, counter: PhiloxCounter, probabilities: Buffer?) throws
+    /// Gamma(α_i, 1) variates by Marsaglia-Tsang (α < 1 boosted from α + 1 by u^(1/α)), clamped below at the smallest
+    /// normal float. Element `i`'s attempt `a` uses the Philox block with counter `(i, a, counter.c0, counter.c1)`.
+    func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws
+    /// The implicit reparameterisation gradient (Figurnov et al. 2018): `dα = g · dx/dα` with
+    /// `dx/dα = -(∂P(α, x)/∂α) / p(x; α)` for the regularised incomplete gamma P, by its power series.
+    func gammaBackward(concentration alpha: Buffer, sample x: Buffer, gradient g: Buffer, into dAlpha: Buffer, count: Int) throws
+
     /// The raw Philox words, element `i` from word `i % 4` of block `counter + i / 4`, into an `int32` buffer.
     func fillRandomBits(into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws
 

@@ -19,6 +19,21 @@ extension OpenCLBackend {
         try launch(.random, "random_\(distribution.rawValue)_f32", global: (count + 3) / 4, args)
     }
 
+    public func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws {
+        try alpha.check(holds: count, "gamma concentration")
+        try y.check(holds: count, "gamma output")
+        try launch(.random, "random_gamma_f32", global: count, [
+            .buffer(try mem(alpha, "gamma concentration")), .buffer(try mem(y, "gamma output")), try int(count, "count"),
+            .uint(key.seed), .uint(key.stream), .uint(counter.words[0]), .uint(counter.words[1]),
+        ])
+    }
+
+    public func gammaBackward(concentration alpha: Buffer, sample x: Buffer, gradient g: Buffer, into dAlpha: Buffer, count: Int) throws {
+        let buffers = [(alpha, "gamma concentration"), (x, "gamma sample"), (g, "gradient"), (dAlpha, "concentration gradient")]
+        try checkRows(rows: count, cols: 1, matrices: buffers, perRow: [])
+        try launch(.random, "random_gamma_backward_f32", global: count, try buffers.map { .buffer(try mem($0.0, $0.1)) } + [try int(count, "count")])
+    }
+
     public func fillRandomBits(into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws {
         try y.check(holds: count, of: .int32, "random bits output")
         try launch(.random, "random_bits_u32", global: (count + 3) / 4,

@@ -149,3 +149,101 @@ import TestSupport
         #expect(metrics[2].kl > 1 && metrics[2].reconstruction < metrics[0].reconstruction - 5, "\(metrics.map { ($0.reconstruction, $0.kl) })")
     }
 }
+
+/// Gamma variates and their implicit reparameterisation gradient (the exact Dirichlet sampler).
+@Suite struct GammaTests {
+    func gamma(_ alpha: [Float], on backend: any Backend, seed: UInt32 = 5) throws -> [Float] {
+        let a = try backend.buffer(alpha), y = try backend.allocate(count: alpha.count, dtype: .float32)
+        try backend.fillGamma(concentration: a, into: y, count: alpha.count, key: PhiloxKey(seed: seed, stream: 1), counter: PhiloxCounter(0, 9, 0, 0))
+        return try backend.download(y)
+    }
+
+    /// Mean and variance of Gamma(α, 1) are both α: within 5 standard errors on 100,000 draws.
+    @Test(arguments: TestBackends.all, [Float(0.3), 1, 5, 50])
+    func momentsMatch(kind: BackendKind, alpha: Float) throws {
+        let n = 100_000
+        let xs = try gamma([Float](repeating: alpha, count: n), on: try TestBackends.backend(kind)).map(Double.init)
+        let m = xs.reduce(0, +) / Double(n), v = xs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(n - 1)
+        let a = Double(alpha)
+        #expect(abs(m - a) < 5 * (a / Double(n)).squareRoot(), "mean \(m) for α \(alpha)")
+        // Var of the sample variance: (μ4 - σ⁴)/n with μ4 = 3α² + 6α for Gamma(α, 1)
+        #expect(abs(v - a) < 5 * ((3 * a * a + 6 * a - a * a) / Double(n)).squareRoot(), "variance \(v) for α \(alpha)")
+        #expect(xs.allSatisfy { $0 >= Double(Float.leastNormalMagnitude) && $0.isFinite })
+    }
+
+    /// Accept/reject decisions hinge on log/cos, whose last bits may differ between libms: all but a handful of
+    /// samples agree to float rounding.
+    @Test(arguments: TestBackends.others)
+    func backendsAgree(kind: BackendKind) throws {
+        let alpha = randomFloats(20_000, in: 0.01...20, seed: 4)
+        let a = try gamma(alpha, on: CPUBackend.shared), b = try gamma(alpha, on: try TestBackends.backend(kind))
+        var disagreeing = 0
+        for (x, y) in zip(a, b) where abs(x - y) > 1e-4 * abs(x) { disagreeing += 1 }
+        #expect(disagreeing <= 20, "\(disagreeing) of 20000 differ")
+    }
+
+    /// The implicit gradient against a float64 finite difference of the Gamma CDF (scipy), PyTorch's tolerance.
+    @Test(arguments: TestBackends.all)
+    func implicitGradientMatchesTheCDF(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let table = try readTable(testDataPath("gamma_implicit_gradient.tsv"))
+        let dAlpha = try backend.allocate(count: table.count, dtype: .float32)
+        try backend.gammaBackward(concentration: try backend.buffer(table.map { Float($0[0]) }), sample: try backend.buffer(table.map { Float($0[1]) }),
+                                  gradient: try backend.buffer([Float](repeating: 1, count: table.count)), into: dAlpha, count: table.count)
+        let got = try backend.download(dAlpha)
+        var worst = 0.0
+        for (i, row) in table.enumerated() {
+            let error = abs(Double(got[i]) - row[2]) / abs(row[2])
+            worst = max(worst, error)
+            #expect(error < 1e-3, "α=\(row[0]) x=\(row[1]): \(got[i]) vs \(row[2])")
+        }
+        print("implicit Gamma gradient on \(kind): worst relative error \(worst)")
+    }
+
+    /// Small concentrations: components underflow, the clamp keeps every coordinate positive, nothing is NaN, and
+    /// the gradient through the sampler and the normalisation is finite.
+    @Test(arguments: TestBackends.all)
+    func exactDirichletIsRobustAtSmallAlpha(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        var c = ModelConfig()
+        c.latent = .dirichlet
+        c.dirichletApproximation = .exact
+        c.latentSize = 5
+        c.hidden = [4]
+        c.inputSize = 2
+        let vae = try VAE(c, on: backend, seed: 1)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let alpha = try Tensor([Float](repeating: 1e-3, count: 200 * 5), rows: 200, cols: 5, on: backend)
+        tape.watch(alpha)
+        let (z, _) = try vae.sample(Posterior(location: alpha, logVariance: nil), noise: alpha, on: tape)
+        let zs = try backend.download(z.buffer, offset: 0, count: 1000)
+        #expect(zs.allSatisfy { $0.isFinite && $0 > 0 })
+        let weights = try Tensor(randomFloats(1000, in: -1...1, seed: 3), rows: 200, cols: 5, on: backend)
+        try tape.backward(from: tape.sumAll(tape.binary(.mul, z, weights)))
+        let g = try backend.download(tape.gradient(of: alpha)!.buffer, offset: 0, count: 1000)
+        #expect(g.allSatisfy { $0.isFinite }, "gradient has non-finite entries")
+    }
+
+    /// K = 2: the Dirichlet density (a Beta) integrates to one: ∫_0^1 Dir((t, 1-t); α) dt by the midpoint rule.
+    @Test(arguments: TestBackends.all)
+    func dirichletDensityNormalises(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        var c = ModelConfig()
+        c.latent = .dirichlet
+        c.dirichletApproximation = .exact
+        c.latentSize = 2
+        c.hidden = [4]
+        c.inputSize = 2
+        let vae = try VAE(c, on: backend, seed: 1)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let n = 200_000
+        let t = (0..<n).map { (Double($0) + 0.5) / Double(n) }
+        let z = try Tensor(t.flatMap { [Float($0), Float(1 - $0)] }, rows: n, cols: 2, on: backend)
+        let alpha = try Tensor((0..<n).flatMap { _ in [Float(2.5), Float(4)] }, rows: n, cols: 2, on: backend)
+        let (logQ, logPrior) = try vae.logDensities(latent: z, posterior: Posterior(location: alpha, logVariance: nil), on: tape)
+        for lp in [logQ, logPrior] {
+            let integral = try backend.download(lp.buffer, offset: 0, count: n).reduce(0.0) { $0 + Foundation.exp(Double($1)) } / Double(n)
+            #expect(abs(integral - 1) < 1e-3, "∫ Dir = \(integral)")
+        }
+    }
+}

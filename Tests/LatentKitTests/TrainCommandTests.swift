@@ -97,7 +97,7 @@ import TestSupport
         (["train", "--latent", "gamma"], "'gaussian'"),
         (["train", "--latent", "dirichlet", "--prior-concentration=0", "--out", "/tmp/latentkit-never"], "--prior-concentration must be positive"),
         (["train", "--latent", "dirichlet", "--latent-size", "1", "--out", "/tmp/latentkit-never"], "K >= 2"),
-        (["train", "--latent", "dirichlet", "--dirichlet-approx", "exact", "--out", "/tmp/latentkit-never"], "'laplace'"),
+        (["train", "--latent", "dirichlet", "--dirichlet-approx", "beta", "--out", "/tmp/latentkit-never"], "'laplace'"),
         (["train", "--prior-concentration", "1", "--out", "/tmp/latentkit-never"], "apply to --latent dirichlet only"),
         (["train", "--latent", "concrete", "--categorical", "20y10", "--out", "/tmp/latentkit-never"], "--categorical takes GxK"),
         (["train", "--latent", "concrete", "--categorical", "20x1", "--out", "/tmp/latentkit-never"], "K >= 2"),

@@ -89,6 +89,13 @@ extension Tape {
         return record(.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: priorLogVariance), kl, inputs: [mean, logVariance])
     }
 
+    /// Gamma(α, 1) variates, one per element of `alpha`, differentiable in α by implicit reparameterisation.
+    public func gammaSample(_ alpha: Tensor, key: PhiloxKey, counter: PhiloxCounter) throws -> Tensor {
+        let y = try output(alpha.rows, alpha.cols)
+        try backend.fillGamma(concentration: alpha.buffer, into: y.buffer, count: alpha.count, key: key, counter: counter)
+        return record(.gammaSample(alpha), y, inputs: [alpha])
+    }
+
     /// `x - logsumexp(x)` of each row.
     public func logSoftmax(_ x: Tensor) throws -> Tensor {
         let y = try output(x.rows, x.cols)

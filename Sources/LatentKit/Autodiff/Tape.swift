@@ -17,6 +17,7 @@ enum Rule {
     case gaussianKL(mean: Tensor, logVariance: Tensor, priorLogVariance: Float)
     case reshape(Tensor)
     case logSoftmax(Tensor)
+    case gammaSample(Tensor)
     case bernoulliLogLikelihood(logits: Tensor, targets: Tensor)
     case gaussianLogDensity(x: Tensor, mean: Tensor, logVariance: Tensor)
 }

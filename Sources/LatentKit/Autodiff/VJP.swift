@@ -84,6 +84,11 @@ extension Tape {
             try backend.unary(.exp, y.buffer, into: probabilities.buffer, count: y.count)
             try accumulate(x, try combine(.sub, g, combine(.mul, probabilities, reduce(g, to: .column), .column), .none))
 
+        case .gammaSample(let alpha):
+            let dAlpha = try output(alpha.rows, alpha.cols)
+            try backend.gammaBackward(concentration: alpha.buffer, sample: y.buffer, gradient: g.buffer, into: dAlpha.buffer, count: alpha.count)
+            try accumulate(alpha, dAlpha)
+
         case .reshape(let x):
             try accumulate(x, try g.reshaped(rows: x.rows, cols: x.cols))
 

@@ -73,6 +73,8 @@ public final class Evaluator {
             let noise = try pool.tensor(rows: b, cols: q.location.cols)
             try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream),
                                    counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
+            model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 2)
+            model.gammaCounter = PhiloxCounter(UInt32(start), 0, 0, 0)
             let (y, input) = try model.sample(q, noise: noise, on: tape)
             let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(input, on: tape), on: tape))
             // the analytic KL where the family has one (the same expectation as Monte Carlo, without its noise);
@@ -151,6 +153,8 @@ public final class Evaluator {
                 let noise = try pool.tensor(rows: c, cols: nz)
                 try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream + 1),
                                        counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
+                model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 3)
+                model.gammaCounter = PhiloxCounter(UInt32(start), UInt32(i), 0, 0)
                 let (y, input) = try model.sample(qc, noise: noise, on: tape)
                 let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
                 let logLikelihood = try model.logLikelihood(xs, model.decode(input, on: tape), on: tape)

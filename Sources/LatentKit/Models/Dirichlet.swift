@@ -41,6 +41,10 @@ extension VAE {
         case .laplace:
             let (mean, variance) = try laplace(alpha, on: tape)
             y = try tape.binary(.add, mean, tape.binary(.mul, tape.unary(.sqrt, variance), noise))
+        case .exact:
+            let gamma = try tape.gammaSample(alpha, key: gammaKey, counter: gammaCounter)
+            let z = try tape.binary(.div, gamma, tape.sum(gamma, axis: .eachRow), broadcast: .column)
+            return (z, z)
         case .kl:
             let (last, _) = try dirichletHelpers()
             let (mean, diagonal, shared) = try aitchisonShen(alpha, last: last, on: tape)
@@ -78,6 +82,8 @@ extension VAE {
             let priorVariance = (1 / beta) * (1 - 1 / Double(k))  // the Laplace approximation of Dir(β·1)
             return (try tape.gaussianLogDensity(y, mean: mean, logVariance: tape.unary(.log, variance)),
                     try tape.gaussianLogDensity(y, mean: constant(0, cols: k), logVariance: constant(Foundation.log(priorVariance), cols: k)))
+        case .exact:
+            return (try dirichletLogDensity(y, alpha: alpha, on: tape), try dirichletLogDensity(y, alpha: nil, on: tape))
         case .kl:
             let (last, mask) = try dirichletHelpers()
             let (mean, diagonal, shared) = try aitchisonShen(alpha, last: last, on: tape)
@@ -86,6 +92,17 @@ extension VAE {
                     try logisticNormalLogDensity(y, mean: constant(0, cols: k), diagonal: constant(psi1, cols: k),
                                                  shared: constant(psi1, cols: 1), mask: mask, on: tape))
         }
+    }
+
+    /// log Dir(z; α) = lgamma(α₀) - Σ lgamma(α_k) + Σ (α_k - 1) log z_k of each row (α nil: the prior's β·1).
+    func dirichletLogDensity(_ z: Tensor, alpha: Tensor?, on tape: Tape) throws -> Tensor {
+        let logZ = try tape.unary(.log, z)
+        guard let alpha else {
+            let k = Double(config.components), beta = Double(config.effectivePriorConcentration)
+            return try tape.affine(tape.sum(logZ, axis: .eachRow), alpha: Float(beta - 1), beta: Float(lgamma(k * beta) - k * lgamma(beta)))
+        }
+        let normaliser = try tape.binary(.sub, tape.unary(.lgamma, tape.sum(alpha, axis: .eachRow)), tape.sum(tape.unary(.lgamma, alpha), axis: .eachRow))
+        return try tape.binary(.add, normaliser, tape.sum(tape.binary(.mul, tape.affine(alpha, alpha: 1, beta: -1), logZ), axis: .eachRow))
     }
 
     /// log N(y_{<K}; mean_{<K}, diag(d_{<K}) + c 11ᵀ) by the matrix determinant lemma and Sherman-Morrison (linear in

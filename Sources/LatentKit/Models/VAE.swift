@@ -30,6 +30,8 @@ public enum DirichletApproximation: String, CaseIterable, Codable, Sendable {
     /// The KL-optimal (Aitchison-Shen) approximation: logits y_k = ψ(α_k) - ψ(α_K) + √ψ₁(α_k) ε_k - √ψ₁(α_K) ε_K for
     /// k < K (one shared ε_K gives the off-diagonal covariance ψ₁(α_K)), y_K = 0; z = softmax(y).
     case kl
+    /// No approximation: z = G / Σ G with G_k ~ Gamma(α_k, 1), differentiable by implicit reparameterisation.
+    case exact
 }
 
 /// How the encoder's last layer becomes a concentration α > 0.
@@ -177,6 +179,10 @@ public final class VAE {
     let dirichletConstants: (last: Tensor, mask: Tensor)?
     /// Batch statistics (training) or running statistics (evaluation) for batch normalisation.
     public var training = false
+    /// The exact Dirichlet sampler draws its own Gamma variates from this key and counter (the trainer and the
+    /// evaluator set them for every batch, as they do the noise of the other families).
+    public var gammaKey = PhiloxKey(seed: 0, stream: 0x4000)
+    public var gammaCounter = PhiloxCounter()
     let encoder: [Dense]
     let meanHead: Dense
     /// The posterior's log-variance; the Concrete family has one parameter per class and no such head.

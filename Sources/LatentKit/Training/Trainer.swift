@@ -9,6 +9,7 @@ enum RandomStream {
     static let binarization: UInt32 = 0x1000
     static let noise: UInt32 = 0x1001
     static let shuffle: UInt32 = 0x1002
+    static let gamma: UInt32 = 0x1003
 }
 
 public struct TrainingError: Error, CustomStringConvertible {
@@ -125,6 +126,8 @@ public final class Trainer {
                                    counter: counter, probabilities: x.buffer)
         }
         model.temperature = config.model.temperature(atStep: globalStep)
+        model.gammaKey = PhiloxKey(seed: config.seed, stream: RandomStream.gamma)
+        model.gammaCounter = counter
         let q = try model.encode(x, on: tape)
         let k = config.iwSamples, beta = klWeight
         let noise = try pool.tensor(rows: b * k, cols: config.model.latentSize)
