@@ -247,3 +247,45 @@ import TestSupport
         }
     }
 }
+
+@Suite struct DirichletDensityTests {
+    func exactModel(k: Int, beta: Float? = nil, on backend: any Backend) throws -> VAE {
+        var c = ModelConfig()
+        c.latent = .dirichlet
+        c.dirichletApproximation = .exact
+        c.latentSize = k
+        c.priorConcentration = beta
+        c.hidden = [4]
+        c.inputSize = 2
+        return try VAE(c, on: backend, seed: 1)
+    }
+
+    @Test(arguments: TestBackends.all)
+    func densityMatchesMpmath(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        for row in try readTable(testDataPath("dirichlet_density.tsv")) {
+            let k = Int(row[0]), alpha = row[1..<(1 + k)].map { Float($0) }, z = row[(1 + k)..<(1 + 2 * k)].map { Float($0) }
+            let vae = try exactModel(k: k, on: backend)
+            let tape = Tape(pool: BufferPool(backend: backend))
+            let (lq, _) = try vae.logDensities(latent: try Tensor(z, rows: 1, cols: k, on: backend),
+                                               posterior: Posterior(location: try Tensor(alpha, rows: 1, cols: k, on: backend), logVariance: nil), on: tape)
+            let got = try backend.download(lq.buffer, offset: 0, count: 1)[0], want = row[1 + 2 * k]
+            #expect(abs(Double(got) - want) <= 1e-4 * max(1, abs(want)), "K=\(k) α=\(alpha): \(got) vs \(want)")
+        }
+    }
+
+    /// The analytic Dirichlet KL against the Monte Carlo mean of log Dir(z; α) - log Dir(z; β) over exact samples.
+    @Test(arguments: TestBackends.all)
+    func analyticKLMatchesMonteCarlo(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let vae = try exactModel(k: 4, beta: 0.7, on: backend)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let n = 100_000, base: [Float] = [0.6, 2, 5, 1.3]
+        let q = Posterior(location: try Tensor((0..<(4 * n)).map { base[$0 % 4] }, rows: n, cols: 4, on: backend), logVariance: nil)
+        let (z, _) = try vae.sample(q, noise: q.location, on: tape)
+        let mc = try backend.download(vae.kl(q, latent: z, estimator: .monteCarlo, on: tape).buffer, offset: 0, count: n).map(Double.init)
+        let exact = Double(try backend.download(vae.kl(q, latent: z, estimator: .analytic, on: tape).buffer, offset: 0, count: 1)[0])
+        let mean = mc.reduce(0, +) / Double(n), sd = (mc.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(n - 1)).squareRoot()
+        #expect(abs(mean - exact) < 5 * sd / Double(n).squareRoot(), "MC \(mean) ± \(sd / Double(n).squareRoot()) vs closed form \(exact)")
+    }
+}
