@@ -8,14 +8,10 @@ import TestSupport
 
 @Suite struct ConcreteTests {
     func model(groups: Int, classes: Int, temperature: Float, on backend: any Backend) throws -> VAE {
-        var c = ModelConfig()
-        c.latent = .concrete
-        c.categoricalGroups = groups
-        c.latentSize = groups * classes
-        c.temperature = temperature
-        c.hidden = [8]
-        c.inputSize = 4
-        return try VAE(c, on: backend, seed: 1)
+        try smallVAE(.concrete, latentSize: groups * classes, on: backend) {
+            $0.categoricalGroups = groups
+            $0.temperature = temperature
+        }
     }
 
     /// As the temperature goes to 0 the sample's argmax frequencies are softmax(log α) (Gumbel-max).

@@ -8,14 +8,10 @@ import TestSupport
 
 @Suite struct DirichletTests {
     func model(k: Int, approximation: DirichletApproximation = .laplace, beta: Float? = nil, on backend: any Backend) throws -> VAE {
-        var c = ModelConfig()
-        c.latent = .dirichlet
-        c.latentSize = k
-        c.dirichletApproximation = approximation
-        c.priorConcentration = beta
-        c.hidden = [8]
-        c.inputSize = 4
-        return try VAE(c, on: backend, seed: 1)
+        try smallVAE(.dirichlet, latentSize: k, on: backend) {
+            $0.dirichletApproximation = approximation
+            $0.priorConcentration = beta
+        }
     }
 
     /// Relative error 1e-5 where the KL is not small against its terms; near α = β the KL is a difference of terms
@@ -205,13 +201,7 @@ import TestSupport
     @Test(arguments: TestBackends.all)
     func exactDirichletIsRobustAtSmallAlpha(kind: BackendKind) throws {
         let backend = try TestBackends.backend(kind)
-        var c = ModelConfig()
-        c.latent = .dirichlet
-        c.dirichletApproximation = .exact
-        c.latentSize = 5
-        c.hidden = [4]
-        c.inputSize = 2
-        let vae = try VAE(c, on: backend, seed: 1)
+        let vae = try smallVAE(.dirichlet, latentSize: 5, on: backend) { $0.dirichletApproximation = .exact }
         let tape = Tape(pool: BufferPool(backend: backend))
         let alpha = try Tensor([Float](repeating: 1e-3, count: 200 * 5), rows: 200, cols: 5, on: backend)
         tape.watch(alpha)
@@ -228,13 +218,7 @@ import TestSupport
     @Test(arguments: TestBackends.all)
     func dirichletDensityNormalises(kind: BackendKind) throws {
         let backend = try TestBackends.backend(kind)
-        var c = ModelConfig()
-        c.latent = .dirichlet
-        c.dirichletApproximation = .exact
-        c.latentSize = 2
-        c.hidden = [4]
-        c.inputSize = 2
-        let vae = try VAE(c, on: backend, seed: 1)
+        let vae = try smallVAE(.dirichlet, latentSize: 2, on: backend) { $0.dirichletApproximation = .exact }
         let tape = Tape(pool: BufferPool(backend: backend))
         let n = 200_000
         let t = (0..<n).map { (Double($0) + 0.5) / Double(n) }
@@ -250,14 +234,10 @@ import TestSupport
 
 @Suite struct DirichletDensityTests {
     func exactModel(k: Int, beta: Float? = nil, on backend: any Backend) throws -> VAE {
-        var c = ModelConfig()
-        c.latent = .dirichlet
-        c.dirichletApproximation = .exact
-        c.latentSize = k
-        c.priorConcentration = beta
-        c.hidden = [4]
-        c.inputSize = 2
-        return try VAE(c, on: backend, seed: 1)
+        try smallVAE(.dirichlet, latentSize: k, on: backend) {
+            $0.dirichletApproximation = .exact
+            $0.priorConcentration = beta
+        }
     }
 
     @Test(arguments: TestBackends.all)

@@ -7,14 +7,7 @@ import Testing
 import TestSupport
 
 @Suite struct LatentFamilyTests {
-    func model(_ latent: LatentFamily, on backend: any Backend) throws -> VAE {
-        var c = ModelConfig()
-        c.latent = latent
-        c.latentSize = 3
-        c.hidden = [16]
-        c.inputSize = 12
-        return try VAE(c, on: backend, seed: 5)
-    }
+    func model(_ latent: LatentFamily, on backend: any Backend) throws -> VAE { try smallVAE(latent, latentSize: 3, on: backend) }
 
     /// E[σ(y)] and E[σ(y)²] for y ~ N(μ, σ²) by the trapezoid rule over ±12σ (float64).
     func logitNormalMoments(_ mu: Double, _ sigma: Double) -> (Double, Double) {
@@ -188,14 +181,8 @@ import TestSupport
     /// The same encoder output and Philox key give the same latent sample on every backend, for every family.
     @Test(arguments: TestBackends.others, LatentFamily.allCases)
     func samplesAgreeAcrossBackends(kind: BackendKind, latent: LatentFamily) throws {
-        var c = ModelConfig()
-        c.latent = latent
-        c.latentSize = 10
-        c.categoricalGroups = latent == .concrete ? 2 : 1
-        c.hidden = [8]
-        c.inputSize = 4
         func draw(_ backend: any Backend) throws -> [Float] {
-            let vae = try VAE(c, on: backend, seed: 3)
+            let vae = try smallVAE(latent, latentSize: 10, on: backend) { $0.categoricalGroups = latent == .concrete ? 2 : 1 }
             let tape = Tape(pool: BufferPool(backend: backend))
             let n = 257
             let location = randomFloats(n * 10, in: latent == .dirichlet ? 0.05...20 : -3...3, seed: 8)
@@ -215,14 +202,7 @@ import TestSupport
 }
 
 @Suite struct LogitNormalDensityTests {
-    func vae(_ backend: any Backend) throws -> VAE {
-        var c = ModelConfig()
-        c.latent = .logitNormal
-        c.latentSize = 1
-        c.hidden = [4]
-        c.inputSize = 2
-        return try VAE(c, on: backend, seed: 1)
-    }
+    func vae(_ backend: any Backend) throws -> VAE { try smallVAE(.logitNormal, latentSize: 1, on: backend) }
 
     @Test(arguments: TestBackends.all)
     func densityMatchesMpmath(kind: BackendKind) throws {

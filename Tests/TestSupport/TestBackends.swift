@@ -93,3 +93,16 @@ public func temporaryDirectory(_ name: String) throws -> String {
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
 }
+
+/// A small VAE of `latent` family for tests of its latent maths (sampling, densities, KL), which do not depend on
+/// the network's weights. `configure` sets the family's options.
+public func smallVAE(_ latent: LatentFamily, latentSize: Int, on backend: any Backend,
+                     _ configure: (inout ModelConfig) -> Void = { _ in }) throws -> VAE {
+    var c = ModelConfig()
+    c.latent = latent
+    c.latentSize = latentSize
+    c.hidden = [8]
+    c.inputSize = 4
+    configure(&c)
+    return try VAE(c, on: backend, seed: 1)
+}
