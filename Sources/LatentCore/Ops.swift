@@ -1,6 +1,8 @@
 // The closed op set. Each backend switches over these enums exhaustively, so a new case that one
 // backend forgets is a compile error, not a runtime surprise.
 
+import RealModule
+
 /// Elementwise functions of one argument, `y = f(x)`.
 ///
 /// Every case also has a backward form, `dx = dy * f'(x)` (see ``Backend/unaryBackward(_:x:gradient:into:count:)``).
@@ -94,18 +96,6 @@ public struct AdamHyperparameters: Sendable, Equatable {
     /// The bias corrections `1 - beta1^t` and `1 - beta2^t` for step `t >= 1`, computed in double precision
     /// on the host so both backends use identical scalars.
     public func biasCorrections(step: Int) -> (Float, Float) {
-        let t = Double(step)
-        return (Float(1 - _pow(Double(beta1), t)), Float(1 - _pow(Double(beta2), t)))
+        (Float(1 - Double.pow(Double(beta1), step)), Float(1 - Double.pow(Double(beta2), step)))
     }
-}
-
-@usableFromInline
-func _pow(_ base: Double, _ exponent: Double) -> Double {
-    var result = 1.0, b = base, e = Int(exponent)
-    while e > 0 {  // exact repeated squaring; exponent is a step count
-        if e & 1 == 1 { result *= b }
-        b *= b
-        e >>= 1
-    }
-    return result
 }

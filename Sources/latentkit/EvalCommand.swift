@@ -11,8 +11,7 @@ func loadRun(_ path: String, on backend: any Backend) throws -> (RunConfig, VAE)
     let config = try RunConfig.load(from: run.config)
     let model = try VAE(config.model, on: backend, seed: config.seed)
     let checkpoint = try Checkpoint.read(run.checkpoint)
-    for (name, p) in model.parameters + model.statistics { try checkpoint.load(name, into: p, on: backend) }
-    if let t = checkpoint.metadata["temperature"].flatMap(Float.init) { model.temperature = t }  // the annealed value
+    try model.load(from: checkpoint, on: backend)
     return (config, model)
 }
 

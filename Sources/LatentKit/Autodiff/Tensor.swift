@@ -27,13 +27,6 @@ public final class Tensor: @unchecked Sendable {
         self.base = base
     }
 
-    /// A copy of the first `count` rows, from `tape`'s pool.
-    public func prefix(_ count: Int, on tape: Tape) throws -> Tensor {
-        let t = try tape.pool.tensor(rows: count, cols: cols)
-        try tape.backend.copy(from: buffer, offset: 0, to: t.buffer, offset: 0, count: count * cols)
-        return t
-    }
-
     /// The same elements seen as a `rows × cols` matrix (no copy).
     public func reshaped(rows: Int, cols: Int) throws -> Tensor {
         try require(rows * cols == count, "cannot view \(self.rows)x\(self.cols) as \(rows)x\(cols)")

@@ -134,7 +134,7 @@ public final class Evaluator {
         let logWeights = try backend.allocate(count: k, dtype: .float32)
         // each image's encoding repeated `chunk` times, as a product so the same Posterior.mapped serves IWAE
         let repeatRow = try Tensor([Float](repeating: 1, count: chunk), rows: chunk, cols: 1, on: backend)
-        let index = try backend.allocate(count: chunk, dtype: .int32)
+        let index = try backend.buffer([Int32](repeating: 0, count: chunk))  // every sample reads the image's row 0
         let lse = try backend.allocate(count: 1, dtype: .float32)
         var result: [Double] = []
         let wasTraining = model.training
@@ -144,10 +144,9 @@ public final class Evaluator {
             tape.reset()
             let xi = try rows(x, i, 1)
             let q = try model.encode(xi, on: tape)
-            try backend.upload([Int32](repeating: 0, count: chunk), to: index, offset: 0)
             for start in stride(from: 0, to: k, by: chunk) {
                 let c = min(chunk, k - start)
-                let qc = try q.mapped(by: c == chunk ? repeatRow : try repeatRow.prefix(c, on: tape), on: tape)
+                let qc = try q.mapped(by: c == chunk ? repeatRow : try rows(repeatRow, 0, c), on: tape)
                 let xs = try pool.tensor(rows: c, cols: x.cols)
                 try backend.gatherRows(xi.buffer, rows: 1, cols: x.cols, indices: index, count: c, into: xs.buffer)
                 let noise = try pool.tensor(rows: c, cols: nz)

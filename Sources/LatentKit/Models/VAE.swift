@@ -230,11 +230,18 @@ public final class VAE {
     /// State that is saved but not trained: batch normalisation's running statistics.
     public var statistics: [(String, Tensor)] { normalisers.flatMap(\.statistics) }
 
-    func hidden(_ x: Tensor, _ layers: [Dense], _ tape: Tape) throws -> Tensor {
+    /// Loads the parameters and statistics from `checkpoint` (shapes checked), and the annealed temperature.
+    public func load(from checkpoint: Checkpoint, on backend: any Backend) throws {
+        for (name, p) in parameters + statistics { try checkpoint.load(name, into: p, on: backend) }
+        if let t = checkpoint.metadata["temperature"].flatMap(Float.init) { temperature = t }
+    }
+
+    /// The hidden layers; `normalisers` (empty without batch norm) pairs with `layers` in order.
+    func hidden(_ x: Tensor, _ layers: [Dense], _ normalisers: ArraySlice<BatchNorm>, _ tape: Tape) throws -> Tensor {
         var h = x
-        for layer in layers {
+        for (i, layer) in layers.enumerated() {
             var a = try layer(h, on: tape)
-            if let bn = normalisers.first(where: { $0.name == "\(layer.name).bn" }) { a = try bn(a, training: training, on: tape) }
+            if !normalisers.isEmpty { a = try normalisers[normalisers.startIndex + i](a, training: training, on: tape) }
             h = try tape.unary(config.activation.op, a)
         }
         return h
@@ -242,7 +249,7 @@ public final class VAE {
 
     /// The parameters of q(z|x) for each row of `x` (for the Dirichlet: the concentrations α).
     public func encode(_ x: Tensor, on tape: Tape) throws -> Posterior {
-        let h = try hidden(x, encoder, tape)
+        let h = try hidden(x, encoder, normalisers.prefix(normalisers.isEmpty ? 0 : encoder.count), tape)
         let location = try meanHead(h, on: tape)
         if config.latent == .dirichlet { return Posterior(location: try alpha(location, on: tape), logVariance: nil) }
         return Posterior(location: location, logVariance: try logVarianceHead.map { try $0(h, on: tape) })
@@ -263,7 +270,7 @@ public final class VAE {
     }
 
     public func decode(_ z: Tensor, on tape: Tape) throws -> Decoded {
-        let h = try hidden(z, decoder, tape)
+        let h = try hidden(z, decoder, normalisers.dropFirst(normalisers.isEmpty ? 0 : encoder.count), tape)
         if let lv = outputLogVarianceHead { return .gaussian(mean: try outputHead(h, on: tape), logVariance: try lv(h, on: tape)) }
         return .logits(try outputHead(h, on: tape))
     }

@@ -216,14 +216,13 @@ public final class Trainer {
 
     /// Restores parameters, optimiser moments and the position in training from `checkpoint`.
     public func restore(from checkpoint: Checkpoint) throws {
-        for (name, p) in model.parameters { try checkpoint.load(name, into: p, on: backend) }
-        for (name, m) in optimizer.state + model.statistics { try checkpoint.load(name, into: m, on: backend) }
+        try model.load(from: checkpoint, on: backend)
+        for (name, m) in optimizer.state { try checkpoint.load(name, into: m, on: backend) }
         func integer(_ key: String) throws -> Int {
             guard let v = checkpoint.metadata[key].flatMap(Int.init) else { throw DataError("checkpoint metadata lacks '\(key)'") }
             return v
         }
         epoch = try integer("epoch")
-        model.temperature = config.model.temperature(atStep: try integer("global_step"))
         stepInEpoch = try integer("step_in_epoch")
         globalStep = try integer("global_step")
         optimizer.step = try integer("adam_step")
