@@ -20,7 +20,7 @@ for block in re.split(r"\n(?=### )", text):
     if gemm:
         m, k, n = map(int, gemm.groups())
         print(f"{name:40s} {median * 2 * m * n * k / 1e9:10.1f} GFLOP/s")
-    elif "train step batch" in name:
+    elif "train step" in name:
         batch = int(name.rsplit(" ", 1)[1])
         print(f"{name:40s} {median * batch:10.0f} images/s")
     elif "1M" in name:

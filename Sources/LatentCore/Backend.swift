@@ -92,6 +92,72 @@ public protocol Backend: AnyObject, Sendable {
         _ x: Buffer, mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
         intoX dx: Buffer, intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer) throws
 
+    // MARK: latent families (fused, each with its backward form; Kernels/LatentFamilies.swift)
+    // Simplex-valued latents are rows of contiguous segments: `groups` categoricals of `categories` classes each
+    // (Concrete), or one segment of `components` (Dirichlet). Per-row outputs sum over a row's segments.
+
+    /// ExpConcrete sample of each of `segments` categoricals: `y = log-softmax((logits + gumbel) / temperature)`.
+    func concreteSample(logits: Buffer, gumbel: Buffer, temperature: Float, segments: Int, categories: Int, into y: Buffer) throws
+    /// `dLogits = (dy - e^y Σ dy) / temperature` per categorical, from the sample `y`.
+    func concreteSampleBackward(sample y: Buffer, gradient dy: Buffer, temperature: Float, segments: Int, categories: Int,
+                                into dLogits: Buffer) throws
+    /// Per row: `Σ_groups log Γ(K) + (K-1) log λ + Σ_k t_k - K logsumexp_k t_k` with `t = logits - λ y` (nil logits:
+    /// uniform locations, `t = -λ y`), the ExpConcrete log-density of Maddison et al.
+    func concreteLogDensity(sample y: Buffer, logits: Buffer?, temperature: Float, rows: Int, groups: Int, categories: Int,
+                            into lp: Buffer) throws
+    /// With `w = softmax(t)`: `dLogits = g (1 - K w)`, `dy = -λ g (1 - K w)`.
+    func concreteLogDensityBackward(sample y: Buffer, logits: Buffer?, temperature: Float, gradient g: Buffer, rows: Int,
+                                    groups: Int, categories: Int, intoSample dy: Buffer, intoLogits dLogits: Buffer?) throws
+    /// Per row: `Σ_groups Σ_k π_k log(K π_k)` with `π = softmax(logits)`, the KL of the categoricals to uniform ones.
+    func categoricalKL(logits: Buffer, rows: Int, groups: Int, categories: Int, into kl: Buffer) throws
+    /// `dLogits = g π (log(K π) - KL_group)`.
+    func categoricalKLBackward(logits: Buffer, gradient g: Buffer, rows: Int, groups: Int, categories: Int, into dLogits: Buffer) throws
+    /// `y = mean + e^(lv/2) noise` and `z = σ(y)`, elementwise, in one pass.
+    func logitNormalSample(mean: Buffer, logVariance: Buffer, noise: Buffer, intoLogit y: Buffer, intoSample z: Buffer, count: Int) throws
+    /// The gradient through `z = σ(y)`: `dMean = dz σ(y) σ(-y)`, `dLogVariance = dMean noise e^(lv/2) / 2`.
+    func logitNormalSampleBackward(logVariance: Buffer, noise: Buffer, logit y: Buffer, gradient dz: Buffer, count: Int,
+                                   intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer) throws
+    /// Per row: the logit-normal log-density of `z = σ(y)`, `Σ_j log N(y; mean, e^lv) + softplus(y) + softplus(-y)`
+    /// (the Jacobian `-log z(1-z)` in logit space, finite however close z is to 0 or 1).
+    func logitNormalLogDensity(logit y: Buffer, mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into lp: Buffer) throws
+    /// Its gradients with respect to all three arguments.
+    func logitNormalLogDensityBackward(logit y: Buffer, mean: Buffer, logVariance: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+                                       intoLogit dy: Buffer, intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer) throws
+    /// Logits `y` of a logistic-normal approximation of Dir(α) per row (see ``LogisticNormal``) from standard normal noise.
+    func dirichletSample(_ approximation: LogisticNormal, alpha: Buffer, noise: Buffer, rows: Int, components: Int, into y: Buffer) throws
+    /// `dAlpha` from the gradient `dy` of the sampled logits.
+    func dirichletSampleBackward(_ approximation: LogisticNormal, alpha: Buffer, noise: Buffer, gradient dy: Buffer, rows: Int,
+                                 components: Int, into dAlpha: Buffer) throws
+    /// Per row: the log-density of logits `y` under the approximation's Gaussian for concentrations α.
+    func dirichletApproximationLogDensity(_ approximation: LogisticNormal, logits y: Buffer, alpha: Buffer, rows: Int, components: Int,
+                                          into lp: Buffer) throws
+    /// Its gradients with respect to the logits and to α.
+    func dirichletApproximationLogDensityBackward(_ approximation: LogisticNormal, logits y: Buffer, alpha: Buffer, gradient g: Buffer,
+                                                  rows: Int, components: Int, intoLogits dy: Buffer, intoAlpha dAlpha: Buffer) throws
+    /// Per row: `KL(Dir(α) ‖ Dir(β·1)) = lgamma(α₀) - lgamma(Kβ) - Σ lgamma(α_k) + K lgamma(β) + Σ (α_k - β)(ψ(α_k) - ψ(α₀))`.
+    func dirichletKL(alpha: Buffer, priorConcentration beta: Float, rows: Int, components: Int, into kl: Buffer) throws
+    /// `dα_k = g ((α_k - β) ψ₁(α_k) - (α₀ - Kβ) ψ₁(α₀))`.
+    func dirichletKLBackward(alpha: Buffer, priorConcentration beta: Float, gradient g: Buffer, rows: Int, components: Int,
+                             into dAlpha: Buffer) throws
+    /// Per row: `log Dir(z; α) = lgamma(α₀) - Σ lgamma(α_k) + Σ (α_k - 1) log z_k`.
+    func dirichletLogDensity(_ z: Buffer, alpha: Buffer, rows: Int, components: Int, into lp: Buffer) throws
+    /// `dz = g (α - 1) / z`, `dα = g (ψ(α₀) - ψ(α) + log z)`.
+    func dirichletLogDensityBackward(_ z: Buffer, alpha: Buffer, gradient g: Buffer, rows: Int, components: Int,
+                                     intoSample dz: Buffer, intoAlpha dAlpha: Buffer) throws
+
+    // MARK: batch normalisation (fused; Kernels/Normalisation.swift)
+    /// Per column of `rows × cols`: normalise by the batch mean and biased variance, then `y = scale x̂ + shift`; saves the
+    /// mean and `1/√(var + ε)` for the backward pass and updates the running statistics as PyTorch does
+    /// (`running ← (1 - momentum) running + momentum batch`, the variance unbiased).
+    func batchNormTraining(_ x: Buffer, scale: Buffer, shift: Buffer, rows: Int, cols: Int, epsilon: Float, momentum: Float,
+                           runningMean: Buffer, runningVariance: Buffer, into y: Buffer, batchMean: Buffer, inverseDeviation: Buffer) throws
+    /// `y = scale (x - running mean) / √(running variance + ε) + shift`.
+    func batchNormInference(_ x: Buffer, scale: Buffer, shift: Buffer, runningMean: Buffer, runningVariance: Buffer, rows: Int, cols: Int,
+                            epsilon: Float, into y: Buffer) throws
+    /// `dShift = Σ dy`, `dScale = Σ dy x̂`, `dx = scale/σ (dy - mean(dy) - x̂ mean(dy x̂))` per column.
+    func batchNormBackward(_ x: Buffer, scale: Buffer, batchMean: Buffer, inverseDeviation: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
+                           intoInput dx: Buffer, intoScale dScale: Buffer, intoShift dShift: Buffer) throws
+
     // MARK: optimisers
     /// One fused Adam step at step number `step >= 1` (bias correction as in PyTorch).
     func adamStep(

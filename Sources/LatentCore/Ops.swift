@@ -79,6 +79,16 @@ public enum RandomDistribution: String, CaseIterable, Sendable {
     case bernoulli
 }
 
+/// The logistic-normal approximations of a Dirichlet(α) that give it a reparameterised sample (paper 000).
+public enum LogisticNormal: Int32, CaseIterable, Sendable {
+    /// Laplace in the softmax basis: `y_k = μ_k + σ_k ε_k` with `μ_k = log α_k - (1/K) Σ_j log α_j`,
+    /// `σ²_k = (1/α_k)(1 - 2/K) + (1/K²) Σ_j 1/α_j`; its density is the diagonal Gaussian over all K logits.
+    case laplace = 0
+    /// Aitchison-Shen, KL-optimal: for `k < K`, `y_k = ψ(α_k) - ψ(α_K) + √ψ₁(α_k) ε_k - √ψ₁(α_K) ε_K` (one shared
+    /// `ε_K`), `y_K = 0`; the density is `N(mean, diag(ψ₁(α_k)) + ψ₁(α_K) 11ᵀ)` over the first K-1 logits.
+    case aitchisonShen = 1
+}
+
 /// Hyper-parameters of the Adam optimiser (Kingma & Ba), PyTorch's defaults.
 public struct AdamHyperparameters: Sendable, Equatable {
     public var learningRate: Float
@@ -97,5 +107,19 @@ public struct AdamHyperparameters: Sendable, Equatable {
     /// on the host so both backends use identical scalars.
     public func biasCorrections(step: Int) -> (Float, Float) {
         (Float(1 - Double.pow(Double(beta1), step)), Float(1 - Double.pow(Double(beta2), step)))
+    }
+}
+
+/// Host-side constants of the fused family kernels, computed in double precision once so both backends use the
+/// same float.
+public enum FamilyConstants {
+    /// `log Γ(K) + (K - 1) log λ`, the normaliser of the ExpConcrete density.
+    public static func expConcrete(categories k: Int, temperature lambda: Float) -> Float {
+        Float(Double.logGamma(Double(k)) + Double(k - 1) * Double.log(Double(lambda)))
+    }
+
+    /// `K lgamma(β) - lgamma(Kβ)`, the prior's part of the Dirichlet KL.
+    public static func dirichletPrior(components k: Int, concentration beta: Float) -> Float {
+        Float(Double(k) * Double.logGamma(Double(beta)) - Double.logGamma(Double(k) * Double(beta)))
     }
 }

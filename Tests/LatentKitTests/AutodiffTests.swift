@@ -175,38 +175,47 @@ let ruleCases: [RuleCase] = {
     return cases
 }()
 
+/// Checks `rule` on `backend`: its output against the float64 reference, and the gradient of every non-constant
+/// input against central differences of that reference (L = Σ w ⊙ f(inputs) for fixed random weights w).
+func checkRule(_ rule: RuleCase, on backend: any Backend) throws {
+    let tape = Tape(pool: BufferPool(backend: backend))
+    let values = rule.inputs.enumerated().map { i, s in randomFloats(s.rows * s.cols, in: s.range, seed: UInt64(31 * i + 7)) }
+    let inputs = try zip(values, rule.inputs).map { v, s in try Tensor(v, rows: s.rows, cols: s.cols, on: backend) }
+    for (t, s) in zip(inputs, rule.inputs) where !s.constant { tape.watch(t) }
+    let output = try rule.tape(tape, inputs)
+    let weights = randomFloats(output.count, in: -1...1, seed: 99)
+    let w = try Tensor(weights, rows: output.rows, cols: output.cols, on: backend)
+    try tape.backward(from: tape.sumAll(tape.binary(.mul, output, w)))
+
+    let doubles = values.map { $0.map(Double.init) }
+    let forward = rule.reference(doubles), got = try backend.download(output.buffer, offset: 0, count: output.count)
+    #expect(forward.count == output.count, "\(rule): reference output size")
+    for (j, (g, want)) in zip(got, forward).enumerated() {
+        #expect(Swift.abs(Double(g) - want) <= 1e-4 * Swift.abs(want) + 1e-4, "\(rule) output[\(j)]: got \(g), want \(want)")
+    }
+    func loss(_ x: [[Double]]) -> Double { zip(rule.reference(x), weights).reduce(0) { $0 + $1.0 * Double($1.1) } }
+    for (index, (tensor, shape)) in zip(inputs, rule.inputs).enumerated() where !shape.constant {
+        guard let gradient = tape.gradient(of: tensor) else {
+            Issue.record("\(rule): no gradient reached input \(index)")
+            continue
+        }
+        let got = try backend.download(gradient.buffer, offset: 0, count: tensor.count)
+        for j in 0..<tensor.count {
+            var plus = doubles, minus = doubles
+            let h = 1e-6 * Swift.max(1, Swift.abs(doubles[index][j]))
+            plus[index][j] += h
+            minus[index][j] -= h
+            let want = (loss(plus) - loss(minus)) / (2 * h)
+            #expect(Swift.abs(Double(got[j]) - want) <= 1e-4 * Swift.abs(want) + 1e-4,
+                    "\(rule) input \(index)[\(j)]: got \(got[j]), want \(want)")
+        }
+    }
+}
+
 @Suite struct AutodiffTests {
     @Test(arguments: TestBackends.all, ruleCases)
     func ruleMatchesFiniteDifferences(kind: BackendKind, rule: RuleCase) throws {
-        let backend = try TestBackends.backend(kind)
-        let tape = Tape(pool: BufferPool(backend: backend))
-        let values = rule.inputs.enumerated().map { i, s in randomFloats(s.rows * s.cols, in: s.range, seed: UInt64(31 * i + 7)) }
-        let inputs = try zip(values, rule.inputs).map { v, s in try Tensor(v, rows: s.rows, cols: s.cols, on: backend) }
-        for (t, s) in zip(inputs, rule.inputs) where !s.constant { tape.watch(t) }
-        let output = try rule.tape(tape, inputs)
-        let weights = randomFloats(output.count, in: -1...1, seed: 99)
-        let w = try Tensor(weights, rows: output.rows, cols: output.cols, on: backend)
-        try tape.backward(from: tape.sumAll(tape.binary(.mul, output, w)))
-
-        let doubles = values.map { $0.map(Double.init) }
-        func loss(_ x: [[Double]]) -> Double { zip(rule.reference(x), weights).reduce(0) { $0 + $1.0 * Double($1.1) } }
-        #expect(rule.reference(doubles).count == output.count, "reference output size")
-        for (index, (tensor, shape)) in zip(inputs, rule.inputs).enumerated() where !shape.constant {
-            guard let gradient = tape.gradient(of: tensor) else {
-                Issue.record("\(rule): no gradient reached input \(index)")
-                continue
-            }
-            let got = try backend.download(gradient.buffer, offset: 0, count: tensor.count)
-            for j in 0..<tensor.count {
-                var plus = doubles, minus = doubles
-                let h = 1e-6 * Swift.max(1, Swift.abs(doubles[index][j]))
-                plus[index][j] += h
-                minus[index][j] -= h
-                let want = (loss(plus) - loss(minus)) / (2 * h)
-                #expect(Swift.abs(Double(got[j]) - want) <= 1e-4 * Swift.abs(want) + 1e-4,
-                        "\(rule) input \(index)[\(j)]: got \(got[j]), want \(want)")
-            }
-        }
+        try checkRule(rule, on: TestBackends.backend(kind))
     }
 
     @Test(arguments: TestBackends.all)

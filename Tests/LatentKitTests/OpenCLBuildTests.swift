@@ -28,6 +28,10 @@ import TestSupport
         expected[.optimisers] = ["optimisers_adam_f32"]
         expected[.distributions] = ["gaussian_sample", "gaussian_kl", "bernoulli_log_likelihood", "gaussian_log_density"]
             .flatMap { ["distributions_\($0)_f32", "distributions_\($0)_backward_f32"] }
+        expected[.families] = ["concrete_sample", "concrete_log_density", "categorical_kl", "logit_normal_sample", "logit_normal_log_density",
+                               "dirichlet_sample", "dirichlet_approximation_log_density", "dirichlet_kl", "dirichlet_log_density"]
+            .flatMap { ["families_\($0)_f32", "families_\($0)_backward_f32"] }
+        expected[.normalisation] = ["training", "inference", "backward"].map { "normalisation_batch_norm_\($0)_f32" }
         for family in KernelFamily.allCases {
             let names = Set(built[family] ?? [])
             #expect(expected[family] != nil, "no expectations for kernel family \(family)")

@@ -20,6 +20,8 @@ enum Rule {
     case gammaSample(Tensor)
     case bernoulliLogLikelihood(logits: Tensor, targets: Tensor)
     case gaussianLogDensity(x: Tensor, mean: Tensor, logVariance: Tensor)
+    /// The fused latent-family and batch-norm ops (Tape+FamilyOps.swift).
+    case family(FamilyRule)
 }
 
 /// A recording of differentiable ops on one backend.

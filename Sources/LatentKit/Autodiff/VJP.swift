@@ -113,6 +113,9 @@ extension Tape {
             try accumulate(x, dx)
             try accumulate(mean, dmu)
             try accumulate(logVariance, dlv)
+
+        case .family(let rule):
+            try applyFamilyRule(rule, output: y, gradient: g)
         }
     }
 

@@ -4,6 +4,7 @@
 //   logit-normal  the same y, decoder sees z = σ(y); prior on y N(0, α I) (paper 001)
 //   concrete      ExpConcrete (Maddison et al. 2017): y = log-softmax((log α + G) / λ) per categorical, G ~ Gumbel;
 //                 decoder sees z = e^y; prior: uniform locations, temperature λ_p
+// Each family's sample, densities and KL are single fused kernels with backward kernels (Tape+FamilyOps.swift).
 
 import Foundation
 
@@ -38,15 +39,16 @@ extension VAE {
     /// `temperature` overrides the model's (for sampling the Concrete prior).
     public func sample(_ q: Posterior, noise: Tensor, temperature: Float? = nil, on tape: Tape) throws -> (latent: Tensor, decoderInput: Tensor) {
         switch config.latent {
-        case .gaussian, .logitNormal:
+        case .gaussian:
             let (mean, logVariance) = try gaussianParts(q)
             let y = try tape.gaussianSample(mean: mean, logVariance: logVariance, noise: noise)
-            return (y, config.latent == .logitNormal ? try tape.unary(.sigmoid, y) : y)
+            return (y, y)
+        case .logitNormal:
+            let (mean, logVariance) = try gaussianParts(q)
+            let (y, z) = try tape.logitNormalSample(mean: mean, logVariance: logVariance, noise: noise)
+            return (y, z)
         case .concrete:
-            let rows = q.location.rows, k = config.categories
-            let perturbed = try tape.binary(.add, q.location, noise)
-            let scaled = try tape.affine(tape.reshape(perturbed, rows: rows * config.categoricalGroups, cols: k), alpha: 1 / (temperature ?? self.temperature))
-            let y = try tape.reshape(tape.logSoftmax(scaled), rows: rows, cols: config.latentSize)
+            let y = try tape.concreteSample(logits: q.location, gumbel: noise, temperature: temperature ?? self.temperature, categories: config.categories)
             return (y, try tape.unary(.exp, y))
         case .dirichlet:
             return try dirichletSample(q.location, noise: noise, on: tape)
@@ -56,12 +58,7 @@ extension VAE {
     /// The ExpConcrete log-density of each row of `y` (summed over its categoricals) for logits `logAlpha` (nil:
     /// uniform) at temperature λ: log Γ(K) + (K-1) log λ + Σ_k (log α_k - λ y_k) - K logsumexp_k(log α_k - λ y_k).
     public func expConcreteLogDensity(_ y: Tensor, logits logAlpha: Tensor?, temperature lambda: Float, on tape: Tape) throws -> Tensor {
-        let rows = y.rows, groups = config.categoricalGroups, k = config.categories
-        var t = try tape.affine(tape.reshape(y, rows: rows * groups, cols: k), alpha: -lambda)
-        if let logAlpha { t = try tape.binary(.add, t, tape.reshape(logAlpha, rows: rows * groups, cols: k)) }
-        let constant = Float(lgamma(Double(k)) + Double(k - 1) * Foundation.log(Double(lambda)))
-        let perGroup = try tape.binary(.sub, tape.sum(t, axis: .eachRow), tape.affine(tape.logSumExp(t, axis: .eachRow), alpha: Float(k), beta: -constant))
-        return try tape.sum(tape.reshape(perGroup, rows: rows, cols: groups), axis: .eachRow)
+        try tape.concreteLogDensity(y, logits: logAlpha, temperature: lambda, categories: config.categories)
     }
 
     /// `log q(y|x)` and `log p(y)` of each row. For the logit-normal the Jacobian `-log z(1-z)` of z = σ(y) is the
@@ -89,8 +86,7 @@ extension VAE {
     /// Jacobian -Σ log z(1-z), computed in logit space as softplus(y) + softplus(-y) so it stays finite near 0 and 1.
     /// Training never needs it (the Jacobian cancels in every ratio); it is the density users and tests compare.
     public func logitNormalLogDensity(logits y: Tensor, mean: Tensor, logVariance: Tensor, on tape: Tape) throws -> Tensor {
-        let jacobian = try tape.sum(tape.binary(.add, tape.unary(.softplus, y), tape.unary(.softplus, tape.affine(y, alpha: -1))), axis: .eachRow)
-        return try tape.binary(.add, tape.gaussianLogDensity(y, mean: mean, logVariance: logVariance), jacobian)
+        try tape.logitNormalLogDensity(logit: y, mean: mean, logVariance: logVariance)
     }
 
     /// The KL term of each row: analytic, or `log q(y|x) - log p(y)` at the sample `y`. For the Concrete, "analytic"
@@ -100,10 +96,7 @@ extension VAE {
         case .analytic where config.latent == .dirichlet:
             return try dirichletKL(q.location, on: tape)
         case .analytic where config.latent == .concrete:
-            let rows = q.location.rows, groups = config.categoricalGroups, k = config.categories
-            let logPi = try tape.logSoftmax(tape.reshape(q.location, rows: rows * groups, cols: k))
-            let terms = try tape.binary(.mul, tape.unary(.exp, logPi), tape.affine(logPi, alpha: 1, beta: Float.log(Float(k))))
-            return try tape.sum(tape.reshape(tape.sum(terms, axis: .eachRow), rows: rows, cols: groups), axis: .eachRow)
+            return try tape.categoricalKL(q.location, categories: config.categories)
         case .analytic:
             let (mean, logVariance) = try gaussianParts(q)
             return try tape.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: config.priorLogVariance)

@@ -175,8 +175,6 @@ public final class VAE {
     let alphaScale: Tensor?
     /// One per hidden layer (encoder then decoder) when batch normalisation is on.
     let normalisers: [BatchNorm]
-    /// Dirichlet: the one-hot column e_K and the row mask (1, ..., 1, 0), made once (not per step).
-    let dirichletConstants: (last: Tensor, mask: Tensor)?
     /// Batch statistics (training) or running statistics (evaluation) for batch normalisation.
     public var training = false
     /// The exact Dirichlet sampler draws its own Gamma variates from this key and counter (the trainer and the
@@ -206,10 +204,6 @@ public final class VAE {
         meanHead = try layer(headName, config.hidden.last!, config.latentSize)
         let oneParameter = config.latent == .concrete || config.latent == .dirichlet
         logVarianceHead = oneParameter ? nil : try layer("encoder.log_variance", config.hidden.last!, config.latentSize)
-        let k = config.latentSize
-        dirichletConstants = config.latent == .dirichlet
-            ? (try Tensor((0..<k).map { $0 == k - 1 ? 1 : 0 }, rows: k, cols: 1, on: backend),
-               try Tensor((0..<k).map { $0 == k - 1 ? 0 : 1 }, rows: 1, cols: k, on: backend)) : nil
         alphaScale = config.latent == .dirichlet && config.alphaActivation != .softplus
             ? try Tensor([config.alphaActivation == .expTanh ? 1 : Float(config.latentSize)], rows: 1, cols: 1, on: backend) : nil
         let back = [config.latentSize] + config.hidden.reversed()

@@ -1,0 +1,364 @@
+// Fused kernels of the simplex and unit-interval latent families (Concrete, logit-normal, Dirichlet), each with
+// its backward form. Twins of Sources/LatentCPU/CPUBackend+LatentFamilies.swift.
+//
+// One work-item per segment (a K-way categorical or a Dirichlet row) or per row: latent rows are short (tens to a
+// few hundred values) and each kernel needs two or three passes over its segment (max, sum of exponentials,
+// write), which a single work-item does without barriers; a work-group per segment would idle most of its items.
+
+extension KernelSources {
+    public static let latentFamilies = #"""
+    #define LK_LOG_2PI_F 1.8378770664093453f
+
+    /* ---- Concrete (ExpConcrete, Maddison et al. 2017) ---- */
+
+    /* y = log-softmax((l + g) / lambda) over each categorical of k classes */
+    __kernel void families_concrete_sample_f32(__global const float* l, __global const float* g, __global float* y,
+                                               const int segments, const int k, const float lambda) {
+        int s = get_global_id(0);
+        if (s >= segments) return;
+        long b = (long)s * k;
+        float m = -INFINITY;
+        for (int j = 0; j < k; j++) { float t = (l[b + j] + g[b + j]) / lambda; y[b + j] = t; m = lk_max(m, t); }
+        float e = 0.0f;
+        for (int j = 0; j < k; j++) e += exp(y[b + j] - m);
+        float lse = m + log(e);
+        for (int j = 0; j < k; j++) y[b + j] -= lse;
+    }
+
+    /* dl = (dy - e^y sum(dy)) / lambda */
+    __kernel void families_concrete_sample_backward_f32(__global const float* y, __global const float* dy, __global float* dl,
+                                                        const int segments, const int k, const float lambda) {
+        int s = get_global_id(0);
+        if (s >= segments) return;
+        long b = (long)s * k;
+        float sd = 0.0f;
+        for (int j = 0; j < k; j++) sd += dy[b + j];
+        for (int j = 0; j < k; j++) dl[b + j] = (dy[b + j] - exp(y[b + j]) * sd) / lambda;
+    }
+
+    /* t_j = a_j - lambda y_j (a = 0 without logits); its max and sum of exp(t - max) over one categorical */
+    inline float2 lk_concrete_lse_parts(__global const float* y, __global const float* a, long b, int k, float lambda, int has_logits) {
+        float m = -INFINITY;
+        for (int j = 0; j < k; j++) m = lk_max(m, (has_logits ? a[b + j] : 0.0f) - lambda * y[b + j]);
+        float e = 0.0f;
+        for (int j = 0; j < k; j++) e += exp((has_logits ? a[b + j] : 0.0f) - lambda * y[b + j] - m);
+        return (float2)(m, e);
+    }
+
+    /* lp[r] = sum over groups of normaliser + sum_j t_j - k logsumexp(t), normaliser = lgamma(k) + (k-1) log lambda */
+    __kernel void families_concrete_log_density_f32(__global const float* y, __global const float* a, __global float* lp,
+                                                    const int rows, const int groups, const int k, const float lambda,
+                                                    const int has_logits, const float normaliser) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        float total = 0.0f;
+        for (int q = 0; q < groups; q++) {
+            long b = ((long)r * groups + q) * k;
+            float2 p = lk_concrete_lse_parts(y, a, b, k, lambda, has_logits);
+            float st = 0.0f;
+            for (int j = 0; j < k; j++) st += (has_logits ? a[b + j] : 0.0f) - lambda * y[b + j];
+            total += normaliser + st - (float)k * (p.x + log(p.y));
+        }
+        lp[r] = total;
+    }
+
+    /* w = softmax(t): da = g (1 - k w), dy = -lambda g (1 - k w) */
+    __kernel void families_concrete_log_density_backward_f32(__global const float* y, __global const float* a, __global const float* g,
+                                                             __global float* dy, __global float* da, const int rows, const int groups,
+                                                             const int k, const float lambda, const int has_logits) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        for (int q = 0; q < groups; q++) {
+            long b = ((long)r * groups + q) * k;
+            float2 p = lk_concrete_lse_parts(y, a, b, k, lambda, has_logits);
+            for (int j = 0; j < k; j++) {
+                float w = exp((has_logits ? a[b + j] : 0.0f) - lambda * y[b + j] - p.x) / p.y;
+                float dt = g[r] * (1.0f - (float)k * w);
+                if (has_logits) da[b + j] = dt;
+                dy[b + j] = -lambda * dt;
+            }
+        }
+    }
+
+    /* logsumexp of one categorical's logits */
+    inline float lk_segment_lse(__global const float* l, long b, int k) {
+        float m = -INFINITY;
+        for (int j = 0; j < k; j++) m = lk_max(m, l[b + j]);
+        float e = 0.0f;
+        for (int j = 0; j < k; j++) e += exp(l[b + j] - m);
+        return m + log(e);
+    }
+
+    /* KL of one categorical to the uniform one: sum_j pi_j (log pi_j + log k) */
+    inline float lk_categorical_kl(__global const float* l, long b, int k, float lse) {
+        float kl = 0.0f, log_k = log((float)k);
+        for (int j = 0; j < k; j++) { float lp = l[b + j] - lse; kl += exp(lp) * (lp + log_k); }
+        return kl;
+    }
+
+    __kernel void families_categorical_kl_f32(__global const float* l, __global float* kl, const int rows, const int groups, const int k) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        float total = 0.0f;
+        for (int q = 0; q < groups; q++) {
+            long b = ((long)r * groups + q) * k;
+            total += lk_categorical_kl(l, b, k, lk_segment_lse(l, b, k));
+        }
+        kl[r] = total;
+    }
+
+    /* dl_j = g pi_j (log pi_j + log k - KL_group) */
+    __kernel void families_categorical_kl_backward_f32(__global const float* l, __global const float* g, __global float* dl,
+                                                       const int rows, const int groups, const int k) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        float log_k = log((float)k);
+        for (int q = 0; q < groups; q++) {
+            long b = ((long)r * groups + q) * k;
+            float lse = lk_segment_lse(l, b, k), kl = lk_categorical_kl(l, b, k, lse);
+            for (int j = 0; j < k; j++) { float lp = l[b + j] - lse; dl[b + j] = g[r] * exp(lp) * (lp + log_k - kl); }
+        }
+    }
+
+    /* ---- logit-normal (paper 001) ---- */
+
+    /* y = mu + exp(lv / 2) eps, z = sigmoid(y) */
+    __kernel void families_logit_normal_sample_f32(__global const float* mu, __global const float* lv, __global const float* eps,
+                                                   __global float* y, __global float* z, const int n) {
+        int i = get_global_id(0);
+        if (i >= n) return;
+        float v = mu[i] + exp(0.5f * lv[i]) * eps[i];
+        y[i] = v;
+        z[i] = lk_sigmoid(v);
+    }
+
+    /* s = dz sigmoid(y) sigmoid(-y): dmu = s, dlv = s eps exp(lv / 2) / 2 */
+    __kernel void families_logit_normal_sample_backward_f32(__global const float* lv, __global const float* eps, __global const float* y,
+                                                            __global const float* dz, __global float* dmu, __global float* dlv, const int n) {
+        int i = get_global_id(0);
+        if (i >= n) return;
+        float s = dz[i] * lk_sigmoid(y[i]) * lk_sigmoid(-y[i]);
+        dmu[i] = s;
+        dlv[i] = s * eps[i] * 0.5f * exp(0.5f * lv[i]);
+    }
+
+    /* lp[r] = sum_j -1/2 (log 2 pi + lv + (y - mu)^2 exp(-lv)) + softplus(y) + softplus(-y) */
+    __kernel void families_logit_normal_log_density_f32(__global const float* y, __global const float* mu, __global const float* lv,
+                                                        __global float* lp, const int rows, const int cols) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * cols;
+        float s = 0.0f;
+        for (int j = 0; j < cols; j++) {
+            float d = y[b + j] - mu[b + j];
+            s += -0.5f * (LK_LOG_2PI_F + lv[b + j] + d * d * exp(-lv[b + j])) + lk_softplus(y[b + j]) + lk_softplus(-y[b + j]);
+        }
+        lp[r] = s;
+    }
+
+    /* d = (y - mu) exp(-lv): dy = g (tanh(y / 2) - d), dmu = g d, dlv = g ((y - mu) d - 1) / 2 */
+    __kernel void families_logit_normal_log_density_backward_f32(__global const float* y, __global const float* mu, __global const float* lv,
+                                                                 __global const float* g, __global float* dy, __global float* dmu,
+                                                                 __global float* dlv, const int rows, const int cols) {
+        int i = get_global_id(0);
+        if (i >= rows * cols) return;
+        float gr = g[i / cols], diff = y[i] - mu[i], d = diff * exp(-lv[i]);
+        dy[i] = gr * (tanh(0.5f * y[i]) - d);
+        dmu[i] = gr * d;
+        dlv[i] = gr * 0.5f * (diff * d - 1.0f);
+    }
+
+    /* ---- Dirichlet (paper 000): one work-item per row of k components ---- */
+
+    /* Laplace: mean and variance of logit j from alpha_j, the mean of log alpha and the sum of 1/alpha */
+    inline float lk_laplace_mean(float a, float mean_log) { return log(a) - mean_log; }
+    inline float lk_laplace_variance(float a, float sum_inverse, float k) { return (1.0f / a) * (1.0f - 2.0f / k) + sum_inverse / (k * k); }
+
+    /* mode 0: the sample y = mean + sqrt(var) eps; mode 1: the log-density of y under N(mean, diag(var)) */
+    inline void lk_laplace_sums(__global const float* a, long b, int k, float* mean_log, float* sum_inverse) {
+        float sl = 0.0f, si = 0.0f;
+        for (int j = 0; j < k; j++) { sl += log(a[b + j]); si += 1.0f / a[b + j]; }
+        *mean_log = sl / (float)k;
+        *sum_inverse = si;
+    }
+
+    /* Aitchison-Shen: for j < k-1, mean psi(a_j) - psi(a_K), diagonal psi1(a_j); shared psi1(a_K) */
+
+    __kernel void families_dirichlet_sample_f32(__global const float* a, __global const float* eps, __global float* y,
+                                                const int rows, const int k, const int approximation) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * k;
+        if (approximation == 0) {
+            float mean_log, sum_inverse;
+            lk_laplace_sums(a, b, k, &mean_log, &sum_inverse);
+            for (int j = 0; j < k; j++)
+                y[b + j] = lk_laplace_mean(a[b + j], mean_log) + sqrt(lk_laplace_variance(a[b + j], sum_inverse, (float)k)) * eps[b + j];
+        } else {
+            float aK = a[b + k - 1], psiK = lk_digamma(aK), shared = sqrt(lk_trigamma(aK)) * eps[b + k - 1];
+            for (int j = 0; j < k - 1; j++) y[b + j] = (lk_digamma(a[b + j]) - psiK) + sqrt(lk_trigamma(a[b + j])) * eps[b + j] - shared;
+            y[b + k - 1] = 0.0f;
+        }
+    }
+
+    /* Laplace chain rule: with A_j = dL/dmean_j and B_j = dL/dvar_j,
+       da_i = (A_i - sum(A)/k) / a_i - ((1 - 2/k) B_i + sum(B)/k^2) / a_i^2.
+       mode 0 (sample): A = dy, B = dy eps / (2 sqrt(var)); mode 1 (density, upstream g per row, input y):
+       with c = (y - mean)/var, A = g c, B = g (c^2 - 1/var)/2, and dy = -A. */
+    inline float2 lk_laplace_parts(int mode, float mean, float var, float input, float up) {
+        if (mode == 0) return (float2)(up, up * input * 0.5f / sqrt(var));
+        float c = (input - mean) / var;
+        return (float2)(up * c, up * 0.5f * (c * c - 1.0f / var));
+    }
+
+    inline void lk_laplace_backward(int mode, __global const float* a, __global const float* input, float up_row,
+                                    __global const float* up, __global float* da, __global float* dy, long b, int k) {
+        float mean_log, sum_inverse, fk = (float)k;
+        lk_laplace_sums(a, b, k, &mean_log, &sum_inverse);
+        float sa = 0.0f, sb = 0.0f;
+        for (int j = 0; j < k; j++) {
+            float2 p = lk_laplace_parts(mode, lk_laplace_mean(a[b + j], mean_log), lk_laplace_variance(a[b + j], sum_inverse, fk),
+                                        input[b + j], mode == 0 ? up[b + j] : up_row);
+            sa += p.x;
+            sb += p.y;
+        }
+        for (int j = 0; j < k; j++) {
+            float aj = a[b + j];
+            float2 p = lk_laplace_parts(mode, lk_laplace_mean(aj, mean_log), lk_laplace_variance(aj, sum_inverse, fk),
+                                        input[b + j], mode == 0 ? up[b + j] : up_row);
+            da[b + j] = (p.x - sa / fk) / aj - ((1.0f - 2.0f / fk) * p.y + sb / (fk * fk)) / (aj * aj);
+            if (mode == 1) dy[b + j] = -p.x;
+        }
+    }
+
+    __kernel void families_dirichlet_sample_backward_f32(__global const float* a, __global const float* eps, __global const float* dy,
+                                                         __global float* da, const int rows, const int k, const int approximation) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * k;
+        if (approximation == 0) {
+            lk_laplace_backward(0, a, eps, 0.0f, dy, da, da, b, k);
+        } else {
+            float sum = 0.0f;
+            for (int j = 0; j < k - 1; j++) {
+                float aj = a[b + j], t1 = lk_trigamma(aj);
+                da[b + j] = dy[b + j] * (t1 + eps[b + j] * lk_tetragamma(aj) * 0.5f / sqrt(t1));
+                sum += dy[b + j];
+            }
+            float aK = a[b + k - 1], t1K = lk_trigamma(aK);
+            da[b + k - 1] = -sum * (t1K + eps[b + k - 1] * lk_tetragamma(aK) * 0.5f / sqrt(t1K));
+        }
+    }
+
+    /* Aitchison-Shen density by the determinant lemma and Sherman-Morrison: r = y - mean, s1 = sum 1/d, s2 = sum r^2/d,
+       s3 = sum r/d, u = 1 + c s1; log N = -1/2 ((k-1) log 2 pi + sum log d + log u + s2 - c s3^2 / u). */
+    inline float4 lk_aitchison_sums(__global const float* a, __global const float* y, long b, int k) {
+        float psiK = lk_digamma(a[b + k - 1]);
+        float s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, sl = 0.0f;
+        for (int j = 0; j < k - 1; j++) {
+            float d = lk_trigamma(a[b + j]), r = y[b + j] - (lk_digamma(a[b + j]) - psiK);
+            s1 += 1.0f / d;
+            s2 += r * r / d;
+            s3 += r / d;
+            sl += log(d);
+        }
+        return (float4)(s1, s2, s3, sl);
+    }
+
+    __kernel void families_dirichlet_approximation_log_density_f32(__global const float* y, __global const float* a, __global float* lp,
+                                                                   const int rows, const int k, const int approximation) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * k;
+        if (approximation == 0) {
+            float mean_log, sum_inverse, s = 0.0f;
+            lk_laplace_sums(a, b, k, &mean_log, &sum_inverse);
+            for (int j = 0; j < k; j++) {
+                float v = lk_laplace_variance(a[b + j], sum_inverse, (float)k), d = y[b + j] - lk_laplace_mean(a[b + j], mean_log);
+                s += -0.5f * (LK_LOG_2PI_F + log(v) + d * d / v);
+            }
+            lp[r] = s;
+        } else {
+            float4 s = lk_aitchison_sums(a, y, b, k);
+            float c = lk_trigamma(a[b + k - 1]), u = 1.0f + c * s.x;
+            lp[r] = -0.5f * ((float)(k - 1) * LK_LOG_2PI_F + s.w + log(u) + s.y - c * s.z * s.z / u);
+        }
+    }
+
+    /* Aitchison-Shen gradients: q_j = (r_j - c s3/u)/d_j (the precision times r); dy_j = -g q_j (dy_K = 0);
+       dL/dd_j = (q_j^2 - 1/d_j + c/(u d_j^2))/2, dL/dc = -(s1/u - s3^2/u^2)/2; then through mean, d and c to alpha. */
+    __kernel void families_dirichlet_approximation_log_density_backward_f32(
+            __global const float* y, __global const float* a, __global const float* g, __global float* dy, __global float* da,
+            const int rows, const int k, const int approximation) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * k;
+        if (approximation == 0) {
+            lk_laplace_backward(1, a, y, g[r], g, da, dy, b, k);
+            return;
+        }
+        float4 s = lk_aitchison_sums(a, y, b, k);
+        float aK = a[b + k - 1], psiK = lk_digamma(aK), c = lk_trigamma(aK), u = 1.0f + c * s.x, sq = 0.0f;
+        for (int j = 0; j < k - 1; j++) {
+            float aj = a[b + j], d = lk_trigamma(aj), rj = y[b + j] - (lk_digamma(aj) - psiK);
+            float q = (rj - c * s.z / u) / d;
+            float dd = 0.5f * (q * q - 1.0f / d + c / (u * d * d));
+            dy[b + j] = -g[r] * q;
+            da[b + j] = g[r] * (q * d + dd * lk_tetragamma(aj));
+            sq += q;
+        }
+        float dc = -0.5f * (s.x / u - s.z * s.z / (u * u));
+        dy[b + k - 1] = 0.0f;
+        da[b + k - 1] = g[r] * (-sq * c + dc * lk_tetragamma(aK));
+    }
+
+    /* KL(Dir(a) || Dir(beta 1)); normaliser = k lgamma(beta) - lgamma(k beta) */
+    __kernel void families_dirichlet_kl_f32(__global const float* a, __global float* kl, const int rows, const int k,
+                                            const float beta, const float normaliser) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * k;
+        float a0 = 0.0f, lg = 0.0f;
+        for (int j = 0; j < k; j++) { a0 += a[b + j]; lg += lk_lgamma(a[b + j]); }
+        float psi0 = lk_digamma(a0), cross = 0.0f;
+        for (int j = 0; j < k; j++) cross += (a[b + j] - beta) * (lk_digamma(a[b + j]) - psi0);
+        kl[r] = (lk_lgamma(a0) - lg) + (cross + normaliser);
+    }
+
+    __kernel void families_dirichlet_kl_backward_f32(__global const float* a, __global const float* g, __global float* da,
+                                                     const int rows, const int k, const float beta) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * k;
+        float a0 = 0.0f;
+        for (int j = 0; j < k; j++) a0 += a[b + j];
+        float common = (a0 - (float)k * beta) * lk_trigamma(a0);
+        for (int j = 0; j < k; j++) da[b + j] = g[r] * ((a[b + j] - beta) * lk_trigamma(a[b + j]) - common);
+    }
+
+    /* log Dir(z; a) */
+    __kernel void families_dirichlet_log_density_f32(__global const float* z, __global const float* a, __global float* lp,
+                                                     const int rows, const int k) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * k;
+        float a0 = 0.0f, lg = 0.0f, s = 0.0f;
+        for (int j = 0; j < k; j++) { a0 += a[b + j]; lg += lk_lgamma(a[b + j]); s += (a[b + j] - 1.0f) * log(z[b + j]); }
+        lp[r] = (lk_lgamma(a0) - lg) + s;
+    }
+
+    __kernel void families_dirichlet_log_density_backward_f32(__global const float* z, __global const float* a, __global const float* g,
+                                                              __global float* dz, __global float* da, const int rows, const int k) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        long b = (long)r * k;
+        float a0 = 0.0f;
+        for (int j = 0; j < k; j++) a0 += a[b + j];
+        float psi0 = lk_digamma(a0);
+        for (int j = 0; j < k; j++) {
+            dz[b + j] = g[r] * (a[b + j] - 1.0f) / z[b + j];
+            da[b + j] = g[r] * (psi0 - lk_digamma(a[b + j]) + log(z[b + j]));
+        }
+    }
+    """#
+}
