@@ -5,7 +5,7 @@
 ///
 /// Kernel names are systematic, `<family>_<op>_f32[_variant]`, so the backend derives them from the op enums.
 public enum KernelFamily: String, CaseIterable, Sendable {
-    case elementwise, reductions, random, memory, optimisers, distributions
+    case elementwise, reductions, random, memory, optimisers, distributions, analysis
 
     /// The program source: the preamble (helpers, Philox, special functions) followed by the family's kernels.
     public var source: String {
@@ -20,6 +20,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .memory: return KernelSources.memory
         case .optimisers: return KernelSources.optimisers
         case .distributions: return KernelSources.distributions
+        case .analysis: return KernelSources.analysis
         }
     }
 

@@ -28,6 +28,7 @@ import TestSupport
         expected[.optimisers] = ["optimisers_adam_f32"]
         expected[.distributions] = ["gaussian_sample", "gaussian_kl", "bernoulli_log_likelihood", "gaussian_log_density"]
             .flatMap { ["distributions_\($0)_f32", "distributions_\($0)_backward_f32"] }
+        expected[.analysis] = ["analysis_smallest_per_row_f32"]
         for family in KernelFamily.allCases {
             let names = Set(built[family] ?? [])
             #expect(expected[family] != nil, "no expectations for kernel family \(family)")
