@@ -28,6 +28,13 @@ public struct NearestNeighbours {
     public let backend: any Backend
     /// Floats of the distance matrix per block of query rows (default 2^25: 128 MiB).
     public var blockElements = 1 << 25
+    /// Seconds spent in the distance GEMMs and in the selections of the last search (the device is synchronised
+    /// after each, once per block of query rows).
+    public final class Timing: @unchecked Sendable {
+        public var distances = 0.0
+        public var selection = 0.0
+    }
+    public let timing = Timing()
 
     public init(backend: any Backend) { self.backend = backend }
 
@@ -53,6 +60,8 @@ public struct NearestNeighbours {
             throw DataError("k = \(k) nearest neighbours need at least \(k) training codes, got \(reference.count)")
         }
         let d = query.size, width = d + 2, n = reference.count
+        timing.distances = 0
+        timing.selection = 0
         let trainRows = augment(distance.embedding(reference.values), count: n, size: d, queries: false)
         let queryRows = augment(distance.embedding(query.values), count: query.count, size: d, queries: true)
         let trainBuffer = try backend.buffer(trainRows), queryBuffer = try backend.buffer(queryRows)
@@ -66,9 +75,15 @@ public struct NearestNeighbours {
         for start in stride(from: 0, to: query.count, by: block) {
             let b = min(block, query.count - start)
             try backend.copy(from: queryBuffer, offset: start * width, to: queryBlock, offset: 0, count: b * width)
+            var clock = Date()
             try backend.gemm(transposeA: false, transposeB: true, m: b, n: n, k: width, alpha: 1, queryBlock, trainBuffer,
                              beta: 0, distances)
+            try backend.synchronize()
+            timing.distances += Date().timeIntervalSince(clock)
+            clock = Date()
             try backend.smallestPerRow(distances, rows: b, cols: n, k: k, intoValues: values, intoIndices: indices)
+            try backend.synchronize()
+            timing.selection += Date().timeIntervalSince(clock)
             result += try backend.downloadInt32(indices, offset: 0, count: b * k)
             if keepDistances { squared += try backend.download(values, offset: 0, count: b * k) }
         }
