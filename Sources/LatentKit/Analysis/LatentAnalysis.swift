@@ -17,6 +17,8 @@ public struct LatentAnalysis {
     public var logisticRegressionError: Double
     public var ldaError: Double
     public var logisticRegressionIterations: Int
+    /// The largest gradient component at the end of L-BFGS (convergence: below 1e-6).
+    public var logisticRegressionGradient: Double
     /// Seconds per part: "knn", "logistic_regression", "lda", "pca".
     public var seconds: [String: Double] = [:]
 
@@ -56,6 +58,7 @@ public struct LatentAnalysis {
         let regression = try LogisticRegression(train: train)
         logisticRegressionError = classificationError(regression.predict(test), test.labels)
         logisticRegressionIterations = regression.iterations
+        logisticRegressionGradient = regression.finalGradientNorm
         lap("logistic_regression")
         ldaError = classificationError(try LinearDiscriminant(train: train).predict(test), test.labels)
         lap("lda")
@@ -72,7 +75,7 @@ public struct LatentAnalysis {
             "distance": distance.rawValue,
             "knn": Dictionary(uniqueKeysWithValues: knnErrors.map { (String($0.key), $0.value) }),
             "logistic_regression": logisticRegressionError, "lda": ldaError,
-            "logistic_regression_iterations": logisticRegressionIterations,
+            "logistic_regression_iterations": logisticRegressionIterations, "logistic_regression_gradient": logisticRegressionGradient,
         ]
         return [
             "run": run, "family": family.rawValue, "latent_size": unitActivity.count, "code": family.codeKind.rawValue,
