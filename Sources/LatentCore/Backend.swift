@@ -52,6 +52,10 @@ public protocol Backend: AnyObject, Sendable {
         alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer) throws
     /// `y[i, :] = x[indices[i], :]` for `i < count`; an index outside `0..<rows` gives a row of NaN.
     func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, count: Int, into y: Buffer) throws
+    /// The `k` smallest elements of each row of the `rows × cols` matrix `x`, in ascending order, into `values` and
+    /// their column indices into `indices` (`int32`), both `rows × k`. The order is total: ties go to the lower
+    /// column and NaN comes after every number, so both backends pick the same elements. Needs `1 <= k <= cols`.
+    func smallestPerRow(_ x: Buffer, rows: Int, cols: Int, k: Int, intoValues values: Buffer, intoIndices indices: Buffer) throws
 
     // MARK: random
     /// Fills `count` elements from `distribution`; element `i` comes from word `i % 4` of the Philox block at
@@ -205,6 +209,15 @@ extension Backend {
         try a.check(holds: m * k, "gemm A")
         try b.check(holds: k * n, "gemm B")
         try c.check(holds: m * n, "gemm C")
+    }
+
+    /// Checks the shared argument rules of ``smallestPerRow(_:rows:cols:k:intoValues:intoIndices:)``.
+    public func checkSmallestPerRow(_ x: Buffer, rows: Int, cols: Int, k: Int, _ values: Buffer, _ indices: Buffer) throws {
+        try require(rows >= 0 && cols >= 0, "smallestPerRow: negative shape \(rows)x\(cols)")
+        try require(k >= 1 && k <= cols, "smallestPerRow: k = \(k) must lie in 1...\(cols) (the row length)")
+        try x.check(holds: rows * cols, "smallestPerRow input")
+        try values.check(holds: rows * k, "smallestPerRow values")
+        try indices.check(holds: rows * k, of: .int32, "smallestPerRow indices")
     }
 
     /// Checks that each of `matrices` holds `rows × cols` floats and each of `perRow` holds `rows` floats.

@@ -32,6 +32,7 @@ import TestSupport
                                "dirichlet_sample", "dirichlet_approximation_log_density", "dirichlet_kl", "dirichlet_log_density"]
             .flatMap { ["families_\($0)_f32", "families_\($0)_backward_f32"] }
         expected[.normalisation] = ["training", "inference", "backward"].map { "normalisation_batch_norm_\($0)_f32" }
+        expected[.analysis] = ["analysis_smallest_per_row_f32"]
         for family in KernelFamily.allCases {
             let names = Set(built[family] ?? [])
             #expect(expected[family] != nil, "no expectations for kernel family \(family)")

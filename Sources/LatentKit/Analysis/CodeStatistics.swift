@@ -1,0 +1,109 @@
+// Unsupervised statistics of a set of codes, on the host in double precision (nz is tens to hundreds, the work
+// is one pass over the codes and an nz × nz eigenproblem): Burda et al.'s unit activity and the PCA spectrum.
+
+import Foundation
+
+public enum CodeStatistics {
+    /// The mean of each column of the `count × size` row-major `values`.
+    public static func columnMeans(_ values: [Float], count: Int, size: Int) -> [Double] {
+        var mean = [Double](repeating: 0, count: size)
+        for i in 0..<count { for j in 0..<size { mean[j] += Double(values[i * size + j]) } }
+        return mean.map { $0 / Double(max(count, 1)) }
+    }
+
+    /// The sample covariance (denominator n - 1) of the columns, `size × size` row-major.
+    public static func covariance(_ values: [Float], count: Int, size: Int) -> [Double] {
+        let mean = columnMeans(values, count: count, size: size)
+        var cov = [Double](repeating: 0, count: size * size)
+        var centred = [Double](repeating: 0, count: size)
+        for i in 0..<count {
+            for j in 0..<size { centred[j] = Double(values[i * size + j]) - mean[j] }
+            for a in 0..<size where centred[a] != 0 {
+                let ca = centred[a]
+                for b in a..<size { cov[a * size + b] += ca * centred[b] }
+            }
+        }
+        let scale = 1 / Double(max(count - 1, 1))
+        for a in 0..<size {
+            for b in a..<size {
+                cov[a * size + b] *= scale
+                cov[b * size + a] = cov[a * size + b]
+            }
+        }
+        return cov
+    }
+
+    /// Burda et al.'s activity of each unit u, A_u = Cov_x(E_q[u|x]): the variance of each column of the codes.
+    public static func unitActivity(_ codes: LatentCodes) -> [Double] {
+        let mean = columnMeans(codes.values, count: codes.count, size: codes.size)
+        var variance = [Double](repeating: 0, count: codes.size)
+        for i in 0..<codes.count {
+            for j in 0..<codes.size {
+                let d = Double(codes.values[i * codes.size + j]) - mean[j]
+                variance[j] += d * d
+            }
+        }
+        return variance.map { $0 / Double(max(codes.count - 1, 1)) }
+    }
+
+    /// The eigenvalues of the symmetric `n × n` matrix `a`, in descending order, by cyclic Jacobi rotations
+    /// (accurate to a few ulps of the largest eigenvalue, and simple; n is at most a few hundred here).
+    public static func symmetricEigenvalues(_ matrix: [Double], size n: Int) -> [Double] {
+        var a = matrix
+        for _ in 0..<100 {
+            var off = 0.0, total = 0.0
+            for p in 0..<n {
+                for q in 0..<n {
+                    total += a[p * n + q] * a[p * n + q]
+                    if p != q { off += a[p * n + q] * a[p * n + q] }
+                }
+            }
+            if off <= 1e-26 * total { break }
+            for p in 0..<n {
+                for q in (p + 1)..<n where a[p * n + q] != 0 {
+                    // the rotation that zeroes a[p][q] (Golub and Van Loan, Algorithm 8.4.1)
+                    let apq = a[p * n + q]
+                    let theta = (a[q * n + q] - a[p * n + p]) / (2 * apq)
+                    let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
+                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
+                    for k in 0..<n {
+                        let akp = a[k * n + p], akq = a[k * n + q]
+                        a[k * n + p] = c * akp - s * akq
+                        a[k * n + q] = s * akp + c * akq
+                    }
+                    for k in 0..<n {
+                        let apk = a[p * n + k], aqk = a[q * n + k]
+                        a[p * n + k] = c * apk - s * aqk
+                        a[q * n + k] = s * apk + c * aqk
+                    }
+                }
+            }
+        }
+        return (0..<n).map { a[$0 * n + $0] }.sorted(by: >)
+    }
+}
+
+/// The spectrum of the codes' covariance.
+public struct PCAResult: Sendable {
+    /// Eigenvalues of the sample covariance, largest first (the variance along each principal axis).
+    public let explainedVariance: [Double]
+    public var explainedVarianceRatio: [Double] {
+        let total = explainedVariance.reduce(0) { $0 + max($1, 0) }
+        return explainedVariance.map { total > 0 ? max($0, 0) / total : 0 }
+    }
+
+    /// The fewest leading components whose ratios add up to at least `fraction` (0.95 in the report).
+    public func components(for fraction: Double) -> Int {
+        var sum = 0.0
+        for (i, r) in explainedVarianceRatio.enumerated() {
+            sum += r
+            if sum >= fraction - 1e-12 { return i + 1 }
+        }
+        return explainedVariance.count
+    }
+
+    public init(_ codes: LatentCodes) {
+        explainedVariance = CodeStatistics.symmetricEigenvalues(
+            CodeStatistics.covariance(codes.values, count: codes.count, size: codes.size), size: codes.size)
+    }
+}
