@@ -93,7 +93,7 @@ public enum HTMLReport {
             tr.paper td { background: #eef3fb; font-style: italic; }
             .pictures { display: grid; grid-template-columns: repeat(\(max(runs.count, 1)), minmax(0, 1fr)); gap: 16px; }
             .pictures > div { min-width: 0; }
-            .pictures img.png { image-rendering: pixelated; max-width: 100%; }
+            .pictures img.png { image-rendering: pixelated; width: 100%; }
             .pictures svg, .pictures img.svg { max-width: 100%; height: auto; }
             h3 { margin: 18px 0 6px; }
             .note { color: #8a5a00; font-size: 13px; }
@@ -111,7 +111,12 @@ public enum HTMLReport {
     }
 
     static func header(_ runs: [RunSummary], first: String) -> String {
-        "<tr><th>\(HTML.escape(first))</th>" + runs.indices.map { "<th>run \($0 + 1)</th>" }.joined() + "</tr>\n"
+        "<tr><th>\(HTML.escape(first))</th>" + runs.enumerated().map { "<th>run \($0.offset + 1)<br>\(HTML.escape(shortName($0.element)))</th>" }.joined() + "</tr>\n"
+    }
+
+    /// The run directory's last path component.
+    static func shortName(_ run: RunSummary) -> String {
+        URL(fileURLWithPath: run.path).lastPathComponent
     }
 
     static func cell(_ value: Any?, format: String = "%.2f") -> String {
@@ -164,14 +169,14 @@ public enum HTMLReport {
         for (i, run) in runs.enumerated() {
             let latent = run.config["model.latent"].map(unquote) ?? "—"
             guard let analysis = run.analysis, let classification = analysis["classification"] as? [String: Any] else {
-                h += "<tr><td>run \(i + 1)</td><td>\(HTML.escape(latent))</td><td colspan=\"8\">— (no analysis.json: run "
+                h += "<tr><td>run \(i + 1) \(HTML.escape(shortName(run)))</td><td>\(HTML.escape(latent))</td><td colspan=\"8\">— (no analysis.json: run "
                     + "<code>latentkit analyze \(HTML.escape(run.path))</code>)</td></tr>\n"
                 continue
             }
             let knn = classification["knn"] as? [String: Any] ?? [:]
             let errors: [Any?] = [knn["2"], knn["5"], knn["10"], classification["logistic_regression"], classification["lda"]]
             let active = (analysis["active_units"] as? [String: Any])?["count"]
-            h += "<tr><td>run \(i + 1)</td><td>\(HTML.escape(latent))</td>" + cell(analysis["code"] as? String) + cell(classification["distance"] as? String)
+            h += "<tr><td>run \(i + 1) \(HTML.escape(shortName(run)))</td><td>\(HTML.escape(latent))</td>" + cell(analysis["code"] as? String) + cell(classification["distance"] as? String)
                 + errors.map { e in cell((number(e) as? Double ?? (number(e) as? Int).map(Double.init)).map { $0 * 100 }, format: "%.1f") }.joined()
                 + cell(number(active)) + "</tr>\n"
         }
@@ -181,15 +186,24 @@ public enum HTMLReport {
     }
 
     static func configTable(_ runs: [RunSummary]) -> String {
-        var h = "<h2>Configuration</h2>\n<p class=\"note\">Highlighted: settings that differ between the runs.</p>\n<table>\n" + header(runs, first: "config.json")
         let keys = Set(runs.flatMap(\.config.keys)).sorted()
-        for key in keys {
-            let values = runs.map { $0.config[key] }
-            let differs = Set(values.map { $0 ?? "" }).count > 1
-            h += "<tr\(differs ? " class=\"differs\"" : "")><td>\(HTML.escape(key))</td>"
-                + values.map { "<td>\(HTML.escape($0 ?? "—"))</td>" }.joined() + "</tr>\n"
+        func differs(_ key: String) -> Bool { Set(runs.map { $0.config[key] ?? "" }).count > 1 }
+        func rows(_ keys: [String]) -> String {
+            keys.map { key in
+                "<tr\(differs(key) ? " class=\"differs\"" : "")><td>\(HTML.escape(key))</td>"
+                    + runs.map { "<td>\(HTML.escape($0.config[key] ?? "—"))</td>" }.joined() + "</tr>\n"
+            }.joined()
         }
-        return h + "</table>\n"
+        var h = "<h2>Configuration</h2>\n"
+        let different = keys.filter(differs)
+        if runs.count > 1 {
+            h += different.isEmpty ? "<p>The runs have the same configuration.</p>\n"
+                : "<p>Settings that differ:</p>\n<table>\n" + header(runs, first: "config.json") + rows(different) + "</table>\n"
+        }
+        // the whole configuration folded when there are differences to look at first
+        h += "<details\(runs.count > 1 ? "" : " open")><summary>every setting (config.json)</summary>\n<table>\n"
+            + header(runs, first: "config.json") + rows(keys) + "</table>\n</details>\n"
+        return h
     }
 
     static func pictures(_ runs: [RunSummary]) -> String {
@@ -197,7 +211,7 @@ public enum HTMLReport {
         for name in plotFiles where runs.contains(where: { $0.pictures[name] != nil }) {
             h += "<h3>\(HTML.escape(name))</h3>\n<div class=\"pictures\">\n"
             for (i, run) in runs.enumerated() {
-                h += "<div><b>run \(i + 1)</b><br>\n"
+                h += "<div><b>run \(i + 1)</b> \(HTML.escape(shortName(run)))<br>\n"
                 if let bytes = run.pictures[name] {
                     if name.hasSuffix(".png") {
                         h += "<img class=\"png\" alt=\"\(HTML.escape(name))\" src=\"\(HTML.dataURI(bytes, type: "image/png"))\">\n"

@@ -237,11 +237,11 @@ public enum Plots {
     /// Panels side by side, each with its title, y label and series (a line with a dot per point) and a legend.
     public static func curves(_ panels: [(title: String, yLabel: String, series: [Series])], xLabel: String) throws -> SVGDocument {
         try require(!panels.isEmpty, "curves: no panels")
-        let cellWidth = 430.0, height = 330.0
+        let cellWidth = 430.0, height = 360.0
         var doc = SVGDocument(width: Double(panels.count) * cellWidth, height: height)
         for (i, spec) in panels.enumerated() {
             let xs = spec.series.flatMap(\.x).filter(\.isFinite), ys = spec.series.flatMap(\.y).filter(\.isFinite)
-            let panel = Panel(box: PlotBox(x: Double(i) * cellWidth + 75, y: 30, width: cellWidth - 100, height: height - 90),
+            let panel = Panel(box: PlotBox(x: Double(i) * cellWidth + 75, y: 30, width: cellWidth - 100, height: 240),
                               x: Axis(minimum: xs.min() ?? 0, maximum: xs.max() ?? 1), y: Axis(minimum: ys.min() ?? 0, maximum: ys.max() ?? 1))
             doc.add(panel.frame(title: spec.title, xLabel: xLabel, yLabel: spec.yLabel))
             for (s, series) in spec.series.enumerated() {
@@ -252,9 +252,9 @@ public enum Plots {
                 doc.add("<path class=\"curve\" d=\"\(d)\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"2\"/>")
                 for p in points { doc.add("<circle cx=\"\(SVG.number(p.x))\" cy=\"\(SVG.number(p.y))\" r=\"2.5\" fill=\"\(colour)\"/>") }
             }
-            // top right: the curves of a training run fall from the top left
+            // below the axis label, outside the box: a curve can pass through any corner of it
             doc.legend(spec.series.enumerated().map { ($0.element.name, SVG.palette[$0.offset % 10]) },
-                       x: panel.box.x + panel.box.width - 120, y: panel.box.y + 8)
+                       x: panel.box.x, y: panel.box.y + panel.box.height + 42)
         }
         return doc
     }
