@@ -130,7 +130,7 @@ struct PlotsCommand: ParsableCommand {
                                                       Plots.Series(name: "reconstruction", x: epochs, y: column("reconstruction"))]),
                 ("KL per epoch", "nats per image", [Plots.Series(name: "KL", x: epochs, y: column("kl"))]),
             ], xLabel: "epoch").write(to: path("learning_curves.svg"))
-            wrote("learning_curves.svg", "loss, reconstruction and KL over \(metrics.count) epochs")
+            wrote("learning_curves.svg", "loss, reconstruction and KL over \(metrics.count) epoch\(metrics.count == 1 ? "" : "s")")
         }
     }
 
