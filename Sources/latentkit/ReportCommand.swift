@@ -19,6 +19,7 @@ struct ReportCommand: ParsableCommand {
     @OptionGroup var backendOptions: BackendOptions
     @Option(help: "The HTML file to write.") var out: String
     @Option(help: "Page title.") var title = "LatentKit report"
+    @Option(help: "Folder with the dataset's IDX files for runs evaluated here (default: each run's).") var dataDir: String?
 
     func validate() throws {
         if !out.hasSuffix(".html") && !out.hasSuffix(".htm") { throw ValidationError("--out must name an .html file, got \(out)") }
@@ -54,7 +55,7 @@ struct ReportCommand: ParsableCommand {
     /// writable.
     func evaluate(_ path: String, on backend: any Backend, notes: inout [String]) throws -> [String: Any] {
         let (config, model) = try loadRun(path, on: backend)
-        let data = try Dataset(config.dataset, directory: config.dataDirectory, trainLimit: 1)
+        let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1)
         guard data.test.pixelsPerImage == config.model.inputSize else {
             throw ToolError("dataset mismatch: the \(config.dataset.rawValue) images have \(data.test.pixelsPerImage) pixels, "
                             + "but the model of \(path) takes \(config.model.inputSize)")

@@ -40,6 +40,10 @@ import TestSupport
         #expect(page.components(separatedBy: "src=\"data:image/png;base64,").count == 3)
         #expect(page.components(separatedBy: "<path class=\"curve\"").count == 3)
         #expect(!page.contains("<script>") && page.components(separatedBy: "src=\"data:image/svg+xml;base64,").count == 3)
+        // a comment is refused too (the HTML parser ends comments where XML does not)
+        var commented = Self.summary(analysis: nil)
+        commented.pictures = ["scatter.svg": Array("<svg xmlns=\"http://www.w3.org/2000/svg\"><!-- a --></svg>".utf8)]
+        #expect(HTMLReport.page([commented]).contains("src=\"data:image/svg+xml;base64,"))
         #expect(page.contains("<td class=\"num\">143.25</td>"))
     }
 
@@ -130,5 +134,14 @@ import TestSupport
         let report = try runTool(["report", run, "--backend", "cpu", "--out", "/etc/passwd/report.html"])
         #expect(report.status == 1 && report.stderr.contains("cannot write /etc/passwd/report.html"), "\(report.stderr)")
         #expect(report.stderr.contains("run latentkit plots"), "the missing pictures are named: \(report.stderr)")
+
+        // a configuration without its checkpoint
+        let bare = dir + "/bare"
+        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: run + "/config.json", toPath: bare + "/config.json")
+        for command in [["plots", bare], ["report", bare, "--out", dir + "/r.html"]] {
+            let result = try runTool(command + ["--backend", "cpu"])
+            #expect(result.status == 1 && result.stderr.contains("checkpoint.safetensors is missing"), "\(command[0]): \(result.stderr)")
+        }
     }
 }

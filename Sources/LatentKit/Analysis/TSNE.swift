@@ -33,9 +33,9 @@ public struct TSNE: Sendable {
         try require(n >= 2 && d >= 1 && data.count == n * d, "t-SNE: \(data.count) numbers for \(n) points of \(d) dimensions")
         try require(data.allSatisfy(\.isFinite), "t-SNE: the input has non-finite values")
         try require(perplexity > 0 && theta >= 0 && iterations >= 0, "t-SNE: bad parameters")
-        var (x, width) = Self.prepare(data, count: n, dimensions: d, maximumDimensions: maximumInputDimensions)
+        let (x, width) = Self.prepare(data, count: n, dimensions: d, maximumDimensions: maximumInputDimensions)
         let neighbours = min(n - 1, Int((3 * perplexity).rounded()))
-        let affinities = Self.symmetricAffinities(&x, count: n, dimensions: width, neighbours: neighbours,
+        let affinities = Self.symmetricAffinities(x, count: n, dimensions: width, neighbours: neighbours,
                                                   perplexity: min(perplexity, Double(n - 1) / 3), threads: threads)
         return optimise(affinities, count: n)
     }
@@ -121,7 +121,7 @@ public struct TSNE: Sendable {
         var value: [Double]
     }
 
-    static func symmetricAffinities(_ x: inout [Double], count n: Int, dimensions d: Int, neighbours k: Int,
+    static func symmetricAffinities(_ x: [Double], count n: Int, dimensions d: Int, neighbours k: Int,
                                     perplexity: Double, threads: Int) -> Affinities {
         var index = [Int32](repeating: 0, count: n * k)
         var conditional = [Double](repeating: 0, count: n * k)

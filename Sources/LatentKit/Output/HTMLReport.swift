@@ -258,4 +258,13 @@ final class SVGAllowList: NSObject, XMLParserDelegate {
         if !Self.elements.contains(name) || !attributes.keys.allSatisfy(Self.attributes.contains) { allowed = false }
         if attributes.values.contains(where: { $0.lowercased().contains("url(") || $0.lowercased().contains("javascript:") }) { allowed = false }
     }
+
+    // Comments, CDATA, processing instructions and DTD declarations are nothing the writer makes, and the HTML
+    // parser reads some of them differently from XML: refuse them rather than reason about each.
+    func parser(_ parser: XMLParser, foundComment comment: String) { allowed = false }
+    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) { allowed = false }
+    func parser(_ parser: XMLParser, foundProcessingInstructionWithTarget target: String, data: String?) { allowed = false }
+    func parser(_ parser: XMLParser, foundInternalEntityDeclarationWithName name: String, value: String?) { allowed = false }
+    func parser(_ parser: XMLParser, foundExternalEntityDeclarationWithName name: String, publicID: String?, systemID: String?) { allowed = false }
+    func parser(_ parser: XMLParser, foundElementDeclarationWithName elementName: String, model: String) { allowed = false }
 }
