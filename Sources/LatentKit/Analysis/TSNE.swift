@@ -1,6 +1,6 @@
 // Barnes-Hut t-SNE (van der Maaten 2014, "Accelerating t-SNE using tree-based algorithms") on the host:
 // PCA to at most 50 dimensions, input affinities from the 3·perplexity nearest neighbours (exact, by brute force:
-// n² distances over ≤ 50 dimensions take about a second for 10,000 points), the attractive forces over those sparse
+// n² distances over ≤ 50 dimensions: 1.6 s for 10,000 points of 20 here), the attractive forces over those sparse
 // affinities and the repulsive ones from a quadtree with the opening criterion width/distance < θ. Optimisation as
 // in the reference implementation: early exaggeration, momentum 0.5 then 0.8, per-coordinate gains.
 // Deterministic for a seed: the initial embedding comes from a seeded generator, and the parallel loops write
