@@ -78,16 +78,7 @@ struct SampleCommand: ParsableCommand {
     func run() throws {
         let backend = try backendOptions.make()
         let (config, model) = try loadRun(runDirectory, on: backend)
-        let tape = Tape(pool: BufferPool(backend: backend))
-        let nz = config.model.latentSize
-        let noise = try Tensor([Float](repeating: 0, count: count * nz), rows: count, cols: nz, on: backend)
-        try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: 0x3000),
-                               counter: PhiloxCounter(), probabilities: nil)
-        // a sample of the prior through the family's own sampler
-        let (_, input) = try model.sample(model.prior(rows: count, on: backend), noise: noise,
-                                          temperature: config.model.priorTemperature, on: tape)
-        let images = try model.expectation(model.decode(input, on: tape), on: tape)
-        let pixels = try backend.download(images.buffer, offset: 0, count: images.count)
+        let pixels = try LatentPictures(model: model, backend: backend).priorSamples(count: count, seed: seed)
         let side = Int(Double(config.model.inputSize).squareRoot())
         guard side * side == config.model.inputSize else { throw ValidationError("images of \(config.model.inputSize) pixels are not square") }
         let columns = Int(Double(count).squareRoot().rounded(.up))

@@ -8,7 +8,8 @@ struct LatentKitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "latentkit",
         abstract: "Variational autoencoders with discrete and simplex-valued latents, on OpenCL GPUs or the CPU.",
-        subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, EncodeCommand.self, AnalyzeCommand.self, DevicesCommand.self, OpCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, EncodeCommand.self, AnalyzeCommand.self, PlotsCommand.self,
+                      ReportCommand.self, DevicesCommand.self, OpCommand.self]
     )
 }
 
