@@ -72,10 +72,8 @@ extension CPUBackend {
 
     public func concreteLogDensityBackward(sample y: Buffer, logits: Buffer?, temperature lambda: Float, gradient g: Buffer, rows: Int,
                                            groups: Int, categories k: Int, intoSample dy: Buffer, intoLogits dLogits: Buffer?) throws {
-        try require((logits == nil) == (dLogits == nil), "concrete log-density backward: logits and their gradient go together")
-        var matrices = [(y, "sample"), (dy, "sample gradient")]
-        if let logits, let dLogits { matrices += [(logits, "logits"), (dLogits, "logits gradient")] }
-        try checkRows(rows: rows, cols: groups * k, matrices: matrices, perRow: [(g, "log-density gradient")])
+        try checkConcreteLogDensityBackward(sample: y, logits: logits, gradient: g, rows: rows, groups: groups, categories: k,
+                                            intoSample: dy, intoLogits: dLogits)
         let ys = try host(y, "sample").floats, a = try logits.map { try host($0, "logits").floats }, gr = try host(g, "log-density gradient").floats
         let outY = try host(dy, "sample gradient").floats, outA = try dLogits.map { try host($0, "logits gradient").floats }
         eachSegment(rows, length: groups * k) { r in

@@ -227,6 +227,15 @@ extension Backend {
         for (b, role) in perRow { try b.check(holds: rows, role) }
     }
 
+    /// Checks the shared argument rules of ``concreteLogDensityBackward(sample:logits:temperature:gradient:rows:groups:categories:intoSample:intoLogits:)``.
+    public func checkConcreteLogDensityBackward(sample y: Buffer, logits: Buffer?, gradient g: Buffer, rows: Int, groups: Int, categories k: Int,
+                                                intoSample dy: Buffer, intoLogits dLogits: Buffer?) throws {
+        try require((logits == nil) == (dLogits == nil), "concrete log-density backward: logits and their gradient go together")
+        var matrices = [(y, "sample"), (dy, "sample gradient")]
+        if let logits, let dLogits { matrices += [(logits, "logits"), (dLogits, "logits gradient")] }
+        try checkRows(rows: rows, cols: groups * k, matrices: matrices, perRow: [(g, "log-density gradient")])
+    }
+
     /// Checks the shared argument rules of ``copyBlock(from:offset:rowStride:to:offset:rowStride:rows:cols:)``.
     public func checkBlock(_ buffer: Buffer, offset: Int, stride: Int, rows: Int, cols: Int, _ role: String) throws {
         try require(rows >= 0 && cols >= 0 && offset >= 0, "\(role): negative block geometry")

@@ -41,10 +41,8 @@ extension OpenCLBackend {
 
     public func concreteLogDensityBackward(sample y: Buffer, logits: Buffer?, temperature lambda: Float, gradient g: Buffer, rows: Int,
                                            groups: Int, categories k: Int, intoSample dy: Buffer, intoLogits dLogits: Buffer?) throws {
-        try require((logits == nil) == (dLogits == nil), "concrete log-density backward: logits and their gradient go together")
-        var matrices = [(y, "sample"), (dy, "sample gradient")]
-        if let logits, let dLogits { matrices += [(logits, "logits"), (dLogits, "logits gradient")] }
-        try checkRows(rows: rows, cols: groups * k, matrices: matrices, perRow: [(g, "log-density gradient")])
+        try checkConcreteLogDensityBackward(sample: y, logits: logits, gradient: g, rows: rows, groups: groups, categories: k,
+                                            intoSample: dy, intoLogits: dLogits)
         try launch(.families, "families_concrete_log_density_backward_f32", global: rows, [
             .buffer(try mem(y, "sample")), .buffer(try mem(logits ?? y, "logits")), .buffer(try mem(g, "log-density gradient")),
             .buffer(try mem(dy, "sample gradient")), .buffer(try mem(dLogits ?? dy, "logits gradient")),
