@@ -46,10 +46,18 @@ public enum CodeStatistics {
         return variance.map { $0 / Double(max(codes.count - 1, 1)) }
     }
 
-    /// The eigenvalues of the symmetric `n × n` matrix `a`, in descending order, by cyclic Jacobi rotations
-    /// (accurate to a few ulps of the largest eigenvalue, and simple; n is at most a few hundred here).
+    /// The eigenvalues of the symmetric `n × n` matrix, in descending order.
     public static func symmetricEigenvalues(_ matrix: [Double], size n: Int) -> [Double] {
-        var a = matrix
+        symmetricEigensystem(matrix, size: n).values
+    }
+
+    /// The eigenvalues of the symmetric `n × n` matrix in descending order, with the unit eigenvector of each (row
+    /// `i` of `vectors` belongs to `values[i]`), by cyclic Jacobi rotations (Golub and Van Loan, Algorithm 8.4.3):
+    /// accurate to a few ulps of the largest eigenvalue and simple; n is at most a few hundred here (a latent space).
+    /// PCA of the codes and t-SNE's projection both use it.
+    public static func symmetricEigensystem(_ matrix: [Double], size n: Int) -> (values: [Double], vectors: [Double]) {
+        var a = matrix, v = [Double](repeating: 0, count: n * n)
+        for r in 0..<n { v[r * n + r] = 1 }
         for _ in 0..<100 {
             var off = 0.0, total = 0.0
             for p in 0..<n {
@@ -61,25 +69,30 @@ public enum CodeStatistics {
             if off <= 1e-26 * total { break }
             for p in 0..<n {
                 for q in (p + 1)..<n where a[p * n + q] != 0 {
-                    // the rotation that zeroes a[p][q] (Golub and Van Loan, Algorithm 8.4.1)
-                    let apq = a[p * n + q]
-                    let theta = (a[q * n + q] - a[p * n + p]) / (2 * apq)
+                    // the rotation J that zeroes a[p][q] (Algorithm 8.4.1)
+                    let theta = (a[q * n + q] - a[p * n + p]) / (2 * a[p * n + q])
                     let t = (theta >= 0 ? 1.0 : -1.0) / (abs(theta) + (theta * theta + 1).squareRoot())
                     let c = 1 / (t * t + 1).squareRoot(), s = t * c
-                    for k in 0..<n {
+                    for k in 0..<n {  // A ← A·J
                         let akp = a[k * n + p], akq = a[k * n + q]
                         a[k * n + p] = c * akp - s * akq
                         a[k * n + q] = s * akp + c * akq
                     }
-                    for k in 0..<n {
+                    for k in 0..<n {  // A ← Jᵀ·A
                         let apk = a[p * n + k], aqk = a[q * n + k]
                         a[p * n + k] = c * apk - s * aqk
                         a[q * n + k] = s * apk + c * aqk
                     }
+                    for k in 0..<n {  // V ← V·J: the eigenvectors are V's columns
+                        let vkp = v[k * n + p], vkq = v[k * n + q]
+                        v[k * n + p] = c * vkp - s * vkq
+                        v[k * n + q] = s * vkp + c * vkq
+                    }
                 }
             }
         }
-        return (0..<n).map { a[$0 * n + $0] }.sorted(by: >)
+        let order = (0..<n).sorted { a[$0 * n + $0] > a[$1 * n + $1] }
+        return (order.map { a[$0 * n + $0] }, order.flatMap { c in (0..<n).map { v[$0 * n + c] } })
     }
 }
 

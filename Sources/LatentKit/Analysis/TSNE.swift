@@ -69,8 +69,7 @@ public struct TSNE: Sendable {
         return (x, width)
     }
 
-    /// The `keep` leading eigenvectors (rows, unit length) of the covariance of the centred rows of `x`, by cyclic
-    /// Jacobi rotations: exact enough and simple for the few hundred dimensions a latent space has.
+    /// The `keep` leading eigenvectors (rows, unit length) of the covariance of the centred rows of `x`.
     public static func principalAxes(_ x: [Double], count n: Int, dimensions d: Int, keep: Int) -> [Double] {
         var a = [Double](repeating: 0, count: d * d)
         for i in 0..<n {
@@ -80,37 +79,7 @@ public struct TSNE: Sendable {
             }
         }
         for r in 0..<d { for c in r..<d { a[c * d + r] = a[r * d + c] } }
-        var v = [Double](repeating: 0, count: d * d)
-        for r in 0..<d { v[r * d + r] = 1 }
-        for _ in 0..<50 {
-            var off = 0.0
-            for p in 0..<d { for q in (p + 1)..<d { off += a[p * d + q] * a[p * d + q] } }
-            if off < 1e-22 * max(1, (0..<d).map { a[$0 * d + $0] * a[$0 * d + $0] }.reduce(0, +)) { break }
-            for p in 0..<d {
-                for q in (p + 1)..<d where a[p * d + q] != 0 {
-                    let theta = (a[q * d + q] - a[p * d + p]) / (2 * a[p * d + q])
-                    let t = (theta >= 0 ? 1 : -1) / (abs(theta) + (theta * theta + 1).squareRoot())
-                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
-                    for k in 0..<d {  // A ← A·J
-                        let akp = a[k * d + p], akq = a[k * d + q]
-                        a[k * d + p] = c * akp - s * akq
-                        a[k * d + q] = s * akp + c * akq
-                    }
-                    for k in 0..<d {  // A ← Jᵀ·A
-                        let apk = a[p * d + k], aqk = a[q * d + k]
-                        a[p * d + k] = c * apk - s * aqk
-                        a[q * d + k] = s * apk + c * aqk
-                    }
-                    for k in 0..<d {  // V ← V·J: the eigenvectors are V's columns
-                        let vkp = v[k * d + p], vkq = v[k * d + q]
-                        v[k * d + p] = c * vkp - s * vkq
-                        v[k * d + q] = s * vkp + c * vkq
-                    }
-                }
-            }
-        }
-        let order = (0..<d).sorted { a[$0 * d + $0] > a[$1 * d + $1] }
-        return order.prefix(keep).flatMap { c in (0..<d).map { v[$0 * d + c] } }
+        return Array(CodeStatistics.symmetricEigensystem(a, size: d).vectors.prefix(keep * d))
     }
 
     /// Sparse symmetric affinities P (CSR, summing to 1): each point's Gaussian conditional over its nearest
