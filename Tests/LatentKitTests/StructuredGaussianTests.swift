@@ -197,3 +197,98 @@ let structuredRuleCases: [RuleCase] = testedStructures.flatMap { s -> [RuleCase]
         }
     }
 }
+
+@Suite struct StructuredGaussianModelTests {
+    func config(_ posterior: PosteriorStructure) -> ModelConfig {
+        var c = ModelConfig()
+        c.posterior = posterior
+        if posterior == .grid { c.grid = GridShape(rows: 4, columns: 5) }
+        return c
+    }
+
+    /// Gives the precision head random biases, so that L's off-diagonals are not the zeros it starts from.
+    func perturbPrecisionHead(_ vae: VAE, on backend: any Backend) throws {
+        let bias = try #require(vae.parameters.first { $0.0 == "encoder.precision_factor.bias" }?.1)
+        try backend.upload(randomFloats(bias.count, in: -0.5...0.5, seed: 17), to: bias.buffer)
+    }
+
+    /// The heads under their checkpoint names; the diagonal model's parameters are those it always had.
+    @Test func parametersNameThePrecisionHead() throws {
+        let backend = CPUBackend.shared
+        let diagonal = try VAE(config(.diagonal), on: backend, seed: 1), grid = try VAE(config(.grid), on: backend, seed: 1)
+        #expect(!diagonal.parameters.contains { $0.0.hasPrefix("encoder.precision_factor") })
+        let head = try #require(grid.parameters.first { $0.0 == "encoder.precision_factor.weight" }?.1)
+        #expect(head.rows == 200 && head.cols == 4 * 10 + 3 * 25)
+        #expect(Array(grid.parameters.map(\.0).prefix(diagonal.parameters.count)) == diagonal.parameters.map(\.0))
+        for ((_, a), (_, b)) in zip(diagonal.parameters, grid.parameters) {  // the same initial values, seed for seed
+            #expect(try backend.download(a.buffer) == backend.download(b.buffer))
+        }
+    }
+
+    /// IWAE with k = 1 is the one-sample ELBO with the Monte Carlo KL (through the structured log-density); 20 samples tighten it.
+    @Test(arguments: TestBackends.all, [PosteriorStructure.chain, .grid])
+    func iwaeWithOneSampleIsTheELBO(kind: BackendKind, posterior: PosteriorStructure) throws {
+        let backend = try TestBackends.backend(kind)
+        var c = config(posterior)
+        c.klEstimator = .monteCarlo
+        let vae = try VAE(c, on: backend, seed: 2)
+        try perturbPrecisionHead(vae, on: backend)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        let x = try Evaluator(model: vae, backend: backend).testImages(try mnist(trainLimit: 1, testLimit: 64).test, limit: 64)
+        let q = try vae.encode(x, on: tape)
+        func noise(_ rows: Int) throws -> Tensor {
+            let t = try Tensor([Float](repeating: 0, count: rows * 20), rows: rows, cols: 20, on: backend)
+            try backend.fillRandom(.normal, into: t.buffer, count: t.count, key: PhiloxKey(seed: 4), counter: PhiloxCounter(), probabilities: nil)
+            return t
+        }
+        let one = try noise(64)
+        let elbo = try Objective.elbo(model: vae, x: x, posterior: q, noise: one, on: tape)
+        let iwae1 = try Objective.iwae(model: vae, x: x, posterior: q, noise: one, samples: 1,
+                                       repeater: Objective.Repeater(batch: 64, samples: 1, on: backend), on: tape)
+        let iwae20 = try Objective.iwae(model: vae, x: x, posterior: q, noise: try noise(64 * 20), samples: 20,
+                                        repeater: Objective.Repeater(batch: 64, samples: 20, on: backend), on: tape)
+        let e = try backend.download(elbo.bound.buffer, offset: 0, count: 1)[0], i1 = try backend.download(iwae1.bound.buffer, offset: 0, count: 1)[0]
+        let i20 = try backend.download(iwae20.bound.buffer, offset: 0, count: 1)[0]
+        #expect(abs(e - i1) <= 1e-5 * abs(e), "ELBO \(e) vs IWAE(k=1) \(i1)")
+        #expect(i20 > e, "IWAE(k=20) \(i20) should exceed the ELBO \(e)")
+    }
+
+    /// A short run per structure on an MNIST slice: the loss falls, nothing is NaN, and the off-diagonal head has learned.
+    @Test(arguments: TestBackends.all, [PosteriorStructure.chain, .grid])
+    func shortTrainingRunLearns(kind: BackendKind, posterior: PosteriorStructure) throws {
+        let backend = try TestBackends.backend(kind)
+        var c = RunConfig()
+        c.model = config(posterior)
+        c.trainLimit = 1500
+        c.epochs = 3
+        let trainer = try Trainer(config: c, backend: backend, train: try mnist(trainLimit: 1500).train)
+        var losses: [Double] = []
+        _ = try trainer.train(run: nil, epochDone: { losses.append($0.loss) })
+        #expect(losses.allSatisfy { $0.isFinite })
+        #expect(losses[2] < losses[0] - 20 && losses[2] < 260, "\(posterior): \(losses)")
+        let head = try #require(trainer.model.parameters.first { $0.0 == "encoder.precision_factor.weight" }?.1)
+        let weights = try backend.download(head.buffer)
+        #expect(weights.allSatisfy { $0.isFinite } && weights.contains { abs($0) > 1e-4 }, "the off-diagonal head stayed at zero")
+    }
+
+    /// train, eval, sample, encode, analyze and plots on a grid-posterior run, as a user runs them.
+    @Test func commandsWorkOnAGridRun() throws {
+        let dir = try temporaryDirectory("ggm-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run"
+        let train = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "300", "--posterior", "grid", "--grid", "4x5", "--out", run])
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(train.stdout.contains("grid posterior (grid 4x5)"), "\(train.stdout)")
+        let commands: [[String]] = [
+            ["eval", run, "--k", "5", "--limit", "50"], ["sample", run, "--out", dir + "/s.png", "--count", "4"],
+            ["encode", run, "--limit", "50"], ["analyze", run, "--limit-train", "200", "--limit-test", "50"],
+            ["plots", run, "--tsne-points", "50"],
+        ]
+        for command in commands {
+            let result = try runTool(command + ["--backend", "cpu"])
+            #expect(result.status == 0, "\(command): \(result.stderr)")
+        }
+        let config = try RunConfig.load(from: run + "/config.json")
+        #expect(config.model.posterior == .grid && config.model.grid == GridShape(rows: 4, columns: 5))
+    }
+}
