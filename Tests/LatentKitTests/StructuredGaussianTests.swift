@@ -225,6 +225,21 @@ let structuredRuleCases: [RuleCase] = testedStructures.flatMap { s -> [RuleCase]
         }
     }
 
+    /// `--posterior grid` without `--grid` takes the squarest grid; configurations written before posteriors existed are diagonal.
+    @Test func gridDefaultsAndOldConfigurations() throws {
+        #expect(GridShape.squarest(20) == GridShape(rows: 4, columns: 5) && GridShape.squarest(16) == GridShape(rows: 4, columns: 4))
+        #expect(GridShape.squarest(7) == GridShape(rows: 1, columns: 7))
+        var c = ModelConfig()
+        c.posterior = .grid
+        #expect(c.precisionStructure == PrecisionStructure(blocks: 4, blockSize: 5))
+        #expect(GridShape(parsing: "3x0") == nil && GridShape(parsing: "3x") == nil && GridShape(parsing: "2X10") == GridShape(rows: 2, columns: 10))
+        let old = try JSONDecoder().decode(ModelConfig.self, from: Data(#"{"latent": "gaussian", "latentSize": 20}"#.utf8))
+        #expect(old.posterior == .diagonal && old.grid == nil && old.precisionStructure == nil)
+        c.grid = GridShape(rows: 4, columns: 5)
+        let roundTrip = try JSONDecoder().decode(ModelConfig.self, from: JSONEncoder().encode(c))
+        #expect(roundTrip == c)
+    }
+
     /// IWAE with k = 1 is the one-sample ELBO with the Monte Carlo KL (through the structured log-density); 20 samples tighten it.
     @Test(arguments: TestBackends.all, [PosteriorStructure.chain, .grid])
     func iwaeWithOneSampleIsTheELBO(kind: BackendKind, posterior: PosteriorStructure) throws {
