@@ -5,9 +5,7 @@
 //
 // One work-item per batch row: a row's triangular solves are sequential and latents are short (tens of values), so a
 // work-group per row would idle. L's diagonal is exp(-lv/2) and every division by it is a multiplication by
-// exp(lv/2), as in the diagonal family's sample. The off-diagonals o are stored relative to their column's diagonal,
-// L_aj = o_aj L_jj (an LDLᵀ factorisation of P); backward kernels find the adjoints of L's entries, then
-// lk_sg_chain_rule maps them to o and lv. Per-row scratch (the Gram blocks of L⁻¹, vectors) lives in a global
+// exp(lv/2), as in the diagonal family's sample. Per-row scratch (the Gram blocks of L⁻¹, vectors) lives in a global
 // workspace the backend allocates, so no block size is baked into the program.
 
 extension KernelSources {
@@ -25,31 +23,9 @@ extension KernelSources {
 
     inline int lk_sg_index(int a, int j, int c) { return lk_sg_start(a, c) + j - lk_sg_first(a, c); }
 
-    /* L_aj = o_aj L_jj */
-    inline float lk_sg_entry(__global const float* lv, __global const float* off, int a, int j, int c) {
-        return off[lk_sg_index(a, j, c)] * exp(-0.5f * lv[j]);
-    }
-
     /* D_r[i][k] (k < i), the diagonal block, and B_r[i][k], the sub-diagonal block, of L */
-    inline float lk_sg_d(__global const float* lv, __global const float* off, int r, int i, int k, int c) {
-        return off[lk_sg_start(r * c + i, c) + (r > 0 ? c : 0) + k] * exp(-0.5f * lv[r * c + k]);
-    }
-    inline float lk_sg_b(__global const float* lv, __global const float* off, int r, int i, int k, int c) {
-        return off[lk_sg_start(r * c + i, c) + k] * exp(-0.5f * lv[(r - 1) * c + k]);
-    }
-
-    /* from the adjoints of L's entries (in doff, the diagonal's part in dlv) to those of o and lv:
-       do_aj = Lbar_aj L_jj, dlv_j += -Lbar_aj L_aj / 2 */
-    inline void lk_sg_chain_rule(__global const float* lv, __global const float* off, __global float* dlv, __global float* doff, int n, int c) {
-        for (int a = 0; a < n; a++) {
-            int s = lk_sg_start(a, c), f = lk_sg_first(a, c);
-            for (int j = f; j < a; j++) {
-                float adjoint = doff[s + j - f], dj = exp(-0.5f * lv[j]);
-                dlv[j] += -0.5f * adjoint * (off[s + j - f] * dj);
-                doff[s + j - f] = adjoint * dj;
-            }
-        }
-    }
+    inline float lk_sg_d(__global const float* off, int r, int i, int k, int c) { return off[lk_sg_start(r * c + i, c) + (r > 0 ? c : 0) + k]; }
+    inline float lk_sg_b(__global const float* off, int r, int i, int k, int c) { return off[lk_sg_start(r * c + i, c) + k]; }
 
     /* v = L^-T eps by back substitution over the rows of L */
     inline void lk_sg_solve_transposed(__global const float* lv, __global const float* off, __global const float* eps,
@@ -59,7 +35,7 @@ extension KernelSources {
             float va = exp(0.5f * lv[a]) * v[a];
             v[a] = va;
             int s = lk_sg_start(a, c), f = lk_sg_first(a, c);
-            for (int j = f; j < a; j++) v[j] -= off[s + j - f] * exp(-0.5f * lv[j]) * va;
+            for (int j = f; j < a; j++) v[j] -= off[s + j - f] * va;
         }
     }
 
@@ -68,7 +44,7 @@ extension KernelSources {
                                           __global const float* off, int j, int n, int c) {
         float t = exp(-0.5f * lv[j]) * (z[j] - mu[j]);
         int last = min(n, (j / c + 2) * c) - 1;
-        for (int a = j + 1; a <= last; a++) t += lk_sg_entry(lv, off, a, j, c) * (z[a] - mu[a]);
+        for (int a = j + 1; a <= last; a++) t += off[lk_sg_index(a, j, c)] * (z[a] - mu[a]);
         return t;
     }
 
@@ -87,23 +63,23 @@ extension KernelSources {
                 __global float* prev = ws + (r - 1) * cc;
                 for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
                     float t = 0.0f;
-                    for (int k = 0; k < c; k++) t += lk_sg_b(lv, off, r, i, k, c) * prev[k * c + j];
+                    for (int k = 0; k < c; k++) t += lk_sg_b(off, r, i, k, c) * prev[k * c + j];
                     y[i * c + j] = t;
                 }
                 for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
                     float t = i == j ? 1.0f : 0.0f;
-                    for (int k = 0; k < c; k++) t += y[i * c + k] * lk_sg_b(lv, off, r, j, k, c);
+                    for (int k = 0; k < c; k++) t += y[i * c + k] * lk_sg_b(off, r, j, k, c);
                     m[i * c + j] = t;
                 }
             }
             for (int j = 0; j < c; j++) for (int i = 0; i < c; i++) {  /* y = D^-1 m */
                 float t = m[i * c + j];
-                for (int k = 0; k < i; k++) t -= lk_sg_d(lv, off, r, i, k, c) * y[k * c + j];
+                for (int k = 0; k < i; k++) t -= lk_sg_d(off, r, i, k, c) * y[k * c + j];
                 y[i * c + j] = t * exp(0.5f * lv[base + i]);
             }
             for (int j = 0; j < c; j++) for (int i = 0; i < c; i++) {  /* G = D^-1 y^T */
                 float t = y[j * c + i];
-                for (int k = 0; k < i; k++) t -= lk_sg_d(lv, off, r, i, k, c) * g[k * c + j];
+                for (int k = 0; k < i; k++) t -= lk_sg_d(off, r, i, k, c) * g[k * c + j];
                 g[i * c + j] = t * exp(0.5f * lv[base + i]);
             }
             for (int i = 0; i < c; i++) trace += g[i * c + i];
@@ -137,7 +113,7 @@ extension KernelSources {
         for (int a = 0; a < n; a++) {
             float t = dz[o + a];
             int s = lk_sg_start(a, c), f = lk_sg_first(a, c);
-            for (int j = f; j < a; j++) t -= L[s + j - f] * exp(-0.5f * l[j]) * w[j];
+            for (int j = f; j < a; j++) t -= L[s + j - f] * w[j];
             w[a] = t * exp(0.5f * l[a]);
         }
         for (int a = 0; a < n; a++) {
@@ -145,7 +121,6 @@ extension KernelSources {
             for (int j = f; j < a; j++) doff[om + s + j - f] = -v[a] * w[j];
             dlv[o + a] = 0.5f * v[a] * w[a] * exp(-0.5f * l[a]);
         }
-        lk_sg_chain_rule(l, L, dlv + o, doff + om, n, c);
     }
 
     /* KL = (tr P^-1 + mu^T mu - n - sum lv) / 2 */
@@ -185,12 +160,12 @@ extension KernelSources {
             if (q < blocks - 1) {
                 for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
                     float s = 0.0f;
-                    for (int k = 0; k < c; k++) s += mbar[i * c + k] * lk_sg_b(l, L, q + 1, k, j, c);
+                    for (int k = 0; k < c; k++) s += mbar[i * c + k] * lk_sg_b(L, q + 1, k, j, c);
                     t[i * c + j] = s;
                 }
                 for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
                     float s = i == j ? 1.0f : 0.0f;
-                    for (int k = 0; k < c; k++) s += lk_sg_b(l, L, q + 1, k, i, c) * t[k * c + j];
+                    for (int k = 0; k < c; k++) s += lk_sg_b(L, q + 1, k, i, c) * t[k * c + j];
                     gbar[i * c + j] = s;
                 }
             } else {
@@ -198,12 +173,12 @@ extension KernelSources {
             }
             for (int j = 0; j < c; j++) for (int i = c - 1; i >= 0; i--) {  /* x = D^-T Gbar */
                 float s = gbar[i * c + j];
-                for (int k = i + 1; k < c; k++) s -= lk_sg_d(l, L, q, k, i, c) * x[k * c + j];
+                for (int k = i + 1; k < c; k++) s -= lk_sg_d(L, q, k, i, c) * x[k * c + j];
                 x[i * c + j] = s * exp(0.5f * l[base + i]);
             }
             for (int j = 0; j < c; j++) for (int i = c - 1; i >= 0; i--) {  /* Mbar = D^-T x^T */
                 float s = x[j * c + i];
-                for (int k = i + 1; k < c; k++) s -= lk_sg_d(l, L, q, k, i, c) * mbar[k * c + j];
+                for (int k = i + 1; k < c; k++) s -= lk_sg_d(L, q, k, i, c) * mbar[k * c + j];
                 mbar[i * c + j] = s * exp(0.5f * l[base + i]);
             }
             for (int i = 0; i < c; i++) for (int j = 0; j <= i; j++) {  /* Dbar = -2 x G */
@@ -217,7 +192,7 @@ extension KernelSources {
                 __global float* prev = W + (q - 1) * cc;
                 for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
                     float s = 0.0f;
-                    for (int k = 0; k < c; k++) s += lk_sg_b(l, L, q, i, k, c) * prev[k * c + j];
+                    for (int k = 0; k < c; k++) s += lk_sg_b(L, q, i, k, c) * prev[k * c + j];
                     t[i * c + j] = s;
                 }
                 for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
@@ -227,7 +202,6 @@ extension KernelSources {
                 }
             }
         }
-        lk_sg_chain_rule(l, L, dlv + o, doff + om, n, c);
         for (int a = 0; a < n; a++) dmu[o + a] = gr[r] * mu[o + a];
     }
 
@@ -265,14 +239,13 @@ extension KernelSources {
             float t = la * u[a];
             int s = lk_sg_start(a, c), f = lk_sg_first(a, c);
             for (int j = f; j < a; j++) {
-                t += L[s + j - f] * exp(-0.5f * lv[o + j]) * u[j];
+                t += L[s + j - f] * u[j];
                 doff[om + s + j - f] = -g * ra * u[j];
             }
             dz[o + a] = -g * t;
             dmu[o + a] = g * t;
             dlv[o + a] = g * (-0.5f + 0.5f * ra * u[a] * la);
         }
-        lk_sg_chain_rule(lv + o, L, dlv + o, doff + om, n, c);
     }
     """#
 }

@@ -1,9 +1,7 @@
 // The structured Gaussian posterior ops on the CPU: the specification of Kernels/StructuredGaussian.swift, in the same
 // order of operations (float32, one batch row at a time). L's diagonal is exp(-lv/2); every division by it is written
 // as a multiplication by σ = exp(lv/2), so that with zero off-diagonals the sample is bit for bit the diagonal
-// family's `mean + exp(lv/2) noise`. The off-diagonals are stored relative to their column's diagonal, L_aj = o_aj L_jj
-// (P = (I + O) D² (I + O)ᵀ, an LDLᵀ factorisation): the backward kernels first find the adjoints L̄ of L's entries, then
-// ``FactorRow/chainRule(offDiagonal:logVariance:)`` maps them to o and lv.
+// family's `mean + exp(lv/2) noise`.
 
 import LatentCore
 import RealModule
@@ -23,7 +21,7 @@ private struct FactorRow {
     @inline(__always) func diagonal(_ a: Int) -> Float { Float.exp(-0.5 * logVariance[a]) }
     /// The index of L_aj (firstColumn(a) <= j < a) among the off-diagonals.
     @inline(__always) func index(_ a: Int, _ j: Int) -> Int { structure.rowStart(a) + j - structure.firstColumn(a) }
-    @inline(__always) func entry(_ a: Int, _ j: Int) -> Float { offDiagonal[index(a, j)] * diagonal(j) }
+    @inline(__always) func entry(_ a: Int, _ j: Int) -> Float { offDiagonal[index(a, j)] }
     /// The last row whose band reaches column j: the end of the block after j's.
     @inline(__always) func lastRow(inColumn j: Int) -> Int { min(n, (j / structure.blockSize + 2) * structure.blockSize) - 1 }
 
@@ -56,24 +54,9 @@ private struct FactorRow {
     // The diagonal block D_r (k < i) and the sub-diagonal block B_r of L.
     @inline(__always) func d(_ r: Int, _ i: Int, _ k: Int) -> Float {
         let c = structure.blockSize
-        return offDiagonal[structure.rowStart(r * c + i) + (r > 0 ? c : 0) + k] * diagonal(r * c + k)
+        return offDiagonal[structure.rowStart(r * c + i) + (r > 0 ? c : 0) + k]
     }
-    @inline(__always) func b(_ r: Int, _ i: Int, _ k: Int) -> Float {
-        let c = structure.blockSize
-        return offDiagonal[structure.rowStart(r * c + i) + k] * diagonal((r - 1) * c + k)
-    }
-
-    /// From the adjoints L̄_aj held in `dOff` (and the diagonal's part of `dlv`) to those of the stored o_aj = L_aj / L_jj and
-    /// of lv: dō_aj = L̄_aj L_jj, dlv_j += L̄_aj o_aj dL_jj/dlv_j = -½ L̄_aj L_aj.
-    func chainRule(offDiagonal dOff: UnsafeMutablePointer<Float>, logVariance dlv: UnsafeMutablePointer<Float>) {
-        for a in 0..<n {
-            for j in structure.firstColumn(a)..<a {
-                let adjoint = dOff[index(a, j)]
-                dlv[j] += -0.5 * adjoint * entry(a, j)
-                dOff[index(a, j)] = adjoint * diagonal(j)
-            }
-        }
-    }
+    @inline(__always) func b(_ r: Int, _ i: Int, _ k: Int) -> Float { offDiagonal[structure.rowStart(r * structure.blockSize + i) + k] }
 
     /// tr P⁻¹ = ‖L⁻¹‖²_F = Σ_r tr G_r, with G_r = D_r⁻¹ (I + B_r G_{r-1} B_rᵀ) D_r⁻ᵀ the Gram matrix of L⁻¹'s block row r (the
     /// identity block and B_r times the previous block row touch disjoint columns). Leaves every G_r in `ws`.
@@ -214,7 +197,6 @@ extension CPUBackend {
                 for j in s.firstColumn(a)..<a { outOff[r * m + f.index(a, j)] = -v[a] * w[j] }
                 outLv[o + a] = 0.5 * v[a] * w[a] * f.diagonal(a)  // -v_a w_a · dL_aa/dlv_a, dL_aa/dlv_a = -L_aa / 2
             }
-            f.chainRule(offDiagonal: outOff + r * m, logVariance: outLv + o)
         }
     }
 
@@ -250,7 +232,6 @@ extension CPUBackend {
             f.traceBackward(workspace: ws, scale: half, dOff: outOff + r * m) { a, adjoint in
                 outLv[r * n + a] = half * (adjoint * (-0.5 * f.diagonal(a)) - 1)
             }
-            f.chainRule(offDiagonal: outOff + r * m, logVariance: outLv + r * n)
             for a in 0..<n { outMu[r * n + a] = gr[r] * mu[r * n + a] }
         }
     }
@@ -301,7 +282,6 @@ extension CPUBackend {
                 outMu[o + a] = gRow * t
                 outLv[o + a] = gRow * (-0.5 + 0.5 * ra * u[a] * f.diagonal(a))
             }
-            f.chainRule(offDiagonal: outOff + r * m, logVariance: outLv + o)
         }
     }
 }

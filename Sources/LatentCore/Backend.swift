@@ -152,9 +152,8 @@ public protocol Backend: AnyObject, Sendable {
     // MARK: structured Gaussian posteriors (fused; Kernels/StructuredGaussian.swift)
     // q(z|x) = N(mean, P⁻¹) with P = L Lᵀ, L lower block-bidiagonal as `structure` says (``PrecisionStructure``). Per row of
     // a batch: `mean` and `logVariance` hold n = structure.latentSize values, `offDiagonal` the structure.offDiagonalCount
-    // strictly-lower non-zeros of L row by row (each row's columns in order), each relative to its column's diagonal:
-    // L_aj = o_aj L_jj, so P = (I + O) D² (I + O)ᵀ. L's diagonal is `exp(-logVariance / 2)`: with zero off-diagonals
-    // `logVariance` is the diagonal Gaussian's. One work-item per row.
+    // strictly-lower non-zeros of L row by row (each row's columns in order). L's diagonal is `exp(-logVariance / 2)`: with
+    // zero off-diagonals `logVariance` is the diagonal Gaussian's. One work-item per row.
 
     /// `z = mean + v` with `Lᵀ v = noise` (back substitution, O(n C)), so that Cov(v) = P⁻¹.
     func structuredGaussianSample(_ structure: PrecisionStructure, mean: Buffer, logVariance: Buffer, offDiagonal: Buffer, noise: Buffer,

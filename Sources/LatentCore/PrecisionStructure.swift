@@ -1,8 +1,7 @@
 // The sparsity of the Cholesky factor L of a structured Gaussian posterior's precision P = L Lᵀ (paper 003): lower
 // block-bidiagonal with `blocks` blocks of `blockSize` latents. The chain is blocks of one latent (L lower bidiagonal,
 // P tridiagonal); the R×C grid is R blocks of C (each diagonal block lower triangular, each sub-diagonal block dense,
-// P block-tridiagonal: the "extended grid"). Row a of L is non-zero in the contiguous columns lo(a)...a. The stored
-// off-diagonals are o_aj = L_aj / L_jj (see Backend.swift, "structured Gaussian posteriors").
+// P block-tridiagonal: the "extended grid"). Row a of L is non-zero in the contiguous columns lo(a)...a.
 
 /// The block structure of a structured Gaussian posterior's precision factor.
 public struct PrecisionStructure: Equatable, Sendable, CustomStringConvertible {

@@ -12,16 +12,15 @@ import TestSupport
 enum DenseGaussian {
     typealias Matrix = [[Double]]
 
-    /// L from the log-variances of its diagonal (L_aa = e^(-lv/2)) and its strictly-lower non-zeros o relative to their
-    /// column's diagonal (L_aj = o_aj L_jj), row by row: row a of block r = a / c reaches back to the first column of block
-    /// r - 1 (of block 0 for r = 0).
+    /// L from the log-variances of its diagonal (L_aa = e^(-lv/2)) and its strictly-lower non-zeros, row by row: row a of
+    /// block r = a / c reaches back to the first column of block r - 1 (of block 0 for r = 0).
     static func factor(_ lv: [Double], _ off: [Double], blockSize c: Int) -> Matrix {
         let n = lv.count
         var l = Matrix(repeating: [Double](repeating: 0, count: n), count: n)
         var k = 0
         for a in 0..<n {
             let first = a / c == 0 ? 0 : (a / c - 1) * c
-            for j in first..<a { l[a][j] = off[k] * Foundation.exp(-lv[j] / 2); k += 1 }
+            for j in first..<a { l[a][j] = off[k]; k += 1 }
             l[a][a] = Foundation.exp(-lv[a] / 2)
         }
         precondition(k == off.count, "\(off.count) off-diagonals for \(k) slots")

@@ -7,11 +7,7 @@
 //             interacts with all of its row and of the adjacent rows, as L's blocks are otherwise unconstrained)
 // L's diagonal is exp(-s/2) for the log-variance head's output s: positive for any s, log det P = -Σ s is linear in the
 // head's output (no log of a softplus near 0), and with zero off-diagonals the model is exactly the diagonal one. The
-// off-diagonal head outputs o_aj = L_aj / L_jj, L's columns scaled by its diagonal (P = (I + O) D² (I + O)ᵀ, an LDLᵀ
-// factorisation): sampling is then v_j = σ_j ε_j - Σ_a o_aj v_a, a regression on the later latents whose coefficients
-// are O(1) whatever the posterior's scale; raw entries of L would have to grow like 1/σ (measured: 0.3-0.7 nats
-// worse test -ELBO than this form, README). The head starts at zero, so a structured model starts as the diagonal
-// model of the same seed.
+// off-diagonal head starts at zero, so a structured model starts as the diagonal model of the same seed.
 // Sampling solves Lᵀ v = ε, z = μ + v; the KL to N(0, I) is ½ (tr P⁻¹ + μᵀμ - n - log det P⁻¹) with tr P⁻¹ = ‖L⁻¹‖²_F by a
 // recurrence over L⁻¹'s block rows (Backend.swift, "structured Gaussian posteriors"); all in fused kernels.
 
