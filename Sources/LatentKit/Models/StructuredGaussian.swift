@@ -7,7 +7,8 @@
 //             interacts with all of its row and of the adjacent rows, as L's blocks are otherwise unconstrained)
 // L's diagonal is exp(-s/2) for the log-variance head's output s: positive for any s, log det P = -Σ s is linear in the
 // head's output (no log of a softplus near 0), and with zero off-diagonals the model is exactly the diagonal one. The
-// off-diagonal head starts at zero, so a structured model starts as the diagonal model of the same seed.
+// off-diagonal head starts at zero, so a structured model starts as the diagonal model of the same seed (Xavier-
+// initialised like the other heads it measured 5-16 nats worse after 10 epochs: random correlations cost reconstruction).
 // Sampling solves Lᵀ v = ε, z = μ + v; the KL to N(0, I) is ½ (tr P⁻¹ + μᵀμ - n - log det P⁻¹) with tr P⁻¹ = ‖L⁻¹‖²_F by a
 // recurrence over L⁻¹'s block rows (Backend.swift, "structured Gaussian posteriors"); all in fused kernels.
 
