@@ -286,6 +286,32 @@ let structuredRuleCases: [RuleCase] = testedStructures.flatMap { s -> [RuleCase]
         #expect(weights.allSatisfy { $0.isFinite } && weights.contains { abs($0) > 1e-4 }, "the off-diagonal head stayed at zero")
     }
 
+    /// A grid run interrupted after one epoch and resumed from its checkpoint ends with the parameters of the straight run,
+    /// bit for bit: the precision head and its Adam moments are saved and restored.
+    @Test(arguments: TestBackends.all)
+    func gridRunResumesExactly(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let data = try mnist(trainLimit: 500)
+        var c = RunConfig()
+        c.model = config(.grid)
+        c.trainLimit = 500
+        c.epochs = 2
+        let straight = try Trainer(config: c, backend: backend, train: data.train)
+        _ = try straight.train(run: nil)
+        c.epochs = 1
+        let first = try Trainer(config: c, backend: backend, train: data.train)
+        _ = try first.train(run: nil)
+        let checkpoint = try first.checkpoint()
+        #expect(checkpoint.tensors.keys.contains { $0.hasPrefix("encoder.precision_factor") })
+        c.epochs = 2
+        let resumed = try Trainer(config: c, backend: backend, train: data.train)
+        try resumed.restore(from: checkpoint)
+        _ = try resumed.train(run: nil)
+        for ((name, a), (_, b)) in zip(straight.model.parameters, resumed.model.parameters) {
+            #expect(try backend.download(a.buffer) == backend.download(b.buffer), "\(name)")
+        }
+    }
+
     /// train, eval, sample, encode, analyze and plots on a grid-posterior run, as a user runs them.
     @Test func commandsWorkOnAGridRun() throws {
         let dir = try temporaryDirectory("ggm-cli")
