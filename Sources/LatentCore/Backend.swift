@@ -255,7 +255,7 @@ extension Backend {
     /// `perRow` hold `rows`.
     public func checkStructured(_ structure: PrecisionStructure, rows: Int, latent: [(Buffer, String)], offDiagonal: [(Buffer, String)],
                                 perRow: [(Buffer, String)] = []) throws {
-        try structure.check(latentSize: structure.latentSize)
+        try structure.check(latentSize: structure.latentSize)  // at least one block of at least one latent
         try checkRows(rows: rows, cols: structure.latentSize, matrices: latent, perRow: perRow)
         for (b, role) in offDiagonal { try b.check(holds: rows * structure.offDiagonalCount, role) }
     }
