@@ -149,6 +149,37 @@ public protocol Backend: AnyObject, Sendable {
     func dirichletLogDensityBackward(_ z: Buffer, alpha: Buffer, gradient g: Buffer, rows: Int, components: Int,
                                      intoSample dz: Buffer, intoAlpha dAlpha: Buffer) throws
 
+    // MARK: structured Gaussian posteriors (fused; Kernels/StructuredGaussian.swift)
+    // q(z|x) = N(mean, P⁻¹) with P = L Lᵀ, L lower block-bidiagonal as `structure` says (``PrecisionStructure``). Per row of
+    // a batch: `mean` and `logVariance` hold n = structure.latentSize values, `offDiagonal` the structure.offDiagonalCount
+    // strictly-lower non-zeros of L row by row (each row's columns in order). L's diagonal is `exp(-logVariance / 2)`: with
+    // zero off-diagonals `logVariance` is the diagonal Gaussian's. One work-item per row.
+
+    /// `z = mean + v` with `Lᵀ v = noise` (back substitution, O(n C)), so that Cov(v) = P⁻¹.
+    func structuredGaussianSample(_ structure: PrecisionStructure, mean: Buffer, logVariance: Buffer, offDiagonal: Buffer, noise: Buffer,
+                                  rows: Int, into z: Buffer) throws
+    /// With `w = L⁻¹ dz`: `dL_aj = -v_a w_j` on L's pattern, through the diagonal's exponential into `dLogVariance` (the mean's
+    /// gradient is `dz` itself).
+    func structuredGaussianSampleBackward(_ structure: PrecisionStructure, logVariance: Buffer, offDiagonal: Buffer, noise: Buffer,
+                                          gradient dz: Buffer, rows: Int, intoLogVariance dLogVariance: Buffer,
+                                          intoOffDiagonal dOffDiagonal: Buffer) throws
+    /// Per row: `KL(N(mean, P⁻¹) ‖ N(0, I)) = ½ (tr P⁻¹ + meanᵀmean - n - Σ logVariance)`, tr P⁻¹ = ‖L⁻¹‖²_F by the Gram
+    /// recurrence of L⁻¹'s block rows, O(n C²).
+    func structuredGaussianKL(_ structure: PrecisionStructure, mean: Buffer, logVariance: Buffer, offDiagonal: Buffer, rows: Int,
+                              into kl: Buffer) throws
+    /// Its gradients for the per-row gradient `g`, by reverse-mode through the recurrence.
+    func structuredGaussianKLBackward(_ structure: PrecisionStructure, mean: Buffer, logVariance: Buffer, offDiagonal: Buffer,
+                                      gradient g: Buffer, rows: Int, intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer,
+                                      intoOffDiagonal dOffDiagonal: Buffer) throws
+    /// Per row: `log N(z; mean, P⁻¹) = -½ (n log 2π + Σ logVariance + ‖Lᵀ(z - mean)‖²)`.
+    func structuredGaussianLogDensity(_ structure: PrecisionStructure, _ z: Buffer, mean: Buffer, logVariance: Buffer, offDiagonal: Buffer,
+                                      rows: Int, into lp: Buffer) throws
+    /// Its gradients with respect to all four arguments.
+    func structuredGaussianLogDensityBackward(_ structure: PrecisionStructure, _ z: Buffer, mean: Buffer, logVariance: Buffer,
+                                              offDiagonal: Buffer, gradient g: Buffer, rows: Int, intoSample dz: Buffer,
+                                              intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer,
+                                              intoOffDiagonal dOffDiagonal: Buffer) throws
+
     // MARK: batch normalisation (fused; Kernels/Normalisation.swift)
     /// Per column of `rows × cols`: normalise by the batch mean and biased variance, then `y = scale x̂ + shift`; saves the
     /// mean and `1/√(var + ε)` for the backward pass and updates the running statistics as PyTorch does
@@ -218,6 +249,15 @@ extension Backend {
         try x.check(holds: rows * cols, "smallestPerRow input")
         try values.check(holds: rows * k, "smallestPerRow values")
         try indices.check(holds: rows * k, of: .int32, "smallestPerRow indices")
+    }
+
+    /// Checks a structured Gaussian op's buffers: `latent` hold `rows × n`, `offDiagonal` hold `rows × offDiagonalCount`,
+    /// `perRow` hold `rows`.
+    public func checkStructured(_ structure: PrecisionStructure, rows: Int, latent: [(Buffer, String)], offDiagonal: [(Buffer, String)],
+                                perRow: [(Buffer, String)] = []) throws {
+        try structure.check(latentSize: structure.latentSize)  // at least one block of at least one latent
+        try checkRows(rows: rows, cols: structure.latentSize, matrices: latent, perRow: perRow)
+        for (b, role) in offDiagonal { try b.check(holds: rows * structure.offDiagonalCount, role) }
     }
 
     /// Checks that each of `matrices` holds `rows × cols` floats and each of `perRow` holds `rows` floats.

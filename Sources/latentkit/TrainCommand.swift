@@ -12,6 +12,7 @@ extension LatentFamily: ExpressibleByArgument {}
 extension KLEstimator: ExpressibleByArgument {}
 extension DirichletApproximation: ExpressibleByArgument {}
 extension AlphaActivation: ExpressibleByArgument {}
+extension PosteriorStructure: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,6 +52,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dirichlet: alpha activation: softplus, exp-tanh or scaled-softmax.") var alphaActivation: AlphaActivation?
     @Option(help: "Dirichlet: the symmetric prior's concentration (default 1).") var priorConcentration: Float?
     @Flag(help: "Batch normalisation on the hidden layers (running statistics at evaluation).") var batchNorm = false
+    @Option(help: "Gaussian: the posterior's precision structure: diagonal, chain (tridiagonal) or grid (block-tridiagonal).") var posterior: PosteriorStructure?
+    @Option(help: "Grid posterior: RxC latent grid, R·C = latent size (default: the squarest, 4x5 for 20).") var grid: String?
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
@@ -68,6 +71,7 @@ struct TrainCommand: ParsableCommand {
         print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataset.rawValue), \(data.train.count) images, "
               + "\(config.model.latent.rawValue) \(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-"
               + "\(config.model.latentSize) \(config.model.activation.rawValue), batch \(config.batchSize), \(config.epochs) epochs"
+              + (config.model.precisionStructure.map { ", \(config.model.posterior.rawValue) posterior (\($0))" } ?? "")
               + (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "") + (config.warmupEpochs > 0 ? ", warm-up \(config.warmupEpochs)" : "")
               + " -> \(run.path)")
 
@@ -116,7 +120,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--prior-temperature", priorTemperature != nil), ("--anneal", anneal != nil),
                                            ("--min-temperature", minTemperature != nil), ("--dirichlet-approx", dirichletApprox != nil),
                                            ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil),
-                                           ("--batch-norm", batchNorm)]
+                                           ("--batch-norm", batchNorm), ("--posterior", posterior != nil), ("--grid", grid != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -171,6 +175,11 @@ struct TrainCommand: ParsableCommand {
         if let alphaActivation { config.model.alphaActivation = alphaActivation }
         config.model.priorConcentration = priorConcentration
         config.model.batchNorm = batchNorm
+        if let posterior { config.model.posterior = posterior }
+        if let grid {
+            guard let shape = GridShape(parsing: grid) else { throw ValidationError("--grid takes RxC with positive integers, e.g. 4x5; got '\(grid)'") }
+            config.model.grid = shape
+        }
         if let iwSamples { config.iwSamples = iwSamples }
         config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself

@@ -33,6 +33,7 @@ import TestSupport
             .flatMap { ["families_\($0)_f32", "families_\($0)_backward_f32"] }
         expected[.normalisation] = ["training", "inference", "backward"].map { "normalisation_batch_norm_\($0)_f32" }
         expected[.analysis] = ["analysis_smallest_per_row_f32"]
+        expected[.structuredGaussian] = ["sample", "kl", "log_density"].flatMap { ["structured_gaussian_\($0)_f32", "structured_gaussian_\($0)_backward_f32"] }
         for family in KernelFamily.allCases {
             let names = Set(built[family] ?? [])
             #expect(expected[family] != nil, "no expectations for kernel family \(family)")

@@ -81,6 +81,12 @@ import TestSupport
         (["train", "--latent", "concrete", "--categorical", "20x1", "--out", "/tmp/latentkit-never"], "K >= 2"),
         (["train", "--latent", "concrete", "--temperature=0", "--out", "/tmp/latentkit-never"], "--temperature must be positive"),
         (["train", "--temperature", "0.5", "--out", "/tmp/latentkit-never"], "apply to --latent concrete only"),
+        (["train", "--posterior", "grid", "--grid", "4x4", "--out", "/tmp/latentkit-never"], "--grid 4x4 holds 16 latents, but the latent size is 20"),
+        (["train", "--grid", "4x5", "--out", "/tmp/latentkit-never"], "--grid applies to --posterior grid only"),
+        (["train", "--posterior", "grid", "--grid", "4by5", "--out", "/tmp/latentkit-never"], "--grid takes RxC"),
+        (["train", "--latent", "dirichlet", "--posterior", "chain", "--out", "/tmp/latentkit-never"], "--posterior chain applies to --latent gaussian only"),
+        (["train", "--latent", "logit-normal", "--posterior", "grid", "--out", "/tmp/latentkit-never"], "--posterior grid applies to --latent gaussian only"),
+        (["train", "--posterior", "tree", "--out", "/tmp/latentkit-never"], "'diagonal'"),
     ]
 
     @Test(arguments: 0..<badInputs.count)

@@ -22,6 +22,8 @@ enum Rule {
     case gaussianLogDensity(x: Tensor, mean: Tensor, logVariance: Tensor)
     /// The fused latent-family and batch-norm ops (Tape+FamilyOps.swift).
     case family(FamilyRule)
+    /// The chain and grid Gaussian posteriors (Tape+StructuredGaussian.swift).
+    case structuredGaussian(StructuredGaussianRule)
 }
 
 /// A recording of differentiable ops on one backend.

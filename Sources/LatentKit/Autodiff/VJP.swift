@@ -116,6 +116,9 @@ extension Tape {
 
         case .family(let rule):
             try applyFamilyRule(rule, output: y, gradient: g)
+
+        case .structuredGaussian(let rule):
+            try applyStructuredGaussianRule(rule, gradient: g)
         }
     }
 

@@ -12,17 +12,21 @@ import Foundation
 public struct Posterior {
     /// Gaussian, logit-normal: the mean of the Gaussian variable. Concrete: the logits log α of every class.
     public let location: Tensor
-    /// Gaussian, logit-normal: its log-variance. Concrete: nil.
+    /// Gaussian, logit-normal: its log-variance (chain and grid: that of L's diagonal, exp(-lv/2)). Concrete: nil.
     public let logVariance: Tensor?
+    /// Chain and grid Gaussians: the strictly-lower non-zeros of the precision's Cholesky factor L (StructuredGaussian.swift).
+    public let offDiagonal: Tensor?
 
-    public init(location: Tensor, logVariance: Tensor?) {
+    public init(location: Tensor, logVariance: Tensor?, offDiagonal: Tensor? = nil) {
         self.location = location
         self.logVariance = logVariance
+        self.offDiagonal = offDiagonal
     }
 
     /// The same posterior with its rows mapped by `matrix` (e.g. each row repeated k times for IWAE), differentiably.
     public func mapped(by matrix: Tensor, on tape: Tape) throws -> Posterior {
-        Posterior(location: try tape.matmul(matrix, location), logVariance: try logVariance.map { try tape.matmul(matrix, $0) })
+        Posterior(location: try tape.matmul(matrix, location), logVariance: try logVariance.map { try tape.matmul(matrix, $0) },
+                  offDiagonal: try offDiagonal.map { try tape.matmul(matrix, $0) })
     }
 }
 
@@ -41,6 +45,10 @@ extension VAE {
         switch config.latent {
         case .gaussian:
             let (mean, logVariance) = try gaussianParts(q)
+            if let (s, off) = structuredParts(q) {
+                let y = try tape.structuredGaussianSample(s, mean: mean, logVariance: logVariance, offDiagonal: off, noise: noise)
+                return (y, y)
+            }
             let y = try tape.gaussianSample(mean: mean, logVariance: logVariance, noise: noise)
             return (y, y)
         case .logitNormal:
@@ -72,6 +80,10 @@ extension VAE {
             let priorLogVariance = try tape.pool.tensor(rows: y.rows, cols: y.cols)
             try tape.backend.fill(zero.buffer, with: 0, offset: 0, count: zero.count)
             try tape.backend.fill(priorLogVariance.buffer, with: config.priorLogVariance, offset: 0, count: zero.count)
+            if let (s, off) = structuredParts(q) {
+                return (try tape.structuredGaussianLogDensity(s, y, mean: mean, logVariance: logVariance, offDiagonal: off),
+                        try tape.gaussianLogDensity(y, mean: zero, logVariance: priorLogVariance))
+            }
             return (try tape.gaussianLogDensity(y, mean: mean, logVariance: logVariance),
                     try tape.gaussianLogDensity(y, mean: zero, logVariance: priorLogVariance))
         case .concrete:
@@ -99,6 +111,7 @@ extension VAE {
             return try tape.categoricalKL(q.location, categories: config.categories)
         case .analytic:
             let (mean, logVariance) = try gaussianParts(q)
+            if let (s, off) = structuredParts(q) { return try tape.structuredGaussianKL(s, mean: mean, logVariance: logVariance, offDiagonal: off) }
             return try tape.gaussianKL(mean: mean, logVariance: logVariance, priorLogVariance: config.priorLogVariance)
         case .monteCarlo:
             let (logQ, logPrior) = try logDensities(latent: y, posterior: q, on: tape)

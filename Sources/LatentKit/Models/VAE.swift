@@ -82,6 +82,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var priorConcentration: Float?
     /// Batch normalisation after every hidden layer's affine map (before its activation).
     public var batchNorm: Bool = false
+    /// Gaussian: the structure of the posterior's precision (StructuredGaussian.swift).
+    public var posterior: PosteriorStructure = .diagonal
+    /// `--posterior grid`: the latent grid (nil: the squarest, see ``effectiveGrid``).
+    public var grid: GridShape?
 
     public init() {}
 
@@ -105,6 +109,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         alphaActivation = try c.decodeIfPresent(AlphaActivation.self, forKey: .alphaActivation) ?? .softplus
         priorConcentration = try c.decodeIfPresent(Float.self, forKey: .priorConcentration)
         batchNorm = try c.decodeIfPresent(Bool.self, forKey: .batchNorm) ?? false
+        posterior = try c.decodeIfPresent(PosteriorStructure.self, forKey: .posterior) ?? .diagonal
+        grid = try c.decodeIfPresent(GridShape.self, forKey: .grid)
     }
 
     /// Dirichlet: β of the symmetric prior Dir(β·1). Default 1 (the uniform distribution on the simplex): paper
@@ -156,6 +162,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try require(beta > 0 && beta.isFinite, "--prior-concentration must be positive and finite, got \(beta)")
         }
         try require(latentSize >= 1, "latent size must be at least 1, got \(latentSize)")
+        try validatePosterior()
         try require(!hidden.isEmpty && hidden.allSatisfy { $0 >= 1 }, "hidden layer sizes must be positive, got \(hidden)")
         try require(inputSize >= 1, "input size must be positive")
     }
@@ -188,6 +195,9 @@ public final class VAE {
     let decoder: [Dense]
     let outputHead: Dense
     let outputLogVarianceHead: Dense?
+    /// Chain and grid posteriors: L's strictly-lower non-zeros (StructuredGaussian.swift); made last, so the other layers'
+    /// initial values do not depend on the posterior structure.
+    let precisionHead: Dense?
 
     public init(_ config: ModelConfig, on backend: any Backend, seed: UInt32) throws {
         try config.validate()
@@ -213,12 +223,14 @@ public final class VAE {
             ? try layer("decoder.log_variance", back.last!, config.inputSize) : nil
         normalisers = config.batchNorm
             ? try (encoder + decoder).map { try BatchNorm(name: "\($0.name).bn", features: $0.bias.cols, on: backend) } : []
+        precisionHead = try VAE.makePrecisionHead(config, layer, on: backend)
     }
 
     /// Every parameter under its checkpoint name, in a fixed order.
     public var parameters: [(String, Tensor)] {
         (encoder + [meanHead] + (logVarianceHead.map { [$0] } ?? []) + decoder + [outputHead] + (outputLogVarianceHead.map { [$0] } ?? []))
             .flatMap(\.parameters) + (alphaScale.map { [("encoder.alpha_scale", $0)] } ?? []) + normalisers.flatMap(\.parameters)
+            + (precisionHead?.parameters ?? [])
     }
 
     /// State that is saved but not trained: batch normalisation's running statistics.
@@ -246,7 +258,8 @@ public final class VAE {
         let h = try hidden(x, encoder, normalisers.prefix(normalisers.isEmpty ? 0 : encoder.count), tape)
         let location = try meanHead(h, on: tape)
         if config.latent == .dirichlet { return Posterior(location: try alpha(location, on: tape), logVariance: nil) }
-        return Posterior(location: location, logVariance: try logVarianceHead.map { try $0(h, on: tape) })
+        return Posterior(location: location, logVariance: try logVarianceHead.map { try $0(h, on: tape) },
+                         offDiagonal: try precisionHead.map { try $0(h, on: tape) })
     }
 
     /// The smallest concentration the activations produce: keeps lgamma, digamma and trigamma finite however far
