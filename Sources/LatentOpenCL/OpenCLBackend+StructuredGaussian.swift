@@ -1,13 +1,13 @@
 // The structured Gaussian posterior ops on the OpenCL backend: kernels `structured_gaussian_*` in
 // Kernels/StructuredGaussian.swift. The argument checks are the CPU backend's. Kernels that need per-row scratch get a
-// workspace buffer allocated here for the call (OpenCL keeps a released buffer alive until the kernels using it finish).
+// workspace from the backend's one scratch buffer (`workspace(count:)`), so a training step allocates nothing.
 
 import LatentCore
 
 extension OpenCLBackend {
     /// One work-item per batch row: `buffers`, an optional workspace of `workspace` floats per row, then rows, blocks and the block size.
     private func structured(_ name: String, _ s: PrecisionStructure, rows: Int, _ buffers: [(Buffer, String)], workspace: Int = 0) throws {
-        let scratch = workspace > 0 && rows > 0 ? try allocate(count: rows * workspace, dtype: .float32) : nil
+        let scratch = workspace > 0 && rows > 0 ? try self.workspace(count: rows * workspace) : nil
         let memories = try buffers.map { Argument.buffer(try mem($0.0, $0.1)) } + (try scratch.map { [Argument.buffer(try mem($0, "workspace"))] } ?? [])
         try launch(.structuredGaussian, "structured_gaussian_\(name)_f32", global: rows,
                    memories + [try int(rows, "rows"), try int(s.blocks, "blocks"), try int(s.blockSize, "block size")])

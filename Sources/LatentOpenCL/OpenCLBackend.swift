@@ -19,6 +19,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let lock = NSLock()
     private var programs: [KernelFamily: CLProgram] = [:]
     private var kernels: [String: CLKernel] = [:]
+    /// Scratch memory for kernels that need per-row workspace, grown on demand and reused: the queue is in order, so
+    /// a later kernel that reuses it starts only after the earlier one has finished with it.
+    private var scratch: Buffer?
 
     public init(device: CLDeviceInfo) throws {
         self.device = device
@@ -131,6 +134,17 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try check(
             clEnqueueNDRangeKernel(queue.handle, kernel.handle, 1, nil, &globalSize, &localSize, 0, nil, nil),
             "clEnqueueNDRangeKernel(\(name))")
+    }
+
+    /// A device buffer of at least `count` floats for a kernel's workspace, the same one every call (no allocation
+    /// per step once it has reached its largest size).
+    func workspace(count: Int) throws -> Buffer {
+        lock.lock()
+        defer { lock.unlock() }
+        if let b = scratch, b.count >= count { return b }
+        let b = try allocate(count: count, dtype: .float32)
+        scratch = b
+        return b
     }
 
     /// Runs `body` with the queue while holding the launch lock (for CLBlast and buffer commands).
