@@ -6,6 +6,7 @@
 /// Kernel names are systematic, `<family>_<op>_f32[_variant]`, so the backend derives them from the op enums.
 public enum KernelFamily: String, CaseIterable, Sendable {
     case elementwise, reductions, random, memory, optimisers, distributions, families, normalisation, analysis
+    case discreteVAE = "dvae"
 
     /// The program source: the preamble (helpers, Philox, special functions) followed by the family's kernels.
     public var source: String {
@@ -23,6 +24,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .families: return KernelSources.latentFamilies
         case .normalisation: return KernelSources.normalisation
         case .analysis: return KernelSources.analysis
+        case .discreteVAE: return KernelSources.discreteVAE
         }
     }
 

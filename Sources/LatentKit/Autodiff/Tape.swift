@@ -22,6 +22,8 @@ enum Rule {
     case gaussianLogDensity(x: Tensor, mean: Tensor, logVariance: Tensor)
     /// The fused latent-family and batch-norm ops (Tape+FamilyOps.swift).
     case family(FamilyRule)
+    /// The discrete VAE's ops (Tape+DiscreteVAE.swift).
+    case discrete(DiscreteRule)
 }
 
 /// A recording of differentiable ops on one backend.

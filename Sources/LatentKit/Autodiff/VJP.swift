@@ -116,6 +116,9 @@ extension Tape {
 
         case .family(let rule):
             try applyFamilyRule(rule, output: y, gradient: g)
+
+        case .discrete(let rule):
+            try applyDiscreteRule(rule, output: y, gradient: g)
         }
     }
 
