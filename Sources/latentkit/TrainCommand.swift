@@ -37,7 +37,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adam learning rate.") var learningRate: Float?
     @Option(help: "Decoder likelihood: bernoulli (binarised data) or gaussian (continuous).") var likelihood: Likelihood?
     @Option(help: "Train on the first N training images only.") var limit: Int?
-    @Option(help: "Latent family: gaussian, logit-normal, concrete or dirichlet.") var latent: LatentFamily?
+    @Option(help: "Latent family: gaussian, logit-normal, concrete, dirichlet or dvae.") var latent: LatentFamily?
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
     @Option(help: "KL term: analytic or monte-carlo (default: monte-carlo for logit-normal, else analytic; for concrete, analytic is the categorical KL of Jang et al.).") var kl: KLEstimator?
     @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
@@ -51,6 +51,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dirichlet: alpha activation: softplus, exp-tanh or scaled-softmax.") var alphaActivation: AlphaActivation?
     @Option(help: "Dirichlet: the symmetric prior's concentration (default 1).") var priorConcentration: Float?
     @Flag(help: "Batch normalisation on the hidden layers (running statistics at evaluation).") var batchNorm = false
+    @Option(help: "Discrete VAE: β of the spike-and-exponential smoothing, in (0, 80] (default 10).") var beta: Float?
+    @Option(help: "Discrete VAE: groups of the hierarchical posterior, dividing the latent size (default 1).") var groups: Int?
+    @Option(help: "Discrete VAE: persistent Gibbs chains of the RBM prior's negative phase (default 100).") var gibbsChains: Int?
+    @Option(help: "Discrete VAE: block-Gibbs sweeps of the chains per training step (default 5).") var gibbsSteps: Int?
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
@@ -116,7 +120,8 @@ struct TrainCommand: ParsableCommand {
                                            ("--prior-temperature", priorTemperature != nil), ("--anneal", anneal != nil),
                                            ("--min-temperature", minTemperature != nil), ("--dirichlet-approx", dirichletApprox != nil),
                                            ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil),
-                                           ("--batch-norm", batchNorm)]
+                                           ("--batch-norm", batchNorm), ("--beta", beta != nil), ("--groups", groups != nil),
+                                           ("--gibbs-chains", gibbsChains != nil), ("--gibbs-steps", gibbsSteps != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -171,6 +176,13 @@ struct TrainCommand: ParsableCommand {
         if let alphaActivation { config.model.alphaActivation = alphaActivation }
         config.model.priorConcentration = priorConcentration
         config.model.batchNorm = batchNorm
+        if [beta != nil, groups != nil, gibbsChains != nil, gibbsSteps != nil].contains(true) && config.model.latent != .dvae {
+            throw ValidationError("--beta, --groups, --gibbs-chains and --gibbs-steps apply to --latent dvae only")
+        }
+        if let beta { config.model.spikeBeta = beta }
+        if let groups { config.model.posteriorGroups = groups }
+        if let gibbsChains { config.model.gibbsChains = gibbsChains }
+        if let gibbsSteps { config.model.gibbsSteps = gibbsSteps }
         if let iwSamples { config.iwSamples = iwSamples }
         config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself
