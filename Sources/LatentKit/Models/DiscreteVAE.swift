@@ -28,6 +28,8 @@ public enum DiscreteVAEDefaults {
     /// AIS at each epoch's start, for the KL the trainer reports only.
     public static let trainingAISChains = 100
     public static let trainingAISTemperatures = 1000
+    /// Block-Gibbs sweeps from uniform states for prior samples (`sample`, `plots`).
+    public static let priorSweeps = 1000
 }
 
 extension ModelConfig {
@@ -163,5 +165,22 @@ extension VAE {
         let half = try tape.pool.tensor(rows: x.rows, cols: config.latentSize)
         try tape.backend.fill(half.buffer, with: 0.5, offset: 0, count: half.count)
         return try tape.unary(.sigmoid, dvaeSample(q, uniforms: half, on: tape).logits)
+    }
+
+    /// ζ for `count` samples of the prior: fresh chains from uniform states, `DiscreteVAEDefaults.priorSweeps` block-Gibbs
+    /// sweeps of the RBM, then ζ ~ r(ζ|z) through the same sampler with q = σ(±100), i.e. q = 1 or 0 to float precision.
+    public func dvaePriorSample(count: Int, uniforms: Tensor, seed: UInt32, on tape: Tape) throws -> Tensor {
+        let rbm = try dvaeParts().rbm, backend = tape.backend
+        let state = try tape.pool.tensor(rows: count, cols: rbm.shape.units)
+        let scratch = try backend.allocate(count: count * max(rbm.shape.a, rbm.shape.b), dtype: .float32)
+        let key = PhiloxKey(seed: seed, stream: RBMPrior.sampleStream)
+        for sweep in 0...DiscreteVAEDefaults.priorSweeps {
+            for side in [RBMSide.a, .b] {
+                try backend.rbmGibbsHalfStep(state: state.buffer, weights: rbm.weights.buffer, bias: rbm.bias.buffer, shape: rbm.shape, chains: count,
+                                             side: side, inverseTemperature: sweep == 0 ? 0 : 1, key: key,
+                                             counter: PhiloxCounter(0, 0, UInt32(sweep), UInt32(side.rawValue)), intoProbabilities: scratch)
+            }
+        }
+        return try tape.spikeAndExponentialSample(logits: tape.affine(state, alpha: 200, beta: -100), uniforms: uniforms, beta: config.spikeBeta).sample
     }
 }

@@ -121,7 +121,7 @@ extension VAE {
     /// The prior as a `Posterior` of `rows` rows, for sampling from it with ``sample(_:noise:temperature:on:)``.
     public func prior(rows: Int, on backend: any Backend) throws -> Posterior {
         try require(config.latent != .dvae,
-                    "prior samples of the discrete VAE need Gibbs sampling of its RBM, which sample and plots do not do yet")
+                    "prior samples of the discrete VAE come from Gibbs chains of its RBM: use VAE.dvaePriorSample")
         let n = rows * config.latentSize
         let zero = try Tensor([Float](repeating: 0, count: n), rows: rows, cols: config.latentSize, on: backend)
         if config.latent == .concrete { return Posterior(location: zero, logVariance: nil) }

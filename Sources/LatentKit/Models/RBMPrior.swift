@@ -34,6 +34,8 @@ public final class RBMPrior {
     static let initialStream: UInt32 = 0x5000
     /// The Philox stream of the training chains' draws.
     public static let chainStream: UInt32 = 0x5001
+    /// The Philox stream of prior samples' chains.
+    public static let sampleStream: UInt32 = 0x5002
 
     public var parameters: [(String, Tensor)] { [("prior.rbm.weight", weights), ("prior.rbm.bias", bias)] }
     public var statistics: [(String, Tensor)] { [("prior.rbm.chains", chains)] }
