@@ -70,7 +70,7 @@ public final class RBMPrior {
     /// log Z by annealed importance sampling from the uniform distribution (log Z_0 = n log 2) with `chainCount`
     /// parallel chains on the device and the B side summed out analytically (so the weights depend on z_A only). Each
     /// temperature: the weight increment, then a block-Gibbs sweep at that temperature. Returns log Z, the standard
-    /// error of log mean(w) by the delta method (sd(w)/(mean(w)·√chains)), and the seconds it took.
+    /// error of log mean(w) by the delta method (sd(w)/(mean(w)·√chains)).
     public func annealedLogPartition(chains chainCount: Int, temperatures: Int, seed: UInt32, stream: UInt32,
                                      on backend: any Backend) throws -> (logZ: Double, standardError: Double) {
         try require(chainCount >= 2 && temperatures >= 3, "AIS needs at least 2 chains and 3 temperatures")
