@@ -8,6 +8,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     case elementwise, reductions, random, memory, optimisers, distributions, families, normalisation, analysis
     /// The chain and grid Gaussian posteriors (Kernels/StructuredGaussian.swift).
     case structuredGaussian
+    case discreteVAE = "dvae"
 
     /// The program source: the preamble (helpers, Philox, special functions) followed by the family's kernels.
     public var source: String {
@@ -26,6 +27,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .normalisation: return KernelSources.normalisation
         case .analysis: return KernelSources.analysis
         case .structuredGaussian: return KernelSources.structuredGaussian
+        case .discreteVAE: return KernelSources.discreteVAE
         }
     }
 

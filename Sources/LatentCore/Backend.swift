@@ -193,6 +193,35 @@ public protocol Backend: AnyObject, Sendable {
     func batchNormBackward(_ x: Buffer, scale: Buffer, batchMean: Buffer, inverseDeviation: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
                            intoInput dx: Buffer, intoScale dScale: Buffer, intoShift dShift: Buffer) throws
 
+    // MARK: discrete VAE (fused; Kernels/DiscreteVAE.swift)
+    // Spike-and-exponential smoothing r(ζ|z) of binary latents and the bipartite RBM prior of Rolfe's discrete VAE. RBM
+    // states are rows of `shape.units` values, the A side first; `W` is `shape.a × shape.b`, `b` holds `shape.units`.
+
+    /// `ζ = F⁻¹(ρ; q)`, `q = σ(logits)`, elementwise: `ζ = 0` (and `z = 0`) when `ρ ≤ 1 - q`, else
+    /// `ζ = log(1 + (e^β - 1)(ρ - (1 - q))/q)/β` and `z = 1`. Needs `0 < β ≤` ``SpikeAndExponential/maximumBeta``.
+    func spikeAndExponentialSample(logits: Buffer, uniforms rho: Buffer, beta: Float, count: Int, intoSample zeta: Buffer,
+                                   intoIndicator z: Buffer) throws
+    /// `dLogits = dζ · ∂ζ/∂logit` (zero on the spike).
+    func spikeAndExponentialSampleBackward(logits: Buffer, uniforms rho: Buffer, beta: Float, gradient dZeta: Buffer, count: Int,
+                                           into dLogits: Buffer) throws
+    /// Rolfe's gradient of the binary `z` through `q`: `∂z/∂q := (1 - z)/(1 - q)`, so `dLogits = dz (1 - z) σ(logits)`.
+    func indicatorBackward(logits: Buffer, indicator z: Buffer, gradient dz: Buffer, count: Int, into dLogits: Buffer) throws
+    /// One block-Gibbs half-step in place on `chains` states: the units of `side` are redrawn as Bernoulli(σ(t (z_other·W + b)))
+    /// at inverse temperature `t`, unit `i` (chain-major over that side) from word `i % 4` of the Philox block at `counter + i/4`.
+    /// The conditional probabilities go to `probabilities` (`chains × units of side`).
+    func rbmGibbsHalfStep(state: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, chains: Int, side: RBMSide,
+                          inverseTemperature t: Float, key: PhiloxKey, counter: PhiloxCounter, intoProbabilities probabilities: Buffer) throws
+    /// Per row: `z_Aᵀ W z_B + bᵀ z`, the negative energy (`z` may hold probabilities).
+    func rbmEnergy(_ z: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, rows: Int, into e: Buffer) throws
+    /// The gradients of ``rbmEnergy(_:weights:bias:shape:rows:into:)`` for the per-row gradient `g`: `dz` (`rows × units`),
+    /// and `dW = Σ_r g_r z_A z_Bᵀ`, `db = Σ_r g_r z_r` when those buffers are given.
+    func rbmEnergyBackward(_ z: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, rows: Int, gradient g: Buffer,
+                           intoState dz: Buffer?, intoWeights dW: Buffer?, intoBias db: Buffer?) throws
+    /// Annealed importance sampling with the B side summed out: `logw[r] += log p*_to(z_A) - log p*_from(z_A)` where
+    /// `log p*_t(z_A) = t b_Aᵀ z_A + Σ_j softplus(t (z_Aᵀ W + b_B)_j)`, for the A units of each chain's state.
+    func rbmFreeEnergyIncrement(state: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, chains: Int, from: Float, to: Float,
+                                accumulatingInto logWeights: Buffer) throws
+
     // MARK: optimisers
     /// One fused Adam step at step number `step >= 1` (bias correction as in PyTorch).
     func adamStep(

@@ -26,9 +26,13 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Evaluate the first N test images only.") var limit: Int?
     @Option(help: "Folder with the dataset's IDX files (default: the run's).") var dataDir: String?
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Option(help: "Discrete VAE: parallel AIS chains for log Z of the RBM prior.") var aisChains: Int = DiscreteVAEDefaults.aisChains
+    @Option(help: "Discrete VAE: AIS inverse temperatures.") var aisTemperatures: Int = DiscreteVAEDefaults.aisTemperatures
 
     func validate() throws {
         if k < 0 { throw ValidationError("--k must be >= 0, got \(k)") }
+        if aisChains < 2 { throw ValidationError("--ais-chains must be >= 2, got \(aisChains)") }
+        if aisTemperatures < 3 { throw ValidationError("--ais-temperatures must be >= 3, got \(aisTemperatures)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be >= 1, got \(limit)") }
     }
 
@@ -38,7 +42,10 @@ struct EvalCommand: ParsableCommand {
         let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1, testLimit: limit)
         let live = isatty(STDERR_FILENO) != 0
         let started = Date()
-        let result = try Evaluator(model: model, backend: backend).evaluate(
+        let evaluator = Evaluator(model: model, backend: backend)
+        evaluator.aisChains = aisChains
+        evaluator.aisTemperatures = aisTemperatures
+        let result = try evaluator.evaluate(
             data.test, k: max(k, 1), limit: limit, importanceSampling: k > 0,
             progress: { done in
                 if live && (done % 10 == 0 || done == data.test.count) {
@@ -54,8 +61,13 @@ struct EvalCommand: ParsableCommand {
         print(String(format: "test -ELBO %.3f nats (reconstruction %.3f, KL %.3f) on %d images", result.negativeELBO,
                      result.reconstruction, result.kl, result.images))
         print("active units: \(result.activeUnits) of \(result.unitActivity.count) (Cov_x E_q[u] > 0.01)")
+        if let logZ = result.logZ {
+            print(String(format: "RBM prior log Z %.3f ± %.3f (AIS, %d chains, %d temperatures)", logZ, result.logZStandardError ?? .nan,
+                         aisChains, aisTemperatures))
+        }
         if let nll = result.negativeLogLikelihood {
-            print(String(format: "test NLL %.3f nats (importance sampling, k = %d)", nll, result.k))
+            let error = result.nllStandardError.map { String(format: " ± %.3f (standard error over images)", $0) } ?? ""
+            print(String(format: "test NLL %.3f nats", nll) + error + " (importance sampling, k = \(result.k))")
         }
         print(String(format: "%.1f s on %@", Date().timeIntervalSince(started), backend.name))
     }

@@ -140,6 +140,7 @@ struct PlotsCommand: ParsableCommand {
         case .logitNormal: return "σ(mean logit)"
         case .concrete: return "class probabilities"
         case .dirichlet: return "α/α₀"
+        case .dvae: return "q(z = 1)"
         }
     }
 

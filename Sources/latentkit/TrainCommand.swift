@@ -38,7 +38,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Adam learning rate.") var learningRate: Float?
     @Option(help: "Decoder likelihood: bernoulli (binarised data) or gaussian (continuous).") var likelihood: Likelihood?
     @Option(help: "Train on the first N training images only.") var limit: Int?
-    @Option(help: "Latent family: gaussian, logit-normal, concrete or dirichlet.") var latent: LatentFamily?
+    @Option(help: "Latent family: gaussian, logit-normal, concrete, dirichlet or dvae.") var latent: LatentFamily?
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
     @Option(help: "KL term: analytic or monte-carlo (default: monte-carlo for logit-normal, else analytic; for concrete, analytic is the categorical KL of Jang et al.).") var kl: KLEstimator?
     @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
@@ -54,6 +54,10 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Batch normalisation on the hidden layers (running statistics at evaluation).") var batchNorm = false
     @Option(help: "Gaussian: the posterior's precision structure: diagonal, chain (tridiagonal) or grid (block-tridiagonal).") var posterior: PosteriorStructure?
     @Option(help: "Grid posterior: RxC latent grid, R·C = latent size (default: the squarest, 4x5 for 20).") var grid: String?
+    @Option(help: "Discrete VAE: β of the spike-and-exponential smoothing, in (0, 80] (default 10).") var beta: Float?
+    @Option(help: "Discrete VAE: groups of the hierarchical posterior, dividing the latent size (default 1).") var groups: Int?
+    @Option(help: "Discrete VAE: persistent Gibbs chains of the RBM prior's negative phase (default 100).") var gibbsChains: Int?
+    @Option(help: "Discrete VAE: block-Gibbs sweeps of the chains per training step (default 5).") var gibbsSteps: Int?
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
@@ -120,7 +124,9 @@ struct TrainCommand: ParsableCommand {
                                            ("--prior-temperature", priorTemperature != nil), ("--anneal", anneal != nil),
                                            ("--min-temperature", minTemperature != nil), ("--dirichlet-approx", dirichletApprox != nil),
                                            ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil),
-                                           ("--batch-norm", batchNorm), ("--posterior", posterior != nil), ("--grid", grid != nil)]
+                                           ("--batch-norm", batchNorm), ("--posterior", posterior != nil), ("--grid", grid != nil),
+                                           ("--beta", beta != nil), ("--groups", groups != nil), ("--gibbs-chains", gibbsChains != nil),
+                                           ("--gibbs-steps", gibbsSteps != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -180,6 +186,13 @@ struct TrainCommand: ParsableCommand {
             guard let shape = GridShape(parsing: grid) else { throw ValidationError("--grid takes RxC with positive integers, e.g. 4x5; got '\(grid)'") }
             config.model.grid = shape
         }
+        if [beta != nil, groups != nil, gibbsChains != nil, gibbsSteps != nil].contains(true) && config.model.latent != .dvae {
+            throw ValidationError("--beta, --groups, --gibbs-chains and --gibbs-steps apply to --latent dvae only")
+        }
+        if let beta { config.model.spikeBeta = beta }
+        if let groups { config.model.posteriorGroups = groups }
+        if let gibbsChains { config.model.gibbsChains = gibbsChains }
+        if let gibbsSteps { config.model.gibbsSteps = gibbsSteps }
         if let iwSamples { config.iwSamples = iwSamples }
         config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself

@@ -34,6 +34,9 @@ import TestSupport
         expected[.normalisation] = ["training", "inference", "backward"].map { "normalisation_batch_norm_\($0)_f32" }
         expected[.analysis] = ["analysis_smallest_per_row_f32"]
         expected[.structuredGaussian] = ["sample", "kl", "log_density"].flatMap { ["structured_gaussian_\($0)_f32", "structured_gaussian_\($0)_backward_f32"] }
+        expected[.discreteVAE] = ["spike_exp_sample", "spike_exp_sample_backward", "indicator_backward", "gibbs_half_step", "rbm_energy",
+                                  "rbm_energy_backward_state", "rbm_energy_backward_parameters", "rbm_free_energy_increment"]
+            .map { "dvae_\($0)_f32" }
         for family in KernelFamily.allCases {
             let names = Set(built[family] ?? [])
             #expect(expected[family] != nil, "no expectations for kernel family \(family)")

@@ -14,6 +14,8 @@ public enum CodeKind: String, Sendable {
     case probabilities
     /// Dirichlet: α / α₀, the posterior mean on the simplex.
     case normalisedAlpha = "normalised-alpha"
+    /// Discrete VAE: q(z_u = 1 | x) of each binary unit, along the median path ρ = 1/2 of the hierarchical posterior.
+    case unitProbabilities = "unit-probabilities"
 }
 
 extension LatentFamily {
@@ -23,6 +25,7 @@ extension LatentFamily {
         case .logitNormal: return .logitMean
         case .concrete: return .probabilities
         case .dirichlet: return .normalisedAlpha
+        case .dvae: return .unitProbabilities
         }
     }
 

@@ -60,8 +60,9 @@ public struct LatentPictures {
         let noise = try Tensor([Float](repeating: 0, count: count * nz), rows: count, cols: nz, on: backend)
         try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: 0x3000),
                                counter: PhiloxCounter(), probabilities: nil)
-        let (_, input) = try model.sample(model.prior(rows: count, on: backend), noise: noise,
-                                          temperature: model.config.priorTemperature, on: tape)
+        let input = model.config.latent == .dvae
+            ? try model.dvaePriorSample(count: count, uniforms: noise, seed: seed, on: tape)
+            : try model.sample(model.prior(rows: count, on: backend), noise: noise, temperature: model.config.priorTemperature, on: tape).1
         let images = try model.expectation(model.decode(input, on: tape), on: tape)
         return try backend.download(images.buffer, offset: 0, count: images.count)
     }
@@ -86,7 +87,7 @@ public struct LatentPictures {
         switch family {
         case .gaussian: coordinate = inverseNormalCDF
         case .logitNormal: coordinate = { $0 }
-        case .concrete, .dirichlet:
+        case .concrete, .dirichlet, .dvae:
             throw DataError("the lattice is drawn for gaussian and logit-normal latents; a \(family.rawValue) latent of size 2 "
                             + "is one simplex coordinate — see scatter.svg instead")
         }

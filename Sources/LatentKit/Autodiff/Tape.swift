@@ -24,6 +24,8 @@ enum Rule {
     case family(FamilyRule)
     /// The chain and grid Gaussian posteriors (Tape+StructuredGaussian.swift).
     case structuredGaussian(StructuredGaussianRule)
+    /// The discrete VAE's ops (Tape+DiscreteVAE.swift).
+    case discrete(DiscreteRule)
 }
 
 /// A recording of differentiable ops on one backend.

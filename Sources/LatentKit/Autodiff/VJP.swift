@@ -119,6 +119,8 @@ extension Tape {
 
         case .structuredGaussian(let rule):
             try applyStructuredGaussianRule(rule, gradient: g)
+        case .discrete(let rule):
+            try applyDiscreteRule(rule, output: y, gradient: g)
         }
     }
 

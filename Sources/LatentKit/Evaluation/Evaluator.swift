@@ -13,6 +13,11 @@ public struct EvaluationResult: Sendable {
     public var images: Int
     /// Burda et al.'s activity of each latent unit, Cov_x(E_q[u|x]), over the evaluated images.
     public var unitActivity: [Double] = []
+    /// Discrete VAE: the AIS estimate of the RBM prior's log Z (in both bounds) and its standard error over chains.
+    public var logZ: Double?
+    public var logZStandardError: Double?
+    /// The standard error of the importance-sampled NLL over the images (sd / √images); discrete VAE only so far.
+    public var nllStandardError: Double?
     /// Units with activity above 0.01.
     public var activeUnits: Int { unitActivity.filter { $0 > 0.01 }.count }
 
@@ -20,6 +25,11 @@ public struct EvaluationResult: Sendable {
         var d: [String: Any] = ["test_neg_elbo": negativeELBO, "test_recon": reconstruction, "test_kl": kl, "k": k, "images": images,
                                 "active_units": activeUnits, "unit_activity": unitActivity]
         d["test_nll"] = negativeLogLikelihood ?? NSNull()
+        if let logZ {
+            d["log_z"] = logZ
+            d["log_z_standard_error"] = logZStandardError ?? NSNull()
+            d["nll_standard_error"] = nllStandardError ?? NSNull()
+        }
         return d
     }
 }
@@ -29,6 +39,9 @@ public final class Evaluator {
     public let backend: any Backend
     let pool: BufferPool
     let tape: Tape
+    /// Discrete VAE: the chains and temperatures of the AIS estimate of log Z.
+    public var aisChains = DiscreteVAEDefaults.aisChains
+    public var aisTemperatures = DiscreteVAEDefaults.aisTemperatures
 
     /// The fixed key of the test set's one binarisation: the same for every run, so runs are compared on the
     /// same binary images.
@@ -107,6 +120,8 @@ public final class Evaluator {
                 m = try tape.unary(.exp, tape.logSoftmax(tape.reshape(q.location, rows: b * groups, cols: nz / groups)))
             case .dirichlet:
                 m = try tape.binary(.div, q.location, tape.sum(q.location, axis: .eachRow), broadcast: .column)
+            case .dvae:
+                m = try model.dvaeCodes(try rows(x, start, b), on: tape)
             }
             means += try backend.download(m.buffer, offset: 0, count: b * nz)
         }
@@ -172,6 +187,9 @@ public final class Evaluator {
     public func evaluate(_ test: LabelledImages, k: Int, limit: Int?, importanceSampling: Bool = true,
                          progress: (Int) -> Void = { _ in }) throws -> EvaluationResult {
         let x = try testImages(test, limit: limit)
+        if model.config.latent == .dvae {
+            return try evaluateDiscreteVAE(x, k: k, importanceSampling: importanceSampling, progress: progress)
+        }
         let (reconstruction, kl) = try elbo(x)
         let nll = importanceSampling ? try importanceSampledNLL(x, k: k, progress: progress) : nil
         return EvaluationResult(

@@ -32,7 +32,13 @@ public struct Posterior {
 
 extension VAE {
     /// The noise each latent sample consumes.
-    public var noiseDistribution: RandomDistribution { config.latent == .concrete ? .gumbel : .normal }
+    public var noiseDistribution: RandomDistribution {
+        switch config.latent {
+        case .concrete: return .gumbel
+        case .dvae: return .uniform  // the ρ of the spike-and-exponential inverse CDF
+        default: return .normal
+        }
+    }
 
     func gaussianParts(_ q: Posterior) throws -> (Tensor, Tensor) {
         guard let lv = q.logVariance else { throw BackendError.invalidArgument("\(config.latent.rawValue) needs a log-variance") }
@@ -60,6 +66,9 @@ extension VAE {
             return (y, try tape.unary(.exp, y))
         case .dirichlet:
             return try dirichletSample(q.location, noise: noise, on: tape)
+        case .dvae:
+            let s = try dvaeSample(q, uniforms: noise, on: tape)
+            return (s.indicator, s.zeta)
         }
     }
 
@@ -91,6 +100,8 @@ extension VAE {
                     try expConcreteLogDensity(y, logits: nil, temperature: config.priorTemperature, on: tape))
         case .dirichlet:
             return try dirichletLogDensities(y, alpha: q.location, on: tape)
+        case .dvae:
+            throw BackendError.invalidArgument("the discrete VAE's densities need the sampled logits: see DiscreteVAE.swift")
         }
     }
 
@@ -104,6 +115,7 @@ extension VAE {
     /// The KL term of each row: analytic, or `log q(y|x) - log p(y)` at the sample `y`. For the Concrete, "analytic"
     /// is the KL of the discrete categoricals, Σ_k π_k log(K π_k) with π = softmax(logits) (Jang et al. 2017).
     public func kl(_ q: Posterior, latent y: Tensor, estimator: KLEstimator? = nil, on tape: Tape) throws -> Tensor {
+        try require(config.latent != .dvae, "the discrete VAE's KL needs the sampled logits: see DiscreteVAE.swift")
         switch estimator ?? config.effectiveKLEstimator {
         case .analytic where config.latent == .dirichlet:
             return try dirichletKL(q.location, on: tape)
@@ -121,6 +133,8 @@ extension VAE {
 
     /// The prior as a `Posterior` of `rows` rows, for sampling from it with ``sample(_:noise:temperature:on:)``.
     public func prior(rows: Int, on backend: any Backend) throws -> Posterior {
+        try require(config.latent != .dvae,
+                    "prior samples of the discrete VAE come from Gibbs chains of its RBM: use VAE.dvaePriorSample")
         let n = rows * config.latentSize
         let zero = try Tensor([Float](repeating: 0, count: n), rows: rows, cols: config.latentSize, on: backend)
         if config.latent == .concrete { return Posterior(location: zero, logVariance: nil) }

@@ -20,6 +20,8 @@ public enum LatentFamily: String, CaseIterable, Codable, Sendable {
     case concrete
     /// A Dirichlet posterior (paper 000), sampled through a logistic-normal approximation, z on the simplex.
     case dirichlet
+    /// Rolfe's discrete VAE (paper 002): binary z smoothed by spike-and-exponential ζ, an RBM prior (DiscreteVAE.swift).
+    case dvae
 }
 
 /// How a Dirichlet is approximated by a logistic normal for sampling (paper 000).
@@ -86,6 +88,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var posterior: PosteriorStructure = .diagonal
     /// `--posterior grid`: the latent grid (nil: the squarest, see ``effectiveGrid``).
     public var grid: GridShape?
+    /// Discrete VAE: β of the spike-and-exponential smoothing, its hierarchical posterior's groups, and the persistent
+    /// Gibbs chains of the RBM prior's negative phase (see ``DiscreteVAEDefaults``).
+    public var spikeBeta: Float = DiscreteVAEDefaults.beta
+    public var posteriorGroups: Int = 1
+    public var gibbsChains: Int = DiscreteVAEDefaults.gibbsChains
+    public var gibbsSteps: Int = DiscreteVAEDefaults.gibbsSteps
 
     public init() {}
 
@@ -111,6 +119,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         batchNorm = try c.decodeIfPresent(Bool.self, forKey: .batchNorm) ?? false
         posterior = try c.decodeIfPresent(PosteriorStructure.self, forKey: .posterior) ?? .diagonal
         grid = try c.decodeIfPresent(GridShape.self, forKey: .grid)
+        spikeBeta = try c.decodeIfPresent(Float.self, forKey: .spikeBeta) ?? DiscreteVAEDefaults.beta
+        posteriorGroups = try c.decodeIfPresent(Int.self, forKey: .posteriorGroups) ?? 1
+        gibbsChains = try c.decodeIfPresent(Int.self, forKey: .gibbsChains) ?? DiscreteVAEDefaults.gibbsChains
+        gibbsSteps = try c.decodeIfPresent(Int.self, forKey: .gibbsSteps) ?? DiscreteVAEDefaults.gibbsSteps
     }
 
     /// Dirichlet: β of the symmetric prior Dir(β·1). Default 1 (the uniform distribution on the simplex): paper
@@ -161,6 +173,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             let beta = effectivePriorConcentration
             try require(beta > 0 && beta.isFinite, "--prior-concentration must be positive and finite, got \(beta)")
         }
+        try validateDiscreteVAE()
         try require(latentSize >= 1, "latent size must be at least 1, got \(latentSize)")
         try validatePosterior()
         try require(!hidden.isEmpty && hidden.allSatisfy { $0 >= 1 }, "hidden layer sizes must be positive, got \(hidden)")
@@ -184,6 +197,8 @@ public final class VAE {
     let normalisers: [BatchNorm]
     /// Batch statistics (training) or running statistics (evaluation) for batch normalisation.
     public var training = false
+    /// The discrete VAE's RBM prior, group couplings and persistent chains (nil for the other families).
+    public let discrete: DiscreteVAEParts?
     /// The exact Dirichlet sampler draws its own Gamma variates from this key and counter (the trainer and the
     /// evaluator set them for every batch, as they do the noise of the other families).
     public var gammaKey = PhiloxKey(seed: 0, stream: 0x4000)
@@ -210,9 +225,9 @@ public final class VAE {
         }
         let widths = [config.inputSize] + config.hidden
         encoder = try (0..<config.hidden.count).map { try layer("encoder.\($0)", widths[$0], widths[$0 + 1]) }
-        let headName = [LatentFamily.concrete: "encoder.logits", .dirichlet: "encoder.alpha"][config.latent] ?? "encoder.mean"
+        let headName = [LatentFamily.concrete: "encoder.logits", .dirichlet: "encoder.alpha", .dvae: "encoder.logits"][config.latent] ?? "encoder.mean"
         meanHead = try layer(headName, config.hidden.last!, config.latentSize)
-        let oneParameter = config.latent == .concrete || config.latent == .dirichlet
+        let oneParameter = config.latent == .concrete || config.latent == .dirichlet || config.latent == .dvae
         logVarianceHead = oneParameter ? nil : try layer("encoder.log_variance", config.hidden.last!, config.latentSize)
         alphaScale = config.latent == .dirichlet && config.alphaActivation != .softplus
             ? try Tensor([config.alphaActivation == .expTanh ? 1 : Float(config.latentSize)], rows: 1, cols: 1, on: backend) : nil
@@ -224,6 +239,7 @@ public final class VAE {
         normalisers = config.batchNorm
             ? try (encoder + decoder).map { try BatchNorm(name: "\($0.name).bn", features: $0.bias.cols, on: backend) } : []
         precisionHead = try VAE.makePrecisionHead(config, layer, on: backend)
+        discrete = config.latent == .dvae ? try DiscreteVAEParts(config, on: backend, seed: seed, firstStream: stream + 1) : nil
     }
 
     /// Every parameter under its checkpoint name, in a fixed order.
@@ -231,15 +247,17 @@ public final class VAE {
         (encoder + [meanHead] + (logVarianceHead.map { [$0] } ?? []) + decoder + [outputHead] + (outputLogVarianceHead.map { [$0] } ?? []))
             .flatMap(\.parameters) + (alphaScale.map { [("encoder.alpha_scale", $0)] } ?? []) + normalisers.flatMap(\.parameters)
             + (precisionHead?.parameters ?? [])
+            + (discrete?.parameters ?? [])
     }
 
     /// State that is saved but not trained: batch normalisation's running statistics.
-    public var statistics: [(String, Tensor)] { normalisers.flatMap(\.statistics) }
+    public var statistics: [(String, Tensor)] { normalisers.flatMap(\.statistics) + (discrete?.statistics ?? []) }
 
     /// Loads the parameters and statistics from `checkpoint` (shapes checked), and the annealed temperature.
     public func load(from checkpoint: Checkpoint, on backend: any Backend) throws {
         for (name, p) in parameters + statistics { try checkpoint.load(name, into: p, on: backend) }
         if let t = checkpoint.metadata["temperature"].flatMap(Float.init) { temperature = t }
+        if let logZ = checkpoint.metadata["rbm_log_z"].flatMap(Double.init) { discrete?.rbm.logZ = logZ }
     }
 
     /// The hidden layers; `normalisers` (empty without batch norm) pairs with `layers` in order.

@@ -63,6 +63,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         if let n = trainLimit { try require(n >= 1, "--limit must be >= 1, got \(n)") }
         try require(warmupEpochs >= 0, "--warmup-epochs must be >= 0, got \(warmupEpochs)")
         try require(iwSamples >= 1, "--iw-samples must be >= 1, got \(iwSamples)")
+        try require(iwSamples == 1 || model.latent != .dvae, "--iw-samples: the discrete VAE trains on the ELBO only")
     }
 
     public func save(to path: String) throws {

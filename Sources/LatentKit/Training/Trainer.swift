@@ -10,6 +10,8 @@ enum RandomStream {
     static let noise: UInt32 = 0x1001
     static let shuffle: UInt32 = 0x1002
     static let gamma: UInt32 = 0x1003
+    /// The discrete VAE's per-epoch AIS uses stream trainingAIS + epoch.
+    static let trainingAIS: UInt32 = 0x6000
 }
 
 public struct TrainingError: Error, CustomStringConvertible {
@@ -133,7 +135,9 @@ public final class Trainer {
         let noise = try pool.tensor(rows: b * k, cols: config.model.latentSize)
         try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: config.seed, stream: RandomStream.noise),
                                counter: counter, probabilities: nil)
-        let terms = k == 1
+        let terms = config.model.latent == .dvae
+            ? try model.dvaeTrainingTerms(x: x, posterior: q, uniforms: noise, klWeight: beta, step: globalStep, seed: config.seed, on: tape)
+            : k == 1
             ? try Objective.elbo(model: model, x: x, posterior: q, noise: noise, klWeight: beta, on: tape)
             : try Objective.iwae(model: model, x: x, posterior: q, noise: noise, samples: k,
                                  repeater: repeater(batch: b), klWeight: beta, on: tape)
@@ -160,6 +164,12 @@ public final class Trainer {
     ) throws -> TrainingOutcome {
         while epoch < config.epochs {
             let order = permutation(epoch: epoch)
+            if stepInEpoch == 0, let rbm = model.discrete?.rbm {
+                // the KL this epoch reports uses log Z of the prior as the epoch starts (the gradient does not need it)
+                rbm.logZ = try rbm.annealedLogPartition(chains: DiscreteVAEDefaults.trainingAISChains,
+                                                        temperatures: DiscreteVAEDefaults.trainingAISTemperatures, seed: config.seed,
+                                                        stream: RandomStream.trainingAIS &+ UInt32(truncatingIfNeeded: epoch), on: backend).logZ
+            }
             var mark = Date()
             while stepInEpoch < stepsPerEpoch {
                 if shouldStop() {
@@ -209,6 +219,7 @@ public final class Trainer {
             "adam_step": "\(optimizer.step)", "temperature": "\(config.model.temperature(atStep: globalStep))", "epoch_reconstruction": "\(epochTotals.reconstruction)", "epoch_kl": "\(epochTotals.kl)",
             "epoch_images": "\(epochTotals.images)", "epoch_seconds": "\(epochTotals.seconds)",
         ]
+        if let rbm = model.discrete?.rbm { c.metadata["rbm_log_z"] = "\(rbm.logZ)" }
         return c
     }
 

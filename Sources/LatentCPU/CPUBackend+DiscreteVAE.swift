@@ -1,0 +1,186 @@
+// The discrete VAE's ops on the CPU: the specification of Kernels/DiscreteVAE.swift, written in the same order of
+// operations (float32, one unit or one row at a time) so the two backends round alike and draw the same chains.
+
+import LatentCore
+import RealModule
+
+private typealias SF = SpecialFunctions
+
+extension CPUBackend {
+    // MARK: spike-and-exponential
+
+    public func spikeAndExponentialSample(logits: Buffer, uniforms rho: Buffer, beta: Float, count: Int, intoSample zeta: Buffer,
+                                          intoIndicator z: Buffer) throws {
+        try checkSpikeAndExponential(beta: beta, count: count, [(logits, "logits"), (rho, "uniforms"), (zeta, "sample"), (z, "indicator")])
+        let l = try host(logits, "logits").floats, r = try host(rho, "uniforms").floats
+        let out = try host(zeta, "sample").floats, ind = try host(z, "indicator").floats
+        let em1 = SpikeAndExponential.expm1(beta: beta)
+        parallelChunks(count) { range in
+            for i in range {
+                // s = 1 - ρ is exact for Philox uniforms; z = 1 iff s < q (ρ > 1 - q)
+                let q = SF.sigmoid(l[i]), s = 1 - r[i]
+                if s < q {
+                    let u = (q - s) / q
+                    out[i] = Float.log(onePlus: em1 * u) / beta
+                    ind[i] = 1
+                } else {
+                    out[i] = 0
+                    ind[i] = 0
+                }
+            }
+        }
+    }
+
+    public func spikeAndExponentialSampleBackward(logits: Buffer, uniforms rho: Buffer, beta: Float, gradient dZeta: Buffer, count: Int,
+                                                  into dLogits: Buffer) throws {
+        try checkSpikeAndExponential(beta: beta, count: count, [(logits, "logits"), (rho, "uniforms"), (dZeta, "gradient"),
+                                                                (dLogits, "logits gradient")])
+        let l = try host(logits, "logits").floats, r = try host(rho, "uniforms").floats
+        let g = try host(dZeta, "gradient").floats, out = try host(dLogits, "logits gradient").floats
+        let em1 = SpikeAndExponential.expm1(beta: beta)
+        parallelChunks(count) { range in
+            for i in range {
+                let q = SF.sigmoid(l[i]), s = 1 - r[i]
+                if s < q {
+                    // dζ/dl = em1 s (1 - q) / (β q (1 + em1 u)); s < q bounds s(1 - q)/q by 1
+                    let u = (q - s) / q, p = SF.sigmoid(-l[i])
+                    let slope = em1 / (1 + em1 * u)
+                    out[i] = g[i] * (slope / beta) * (s * p / q)
+                } else {
+                    out[i] = 0
+                }
+            }
+        }
+    }
+
+    public func indicatorBackward(logits: Buffer, indicator z: Buffer, gradient dz: Buffer, count: Int, into dLogits: Buffer) throws {
+        try checkRows(rows: count, cols: 1, matrices: [(logits, "logits"), (z, "indicator"), (dz, "gradient"), (dLogits, "logits gradient")],
+                      perRow: [])
+        let l = try host(logits, "logits").floats, zs = try host(z, "indicator").floats
+        let g = try host(dz, "gradient").floats, out = try host(dLogits, "logits gradient").floats
+        parallelChunks(count) { range in
+            for i in range { out[i] = g[i] * (1 - zs[i]) * SF.sigmoid(l[i]) }
+        }
+    }
+
+    // MARK: RBM
+
+    public func rbmGibbsHalfStep(state: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, chains: Int, side: RBMSide,
+                                 inverseTemperature t: Float, key: PhiloxKey, counter: PhiloxCounter,
+                                 intoProbabilities probabilities: Buffer) throws {
+        try checkRBM(shape, rows: chains, state: state, weights: weights, bias: bias)
+        let nThis = side == .a ? shape.a : shape.b, nOther = side == .a ? shape.b : shape.a
+        try probabilities.check(holds: chains * nThis, "Gibbs probabilities")
+        let z = try host(state, "RBM state").floats, w = try host(weights, "RBM weights").floats
+        let b = try host(bias, "RBM bias").floats, p = try host(probabilities, "Gibbs probabilities").floats
+        let na = shape.a, nb = shape.b, n = shape.units
+        parallelChunks(chains * nThis, grain: max(1, (1 << 12) / max(nOther, 1))) { range in
+            for i in range {
+                let c = i / nThis, j = i % nThis
+                let other = c * n + (side == .a ? na : 0)
+                var a: Float = 0
+                for k in 0..<nOther { a += z[other + k] * (side == .a ? w[j * nb + k] : w[k * nb + j]) }
+                let prob = SF.sigmoid(t * (a + b[(side == .a ? 0 : na) + j]))
+                p[i] = prob
+                let word = Philox.block(counter: counter.advanced(by: UInt64(i / 4)).words, key: key)[i % 4]
+                z[c * n + (side == .a ? 0 : na) + j] = Philox.uniform(word) < prob ? 1 : 0
+            }
+        }
+    }
+
+    /// z_Aᵀ (W z_B) of the row starting at `zr`, summed in the kernel's order.
+    private func pair(_ zr: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>, _ na: Int, _ nb: Int) -> Float {
+        var e: Float = 0
+        for i in 0..<na {
+            var t: Float = 0
+            for j in 0..<nb { t += w[i * nb + j] * zr[na + j] }
+            e += zr[i] * t
+        }
+        return e
+    }
+
+    public func rbmEnergy(_ z: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, rows: Int, into e: Buffer) throws {
+        try checkRBM(shape, rows: rows, state: z, weights: weights, bias: bias)
+        try e.check(holds: rows, "RBM energy output")
+        let zs = try host(z, "RBM state").floats, w = try host(weights, "RBM weights").floats
+        let b = try host(bias, "RBM bias").floats, out = try host(e, "RBM energy output").floats
+        let n = shape.units
+        parallelChunks(rows, grain: max(1, (1 << 12) / max(shape.a * shape.b, 1))) { range in
+            for r in range {
+                let zr = zs + r * n
+                var lin: Float = 0
+                for i in 0..<n { lin += b[i] * zr[i] }
+                out[r] = pair(zr, w, shape.a, shape.b) + lin
+            }
+        }
+    }
+
+    public func rbmEnergyBackward(_ z: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, rows: Int, gradient g: Buffer,
+                                  intoState dz: Buffer?, intoWeights dW: Buffer?, intoBias db: Buffer?) throws {
+        try checkRBM(shape, rows: rows, state: z, weights: weights, bias: bias)
+        try g.check(holds: rows, "RBM energy gradient")
+        try require((dW == nil) == (db == nil), "RBM energy backward: the weight and bias gradients go together")
+        let zs = try host(z, "RBM state").floats, w = try host(weights, "RBM weights").floats
+        let b = try host(bias, "RBM bias").floats, gr = try host(g, "RBM energy gradient").floats
+        let na = shape.a, nb = shape.b, n = shape.units
+        if let dz {
+            try dz.check(holds: rows * n, "RBM state gradient")
+            let out = try host(dz, "RBM state gradient").floats
+            parallelChunks(rows * n, grain: max(1, (1 << 12) / n)) { range in
+                for i in range {
+                    let r = i / n, u = i % n, zr = zs + r * n
+                    var a: Float = 0
+                    if u < na {
+                        for j in 0..<nb { a += w[u * nb + j] * zr[na + j] }
+                    } else {
+                        for k in 0..<na { a += zr[k] * w[k * nb + (u - na)] }
+                    }
+                    out[i] = gr[r] * (b[u] + a)
+                }
+            }
+        }
+        if let dW, let db {
+            try dW.check(holds: na * nb, "RBM weight gradient")
+            try db.check(holds: n, "RBM bias gradient")
+            let ow = try host(dW, "RBM weight gradient").floats, ob = try host(db, "RBM bias gradient").floats
+            parallelChunks(na * nb + n, grain: max(1, (1 << 12) / max(rows, 1))) { range in
+                for i in range {
+                    var s: Float = 0
+                    if i < na * nb {
+                        let a = i / nb, c = na + i % nb
+                        for r in 0..<rows { s += gr[r] * zs[r * n + a] * zs[r * n + c] }
+                        ow[i] = s
+                    } else {
+                        let u = i - na * nb
+                        for r in 0..<rows { s += gr[r] * zs[r * n + u] }
+                        ob[u] = s
+                    }
+                }
+            }
+        }
+    }
+
+    public func rbmFreeEnergyIncrement(state: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, chains: Int, from: Float, to: Float,
+                                       accumulatingInto logWeights: Buffer) throws {
+        try checkRBM(shape, rows: chains, state: state, weights: weights, bias: bias)
+        try logWeights.check(holds: chains, "AIS log-weights")
+        let zs = try host(state, "RBM state").floats, w = try host(weights, "RBM weights").floats
+        let b = try host(bias, "RBM bias").floats, lw = try host(logWeights, "AIS log-weights").floats
+        let na = shape.a, nb = shape.b, n = shape.units
+        parallelChunks(chains, grain: max(1, (1 << 12) / max(na * nb, 1))) { range in
+            for r in range {
+                let zr = zs + r * n
+                var lin: Float = 0
+                for i in 0..<na { lin += b[i] * zr[i] }
+                var d = (to - from) * lin
+                for j in 0..<nb {
+                    var a: Float = 0
+                    for k in 0..<na { a += zr[k] * w[k * nb + j] }
+                    a += b[na + j]
+                    d += SF.softplus(to * a) - SF.softplus(from * a)
+                }
+                lw[r] += d
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+// Test-set evaluation of the discrete VAE: log Z of the RBM prior by AIS (RBMPrior.swift), then the -ELBO and the
+// importance-sampled NLL of Burda et al. with that log Z, and the NLL's standard error over the images.
+//
+// The importance weight of a sample (z, ζ) ~ q(z, ζ | x) is p(x | ζ) p(z) / Π_j q(z_j | ζ_{<j}, x): the smoothing
+// r(ζ|z) is the same in p and q and cancels; z = [ζ > 0]; log p(z) = z_Aᵀ W z_B + bᵀ z - log Z; and
+// log q(z | ...) = Σ_u z_u l_u - softplus(l_u), the Bernoulli log-likelihood of z under the sampled logits.
+
+import Foundation
+
+extension Evaluator {
+    static let aisStream: UInt32 = 0x2100
+
+    func evaluateDiscreteVAE(_ x: Tensor, k: Int, importanceSampling: Bool, progress: (Int) -> Void) throws -> EvaluationResult {
+        let rbm = try model.dvaeParts().rbm
+        let (logZ, logZError) = try rbm.annealedLogPartition(chains: aisChains, temperatures: aisTemperatures, seed: 1, stream: Self.aisStream,
+                                                             on: backend)
+        rbm.logZ = logZ
+        let wasTraining = model.training
+        model.training = false
+        defer { model.training = wasTraining }
+        var reconstruction = 0.0, kl = 0.0
+        let batchSize = 500
+        for start in stride(from: 0, to: x.rows, by: batchSize) {
+            tape.reset()
+            let b = min(batchSize, x.rows - start)
+            let xb = try rows(x, start, b)
+            let uniforms = try pool.tensor(rows: b, cols: model.config.latentSize)
+            try backend.fillRandom(.uniform, into: uniforms.buffer, count: uniforms.count, key: PhiloxKey(seed: 1, stream: Self.noiseStream),
+                                   counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
+            let s = try model.dvaeSample(model.encode(xb, on: tape), uniforms: uniforms, on: tape)
+            let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(s.zeta, on: tape), on: tape))
+            let klSum = try tape.sumAll(model.dvaeKLWithoutLogZ(s, on: tape))
+            reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
+            kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0]) + Double(b) * logZ
+        }
+        tape.reset()
+        reconstruction /= Double(x.rows)
+        kl /= Double(x.rows)
+        var result = EvaluationResult(negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl, negativeLogLikelihood: nil,
+                                      k: k, images: x.rows, unitActivity: try unitActivity(x))
+        result.logZ = logZ
+        result.logZStandardError = logZError
+        if importanceSampling {
+            let nll = try discreteImportanceSampledNLL(x, k: k, logZ: logZ, progress: progress)
+            let n = Double(nll.count), mean = nll.reduce(0, +) / n
+            result.negativeLogLikelihood = mean
+            result.nllStandardError = (nll.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(n - 1, 1)).squareRoot() / n.squareRoot()
+        }
+        return result
+    }
+
+    /// `-log (1/k) Σ_i w_i` for each image, the k log-weights gathered on the device and reduced there by logsumexp.
+    func discreteImportanceSampledNLL(_ x: Tensor, k: Int, logZ: Double, chunk: Int = 1000, progress: (Int) -> Void) throws -> [Double] {
+        try require(k >= 1, "k must be >= 1, got \(k)")
+        let chunk = min(chunk, k), nz = model.config.latentSize, rbm = try model.dvaeParts().rbm
+        let logWeights = try backend.allocate(count: k, dtype: .float32)
+        let repeatRow = try Tensor([Float](repeating: 1, count: chunk), rows: chunk, cols: 1, on: backend)
+        let index = try backend.buffer([Int32](repeating: 0, count: chunk))
+        let lse = try backend.allocate(count: 1, dtype: .float32)
+        var result: [Double] = []
+        for i in 0..<x.rows {
+            tape.reset()
+            let xi = try rows(x, i, 1)
+            let q = try model.encode(xi, on: tape)
+            for start in stride(from: 0, to: k, by: chunk) {
+                let c = min(chunk, k - start)
+                let qc = try q.mapped(by: c == chunk ? repeatRow : try rows(repeatRow, 0, c), on: tape)
+                let xs = try pool.tensor(rows: c, cols: x.cols)
+                try backend.gatherRows(xi.buffer, rows: 1, cols: x.cols, indices: index, count: c, into: xs.buffer)
+                let uniforms = try pool.tensor(rows: c, cols: nz)
+                try backend.fillRandom(.uniform, into: uniforms.buffer, count: uniforms.count, key: PhiloxKey(seed: 1, stream: Self.noiseStream + 1),
+                                       counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
+                let s = try model.dvaeSample(qc, uniforms: uniforms, on: tape)
+                let logLikelihood = try model.logLikelihood(xs, model.decode(s.zeta, on: tape), on: tape)
+                let logPrior = try tape.affine(tape.rbmEnergy(s.indicator, weights: rbm.weights, bias: rbm.bias, shape: rbm.shape),
+                                               alpha: 1, beta: -Float(logZ))
+                let logPosterior = try tape.bernoulliLogLikelihood(logits: s.logits, targets: s.indicator)
+                let w = try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logPosterior)
+                try backend.copy(from: w.buffer, offset: 0, to: logWeights, offset: start, count: c)
+            }
+            try backend.reduce(.logSumExp, logWeights, rows: 1, cols: k, axis: .eachRow, into: lse)
+            result.append(-(Double(try backend.download(lse, offset: 0, count: 1)[0]) - Foundation.log(Double(k))))
+            progress(i + 1)
+        }
+        tape.reset()
+        return result
+    }
+}
