@@ -49,40 +49,19 @@ extension Evaluator {
         return result
     }
 
-    /// `-log (1/k) Σ_i w_i` for each image, the k log-weights gathered on the device and reduced there by logsumexp.
+    /// `-log (1/k) Σ_i w_i` for each image, w = p(x|ζ) p(z) / Π q(z_j|ζ_{<j}, x) (r cancels), by the shared loop.
     func discreteImportanceSampledNLL(_ x: Tensor, k: Int, logZ: Double, chunk: Int = 1000, progress: (Int) -> Void) throws -> [Double] {
-        try require(k >= 1, "k must be >= 1, got \(k)")
-        let chunk = min(chunk, k), nz = model.config.latentSize, rbm = try model.dvaeParts().rbm
-        let logWeights = try backend.allocate(count: k, dtype: .float32)
-        let repeatRow = try Tensor([Float](repeating: 1, count: chunk), rows: chunk, cols: 1, on: backend)
-        let index = try backend.buffer([Int32](repeating: 0, count: chunk))
-        let lse = try backend.allocate(count: 1, dtype: .float32)
-        var result: [Double] = []
-        for i in 0..<x.rows {
-            tape.reset()
-            let xi = try rows(x, i, 1)
-            let q = try model.encode(xi, on: tape)
-            for start in stride(from: 0, to: k, by: chunk) {
-                let c = min(chunk, k - start)
-                let qc = try q.mapped(by: c == chunk ? repeatRow : try rows(repeatRow, 0, c), on: tape)
-                let xs = try pool.tensor(rows: c, cols: x.cols)
-                try backend.gatherRows(xi.buffer, rows: 1, cols: x.cols, indices: index, count: c, into: xs.buffer)
-                let uniforms = try pool.tensor(rows: c, cols: nz)
-                try backend.fillRandom(.uniform, into: uniforms.buffer, count: uniforms.count, key: PhiloxKey(seed: 1, stream: Self.noiseStream + 1),
-                                       counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
-                let s = try model.dvaeSample(qc, uniforms: uniforms, on: tape)
-                let logLikelihood = try model.logLikelihood(xs, model.decode(s.zeta, on: tape), on: tape)
-                let logPrior = try tape.affine(tape.rbmEnergy(s.indicator, weights: rbm.weights, bias: rbm.bias, shape: rbm.shape),
-                                               alpha: 1, beta: -Float(logZ))
-                let logPosterior = try tape.bernoulliLogLikelihood(logits: s.logits, targets: s.indicator)
-                let w = try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logPosterior)
-                try backend.copy(from: w.buffer, offset: 0, to: logWeights, offset: start, count: c)
-            }
-            try backend.reduce(.logSumExp, logWeights, rows: 1, cols: k, axis: .eachRow, into: lse)
-            result.append(-(Double(try backend.download(lse, offset: 0, count: 1)[0]) - Foundation.log(Double(k))))
-            progress(i + 1)
+        let nz = model.config.latentSize, rbm = try model.dvaeParts().rbm
+        return try importanceSampled(x, k: k, chunk: chunk, progress: progress) { qc, xs, start, i in
+            let uniforms = try pool.tensor(rows: xs.rows, cols: nz)
+            try backend.fillRandom(.uniform, into: uniforms.buffer, count: uniforms.count, key: PhiloxKey(seed: 1, stream: Self.noiseStream + 1),
+                                   counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
+            let s = try model.dvaeSample(qc, uniforms: uniforms, on: tape)
+            let logLikelihood = try model.logLikelihood(xs, model.decode(s.zeta, on: tape), on: tape)
+            let logPrior = try tape.affine(tape.rbmEnergy(s.indicator, weights: rbm.weights, bias: rbm.bias, shape: rbm.shape),
+                                           alpha: 1, beta: -Float(logZ))
+            let logPosterior = try tape.bernoulliLogLikelihood(logits: s.logits, targets: s.indicator)
+            return try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logPosterior)
         }
-        tape.reset()
-        return result
     }
 }

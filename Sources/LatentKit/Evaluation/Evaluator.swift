@@ -143,11 +143,29 @@ public final class Evaluator {
     /// samples. The k log-weights of an image are gathered in one device buffer and reduced with logsumexp there.
     public func importanceSampledNLL(_ x: Tensor, k: Int, chunk: Int = 1000, seed: UInt32 = 1,
                                      progress: (Int) -> Void = { _ in }) throws -> [Double] {
+        let nz = model.config.latentSize
+        return try importanceSampled(x, k: k, chunk: chunk, progress: progress) { qc, xs, start, i in
+            let noise = try pool.tensor(rows: xs.rows, cols: nz)
+            try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream + 1),
+                                   counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
+            model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 3)
+            model.gammaCounter = PhiloxCounter(UInt32(start), UInt32(i), 0, 0)
+            let (y, input) = try model.sample(qc, noise: noise, on: tape)
+            let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
+            let logLikelihood = try model.logLikelihood(xs, model.decode(input, on: tape), on: tape)
+            return try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logQ)
+        }
+    }
+
+    /// The loop every importance-sampling estimate shares: for each image, its posterior repeated for each chunk of
+    /// samples (as a product, so the same `Posterior.mapped` serves IWAE) and the image repeated alike; `logWeights`
+    /// returns the chunk's `log p(x, z) - log q(z|x)` (samples `start..<start + chunk` of image `image`), gathered in
+    /// one device buffer per image and reduced there by logsumexp. Returns `-log (1/k) Σ w` per image.
+    func importanceSampled(_ x: Tensor, k: Int, chunk: Int, progress: (Int) -> Void,
+                           logWeights: (_ q: Posterior, _ images: Tensor, _ start: Int, _ image: Int) throws -> Tensor) throws -> [Double] {
         try require(k >= 1, "k must be >= 1, got \(k)")
         let chunk = min(chunk, k)
-        let nz = model.config.latentSize
-        let logWeights = try backend.allocate(count: k, dtype: .float32)
-        // each image's encoding repeated `chunk` times, as a product so the same Posterior.mapped serves IWAE
+        let weights = try backend.allocate(count: k, dtype: .float32)
         let repeatRow = try Tensor([Float](repeating: 1, count: chunk), rows: chunk, cols: 1, on: backend)
         let index = try backend.buffer([Int32](repeating: 0, count: chunk))  // every sample reads the image's row 0
         let lse = try backend.allocate(count: 1, dtype: .float32)
@@ -164,18 +182,10 @@ public final class Evaluator {
                 let qc = try q.mapped(by: c == chunk ? repeatRow : try rows(repeatRow, 0, c), on: tape)
                 let xs = try pool.tensor(rows: c, cols: x.cols)
                 try backend.gatherRows(xi.buffer, rows: 1, cols: x.cols, indices: index, count: c, into: xs.buffer)
-                let noise = try pool.tensor(rows: c, cols: nz)
-                try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream + 1),
-                                       counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
-                model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 3)
-                model.gammaCounter = PhiloxCounter(UInt32(start), UInt32(i), 0, 0)
-                let (y, input) = try model.sample(qc, noise: noise, on: tape)
-                let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
-                let logLikelihood = try model.logLikelihood(xs, model.decode(input, on: tape), on: tape)
-                let w = try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logQ)
-                try backend.copy(from: w.buffer, offset: 0, to: logWeights, offset: start, count: c)
+                let w = try logWeights(qc, xs, start, i)
+                try backend.copy(from: w.buffer, offset: 0, to: weights, offset: start, count: c)
             }
-            try backend.reduce(.logSumExp, logWeights, rows: 1, cols: k, axis: .eachRow, into: lse)
+            try backend.reduce(.logSumExp, weights, rows: 1, cols: k, axis: .eachRow, into: lse)
             result.append(-(Double(try backend.download(lse, offset: 0, count: 1)[0]) - Foundation.log(Double(k))))
             progress(i + 1)
         }
