@@ -55,7 +55,7 @@ extension Evaluator {
         return try importanceSampled(x, k: k, chunk: chunk, progress: progress) { qc, xs, start, i in
             let uniforms = try pool.tensor(rows: xs.rows, cols: nz)
             try backend.fillRandom(.uniform, into: uniforms.buffer, count: uniforms.count, key: PhiloxKey(seed: 1, stream: Self.noiseStream + 1),
-                                   counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0), probabilities: nil)
+                                   counter: Self.importanceCounter(sample: start, image: i), probabilities: nil)
             let s = try model.dvaeSample(qc, uniforms: uniforms, on: tape)
             let logLikelihood = try model.logLikelihood(xs, model.decode(s.zeta, on: tape), on: tape)
             let logPrior = try tape.affine(tape.rbmEnergy(s.indicator, weights: rbm.weights, bias: rbm.bias, shape: rbm.shape),
