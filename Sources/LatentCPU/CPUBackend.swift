@@ -41,6 +41,12 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 
     public func allocate(count: Int, dtype: DType) throws -> Buffer {
         try require(count >= 0, "cannot allocate \(count) elements")
+        // A failed host allocation would abort the process; refuse what the machine cannot hold instead.
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteWidth)
+        let memory = ProcessInfo.processInfo.physicalMemory
+        if overflow || UInt64(bytes) > memory {
+            throw BackendError.outOfMemory("\(overflow ? "more than \(Int.max)" : "\(bytes >> 20) MiB") asked for, this machine has \(memory >> 20) MiB")
+        }
         return CPUBuffer(count: count, dtype: dtype)
     }
 

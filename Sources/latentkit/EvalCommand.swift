@@ -31,8 +31,10 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         if k < 0 { throw ValidationError("--k must be >= 0, got \(k)") }
-        if aisChains < 2 { throw ValidationError("--ais-chains must be >= 2, got \(aisChains)") }
-        if aisTemperatures < 3 { throw ValidationError("--ais-temperatures must be >= 3, got \(aisTemperatures)") }
+        if aisChains < 2 || aisChains > 1_000_000 { throw ValidationError("--ais-chains must be in 2...1000000, got \(aisChains)") }
+        if aisTemperatures < 3 || aisTemperatures > 10_000_000 {
+            throw ValidationError("--ais-temperatures must be in 3...10000000, got \(aisTemperatures)")
+        }
         if let limit, limit < 1 { throw ValidationError("--limit must be >= 1, got \(limit)") }
     }
 

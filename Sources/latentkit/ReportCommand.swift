@@ -11,8 +11,9 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Reads each run's config.json, metrics.jsonl, eval.json, analysis.json (from latentkit analyze) and the \
             pictures in RUN_DIR/plots (from latentkit plots; the report does not make them, since t-SNE takes minutes, \
-            and says so for a run without them). A run without eval.json is evaluated here (test -ELBO with its \
-            terms on the whole test set, no importance sampling: a second or two) and eval.json is saved.
+            and says so for a run without them). A run without eval.json, or whose eval.json is older than its checkpoint, is evaluated \
+            here (test -ELBO with its terms on the whole test set, no importance sampling: a second or two; for a dvae run \
+            also log Z by AIS, about 100 s) and eval.json is saved.
             """)
 
     @Argument(help: "Run directories made by latentkit train.") var runDirectories: [String]
@@ -31,7 +32,7 @@ struct ReportCommand: ParsableCommand {
         for path in runDirectories {
             try RunDirectory(path).requireRun()
             var summary = try RunSummary.load(path)
-            if summary.evaluation == nil {
+            if summary.evaluation == nil || isStale("\(path)/eval.json", comparedWith: RunDirectory(path).checkpoint) {
                 if backend == nil { backend = try backendOptions.make() }
                 summary.evaluation = try evaluate(path, on: backend!, notes: &summary.notes)
             }
@@ -49,6 +50,14 @@ struct ReportCommand: ParsableCommand {
             throw ToolError("cannot write \(out): \(error.localizedDescription)")
         }
         print("wrote \(out): \(runs.count) run(s), \(page.utf8.count / 1024) KiB")
+    }
+
+    /// Whether `file` is older than `reference` (an eval.json written before training resumed describes another model).
+    func isStale(_ file: String, comparedWith reference: String) -> Bool {
+        let manager = FileManager.default
+        guard let a = (try? manager.attributesOfItem(atPath: file))?[.modificationDate] as? Date,
+              let b = (try? manager.attributesOfItem(atPath: reference))?[.modificationDate] as? Date else { return false }
+        return a < b
     }
 
     /// The test -ELBO with its terms (k = 0: no importance sampling), saved as RUN_DIR/eval.json when the folder is

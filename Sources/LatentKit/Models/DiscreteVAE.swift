@@ -48,8 +48,9 @@ extension ModelConfig {
                     "the discrete VAE's bipartite RBM splits the latent units into two equal halves: --latent-size must be even and >= 2, got \(latentSize)")
         try require(posteriorGroups >= 1 && latentSize % posteriorGroups == 0,
                     "--groups \(posteriorGroups) does not divide the latent size \(latentSize) into equal groups")
-        try require(gibbsChains >= 1, "--gibbs-chains must be >= 1, got \(gibbsChains)")
-        try require(gibbsSteps >= 1, "--gibbs-steps must be >= 1, got \(gibbsSteps)")
+        // upper bounds keep a typo from asking for more memory or time than any machine has
+        try require(gibbsChains >= 1 && gibbsChains <= 1_000_000, "--gibbs-chains must be in 1...1000000, got \(gibbsChains)")
+        try require(gibbsSteps >= 1 && gibbsSteps <= 100_000, "--gibbs-steps must be in 1...100000, got \(gibbsSteps)")
     }
 }
 
@@ -172,6 +173,7 @@ extension VAE {
     public func dvaePriorSample(count: Int, uniforms: Tensor, seed: UInt32, on tape: Tape) throws -> Tensor {
         let rbm = try dvaeParts().rbm, backend = tape.backend
         let state = try tape.pool.tensor(rows: count, cols: rbm.shape.units)
+        try backend.fill(state.buffer, with: 0, offset: 0, count: state.count)  // pooled memory: no leftover inf or NaN meets β = 0
         let scratch = try backend.allocate(count: count * max(rbm.shape.a, rbm.shape.b), dtype: .float32)
         let key = PhiloxKey(seed: seed, stream: RBMPrior.sampleStream)
         for sweep in 0...DiscreteVAEDefaults.priorSweeps {

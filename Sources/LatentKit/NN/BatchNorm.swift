@@ -34,6 +34,8 @@ public final class BatchNorm {
             return try tape.batchNorm(x, scale: scale, shift: shift, runningMean: runningMean, runningVariance: runningVariance,
                                       epsilon: Self.epsilon, momentum: Self.momentum)
         }
+        // evaluation's fused kernel records no gradient rule: refuse rather than let gradients silently stop here
+        try require(!tape.needsGradient(x), "batch normalisation by running statistics (evaluation mode) has no gradient; differentiate in training mode")
         let y = try tape.pool.tensor(rows: x.rows, cols: x.cols)
         try tape.backend.batchNormInference(x.buffer, scale: scale.buffer, shift: shift.buffer, runningMean: runningMean.buffer,
                                             runningVariance: runningVariance.buffer, rows: x.rows, cols: x.cols, epsilon: Self.epsilon, into: y.buffer)
