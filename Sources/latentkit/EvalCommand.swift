@@ -42,6 +42,7 @@ struct EvalCommand: ParsableCommand {
         let backend = try backendOptions.make()
         let (config, model) = try loadRun(runDirectory, on: backend)
         let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1, testLimit: limit)
+        try config.model.requireInput(data.test)
         let live = isatty(STDERR_FILENO) != 0
         let started = Date()
         let evaluator = Evaluator(model: model, backend: backend)

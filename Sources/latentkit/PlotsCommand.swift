@@ -50,10 +50,7 @@ struct PlotsCommand: ParsableCommand {
         }
         let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1)
         let test = data.test
-        guard test.pixelsPerImage == config.model.inputSize else {
-            throw ToolError("dataset mismatch: the \(config.dataset.rawValue) images are \(test.rows)x\(test.cols) = \(test.pixelsPerImage) pixels, "
-                            + "but the model of \(runDirectory) takes \(config.model.inputSize)")
-        }
+        try config.model.requireInput(test)
         let side = test.rows
         guard test.rows == test.cols else { throw ToolError("the pictures need square images, got \(test.rows)x\(test.cols)") }
         let (_, model) = try loadRun(runDirectory, on: backend)

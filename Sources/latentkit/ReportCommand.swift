@@ -65,10 +65,7 @@ struct ReportCommand: ParsableCommand {
     func evaluate(_ path: String, on backend: any Backend, notes: inout [String]) throws -> [String: Any] {
         let (config, model) = try loadRun(path, on: backend)
         let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1)
-        guard data.test.pixelsPerImage == config.model.inputSize else {
-            throw ToolError("dataset mismatch: the \(config.dataset.rawValue) images have \(data.test.pixelsPerImage) pixels, "
-                            + "but the model of \(path) takes \(config.model.inputSize)")
-        }
+        try config.model.requireInput(data.test)
         var result = try Evaluator(model: model, backend: backend).evaluate(data.test, k: 1, limit: nil, importanceSampling: false).json
         result["k"] = 0
         let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])

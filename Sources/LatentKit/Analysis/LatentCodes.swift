@@ -59,10 +59,7 @@ public struct LatentCodes: Sendable {
     /// so that only one chunk of images is on the device at a time.
     public static func encode(_ images: LabelledImages, limit: Int? = nil, model: VAE, backend: any Backend,
                               chunk: Int = 10_000) throws -> LatentCodes {
-        guard images.pixelsPerImage == model.config.inputSize else {
-            throw DataError("dataset mismatch: the images have \(images.rows)x\(images.cols) = \(images.pixelsPerImage) pixels, "
-                            + "the model takes \(model.config.inputSize)")
-        }
+        try model.config.requireInput(images)
         let n = min(limit ?? images.count, images.count), p = images.pixelsPerImage
         let evaluator = Evaluator(model: model, backend: backend)
         var values: [Float] = []

@@ -97,6 +97,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
+    /// Throws unless `images` are what the model takes (`--data-dir` may name another dataset than the run's).
+    public func requireInput(_ images: LabelledImages) throws {
+        guard images.pixelsPerImage == inputSize else {
+            throw DataError("dataset mismatch: the images have \(images.rows)x\(images.cols) = \(images.pixelsPerImage) pixels, "
+                            + "the model takes \(inputSize)")
+        }
+    }
+
     /// Reads configurations written by earlier versions too: absent fields take their defaults.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
