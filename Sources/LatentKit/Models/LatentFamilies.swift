@@ -40,6 +40,10 @@ extension VAE {
         }
     }
 
+    /// The exact Dirichlet sampler draws its Gamma variates from ``gammaKey`` and ``gammaCounter`` and reads no noise
+    /// tensor, so the trainer skips filling one.
+    public var drawsItsOwnNoise: Bool { config.latent == .dirichlet && config.dirichletApproximation == .exact }
+
     func gaussianParts(_ q: Posterior) throws -> (Tensor, Tensor) {
         guard let lv = q.logVariance else { throw BackendError.invalidArgument("\(config.latent.rawValue) needs a log-variance") }
         return (q.location, lv)

@@ -133,8 +133,10 @@ public final class Trainer {
         let q = try model.encode(x, on: tape)
         let k = config.iwSamples, beta = klWeight
         let noise = try pool.tensor(rows: b * k, cols: config.model.latentSize)
-        try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: config.seed, stream: RandomStream.noise),
-                               counter: counter, probabilities: nil)
+        if !model.drawsItsOwnNoise {
+            try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count,
+                                   key: PhiloxKey(seed: config.seed, stream: RandomStream.noise), counter: counter, probabilities: nil)
+        }
         let terms = config.model.latent == .dvae
             ? try model.dvaeTrainingTerms(x: x, posterior: q, uniforms: noise, klWeight: beta, step: globalStep, seed: config.seed, on: tape)
             : k == 1
