@@ -173,16 +173,9 @@ extension VAE {
     public func dvaePriorSample(count: Int, uniforms: Tensor, seed: UInt32, on tape: Tape) throws -> Tensor {
         let rbm = try dvaeParts().rbm, backend = tape.backend
         let state = try tape.pool.tensor(rows: count, cols: rbm.shape.units)
-        try backend.fill(state.buffer, with: 0, offset: 0, count: state.count)  // pooled memory: no leftover inf or NaN meets β = 0
-        let scratch = try backend.allocate(count: count * max(rbm.shape.a, rbm.shape.b), dtype: .float32)
-        let key = PhiloxKey(seed: seed, stream: RBMPrior.sampleStream)
-        for sweep in 0...DiscreteVAEDefaults.priorSweeps {
-            for side in [RBMSide.a, .b] {
-                try backend.rbmGibbsHalfStep(state: state.buffer, weights: rbm.weights.buffer, bias: rbm.bias.buffer, shape: rbm.shape, chains: count,
-                                             side: side, inverseTemperature: sweep == 0 ? 0 : 1, key: key,
-                                             counter: PhiloxCounter(0, 0, UInt32(sweep), UInt32(side.rawValue)), intoProbabilities: scratch)
-            }
-        }
+        try rbm.drawFreshChains(into: state.buffer, count: count, sweeps: DiscreteVAEDefaults.priorSweeps,
+                                key: PhiloxKey(seed: seed, stream: RBMPrior.sampleStream),
+                                probabilities: try backend.allocate(count: count * max(rbm.shape.a, rbm.shape.b), dtype: .float32), on: backend)
         return try tape.spikeAndExponentialSample(logits: tape.affine(state, alpha: 200, beta: -100), uniforms: uniforms, beta: config.spikeBeta).sample
     }
 }

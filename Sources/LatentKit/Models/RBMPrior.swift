@@ -23,12 +23,24 @@ public final class RBMPrior {
         chains = try Tensor([Float](repeating: 0, count: count * shape.units), rows: count, cols: shape.units, on: backend)
         scratch = try backend.allocate(count: count * max(shape.a, shape.b), dtype: .float32)
         logZ = Double(shape.units) * Foundation.log(2.0)
-        // uniform random starting states: both half-steps at inverse temperature 0 draw Bernoulli(1/2)
-        let key = PhiloxKey(seed: seed, stream: RBMPrior.initialStream)
-        try backend.rbmGibbsHalfStep(state: chains.buffer, weights: weights.buffer, bias: bias.buffer, shape: shape, chains: count, side: .a,
-                                     inverseTemperature: 0, key: key, counter: PhiloxCounter(0, 0, 0, 0), intoProbabilities: scratch)
-        try backend.rbmGibbsHalfStep(state: chains.buffer, weights: weights.buffer, bias: bias.buffer, shape: shape, chains: count, side: .b,
-                                     inverseTemperature: 0, key: key, counter: PhiloxCounter(0, 0, 0, 1), intoProbabilities: scratch)
+        // uniform random starting states
+        try drawFreshChains(into: chains.buffer, count: count, sweeps: 0, key: PhiloxKey(seed: seed, stream: RBMPrior.initialStream),
+                            probabilities: scratch, on: backend)
+    }
+
+    /// `count` fresh chains into `state`: a first sweep at inverse temperature 0, whose half-steps draw Bernoulli(1/2)
+    /// (uniform states), then `sweeps` block-Gibbs sweeps of the RBM (A given B, then B given A); half-step counters
+    /// `(0, 0, sweep, side)`. The starting chains (no sweeps) and prior samples (`VAE.dvaePriorSample`) both come from here.
+    public func drawFreshChains(into state: Buffer, count: Int, sweeps: Int, key: PhiloxKey, probabilities: Buffer, on backend: any Backend) throws {
+        try backend.fill(state, with: 0, offset: 0, count: count * shape.units)  // inverse temperature 0 must not meet leftover inf or NaN
+        for sweep in 0...sweeps {
+            for side in [RBMSide.a, .b] {
+                try backend.rbmGibbsHalfStep(state: state, weights: weights.buffer, bias: bias.buffer, shape: shape, chains: count, side: side,
+                                             inverseTemperature: sweep == 0 ? 0 : 1, key: key,
+                                             counter: PhiloxCounter(0, 0, UInt32(truncatingIfNeeded: sweep), UInt32(side.rawValue)),
+                                             intoProbabilities: probabilities)
+            }
+        }
     }
 
     static let initialStream: UInt32 = 0x5000
