@@ -98,6 +98,7 @@ enum CLQuery {
 
 final class CLContext {
     let handle: cl_context
+    private var released = false
     init(device: cl_device_id) throws {
         var status: cl_int = 0
         var d: cl_device_id? = device
@@ -106,11 +107,17 @@ final class CLContext {
         }
         handle = c
     }
-    deinit { clReleaseContext(handle) }
+    /// Releases the context now (idempotent); deinit then does nothing.
+    func release() {
+        if !released { clReleaseContext(handle) }
+        released = true
+    }
+    deinit { release() }
 }
 
 final class CLQueue {
     let handle: cl_command_queue
+    private var released = false
     init(context: CLContext, device: cl_device_id) throws {
         var status: cl_int = 0
         guard let q = clCreateCommandQueue(context.handle, device, 0, &status), status == CL_SUCCESS else {
@@ -118,7 +125,12 @@ final class CLQueue {
         }
         handle = q
     }
-    deinit { clReleaseCommandQueue(handle) }
+    /// Releases the queue now (idempotent); deinit then does nothing.
+    func release() {
+        if !released { clReleaseCommandQueue(handle) }
+        released = true
+    }
+    deinit { release() }
 }
 
 final class CLProgram {

@@ -22,6 +22,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Scratch memory for kernels that need per-row workspace, grown on demand and reused: the queue is in order, so
     /// a later kernel that reuses it starts only after the earlier one has finished with it.
     private var scratch: Buffer?
+    /// Set by ``shutDown()``; every later launch or buffer command throws.
+    private(set) var isShutDown = false
 
     public init(device: CLDeviceInfo) throws {
         self.device = device
@@ -55,7 +57,35 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         return d
     }
 
-    private static let sharedResult: Result<OpenCLBackend, Error> = Result { try OpenCLBackend(device: defaultDevice()) }
+    private static let sharedResult: Result<OpenCLBackend, Error> = Result {
+        let backend = try OpenCLBackend(device: defaultDevice())
+        // Registered after the driver has initialised, so it runs before the driver's own exit handlers (atexit runs in
+        // reverse order): CLBlast's program cache and every object of ours are released while the runtime still lives.
+        atexit { OpenCLBackend.shutDownShared() }
+        return backend
+    }
+
+    private static func shutDownShared() {
+        if case .success(let backend) = sharedResult { backend.shutDown() }
+    }
+
+    /// Releases, in order and while the OpenCL runtime is alive, CLBlast's cached programs and then every kernel,
+    /// program, the scratch buffer, the queue and the context. Called at process exit: left to static destructors,
+    /// CLBlast's cache releases its programs after the runtime's thread-local state is gone (a use-after-free that
+    /// glibc reports as heap corruption). Later launches throw.
+    public func shutDown() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !isShutDown else { return }
+        isShutDown = true
+        _ = clFinish(queue.handle)
+        _ = CLBlastClearCache()
+        kernels.removeAll()
+        programs.removeAll()
+        scratch = nil
+        queue.release()
+        context.release()
+    }
 
     /// The process-wide backend on ``defaultDevice()``. One context per process: PoCL and CLBlast cache compiled
     /// programs per context, so a second context would compile everything again.
@@ -112,6 +142,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         if global == 0 { return }
         lock.lock()
         defer { lock.unlock() }
+        try requireAlive()
         let kernel: CLKernel
         if let k = kernels[name] {
             kernel = k
@@ -148,10 +179,15 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     /// Runs `body` with the queue while holding the launch lock (for CLBlast and buffer commands).
-    func withQueue<T>(_ body: (cl_command_queue) throws -> T) rethrows -> T {
+    func withQueue<T>(_ body: (cl_command_queue) throws -> T) throws -> T {
         lock.lock()
         defer { lock.unlock() }
+        try requireAlive()
         return try body(queue.handle)
+    }
+
+    private func requireAlive() throws {
+        if isShutDown { throw BackendError.unavailable("the OpenCL backend was shut down (the process is exiting)") }
     }
 
     public func synchronize() throws {
