@@ -48,6 +48,50 @@ extension KernelSources {
         if (t == 0) kl[r] = s;
     }
 
+    /* The diagonal Gaussian posterior from its joined heads h (rows x 2n: mean, then log-variance): z = mu + exp(lv/2) eps
+       and kl[r] as distributions_gaussian_kl_f32, one work-group per row. */
+    __kernel void distributions_gaussian_posterior_f32(__global const float* h, __global const float* eps, __global float* z,
+                                                       __global float* kl, const int rows, const int n, const float plv) {
+        int r = get_group_id(0), t = get_local_id(0);
+        long base = (long)r * n, hbase = 2 * base;
+        float inverse_prior = exp(-plv);
+        __local float scratch[LK_WG];
+        float acc = 0.0f;
+        for (int j = t; j < n; j += LK_WG) {
+            float mu = h[hbase + j], lv = h[hbase + n + j];
+            z[base + j] = mu + exp(0.5f * lv) * eps[base + j];
+            acc += -0.5f * (1.0f + lv - plv - (mu * mu + exp(lv)) * inverse_prior);
+        }
+        scratch[t] = acc;
+        for (int w = LK_WG / 2; w > 0; w >>= 1) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            if (t < w) scratch[t] += scratch[t + w];
+        }
+        if (t == 0) kl[r] = scratch[0];
+    }
+
+    /* dh from the sample's gradient dz and the KL's per-row gradient g (has_dz, has_g: 0 when absent). */
+    __kernel void distributions_gaussian_posterior_backward_f32(__global const float* h, __global const float* eps,
+                                                                __global const float* dz, __global const float* g,
+                                                                __global float* dh, const int rows, const int n, const float plv,
+                                                                const int has_dz, const int has_g) {
+        int i = get_global_id(0);
+        if (i >= rows * n) return;
+        int r = i / n;
+        long hi = (long)i + (long)r * n;
+        float mu = h[hi], lv = h[hi + n];
+        float dmu = 0.0f, dlv = 0.0f;
+        if (has_g) { float gr = g[r]; dmu = gr * mu * exp(-plv); dlv = gr * 0.5f * (exp(lv - plv) - 1.0f); }
+        if (has_dz) {
+            float d = dz[i];
+            dmu = has_g ? dmu + d : d;
+            float s = d * eps[i] * 0.5f * exp(0.5f * lv);
+            dlv = has_g ? dlv + s : s;
+        }
+        dh[hi] = dmu;
+        dh[hi + n] = dlv;
+    }
+
     /* dmu = g[r] mu exp(-plv); dlv = g[r] (exp(lv - plv) - 1) / 2 */
     __kernel void distributions_gaussian_kl_backward_f32(__global const float* mu, __global const float* lv,
                                                          __global const float* g, __global float* dmu, __global float* dlv,

@@ -40,8 +40,6 @@ extension KernelSources {
     LK_UNARY(digamma, lk_digamma(x))
     LK_UNARY(trigamma, lk_trigamma(x))
 
-    inline float lk_tanh_grad(float x) { float t = tanh(x); return 1.0f - t * t; }
-    inline float lk_sigmoid_grad(float x) { float s = lk_sigmoid(x); return s * (1.0f - s); }
     inline float lk_sign_or_nan(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : (x == 0.0f ? 0.0f : x)); }
 
     LK_UNARY_BACKWARD(neg, -dy)

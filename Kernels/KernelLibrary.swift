@@ -9,6 +9,8 @@ public enum KernelFamily: String, CaseIterable, Sendable {
     /// The chain and grid Gaussian posteriors (Kernels/StructuredGaussian.swift).
     case structuredGaussian
     case discreteVAE = "dvae"
+    /// The fused kernels of a training step: dense-layer epilogues, the ELBO's loss chain (Kernels/Training.swift).
+    case training
 
     /// The program source: the preamble (helpers, Philox, special functions) followed by the family's kernels.
     public var source: String {
@@ -28,6 +30,7 @@ public enum KernelFamily: String, CaseIterable, Sendable {
         case .analysis: return KernelSources.analysis
         case .structuredGaussian: return KernelSources.structuredGaussian
         case .discreteVAE: return KernelSources.discreteVAE
+        case .training: return KernelSources.training
         }
     }
 

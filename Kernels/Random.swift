@@ -53,6 +53,23 @@ extension KernelSources {
         lk_store4(y, b, n, v);
     }
 
+    /* The gathered rows x[idx[offset + i], :] binarised as random_bernoulli_f32 binarises y in place: one launch for a
+       training step's minibatch. n = count * cols. */
+    inline float lk_gathered(__global const float* x, int rows, int cols, __global const int* idx, int offset, int e) {
+        int i = e / cols, r = idx[offset + i];
+        return (r >= 0 && r < rows) ? x[(long)r * cols + (e - i * cols)] : NAN;
+    }
+    __kernel void random_gather_bernoulli_f32(__global float* y, __global const float* x, const int rows, const int cols,
+                                              __global const int* idx, const int offset, LK_RANDOM_ARGS) {
+        LK_RANDOM_HEAD
+        int i = 4 * b;
+        float4 v = (float4)(u.x < lk_gathered(x, rows, cols, idx, offset, i) ? 1.0f : 0.0f,
+                            (i + 1 < n && u.y < lk_gathered(x, rows, cols, idx, offset, i + 1)) ? 1.0f : 0.0f,
+                            (i + 2 < n && u.z < lk_gathered(x, rows, cols, idx, offset, i + 2)) ? 1.0f : 0.0f,
+                            (i + 3 < n && u.w < lk_gathered(x, rows, cols, idx, offset, i + 3)) ? 1.0f : 0.0f);
+        lk_store4(y, b, n, v);
+    }
+
     /* Gamma(alpha, 1): Marsaglia-Tsang, boosted below 1; twin of GammaDistribution.sample (Sources/LatentCore/Gamma.swift). */
     inline float lk_gamma(float alpha, uint index, uint2 key, uint c0, uint c1) {
         int boosted = alpha < 1.0f;

@@ -74,5 +74,7 @@ extension KernelSources {
         float e = exp(x);
         return e / (1.0f + e);
     }
+    inline float lk_tanh_grad(float x) { float t = tanh(x); return 1.0f - t * t; }
+    inline float lk_sigmoid_grad(float x) { float s = lk_sigmoid(x); return s * (1.0f - s); }
     """#
 }

@@ -31,6 +31,42 @@ extension CPUBackend {
         }
     }
 
+    public func gaussianPosterior(heads: Buffer, noise: Buffer, priorLogVariance plv: Float, rows: Int, latent n: Int, intoSample z: Buffer,
+                                  intoKL kl: Buffer) throws {
+        try checkGaussianPosterior(heads: [(heads, "heads")], latent: [(noise, "noise"), (z, "sample")], perRow: [(kl, "KL output")], rows: rows, n: n)
+        let h = try host(heads, "heads").floats, eps = try host(noise, "noise").floats, out = try host(z, "sample").floats
+        let inversePrior = Float.exp(-plv)
+        // the expressions of gaussianSample and gaussianKL, reading the mean at column j and the log-variance at n + j
+        rowSums(rows: rows, cols: n, into: try host(kl, "KL output").floats) { i in
+            let r = i / n, mu = h[i + r * n], lv = h[i + r * n + n]
+            out[i] = mu + Float.exp(0.5 * lv) * eps[i]
+            return -0.5 * (1 + lv - plv - (mu * mu + Float.exp(lv)) * inversePrior)
+        }
+    }
+
+    public func gaussianPosteriorBackward(heads: Buffer, noise: Buffer, priorLogVariance plv: Float, sampleGradient dz: Buffer?,
+                                          klGradient g: Buffer?, rows: Int, latent n: Int, intoHeads dHeads: Buffer) throws {
+        try checkGaussianPosterior(heads: [(heads, "heads"), (dHeads, "heads gradient")], latent: [(noise, "noise"), (dz, "sample gradient")],
+                                   perRow: [(g, "KL gradient")], rows: rows, n: n)
+        let h = try host(heads, "heads").floats, eps = try host(noise, "noise").floats, out = try host(dHeads, "heads gradient").floats
+        let sample = try dz.map { try host($0, "sample gradient").floats }, perRow = try g.map { try host($0, "KL gradient").floats }
+        let inversePrior = Float.exp(-plv)
+        perElement(rows: rows, cols: n) { i, r in
+            let mu = h[i + r * n], lv = h[i + r * n + n]
+            // each term as gaussianKLBackward and gaussianSampleBackward compute it, added as the tape would add them
+            var dmu: Float = 0, dlv: Float = 0
+            if let perRow { dmu = perRow[r] * mu * inversePrior; dlv = perRow[r] * 0.5 * (Float.exp(lv - plv) - 1) }
+            if let sample {
+                let d = sample[i]
+                dmu = perRow == nil ? d : dmu + d
+                let s = d * eps[i] * 0.5 * Float.exp(0.5 * lv)
+                dlv = perRow == nil ? s : dlv + s
+            }
+            out[i + r * n] = dmu
+            out[i + r * n + n] = dlv
+        }
+    }
+
     public func gaussianKLBackward(
         mean: Buffer, logVariance: Buffer, priorLogVariance plv: Float, gradient g: Buffer, rows: Int, cols: Int,
         intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer

@@ -35,13 +35,11 @@ extension CPUBackend {
         }
     }
 
-    public func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, count: Int, into y: Buffer) throws {
-        try require(rows >= 0 && cols >= 0 && count >= 0, "negative shape")
+    public func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, indexOffset: Int, count: Int,
+                           binarizing: (key: PhiloxKey, counter: PhiloxCounter)?, into y: Buffer) throws {
+        try checkGather(x, rows: rows, cols: cols, indices: indices, indexOffset: indexOffset, count: count, y)
         let xs = try host(x, "gather source"), ix = try host(indices, "gather indices"), ys = try host(y, "gather output")
-        try xs.check(holds: rows * cols, "gather source")
-        try ix.check(holds: count, of: .int32, "gather indices")
-        try ys.check(holds: count * cols, "gather output")
-        let src = xs.floats, idx = ix.ints, dst = ys.floats
+        let src = xs.floats, idx = ix.ints + indexOffset, dst = ys.floats
         parallelChunks(count, grain: max(1, (1 << 15) / max(cols, 1))) { range in
             for i in range {
                 let r = Int(idx[i])
@@ -51,6 +49,9 @@ extension CPUBackend {
                     (dst + i * cols).update(repeating: .nan, count: cols)
                 }
             }
+        }
+        if let (key, counter) = binarizing {
+            try fillRandom(.bernoulli, into: y, count: count * cols, key: key, counter: counter, probabilities: y)
         }
     }
 }

@@ -50,8 +50,12 @@ public protocol Backend: AnyObject, Sendable {
     func gemm(
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer) throws
-    /// `y[i, :] = x[indices[i], :]` for `i < count`; an index outside `0..<rows` gives a row of NaN.
-    func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, count: Int, into y: Buffer) throws
+    /// `y[i, :] = x[indices[indexOffset + i], :]` for `i < count`; an index outside `0..<rows` gives a row of NaN. With
+    /// `binarizing`, each gathered value `p` then becomes 1 with probability `p`, else 0, drawn exactly as
+    /// ``fillRandom(_:into:count:key:counter:probabilities:)`` draws ``RandomDistribution/bernoulli`` over `y` (one
+    /// launch for a training step's minibatch instead of two).
+    func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, indexOffset: Int, count: Int,
+                    binarizing: (key: PhiloxKey, counter: PhiloxCounter)?, into y: Buffer) throws
     /// The `k` smallest elements of each row of the `rows × cols` matrix `x`, in ascending order, into `values` and
     /// their column indices into `indices` (`int32`), both `rows × k`. The order is total: ties go to the lower
     /// column and NaN comes after every number, so both backends pick the same elements. Needs `1 <= k <= cols`.
@@ -85,6 +89,15 @@ public protocol Backend: AnyObject, Sendable {
     func gaussianKLBackward(
         mean: Buffer, logVariance: Buffer, priorLogVariance: Float, gradient g: Buffer, rows: Int, cols: Int,
         intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer) throws
+    /// The diagonal Gaussian posterior from its joined heads `heads` (`rows × 2n`: each row the mean, then the
+    /// log-variance), in one pass: the sample `z = mean + e^(lv/2) noise` (`rows × n`) and, per row, the KL of
+    /// ``gaussianKL(mean:logVariance:priorLogVariance:rows:cols:into:)``. A training step's encoder ends in one GEMM.
+    func gaussianPosterior(heads: Buffer, noise: Buffer, priorLogVariance: Float, rows: Int, latent n: Int, intoSample z: Buffer,
+                           intoKL kl: Buffer) throws
+    /// Its backward form: the heads' gradient (`rows × 2n`) from the sample's gradient `dz` and the KL's per-row gradient `g`,
+    /// either of which may be nil (zero): `dMean = g mean e^-plv + dz`, `dLogVariance = g (e^(lv - plv) - 1)/2 + dz noise e^(lv/2)/2`.
+    func gaussianPosteriorBackward(heads: Buffer, noise: Buffer, priorLogVariance: Float, sampleGradient dz: Buffer?, klGradient g: Buffer?,
+                                   rows: Int, latent n: Int, intoHeads dHeads: Buffer) throws
     /// Per row: `Σ_j x l - softplus(l)`, the log-likelihood of binary (or [0,1]) targets `x` under logits `l`.
     func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws
     /// `dLogits = g[r] (x - σ(l))`.
@@ -222,6 +235,28 @@ public protocol Backend: AnyObject, Sendable {
     func rbmFreeEnergyIncrement(state: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, chains: Int, from: Float, to: Float,
                                 accumulatingInto logWeights: Buffer) throws
 
+    // MARK: fused training step (Kernels/Training.swift)
+    /// The epilogue of a dense layer's GEMM: `a += bias` (a `1 × cols` row) in place, then `y = f(a)` for `activation`, one of
+    /// ``UnaryOp/denseActivations`` (nil: no activation and `y` is not written; the layer's output is `a`).
+    func biasActivation(_ activation: UnaryOp?, preActivation a: Buffer, bias: Buffer, rows: Int, cols: Int, into y: Buffer) throws
+    /// Its backward form: `da = dy f'(a)` and `dBias = Σ_rows da`. With a nil activation `da` is `dy` itself and not written.
+    func biasActivationBackward(_ activation: UnaryOp?, preActivation a: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
+                                intoInput da: Buffer?, intoBias dBias: Buffer) throws
+    /// The ELBO's loss chain in one pass: with `L = Σ logLikelihood` and `K = Σ kl` (all elements of each),
+    /// `loss = klScale K - likelihoodScale L` and `summary = (L - K, K)` (the bound and the KL, both batch sums).
+    func elboLoss(logLikelihood ll: Buffer, count llCount: Int, kl: Buffer, count klCount: Int, klScale: Float, likelihoodScale: Float,
+                  intoLoss loss: Buffer, intoSummary summary: Buffer) throws
+    /// Its backward form for the loss gradient `g` (one element, on the device): `dll = likelihoodScale · (-g)`, `dkl = klScale · g`.
+    func elboLossBackward(gradient g: Buffer, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
+                          intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws
+
+    // MARK: views
+    /// The element alignment a view's offset must have (OpenCL: the device's `CL_DEVICE_MEM_BASE_ADDR_ALIGN`).
+    var viewAlignment: Int { get }
+    /// A buffer that aliases `count` elements of `buffer` from `offset` (a multiple of ``viewAlignment``); it keeps `buffer`
+    /// alive. Ops on a view and on its parent are ordered like any other ops.
+    func view(of buffer: Buffer, offset: Int, count: Int) throws -> Buffer
+
     // MARK: optimisers
     /// One fused Adam step at step number `step >= 1` (bias correction as in PyTorch).
     func adamStep(
@@ -250,6 +285,52 @@ extension Backend {
         let b = try allocate(count: values.count, dtype: .int32)
         try upload(values, to: b, offset: 0)
         return b
+    }
+
+    /// `y[i, :] = x[indices[i], :]` for `i < count`; an index outside `0..<rows` gives a row of NaN.
+    public func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, count: Int, into y: Buffer) throws {
+        try gatherRows(x, rows: rows, cols: cols, indices: indices, indexOffset: 0, count: count, binarizing: nil, into: y)
+    }
+
+    /// Checks the shared argument rules of ``gatherRows(_:rows:cols:indices:indexOffset:count:binarizing:into:)``.
+    public func checkGather(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, indexOffset: Int, count: Int, _ y: Buffer) throws {
+        try require(rows >= 0 && cols >= 0 && count >= 0 && indexOffset >= 0, "gather: negative shape or offset")
+        try x.check(holds: rows * cols, "gather source")
+        try indices.check(holds: indexOffset + count, of: .int32, "gather indices")
+        try y.check(holds: count * cols, "gather output")
+    }
+
+    /// Checks the shared argument rules of ``biasActivation(_:preActivation:bias:rows:cols:into:)`` and its backward form.
+    public func checkBiasActivation(_ activation: UnaryOp?, rows: Int, cols: Int, matrices: [(Buffer?, String)], bias: Buffer) throws {
+        if let activation {
+            try require(UnaryOp.denseActivations.contains(activation), "\(activation.rawValue) is not a dense-layer activation")
+        }
+        try checkRows(rows: rows, cols: cols, matrices: matrices.compactMap { b, role in b.map { ($0, role) } }, perRow: [])
+        try bias.check(holds: cols, "bias")
+    }
+
+    /// Checks the shared argument rules of ``elboLoss(logLikelihood:count:kl:count:klScale:likelihoodScale:intoLoss:intoSummary:)``.
+    public func checkElboLoss(_ ll: Buffer, _ llCount: Int, _ kl: Buffer, _ klCount: Int, loss: Buffer, summary: Buffer) throws {
+        try require(llCount >= 0 && klCount >= 0, "ELBO loss: negative count")
+        try ll.check(holds: llCount, "log-likelihood")
+        try kl.check(holds: klCount, "KL")
+        try loss.check(holds: 1, "loss")
+        try summary.check(holds: 2, "loss summary")
+    }
+
+    /// Checks the shared argument rules of ``gaussianPosterior(heads:noise:priorLogVariance:rows:latent:intoSample:intoKL:)`` and its
+    /// backward form.
+    public func checkGaussianPosterior(heads: [(Buffer, String)], latent: [(Buffer?, String)], perRow: [(Buffer?, String)], rows: Int, n: Int) throws {
+        try checkRows(rows: rows, cols: 2 * n, matrices: heads, perRow: [])
+        try checkRows(rows: rows, cols: n, matrices: latent.compactMap { b, r in b.map { ($0, r) } },
+                      perRow: perRow.compactMap { b, r in b.map { ($0, r) } })
+    }
+
+    /// Checks the shared argument rules of ``view(of:offset:count:)``.
+    public func checkView(of buffer: Buffer, offset: Int, count: Int) throws {
+        try require(offset >= 0 && count >= 0, "view: negative offset or count")
+        try require(offset % viewAlignment == 0, "view: offset \(offset) is not a multiple of the alignment \(viewAlignment)")
+        try buffer.check(holds: offset + count, of: buffer.dtype, "view parent")
     }
 
     /// Checks the shared argument rules of ``fillRandom(_:into:count:key:counter:probabilities:)``.

@@ -16,6 +16,9 @@ public enum UnaryOp: String, CaseIterable, Sendable {
 
     /// The C-style name used in kernel names and on the command line (`log_sigmoid`).
     public var cName: String { rawValue }
+
+    /// The activations a dense layer's fused epilogue applies (``Backend/biasActivation(_:preActivation:bias:rows:cols:into:)``).
+    public static let denseActivations: [UnaryOp] = [.softplus, .tanh, .relu, .elu, .sigmoid]
 }
 
 /// Elementwise functions of two arguments, `c = a ∘ b`, with `b` optionally broadcast.

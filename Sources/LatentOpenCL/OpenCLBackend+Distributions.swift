@@ -35,6 +35,25 @@ extension OpenCLBackend {
                        extra: [.float(priorLogVariance)])
     }
 
+    public func gaussianPosterior(heads: Buffer, noise: Buffer, priorLogVariance: Float, rows: Int, latent n: Int, intoSample z: Buffer,
+                                  intoKL kl: Buffer) throws {
+        try checkGaussianPosterior(heads: [(heads, "heads")], latent: [(noise, "noise"), (z, "sample")], perRow: [(kl, "KL output")], rows: rows, n: n)
+        _ = try int(2 * rows * n, "rows * 2n")
+        try rowsLaunch("distributions_gaussian_posterior_f32", rows: rows, cols: n,
+                       [(heads, "heads"), (noise, "noise"), (z, "sample"), (kl, "KL output")], extra: [.float(priorLogVariance)])
+    }
+
+    public func gaussianPosteriorBackward(heads: Buffer, noise: Buffer, priorLogVariance: Float, sampleGradient dz: Buffer?,
+                                          klGradient g: Buffer?, rows: Int, latent n: Int, intoHeads dHeads: Buffer) throws {
+        try checkGaussianPosterior(heads: [(heads, "heads"), (dHeads, "heads gradient")], latent: [(noise, "noise"), (dz, "sample gradient")],
+                                   perRow: [(g, "KL gradient")], rows: rows, n: n)
+        _ = try int(2 * rows * n, "rows * 2n")
+        // an absent gradient is flagged, and another buffer stands in for its (unread) argument
+        try elementsLaunch("distributions_gaussian_posterior_backward_f32", rows: rows, cols: n,
+                           [(heads, "heads"), (noise, "noise"), (dz ?? noise, "sample gradient"), (g ?? noise, "KL gradient"), (dHeads, "heads gradient")],
+                           extra: [.float(priorLogVariance), .int(dz == nil ? 0 : 1), .int(g == nil ? 0 : 1)])
+    }
+
     public func gaussianKLBackward(
         mean: Buffer, logVariance: Buffer, priorLogVariance: Float, gradient g: Buffer, rows: Int, cols: Int,
         intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer

@@ -29,15 +29,19 @@ extension OpenCLBackend {
         }
     }
 
-    public func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, count: Int, into y: Buffer) throws {
-        try require(rows >= 0 && cols >= 0 && count >= 0, "negative shape")
-        try x.check(holds: rows * cols, "gather source")
-        try indices.check(holds: count, of: .int32, "gather indices")
-        try y.check(holds: count * cols, "gather output")
+    public func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, indexOffset: Int, count: Int,
+                           binarizing: (key: PhiloxKey, counter: PhiloxCounter)?, into y: Buffer) throws {
+        try checkGather(x, rows: rows, cols: cols, indices: indices, indexOffset: indexOffset, count: count, y)
         _ = try int(count * cols, "count * cols")
-        try launch(.memory, "memory_gather_rows_f32", global: count * cols, [
+        let source: [Argument] = [
             .buffer(try mem(x, "gather source")), try int(rows, "rows"), try int(cols, "cols"),
-            .buffer(try mem(indices, "gather indices")), try int(count, "count"), .buffer(try mem(y, "gather output")),
-        ])
+            .buffer(try mem(indices, "gather indices")), try int(indexOffset, "index offset"),
+        ]
+        if let (key, counter) = binarizing {
+            try launch(.random, "random_gather_bernoulli_f32", global: (count * cols + 3) / 4,
+                       [.buffer(try mem(y, "gather output"))] + source + (try philoxArguments(count: count * cols, key: key, counter: counter)))
+        } else {
+            try launch(.memory, "memory_gather_rows_f32", global: count * cols, source + [try int(count, "count"), .buffer(try mem(y, "gather output"))])
+        }
     }
 }

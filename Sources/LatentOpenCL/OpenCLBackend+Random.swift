@@ -3,7 +3,7 @@
 import LatentCore
 
 extension OpenCLBackend {
-    private func philoxArguments(count: Int, key: PhiloxKey, counter: PhiloxCounter) throws -> [Argument] {
+    func philoxArguments(count: Int, key: PhiloxKey, counter: PhiloxCounter) throws -> [Argument] {
         let c = counter.words
         return [try int(count, "count"), .uint(key.seed), .uint(key.stream), .uint(c[0]), .uint(c[1]), .uint(c[2]), .uint(c[3])]
     }

@@ -17,7 +17,58 @@ extension Tape {
 
     /// `x · weight + bias` with `bias` a `1 × out` row.
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor) throws -> Tensor {
-        try binary(.add, matmul(x, weight), bias, broadcast: .row)
+        try dense(x, weight: weight, bias: bias, activation: nil)
+    }
+
+    /// `f(x · weight + bias)`: a GEMM and one fused epilogue (bias and activation); its gradient is one fused kernel
+    /// (activation derivative and bias gradient) and the two GEMMs. `activation` is one of ``UnaryOp/denseActivations``
+    /// or nil.
+    public func dense(_ x: Tensor, weight: Tensor, bias: Tensor, activation: UnaryOp?) throws -> Tensor {
+        try require(x.cols == weight.rows, "dense: input \(x.rows)x\(x.cols) does not match weight \(weight.rows)x\(weight.cols)")
+        try require(bias.count == weight.cols, "dense: bias of \(bias.count) for \(weight.cols) outputs")
+        let a = try output(x.rows, weight.cols)
+        try backend.gemm(transposeA: false, transposeB: false, m: x.rows, n: weight.cols, k: x.cols, alpha: 1, x.buffer, weight.buffer,
+                         beta: 0, a.buffer)
+        let y = activation == nil ? a : try output(x.rows, weight.cols)
+        try backend.biasActivation(activation, preActivation: a.buffer, bias: bias.buffer, rows: x.rows, cols: weight.cols, into: y.buffer)
+        return record(.dense(x: x, weight: weight, bias: bias, activation: activation, preActivation: a), y, inputs: [x, weight, bias])
+    }
+
+    /// The column blocks of `x` of the given `widths` (which add up to `x.cols`), left to right, as separate tensors.
+    public func splitColumns(_ x: Tensor, widths: [Int]) throws -> [Tensor] {
+        try require(widths.allSatisfy { $0 >= 1 } && widths.reduce(0, +) == x.cols, "splitColumns: widths \(widths) do not make \(x.cols) columns")
+        var column = 0
+        let parts = try widths.map { w -> Tensor in
+            let part = try output(x.rows, w)
+            try backend.copyBlock(from: x.buffer, offset: column, rowStride: x.cols, to: part.buffer, offset: 0, rowStride: w, rows: x.rows, cols: w)
+            column += w
+            return part
+        }
+        return record(.splitColumns(x), outputs: parts, inputs: [x])
+    }
+
+    /// The sample `z = mean + e^(lv/2) noise` and the per-row `KL(N(mean, e^lv) ‖ N(0, e^priorLogVariance))` of the diagonal
+    /// Gaussian posterior whose joined heads are `heads` (`rows × 2n`: mean, then log-variance), in one fused kernel.
+    public func gaussianPosterior(heads: Tensor, noise: Tensor, priorLogVariance: Float = 0) throws -> (sample: Tensor, kl: Tensor) {
+        try require(heads.cols % 2 == 0 && noise.rows == heads.rows && noise.cols == heads.cols / 2,
+                    "gaussianPosterior: heads \(heads.rows)x\(heads.cols) and noise \(noise.rows)x\(noise.cols) do not match")
+        let z = try output(noise.rows, noise.cols), kl = try output(noise.rows, 1)
+        try backend.gaussianPosterior(heads: heads.buffer, noise: noise.buffer, priorLogVariance: priorLogVariance, rows: heads.rows,
+                                      latent: noise.cols, intoSample: z.buffer, intoKL: kl.buffer)
+        let outputs = record(.gaussianPosterior(heads: heads, noise: noise, priorLogVariance: priorLogVariance), outputs: [z, kl], inputs: [heads])
+        return (outputs[0], outputs[1])
+    }
+
+    /// The ELBO's loss chain in one op: `loss = klWeight Σ kl / batch - Σ logLikelihood / batch` (`1 × 1`, recorded) and
+    /// `summary = (Σ ll - Σ kl, Σ kl)` (`1 × 2`, not differentiable: the bound and the KL for reporting).
+    public func elboLoss(logLikelihood ll: Tensor, kl: Tensor, klWeight beta: Float, batch: Int) throws -> (loss: Tensor, summary: Tensor) {
+        let b = Float(batch)
+        let klScale = beta / b, likelihoodScale = 1 / b
+        let loss = try output(1, 1), summary = try output(1, 2)
+        try backend.elboLoss(logLikelihood: ll.buffer, count: ll.count, kl: kl.buffer, count: kl.count, klScale: klScale,
+                             likelihoodScale: likelihoodScale, intoLoss: loss.buffer, intoSummary: summary.buffer)
+        let recorded = record(.elboLoss(logLikelihood: ll, kl: kl, klScale: klScale, likelihoodScale: likelihoodScale), loss, inputs: [ll, kl])
+        return (recorded, summary)
     }
 
     public func unary(_ op: UnaryOp, _ x: Tensor) throws -> Tensor {

@@ -7,6 +7,14 @@ import Foundation
 /// How an op's output was made: the inputs its gradient rule needs. One case per differentiable op.
 enum Rule {
     case matmul(Tensor, Tensor, transposeA: Bool, transposeB: Bool)
+    /// A dense layer `f(x W + b)`, fused: `preActivation` is `x W + b` (the output itself when `activation` is nil).
+    case dense(x: Tensor, weight: Tensor, bias: Tensor, activation: UnaryOp?, preActivation: Tensor)
+    /// The ELBO's loss `klScale Σ kl - likelihoodScale Σ ll`.
+    case elboLoss(logLikelihood: Tensor, kl: Tensor, klScale: Float, likelihoodScale: Float)
+    /// Several outputs: column blocks of `x` of the given widths, left to right.
+    case splitColumns(Tensor)
+    /// Two outputs, the sample and the per-row KL of a diagonal Gaussian posterior given by its joined heads.
+    case gaussianPosterior(heads: Tensor, noise: Tensor, priorLogVariance: Float)
     case unary(UnaryOp, Tensor)
     case binary(BinaryOp, Tensor, Tensor, Broadcast)
     case affine(Tensor, alpha: Float)
@@ -44,13 +52,17 @@ public final class Tape {
 
     struct Entry {
         let rule: Rule
-        let output: Tensor
+        /// One tensor for most rules; the rules of multi-output ops list each output.
+        let outputs: [Tensor]
     }
 
     private var entries: [Entry] = []
     private var watched: Set<ObjectIdentifier> = []
     private var tracked: Set<ObjectIdentifier> = []
     private var gradients: [ObjectIdentifier: Tensor] = [:]
+    /// Where the gradient of a watched tensor must end up (a view of a flat gradient buffer, see ``Adam``): rules write it
+    /// there directly, so the optimiser reads every gradient from one buffer.
+    private var destinations: [ObjectIdentifier: Tensor] = [:]
 
     public init(pool: BufferPool) { self.pool = pool }
 
@@ -62,13 +74,33 @@ public final class Tape {
 
     func needsGradient(_ t: Tensor) -> Bool { tracked.contains(ObjectIdentifier(t)) }
 
+    /// Makes every later ``backward(from:)`` leave the gradient of `tensor` (watched) in `destination`, of the same shape.
+    public func setGradientDestination(of tensor: Tensor, to destination: Tensor) throws {
+        try require(destination.rows == tensor.rows && destination.cols == tensor.cols, "gradient destination shape differs from the tensor's")
+        watch(tensor)
+        destinations[ObjectIdentifier(tensor)] = destination
+    }
+
+    /// A tensor for a rule to write the gradient of `t` into: its destination while `t` has no gradient yet this pass,
+    /// else a fresh one from the pool.
+    func gradientOutput(for t: Tensor) throws -> Tensor {
+        let key = ObjectIdentifier(t)
+        if gradients[key] == nil, let d = destinations[key] { return d }
+        return try output(t.rows, t.cols)
+    }
+
     /// Records `rule` for `output` if any of `inputs` needs a gradient.
     func record(_ rule: Rule, _ output: Tensor, inputs: [Tensor]) -> Tensor {
+        record(rule, outputs: [output], inputs: inputs)[0]
+    }
+
+    /// Records `rule` for an op with several outputs; its gradient rule runs once, with every output's gradient.
+    func record(_ rule: Rule, outputs: [Tensor], inputs: [Tensor]) -> [Tensor] {
         if inputs.contains(where: needsGradient) {
-            tracked.insert(ObjectIdentifier(output))
-            entries.append(Entry(rule: rule, output: output))
+            for o in outputs { tracked.insert(ObjectIdentifier(o)) }
+            entries.append(Entry(rule: rule, outputs: outputs))
         }
-        return output
+        return outputs
     }
 
     /// The gradient of the last ``backward(from:)``'s output with respect to `tensor`, if it reached it.
@@ -89,7 +121,8 @@ public final class Tape {
             gradients[key] = g
             return
         }
-        let sum = try pool.tensor(rows: t.rows, cols: t.cols)
+        // a destination is this tape's alone, so adding into it in place is safe; any other gradient may be shared
+        let sum = try destinations[key] ?? pool.tensor(rows: t.rows, cols: t.cols)
         try backend.binary(.add, existing.buffer, g.buffer, broadcast: .none, rows: 1, cols: t.count, into: sum.buffer)
         gradients[key] = sum
     }
@@ -101,9 +134,21 @@ public final class Tape {
         try backend.fill(start.buffer, with: seed, offset: 0, count: start.count)
         gradients[ObjectIdentifier(output)] = start
         for entry in entries.reversed() {
-            guard let g = gradients[ObjectIdentifier(entry.output)] else { continue }
-            try applyRule(entry.rule, output: entry.output, gradient: g)
-            if !watched.contains(ObjectIdentifier(entry.output)) { gradients[ObjectIdentifier(entry.output)] = nil }
+            let g = entry.outputs.map { gradients[ObjectIdentifier($0)] }
+            if entry.outputs.count == 1 {
+                guard let g = g[0] else { continue }
+                try applyRule(entry.rule, output: entry.outputs[0], gradient: g)
+            } else {
+                guard g.contains(where: { $0 != nil }) else { continue }
+                try applyMultiOutputRule(entry.rule, outputs: entry.outputs, gradients: g)
+            }
+            for o in entry.outputs where !watched.contains(ObjectIdentifier(o)) { gradients[ObjectIdentifier(o)] = nil }
+        }
+        // a gradient that a rule passed through unchanged (from an add, say) is copied to its destination
+        for (key, destination) in destinations {
+            guard let g = gradients[key], g !== destination else { continue }
+            try backend.copy(from: g.buffer, offset: 0, to: destination.buffer, offset: 0, count: destination.count)
+            gradients[key] = destination
         }
     }
 }

@@ -23,6 +23,27 @@ extension Tape {
                 try accumulate(b, db)
             }
 
+        case .dense(let x, let weight, let bias, let activation, let a):
+            let da = activation == nil ? g : try output(a.rows, a.cols)
+            let dBias = try gradientOutput(for: bias)
+            try backend.biasActivationBackward(activation, preActivation: a.buffer, gradient: g.buffer, rows: a.rows, cols: a.cols,
+                                               intoInput: activation == nil ? nil : da.buffer, intoBias: dBias.buffer)
+            try accumulate(bias, dBias)
+            if needsGradient(weight) {
+                let dW = try gradientOutput(for: weight)
+                try backend.gemm(transposeA: true, transposeB: false, m: x.cols, n: a.cols, k: x.rows, alpha: 1, x.buffer, da.buffer,
+                                 beta: 0, dW.buffer)
+                try accumulate(weight, dW)
+            }
+            if needsGradient(x) { try accumulate(x, try product(da, false, weight, true)) }
+
+        case .elboLoss(let ll, let kl, let klScale, let likelihoodScale):
+            let dll = try output(ll.rows, ll.cols), dkl = try output(kl.rows, kl.cols)
+            try backend.elboLossBackward(gradient: g.buffer, llCount: ll.count, klCount: kl.count, klScale: klScale,
+                                         likelihoodScale: likelihoodScale, intoLogLikelihood: dll.buffer, intoKL: dkl.buffer)
+            try accumulate(ll, dll)
+            try accumulate(kl, dkl)
+
         case .unary(let op, let x):
             let dx = try output(x.rows, x.cols)
             try backend.unaryBackward(op, x: x.buffer, gradient: g.buffer, into: dx.buffer, count: x.count)
@@ -114,6 +135,9 @@ extension Tape {
             try accumulate(mean, dmu)
             try accumulate(logVariance, dlv)
 
+        case .splitColumns, .gaussianPosterior:
+            try applyMultiOutputRule(rule, outputs: [y], gradients: [g])
+
         case .family(let rule):
             try applyFamilyRule(rule, output: y, gradient: g)
 
@@ -121,6 +145,33 @@ extension Tape {
             try applyStructuredGaussianRule(rule, gradient: g)
         case .discrete(let rule):
             try applyDiscreteRule(rule, output: y, gradient: g)
+        }
+    }
+
+    /// The rules of ops with several outputs; `gradients` has one entry per output, nil where none reached it.
+    func applyMultiOutputRule(_ rule: Rule, outputs: [Tensor], gradients: [Tensor?]) throws {
+        switch rule {
+        case .splitColumns(let x):
+            let dx = try output(x.rows, x.cols)
+            if gradients.contains(where: { $0 == nil }) { try backend.fill(dx.buffer, with: 0, offset: 0, count: dx.count) }
+            var column = 0
+            for (part, g) in zip(outputs, gradients) {
+                if let g {
+                    try backend.copyBlock(from: g.buffer, offset: 0, rowStride: part.cols, to: dx.buffer, offset: column, rowStride: x.cols,
+                                          rows: x.rows, cols: part.cols)
+                }
+                column += part.cols
+            }
+            try accumulate(x, dx)
+
+        case .gaussianPosterior(let heads, let noise, let plv):
+            let dHeads = try output(heads.rows, heads.cols)
+            try backend.gaussianPosteriorBackward(heads: heads.buffer, noise: noise.buffer, priorLogVariance: plv, sampleGradient: gradients[0]?.buffer,
+                                                  klGradient: gradients[1]?.buffer, rows: heads.rows, latent: heads.cols / 2, intoHeads: dHeads.buffer)
+            try accumulate(heads, dHeads)
+
+        default:
+            throw BackendError.invalidArgument("\(rule) is not an op with several outputs")
         }
     }
 

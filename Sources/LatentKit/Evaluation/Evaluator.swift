@@ -114,7 +114,7 @@ public final class Evaluator {
             let q = try model.encode(try rows(x, start, b), on: tape)
             let m: Tensor
             switch model.config.latent {
-            case .gaussian, .logitNormal: m = q.location
+            case .gaussian, .logitNormal: m = try q.location
             case .concrete:
                 let groups = model.config.categoricalGroups
                 m = try tape.unary(.exp, tape.logSoftmax(tape.reshape(q.location, rows: b * groups, cols: nz / groups)))

@@ -110,7 +110,7 @@ extension VAE {
         let d = try dvaeParts(), beta = config.spikeBeta
         if d.groups == 1 {
             let (zeta, z) = try tape.spikeAndExponentialSample(logits: q.location, uniforms: uniforms, beta: beta)
-            return DiscreteSample(logits: q.location, zeta: zeta, indicator: z)
+            return DiscreteSample(logits: try q.location, zeta: zeta, indicator: z)
         }
         var logits: [Tensor] = [], zetas: [Tensor] = [], indicators: [Tensor] = []
         for j in 0..<d.groups {
@@ -156,7 +156,7 @@ extension VAE {
                                             alpha: klWeight / Float(rbm.chains.rows))
         let loss = try tape.binary(.add, tape.binary(.sub, tape.affine(kl, alpha: klWeight / b), tape.affine(logLikelihood, alpha: 1 / b)),
                                    negativePhase)
-        return Objective.Terms(bound: try tape.binary(.sub, logLikelihood, kl), kl: kl, loss: loss)
+        return try Objective.Terms(bound: try tape.binary(.sub, logLikelihood, kl), kl: kl, loss: loss, on: tape)
     }
 
     /// The codes of `x`: q(z_u = 1 | ...) along the median path ρ = 1/2 (ζ of earlier groups at their medians), so a

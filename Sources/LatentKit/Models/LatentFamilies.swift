@@ -10,23 +10,67 @@ import Foundation
 
 /// The encoder's output for a batch: the parameters of q(z|x).
 public struct Posterior {
-    /// Gaussian, logit-normal: the mean of the Gaussian variable. Concrete: the logits log α of every class.
-    public let location: Tensor
-    /// Gaussian, logit-normal: its log-variance (chain and grid: that of L's diagonal, exp(-lv/2)). Concrete: nil.
-    public let logVariance: Tensor?
+    private let storedLocation: Tensor?
+    private let storedLogVariance: Tensor?
+    /// The diagonal Gaussian's heads as the encoder's one GEMM made them, `rows × 2nz`: each row the mean, then the
+    /// log-variance (nil for the other families). The fused Gaussian path reads it as it is; ``location`` and
+    /// ``logVariance`` split it on first use.
+    public let joined: Tensor?
+    private let split: JoinedSplit?
     /// Chain and grid Gaussians: the strictly-lower non-zeros of the precision's Cholesky factor L (StructuredGaussian.swift).
     public let offDiagonal: Tensor?
 
     public init(location: Tensor, logVariance: Tensor?, offDiagonal: Tensor? = nil) {
-        self.location = location
-        self.logVariance = logVariance
+        storedLocation = location
+        storedLogVariance = logVariance
         self.offDiagonal = offDiagonal
+        joined = nil
+        split = nil
+    }
+
+    /// A diagonal Gaussian posterior from its joined heads (`rows × 2nz`), split on `tape` when a caller asks for the parts.
+    public init(joined: Tensor, on tape: Tape) {
+        storedLocation = nil
+        storedLogVariance = nil
+        offDiagonal = nil
+        self.joined = joined
+        split = JoinedSplit(joined: joined, tape: tape)
+    }
+
+    /// Gaussian, logit-normal: the mean of the Gaussian variable. Concrete: the logits log α of every class.
+    public var location: Tensor {
+        get throws { try split?.parts()[0] ?? storedLocation! }
+    }
+
+    /// Gaussian, logit-normal: its log-variance (chain and grid: that of L's diagonal, exp(-lv/2)). Concrete: nil.
+    public var logVariance: Tensor? {
+        get throws { try split?.parts()[1] ?? storedLogVariance }
     }
 
     /// The same posterior with its rows mapped by `matrix` (e.g. each row repeated k times for IWAE), differentiably.
     public func mapped(by matrix: Tensor, on tape: Tape) throws -> Posterior {
-        Posterior(location: try tape.matmul(matrix, location), logVariance: try logVariance.map { try tape.matmul(matrix, $0) },
-                  offDiagonal: try offDiagonal.map { try tape.matmul(matrix, $0) })
+        if let joined { return Posterior(joined: try tape.matmul(matrix, joined), on: tape) }
+        return Posterior(location: try tape.matmul(matrix, location), logVariance: try logVariance.map { try tape.matmul(matrix, $0) },
+                         offDiagonal: try offDiagonal.map { try tape.matmul(matrix, $0) })
+    }
+}
+
+/// The mean and log-variance halves of joined heads, split (one differentiable op) on first use.
+private final class JoinedSplit {
+    let joined: Tensor
+    let tape: Tape
+    private var halves: [Tensor]?
+
+    init(joined: Tensor, tape: Tape) {
+        self.joined = joined
+        self.tape = tape
+    }
+
+    func parts() throws -> [Tensor] {
+        if let halves { return halves }
+        let made = try tape.splitColumns(joined, widths: [joined.cols / 2, joined.cols / 2])
+        halves = made
+        return made
     }
 }
 
@@ -45,8 +89,8 @@ extension VAE {
     public var drawsItsOwnNoise: Bool { config.latent == .dirichlet && config.dirichletApproximation == .exact }
 
     func gaussianParts(_ q: Posterior) throws -> (Tensor, Tensor) {
-        guard let lv = q.logVariance else { throw BackendError.invalidArgument("\(config.latent.rawValue) needs a log-variance") }
-        return (q.location, lv)
+        guard let lv = try q.logVariance else { throw BackendError.invalidArgument("\(config.latent.rawValue) needs a log-variance") }
+        return (try q.location, lv)
     }
 
     /// The reparameterised latent and what the decoder sees (see the table at the top of this file).
@@ -66,10 +110,10 @@ extension VAE {
             let (y, z) = try tape.logitNormalSample(mean: mean, logVariance: logVariance, noise: noise)
             return (y, z)
         case .concrete:
-            let y = try tape.concreteSample(logits: q.location, gumbel: noise, temperature: temperature ?? self.temperature, categories: config.categories)
+            let y = try tape.concreteSample(logits: try q.location, gumbel: noise, temperature: temperature ?? self.temperature, categories: config.categories)
             return (y, try tape.unary(.exp, y))
         case .dirichlet:
-            return try dirichletSample(q.location, noise: noise, on: tape)
+            return try dirichletSample(try q.location, noise: noise, on: tape)
         case .dvae:
             let s = try dvaeSample(q, uniforms: noise, on: tape)
             return (s.indicator, s.zeta)
@@ -100,10 +144,10 @@ extension VAE {
             return (try tape.gaussianLogDensity(y, mean: mean, logVariance: logVariance),
                     try tape.gaussianLogDensity(y, mean: zero, logVariance: priorLogVariance))
         case .concrete:
-            return (try expConcreteLogDensity(y, logits: q.location, temperature: temperature, on: tape),
+            return (try expConcreteLogDensity(y, logits: try q.location, temperature: temperature, on: tape),
                     try expConcreteLogDensity(y, logits: nil, temperature: config.priorTemperature, on: tape))
         case .dirichlet:
-            return try dirichletLogDensities(y, alpha: q.location, on: tape)
+            return try dirichletLogDensities(y, alpha: try q.location, on: tape)
         case .dvae:
             throw BackendError.invalidArgument("the discrete VAE's densities need the sampled logits: see DiscreteVAE.swift")
         }
@@ -122,9 +166,9 @@ extension VAE {
         try require(config.latent != .dvae, "the discrete VAE's KL needs the sampled logits: see DiscreteVAE.swift")
         switch estimator ?? config.effectiveKLEstimator {
         case .analytic where config.latent == .dirichlet:
-            return try dirichletKL(q.location, on: tape)
+            return try dirichletKL(try q.location, on: tape)
         case .analytic where config.latent == .concrete:
-            return try tape.categoricalKL(q.location, categories: config.categories)
+            return try tape.categoricalKL(try q.location, categories: config.categories)
         case .analytic:
             let (mean, logVariance) = try gaussianParts(q)
             if let (s, off) = structuredParts(q) { return try tape.structuredGaussianKL(s, mean: mean, logVariance: logVariance, offDiagonal: off) }

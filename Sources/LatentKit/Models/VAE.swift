@@ -151,6 +151,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// no-information level of 206).
     public var effectiveKLEstimator: KLEstimator { klEstimator ?? (latent == .logitNormal ? .monteCarlo : .analytic) }
 
+    /// The diagonal Gaussian's mean and log-variance heads are one layer of `2 nz` outputs: one GEMM and one epilogue
+    /// for both, and one fused kernel for the sample and the KL (Objective.elbo).
+    public var joinsHeads: Bool { latent == .gaussian && posterior == .diagonal }
+
     /// Whether `--kl analytic` is the exact KL of the model's q and p. For the Concrete it is not: there it means
     /// Jang et al.'s KL of the discrete categoricals the relaxation stands for.
     public var hasAnalyticKL: Bool { latent != .concrete }
@@ -212,8 +216,10 @@ public final class VAE {
     public var gammaKey = PhiloxKey(seed: 0, stream: 0x4000)
     public var gammaCounter = PhiloxCounter()
     let encoder: [Dense]
+    /// The posterior's location head; with ``ModelConfig/joinsHeads`` the mean and log-variance heads as one layer.
     let meanHead: Dense
-    /// The posterior's log-variance; the Concrete family has one parameter per class and no such head.
+    /// The posterior's log-variance when it is a layer of its own; the Concrete family has one parameter per class and
+    /// no such head.
     let logVarianceHead: Dense?
     let decoder: [Dense]
     let outputHead: Dense
@@ -234,9 +240,16 @@ public final class VAE {
         let widths = [config.inputSize] + config.hidden
         encoder = try (0..<config.hidden.count).map { try layer("encoder.\($0)", widths[$0], widths[$0 + 1]) }
         let headName = [LatentFamily.concrete: "encoder.logits", .dirichlet: "encoder.alpha", .dvae: "encoder.logits"][config.latent] ?? "encoder.mean"
-        meanHead = try layer(headName, config.hidden.last!, config.latentSize)
         let oneParameter = config.latent == .concrete || config.latent == .dirichlet || config.latent == .dvae
-        logVarianceHead = oneParameter ? nil : try layer("encoder.log_variance", config.hidden.last!, config.latentSize)
+        let location = try layer(headName, config.hidden.last!, config.latentSize)
+        let logVariance = oneParameter ? nil : try layer("encoder.log_variance", config.hidden.last!, config.latentSize)
+        if config.joinsHeads, let logVariance {
+            meanHead = try Dense(name: "encoder.heads", joining: [location, logVariance], on: backend)
+            logVarianceHead = nil
+        } else {
+            meanHead = location
+            logVarianceHead = logVariance
+        }
         alphaScale = config.latent == .dirichlet && config.alphaActivation != .softplus
             ? try Tensor([config.alphaActivation == .expTanh ? 1 : Float(config.latentSize)], rows: 1, cols: 1, on: backend) : nil
         let back = [config.latentSize] + config.hidden.reversed()
@@ -261,9 +274,17 @@ public final class VAE {
     /// State that is saved but not trained: batch normalisation's running statistics.
     public var statistics: [(String, Tensor)] { normalisers.flatMap(\.statistics) + (discrete?.statistics ?? []) }
 
+    /// Parameters the model keeps joined that checkpoints store as the layers they stand for: the diagonal Gaussian's
+    /// heads (``ModelConfig/joinsHeads``) are `encoder.mean` and `encoder.log_variance`, as they always were.
+    public var joinedColumns: [JoinedColumns] {
+        guard config.joinsHeads else { return [] }
+        let n = config.latentSize
+        return [JoinedColumns(name: "encoder.heads.", parts: [("encoder.mean.", 0..<n), ("encoder.log_variance.", n..<(2 * n))])]
+    }
+
     /// Loads the parameters and statistics from `checkpoint` (shapes checked), and the annealed temperature.
     public func load(from checkpoint: Checkpoint, on backend: any Backend) throws {
-        for (name, p) in parameters + statistics { try checkpoint.load(name, into: p, on: backend) }
+        for (name, p) in parameters + statistics { try checkpoint.load(name, into: p, on: backend, joined: joinedColumns) }
         if let t = checkpoint.metadata["temperature"].flatMap(Float.init) { temperature = t }
         if let logZ = checkpoint.metadata["rbm_log_z"].flatMap(Double.init) { discrete?.rbm.logZ = logZ }
     }
@@ -272,8 +293,11 @@ public final class VAE {
     func hidden(_ x: Tensor, _ layers: [Dense], _ normalisers: ArraySlice<BatchNorm>, _ tape: Tape) throws -> Tensor {
         var h = x
         for (i, layer) in layers.enumerated() {
-            var a = try layer(h, on: tape)
-            if !normalisers.isEmpty { a = try normalisers[normalisers.startIndex + i](a, training: training, on: tape) }
+            if normalisers.isEmpty {  // GEMM, then bias and activation in one fused epilogue
+                h = try tape.dense(h, weight: layer.weight, bias: layer.bias, activation: config.activation.op)
+                continue
+            }
+            let a = try normalisers[normalisers.startIndex + i](layer(h, on: tape), training: training, on: tape)
             h = try tape.unary(config.activation.op, a)
         }
         return h
@@ -283,6 +307,7 @@ public final class VAE {
     public func encode(_ x: Tensor, on tape: Tape) throws -> Posterior {
         let h = try hidden(x, encoder, normalisers.prefix(normalisers.isEmpty ? 0 : encoder.count), tape)
         let location = try meanHead(h, on: tape)
+        if config.joinsHeads { return Posterior(joined: location, on: tape) }
         if config.latent == .dirichlet { return Posterior(location: try alpha(location, on: tape), logVariance: nil) }
         return Posterior(location: location, logVariance: try logVarianceHead.map { try $0(h, on: tape) },
                          offDiagonal: try precisionHead.map { try $0(h, on: tape) })

@@ -37,6 +37,22 @@ public final class Dense {
         bias = try Tensor([Float](repeating: 0, count: outputs), rows: 1, cols: outputs, on: backend)
     }
 
+    /// One layer whose outputs are those of `parts` side by side (weights and biases joined by columns), so that the
+    /// parts' GEMMs become one; each part keeps its own initial values.
+    public init(name: String, joining parts: [Dense], on backend: any Backend) throws {
+        self.name = name
+        let rows = parts[0].weight.rows, cols = parts.map(\.weight.cols).reduce(0, +)
+        try require(parts.allSatisfy { $0.weight.rows == rows }, "joined layers must share their input size")
+        let weights = try parts.map { try backend.download($0.weight.buffer) }, biases = try parts.map { try backend.download($0.bias.buffer) }
+        var joined: [Float] = []
+        joined.reserveCapacity(rows * cols)
+        for r in 0..<rows {
+            for (part, w) in zip(parts, weights) { joined += w[(r * part.weight.cols)..<((r + 1) * part.weight.cols)] }
+        }
+        weight = try Tensor(joined, rows: rows, cols: cols, on: backend)
+        bias = try Tensor(biases.flatMap { $0 }, rows: 1, cols: cols, on: backend)
+    }
+
     public func callAsFunction(_ x: Tensor, on tape: Tape) throws -> Tensor {
         try tape.linear(x, weight: weight, bias: bias)
     }

@@ -110,6 +110,33 @@ public struct Checkpoint {
         return checkpoint
     }
 
+    /// Downloads `tensor` and adds it under `name`, or, when `name` contains a ``JoinedColumns/name``, as the parts it joins.
+    public mutating func add(_ name: String, _ tensor: Tensor, from backend: any Backend, joined: [JoinedColumns]) throws {
+        guard let j = joined.first(where: { name.contains($0.name) }) else { return try add(name, tensor, from: backend) }
+        let values = try backend.download(tensor.buffer, offset: 0, count: tensor.count)
+        for (part, columns) in j.parts {
+            add(name.replacingOccurrences(of: j.name, with: part), shape: [tensor.rows, columns.count],
+                values: (0..<tensor.rows).flatMap { r in values[(r * tensor.cols + columns.lowerBound)..<(r * tensor.cols + columns.upperBound)] })
+        }
+    }
+
+    /// Uploads the tensor called `name` into `tensor`, or, when `name` contains a ``JoinedColumns/name``, the parts it joins.
+    public func load(_ name: String, into tensor: Tensor, on backend: any Backend, joined: [JoinedColumns]) throws {
+        guard let j = joined.first(where: { name.contains($0.name) }) else { return try load(name, into: tensor, on: backend) }
+        var values = [Float](repeating: 0, count: tensor.count)
+        for (part, columns) in j.parts {
+            let partName = name.replacingOccurrences(of: j.name, with: part)
+            guard let e = tensors[partName] else { throw DataError("checkpoint has no tensor '\(partName)' (does it belong to this model?)") }
+            guard e.shape == [tensor.rows, columns.count] else {
+                throw DataError("checkpoint tensor '\(partName)' has shape \(e.shape), the model expects \([tensor.rows, columns.count])")
+            }
+            for r in 0..<tensor.rows {
+                for (c, column) in columns.enumerated() { values[r * tensor.cols + column] = e.values[r * columns.count + c] }
+            }
+        }
+        try backend.upload(values, to: tensor.buffer, offset: 0)
+    }
+
     /// Uploads the tensor called `name` into `tensor`, checking its shape.
     public func load(_ name: String, into tensor: Tensor, on backend: any Backend) throws {
         guard let e = tensors[name] else { throw DataError("checkpoint has no tensor '\(name)' (does it belong to this model?)") }
@@ -117,5 +144,18 @@ public struct Checkpoint {
             throw DataError("checkpoint tensor '\(name)' has shape \(e.shape), the model expects \(tensor.shape)")
         }
         try backend.upload(e.values, to: tensor.buffer, offset: 0)
+    }
+}
+
+/// A model parameter that joins several layers' parameters side by side by columns (so that their GEMMs are one), and
+/// that checkpoints store as the separate tensors it stands for: a name containing `name` is stored as the names with
+/// each part's name in its place, holding that part's `columns`.
+public struct JoinedColumns: Sendable {
+    public let name: String
+    public let parts: [(name: String, columns: Range<Int>)]
+
+    public init(name: String, parts: [(name: String, columns: Range<Int>)]) {
+        self.name = name
+        self.parts = parts
     }
 }

@@ -6,12 +6,31 @@ import Foundation
 public enum Objective {
     /// What a step needs from an objective, all batch sums except `loss` (per image, the thing minimised).
     public struct Terms {
-        /// The bound's value summed over the batch (the ELBO with its true KL weight 1, or the IWAE bound).
-        public let bound: Tensor
-        /// The KL term summed over the batch (reported; for IWAE the analytic KL of the posterior).
-        public let kl: Tensor
+        /// `1 × 2`: the bound's value summed over the batch (the ELBO with its true KL weight 1, or the IWAE bound), then
+        /// the KL term summed over the batch (reported; for IWAE the analytic KL of the posterior). One tensor, so that a
+        /// trainer records both on the device with one copy and reads many steps' worth back at once.
+        public let summary: Tensor
         /// `-(weighted bound) / batch`: what the optimiser minimises.
         public let loss: Tensor
+
+        public init(summary: Tensor, loss: Tensor) {
+            self.summary = summary
+            self.loss = loss
+        }
+
+        /// Puts the `1 × 1` `bound` and `kl` side by side in a summary (two copies on the device).
+        public init(bound: Tensor, kl: Tensor, loss: Tensor, on tape: Tape) throws {
+            let summary = try tape.pool.tensor(rows: 1, cols: 2)
+            try tape.backend.copy(from: bound.buffer, offset: 0, to: summary.buffer, offset: 0, count: 1)
+            try tape.backend.copy(from: kl.buffer, offset: 0, to: summary.buffer, offset: 1, count: 1)
+            self.init(summary: summary, loss: loss)
+        }
+
+        /// The bound and the KL, read back (a blocking read: for tests and evaluation, not for a training step).
+        public func values(on backend: any Backend) throws -> (bound: Double, kl: Double) {
+            let v = try backend.download(summary.buffer, offset: 0, count: 2)
+            return (Double(v[0]), Double(v[1]))
+        }
     }
 
     /// The `batch·k × batch` 0/1 matrix that repeats each row k times, and the same map as row indices.
@@ -34,12 +53,19 @@ public enum Objective {
     /// ELBO = log p(x|z) - KL with one sample z per image (`noise` is `batch × nz`).
     public static func elbo(model: VAE, x: Tensor, posterior q: Posterior, noise: Tensor,
                             klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
-        let b = Float(x.rows)
-        let (y, input) = try model.sample(q, noise: noise, on: tape)
-        let logLikelihood = try tape.sumAll(model.logLikelihood(x, model.decode(input, on: tape), on: tape))
-        let kl = try tape.sumAll(model.kl(q, latent: y, on: tape))
-        let loss = try tape.binary(.sub, tape.affine(kl, alpha: beta / b), tape.affine(logLikelihood, alpha: 1 / b))
-        return Terms(bound: try tape.binary(.sub, logLikelihood, kl), kl: kl, loss: loss)
+        let logLikelihood: Tensor, kl: Tensor
+        if let heads = q.joined, model.config.effectiveKLEstimator == .analytic {
+            // the diagonal Gaussian: sample and KL in one kernel from the joined heads
+            let (z, klRows) = try tape.gaussianPosterior(heads: heads, noise: noise, priorLogVariance: model.config.priorLogVariance)
+            logLikelihood = try model.logLikelihood(x, model.decode(z, on: tape), on: tape)
+            kl = klRows
+        } else {
+            let (y, input) = try model.sample(q, noise: noise, on: tape)
+            logLikelihood = try model.logLikelihood(x, model.decode(input, on: tape), on: tape)
+            kl = try model.kl(q, latent: y, on: tape)
+        }
+        let (loss, summary) = try tape.elboLoss(logLikelihood: logLikelihood, kl: kl, klWeight: beta, batch: x.rows)
+        return Terms(summary: summary, loss: loss)
     }
 
     /// IWAE bound log (1/k) Σ_j p(x|z_j) [p(z_j) / q(z_j|x)]^beta with k samples per image (`noise` is
@@ -62,6 +88,6 @@ public enum Objective {
         let kl = model.config.hasAnalyticKL
             ? try tape.sumAll(model.kl(q, latent: y, estimator: .analytic, on: tape))
             : try tape.affine(tape.sumAll(tape.binary(.sub, logQ, logPrior)), alpha: 1 / Float(k))
-        return Terms(bound: bound, kl: kl, loss: try tape.affine(bound, alpha: -1 / Float(b)))
+        return try Terms(bound: bound, kl: kl, loss: try tape.affine(bound, alpha: -1 / Float(b)), on: tape)
     }
 }

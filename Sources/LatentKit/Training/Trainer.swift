@@ -1,6 +1,8 @@
-// The training loop: the dataset stays on the device; each step gathers a minibatch there, binarises it with
-// Philox, runs the model forward and backward on the tape and takes one fused Adam step. Only the two loss
-// terms (two floats) are read back per step, for the progress line and the non-finite check.
+// The training loop: the dataset and each epoch's order stay on the device; a step gathers and binarises its
+// minibatch in one launch, runs the model forward and backward on the tape, takes one fused Adam step over all
+// parameters and copies its two loss terms into a history buffer on the device. Nothing in a step waits for the
+// device: the history is read back once every `readbackInterval` steps and at the end of each epoch (the progress
+// line and the non-finite check happen there), and the epoch's order is uploaded once per epoch.
 
 import Foundation
 
@@ -58,7 +60,17 @@ public final class Trainer {
     let tape: Tape
     let images: Tensor
     let imageCount: Int
+    /// The minibatch indices of ``step(batch:)``.
     let indices: Buffer
+    /// The current epoch's permutation of the training images, on the device (uploaded once per epoch).
+    let order: Buffer
+    private var orderEpoch = -1
+    /// The (bound, KL) batch sums of each step enqueued since the last read-back, two floats a step.
+    let history: Buffer
+    /// Steps enqueued whose loss terms have not been read back yet.
+    public private(set) var pendingSteps = 0
+    /// Steps between two read-backs of the loss terms: the only blocking call of a training step, one in this many.
+    public static let readbackInterval = 20
     /// For the IWAE bound: the `batch·k × batch` matrix that repeats each row k times (as a product, so its
     /// gradient is the tape's matmul rule), and the matching row indices, made on first use.
     private var repeater: (batch: Int, repeater: Objective.Repeater)?
@@ -88,6 +100,9 @@ public final class Trainer {
         imageCount = train.count
         images = try Tensor(train.pixels, rows: train.count, cols: train.pixelsPerImage, on: backend)
         indices = try backend.allocate(count: config.batchSize, dtype: .int32)
+        order = try backend.allocate(count: train.count, dtype: .int32)
+        history = try backend.allocate(count: 2 * Self.readbackInterval, dtype: .float32)
+        try optimizer.attach(to: tape)
     }
 
     /// The order of the training images in epoch `epoch`: a Fisher-Yates shuffle driven by Philox.
@@ -102,7 +117,10 @@ public final class Trainer {
     }
 
     /// The KL weight at the current step: rises linearly from 0 to 1 over `warmupEpochs` epochs.
-    public var klWeight: Float {
+    public var klWeight: Float { klWeight(epoch: epoch, stepInEpoch: stepInEpoch) }
+
+    /// The KL weight of the step at `stepInEpoch` of `epoch` (both counted from 0).
+    public func klWeight(epoch: Int, stepInEpoch: Int) -> Float {
         guard config.warmupEpochs > 0 else { return 1 }
         return min(1, (Float(epoch) + Float(stepInEpoch) / Float(stepsPerEpoch)) / Float(config.warmupEpochs))
     }
@@ -114,19 +132,27 @@ public final class Trainer {
         return r
     }
 
-    /// One optimisation step on the images `batch` (indices into the training set). Returns the batch sums of
-    /// the negative log-likelihood and the KL (for the IWAE bound: the KL, and the rest of the negative bound).
+    /// One optimisation step on the images `batch` (indices into the training set), read back at once (a blocking
+    /// call: for tests and benchmarks of single steps; ``train(run:progress:epochDone:shouldStop:)`` does not wait).
+    /// Returns the batch sums of the negative log-likelihood and the KL (for the IWAE bound: the KL, and the rest of
+    /// the negative bound).
     public func step(batch: [Int32]) throws -> (reconstruction: Double, kl: Double) {
-        let b = batch.count
-        tape.reset()
+        try require(pendingSteps < Self.readbackInterval, "step: \(pendingSteps) steps are waiting to be read back")
         try backend.upload(batch, to: indices, offset: 0)
+        try enqueueStep(indices: indices, offset: 0, count: batch.count)
+        return try collectPendingSteps().last!
+    }
+
+    /// Enqueues one optimisation step on the images `indices[offset ..< offset + count]` without waiting for the device;
+    /// its loss terms go to the history buffer.
+    func enqueueStep(indices: Buffer, offset: Int, count b: Int) throws {
+        tape.reset()
         let x = try pool.tensor(rows: b, cols: images.cols)
-        try backend.gatherRows(images.buffer, rows: imageCount, cols: images.cols, indices: indices, count: b, into: x.buffer)
         let counter = PhiloxCounter(0, UInt32(truncatingIfNeeded: globalStep), UInt32(truncatingIfNeeded: globalStep >> 32), 0)
-        if config.dynamicBinarization && config.model.likelihood == .bernoulli {
-            try backend.fillRandom(.bernoulli, into: x.buffer, count: x.count, key: PhiloxKey(seed: config.seed, stream: RandomStream.binarization),
-                                   counter: counter, probabilities: x.buffer)
-        }
+        let binarize = config.dynamicBinarization && config.model.likelihood == .bernoulli
+        try backend.gatherRows(images.buffer, rows: imageCount, cols: images.cols, indices: indices, indexOffset: offset, count: b,
+                               binarizing: binarize ? (PhiloxKey(seed: config.seed, stream: RandomStream.binarization), counter) : nil,
+                               into: x.buffer)
         model.temperature = config.model.temperature(atStep: globalStep)
         model.gammaKey = PhiloxKey(seed: config.seed, stream: RandomStream.gamma)
         model.gammaCounter = counter
@@ -143,18 +169,32 @@ public final class Trainer {
             ? try Objective.elbo(model: model, x: x, posterior: q, noise: noise, klWeight: beta, on: tape)
             : try Objective.iwae(model: model, x: x, posterior: q, noise: noise, samples: k,
                                  repeater: repeater(batch: b), klWeight: beta, on: tape)
-        let loss = terms.loss
-        let klSum = Double(try backend.download(terms.kl.buffer, offset: 0, count: 1)[0])
-        let reconstructionSum = -Double(try backend.download(terms.bound.buffer, offset: 0, count: 1)[0]) - klSum
-        if !reconstructionSum.isFinite || !klSum.isFinite {
-            let term = !reconstructionSum.isFinite ? "the reconstruction term (-log p(x|z))" : "the KL term"
-            throw TrainingError(description: "non-finite loss at epoch \(epoch + 1), step \(stepInEpoch + 1) (global step \(globalStep + 1)): "
-                                + "\(term) is \(!reconstructionSum.isFinite ? reconstructionSum : klSum); the last good checkpoint is kept")
-        }
-        try tape.backward(from: loss)
+        try tape.backward(from: terms.loss)
         try optimizer.update(from: tape)
+        // recorded after the backward pass and Adam are enqueued, so a later read-back never drains the queue mid-step
+        try backend.copy(from: terms.summary.buffer, offset: 0, to: history, offset: 2 * pendingSteps, count: 2)
+        pendingSteps += 1
         globalStep += 1
-        return (reconstructionSum, klSum)
+    }
+
+    /// Reads back the loss terms of the steps enqueued since the last read-back (one blocking read) and checks that
+    /// they are finite. Returns each step's (reconstruction, KL) batch sums, oldest first. The steps are the last
+    /// `pendingSteps` of the current epoch (``stepInEpoch`` already counts them).
+    func collectPendingSteps() throws -> [(reconstruction: Double, kl: Double)] {
+        guard pendingSteps > 0 else { return [] }
+        let values = try backend.download(history, offset: 0, count: 2 * pendingSteps)
+        let first = pendingSteps
+        pendingSteps = 0
+        return try (0..<first).map { s in
+            let kl = Double(values[2 * s + 1]), reconstruction = -Double(values[2 * s]) - kl
+            if !reconstruction.isFinite || !kl.isFinite {
+                let term = !reconstruction.isFinite ? "the reconstruction term (-log p(x|z))" : "the KL term"
+                let stepNumber = stepInEpoch - first + s + 1, global = globalStep - first + s + 1
+                throw TrainingError(description: "non-finite loss at epoch \(epoch + 1), step \(stepNumber) (global step \(global)): "
+                                    + "\(term) is \(!reconstruction.isFinite ? reconstruction : kl); the last good checkpoint is kept")
+            }
+            return (reconstruction, kl)
+        }
     }
 
     /// Trains until `config.epochs` epochs are complete. After each epoch: a metrics line and a checkpoint in
@@ -165,7 +205,10 @@ public final class Trainer {
         shouldStop: () -> Bool = { false }
     ) throws -> TrainingOutcome {
         while epoch < config.epochs {
-            let order = permutation(epoch: epoch)
+            if orderEpoch != epoch {  // one upload per epoch; every step gathers its images through it on the device
+                try backend.upload(permutation(epoch: epoch), to: order, offset: 0)
+                orderEpoch = epoch
+            }
             if stepInEpoch == 0, let rbm = model.discrete?.rbm {
                 // the KL this epoch reports uses log Z of the prior as the epoch starts (the gradient does not need it)
                 rbm.logZ = try rbm.annealedLogPartition(chains: DiscreteVAEDefaults.trainingAISChains,
@@ -173,26 +216,32 @@ public final class Trainer {
                                                         stream: RandomStream.trainingAIS &+ UInt32(truncatingIfNeeded: epoch), on: backend).logZ
             }
             var mark = Date()
-            while stepInEpoch < stepsPerEpoch {
-                if shouldStop() {
-                    if let run { try saveCheckpoint(to: run) }
-                    return .interrupted(epoch: epoch, step: stepInEpoch)
+            /// Reads back the steps since the last read-back into the epoch's totals and reports progress.
+            func collect() throws {
+                for (reconstruction, kl) in try collectPendingSteps() {
+                    epochTotals.reconstruction += reconstruction
+                    epochTotals.kl += kl
+                    epochTotals.images += config.batchSize
                 }
-                let start = stepInEpoch * config.batchSize
-                let (reconstruction, kl) = try step(batch: Array(order[start..<(start + config.batchSize)]))
-                stepInEpoch += 1
                 let now = Date()
-                epochTotals.reconstruction += reconstruction
-                epochTotals.kl += kl
-                epochTotals.images += config.batchSize
                 epochTotals.seconds += now.timeIntervalSince(mark)
                 mark = now
                 let rate = Double(epochTotals.images) / max(epochTotals.seconds, 1e-9)
                 let remaining = Double((config.epochs - epoch) * stepsPerEpoch - stepInEpoch) * Double(config.batchSize)
                 progress(TrainingProgress(
                     epoch: epoch + 1, epochs: config.epochs, step: stepInEpoch, steps: stepsPerEpoch,
-                    loss: (epochTotals.reconstruction + epochTotals.kl) / Double(epochTotals.images),
-                    kl: epochTotals.kl / Double(epochTotals.images), imagesPerSecond: rate, etaSeconds: remaining / rate))
+                    loss: (epochTotals.reconstruction + epochTotals.kl) / Double(max(epochTotals.images, 1)),
+                    kl: epochTotals.kl / Double(max(epochTotals.images, 1)), imagesPerSecond: rate, etaSeconds: remaining / rate))
+            }
+            while stepInEpoch < stepsPerEpoch {
+                if shouldStop() {
+                    try collect()
+                    if let run { try saveCheckpoint(to: run) }
+                    return .interrupted(epoch: epoch, step: stepInEpoch)
+                }
+                try enqueueStep(indices: order, offset: stepInEpoch * config.batchSize, count: config.batchSize)
+                stepInEpoch += 1
+                if pendingSteps == Self.readbackInterval || stepInEpoch == stepsPerEpoch { try collect() }
             }
             let n = Double(epochTotals.images)
             let metrics = EpochMetrics(
@@ -214,8 +263,7 @@ public final class Trainer {
 
     public func checkpoint() throws -> Checkpoint {
         var c = Checkpoint()
-        for (name, p) in model.parameters { try c.add(name, p, from: backend) }
-        for (name, m) in optimizer.state + model.statistics { try c.add(name, m, from: backend) }
+        for (name, t) in model.parameters + optimizer.state + model.statistics { try c.add(name, t, from: backend, joined: model.joinedColumns) }
         c.metadata = [
             "format": "latentkit", "epoch": "\(epoch)", "step_in_epoch": "\(stepInEpoch)", "global_step": "\(globalStep)",
             "adam_step": "\(optimizer.step)", "temperature": "\(config.model.temperature(atStep: globalStep))", "epoch_reconstruction": "\(epochTotals.reconstruction)", "epoch_kl": "\(epochTotals.kl)",
@@ -230,7 +278,7 @@ public final class Trainer {
     /// Restores parameters, optimiser moments and the position in training from `checkpoint`.
     public func restore(from checkpoint: Checkpoint) throws {
         try model.load(from: checkpoint, on: backend)
-        for (name, m) in optimizer.state { try checkpoint.load(name, into: m, on: backend) }
+        for (name, m) in optimizer.state { try checkpoint.load(name, into: m, on: backend, joined: model.joinedColumns) }
         func integer(_ key: String) throws -> Int {
             guard let v = checkpoint.metadata[key].flatMap(Int.init) else { throw DataError("checkpoint metadata lacks '\(key)'") }
             return v

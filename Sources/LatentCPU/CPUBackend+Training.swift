@@ -1,0 +1,53 @@
+// The fused training-step ops on the CPU: each is the unfused sequence of ops it replaces, in the same order, so a
+// fused step gives bit for bit the losses of the unfused one here (the OpenCL kernels fuse them into one launch).
+
+import LatentCore
+
+extension CPUBackend {
+    public func biasActivation(_ activation: UnaryOp?, preActivation a: Buffer, bias: Buffer, rows: Int, cols: Int, into y: Buffer) throws {
+        try checkBiasActivation(activation, rows: rows, cols: cols, matrices: [(a, "pre-activation"), (activation == nil ? nil : y, "activation")],
+                                bias: bias)
+        try binary(.add, a, bias, broadcast: .row, rows: rows, cols: cols, into: a)
+        if let activation { try unary(activation, a, into: y, count: rows * cols) }
+    }
+
+    public func biasActivationBackward(_ activation: UnaryOp?, preActivation a: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
+                                       intoInput da: Buffer?, intoBias dBias: Buffer) throws {
+        try checkBiasActivation(activation, rows: rows, cols: cols,
+                                matrices: [(a, "pre-activation"), (dy, "gradient"), (activation == nil ? nil : da, "input gradient")], bias: dBias)
+        guard let activation else { return try reduce(.sum, dy, rows: rows, cols: cols, axis: .eachColumn, into: dBias) }
+        guard let da else { throw BackendError.invalidArgument("bias-activation backward: an activation needs an input-gradient buffer") }
+        try unaryBackward(activation, x: a, gradient: dy, into: da, count: rows * cols)
+        try reduce(.sum, da, rows: rows, cols: cols, axis: .eachColumn, into: dBias)
+    }
+
+    public func elboLoss(logLikelihood ll: Buffer, count llCount: Int, kl: Buffer, count klCount: Int, klScale: Float, likelihoodScale: Float,
+                         intoLoss loss: Buffer, intoSummary summary: Buffer) throws {
+        try checkElboLoss(ll, llCount, kl, klCount, loss: loss, summary: summary)
+        let l = reduceLine(.sum, try host(ll, "log-likelihood").floats, count: llCount, stride: 1)
+        let k = reduceLine(.sum, try host(kl, "KL").floats, count: klCount, stride: 1)
+        try host(loss, "loss").floats[0] = klScale * k - likelihoodScale * l
+        let s = try host(summary, "loss summary").floats
+        s[0] = l - k
+        s[1] = k
+    }
+
+    public func elboLossBackward(gradient g: Buffer, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
+                                 intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws {
+        try g.check(holds: 1, "loss gradient")
+        try dll.check(holds: llCount, "log-likelihood gradient")
+        try dkl.check(holds: klCount, "KL gradient")
+        let gradient = try host(g, "loss gradient").floats[0]
+        try host(dll, "log-likelihood gradient").floats.update(repeating: likelihoodScale * -gradient, count: llCount)
+        try host(dkl, "KL gradient").floats.update(repeating: klScale * gradient, count: klCount)
+    }
+
+    /// 16 elements: the SIMD width of the CPU kernels, so a view's first element stays 64-byte aligned.
+    public var viewAlignment: Int { 16 }
+
+    public func view(of buffer: Buffer, offset: Int, count: Int) throws -> Buffer {
+        try checkView(of: buffer, offset: offset, count: count)
+        let parent = try host(buffer, "view parent")
+        return CPUBuffer(viewing: parent, offset: offset, count: count)
+    }
+}

@@ -1,0 +1,65 @@
+// The fused training-step ops on the OpenCL backend (Kernels/Training.swift) and buffer views (sub-buffers).
+
+import COpenCL
+import LatentCore
+
+extension OpenCLBackend {
+    public func biasActivation(_ activation: UnaryOp?, preActivation a: Buffer, bias: Buffer, rows: Int, cols: Int, into y: Buffer) throws {
+        try checkBiasActivation(activation, rows: rows, cols: cols, matrices: [(a, "pre-activation"), (activation == nil ? nil : y, "activation")],
+                                bias: bias)
+        let shape = [try int(rows, "rows"), try int(cols, "cols")]
+        _ = try int(rows * cols, "rows * cols")
+        guard let activation else {
+            return try launch(.training, "training_bias_f32", global: rows * cols,
+                              [.buffer(try mem(a, "pre-activation")), .buffer(try mem(bias, "bias"))] + shape)
+        }
+        try launch(.training, "training_bias_\(activation.cName)_f32", global: rows * cols,
+                   [.buffer(try mem(a, "pre-activation")), .buffer(try mem(bias, "bias")), .buffer(try mem(y, "activation"))] + shape)
+    }
+
+    public func biasActivationBackward(_ activation: UnaryOp?, preActivation a: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
+                                       intoInput da: Buffer?, intoBias dBias: Buffer) throws {
+        try checkBiasActivation(activation, rows: rows, cols: cols,
+                                matrices: [(a, "pre-activation"), (dy, "gradient"), (activation == nil ? nil : da, "input gradient")], bias: dBias)
+        guard activation == nil || da != nil else {
+            throw BackendError.invalidArgument("bias-activation backward: an activation needs an input-gradient buffer")
+        }
+        _ = try int(rows * cols, "rows * cols")
+        let tileColumns = min(16, workGroupSize)
+        let groups = (cols + tileColumns - 1) / tileColumns
+        let written = try da.map { try mem($0, "input gradient") } ?? mem(dBias, "bias gradient")  // unused by the identity
+        try launch(.training, "training_bias_\(activation?.cName ?? "identity")_backward_f32", global: groups * workGroupSize, [
+            .buffer(try mem(a, "pre-activation")), .buffer(try mem(dy, "gradient")), .buffer(written), .buffer(try mem(dBias, "bias gradient")),
+            try int(rows, "rows"), try int(cols, "cols"),
+        ])
+    }
+
+    public func elboLoss(logLikelihood ll: Buffer, count llCount: Int, kl: Buffer, count klCount: Int, klScale: Float, likelihoodScale: Float,
+                         intoLoss loss: Buffer, intoSummary summary: Buffer) throws {
+        try checkElboLoss(ll, llCount, kl, klCount, loss: loss, summary: summary)
+        try launch(.training, "training_elbo_loss_f32", global: workGroupSize, [
+            .buffer(try mem(ll, "log-likelihood")), try int(llCount, "count"), .buffer(try mem(kl, "KL")), try int(klCount, "count"),
+            .float(klScale), .float(likelihoodScale), .buffer(try mem(loss, "loss")), .buffer(try mem(summary, "loss summary")),
+        ])
+    }
+
+    public func elboLossBackward(gradient g: Buffer, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
+                                 intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws {
+        try g.check(holds: 1, "loss gradient")
+        try dll.check(holds: llCount, "log-likelihood gradient")
+        try dkl.check(holds: klCount, "KL gradient")
+        try launch(.training, "training_elbo_loss_backward_f32", global: max(llCount, klCount), [
+            .buffer(try mem(g, "loss gradient")), try int(llCount, "count"), try int(klCount, "count"), .float(klScale), .float(likelihoodScale),
+            .buffer(try mem(dll, "log-likelihood gradient")), .buffer(try mem(dkl, "KL gradient")),
+        ])
+    }
+
+    /// `CL_DEVICE_MEM_BASE_ADDR_ALIGN` in elements: a sub-buffer's origin must be a multiple of it.
+    public var viewAlignment: Int { max(1, device.baseAddressAlignmentBits / 32) }
+
+    public func view(of buffer: Buffer, offset: Int, count: Int) throws -> Buffer {
+        try checkView(of: buffer, offset: offset, count: count)
+        guard let parent = buffer as? OpenCLBuffer else { throw BackendError.foreignBuffer("view parent was not allocated by the OpenCL backend") }
+        return try OpenCLBuffer(viewing: parent, offset: offset, count: count)
+    }
+}
