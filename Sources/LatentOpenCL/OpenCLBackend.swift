@@ -14,7 +14,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     let context: CLContext
     let queue: CLQueue
     /// Work-group size of the kernels (`LK_WG`): 256 or the device's limit if lower.
-    let workGroupSize: Int
+    public let workGroupSize: Int
     /// Guards `programs`, `kernels` and every set-arguments-then-enqueue sequence.
     let lock = NSLock()
     private var programs: [KernelFamily: CLProgram] = [:]
@@ -25,13 +25,23 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Set by ``shutDown()``; every later launch or buffer command throws.
     private(set) var isShutDown = false
 
-    public init(device: CLDeviceInfo) throws {
+    /// A backend on `device` whose kernels use work-groups of the largest power of two up to 256, the device's
+    /// `CL_DEVICE_MAX_WORK_GROUP_SIZE`, `workGroupLimit` and `LATENTKIT_OPENCL_WORK_GROUP` (when set). The reduction kernels'
+    /// local arrays are sized by it, and every kernel's own `CL_KERNEL_WORK_GROUP_SIZE` is checked against it.
+    public init(device: CLDeviceInfo, workGroupLimit: Int? = nil) throws {
         self.device = device
+        var limit = min(256, device.maxWorkGroupSize, workGroupLimit ?? Int.max)
+        if let text = ProcessInfo.processInfo.environment["LATENTKIT_OPENCL_WORK_GROUP"], !text.isEmpty {
+            guard let n = Int(text), n >= 1 else {
+                throw BackendError.invalidArgument("LATENTKIT_OPENCL_WORK_GROUP=\(text) is not a positive work-group size")
+            }
+            limit = min(limit, n)
+        }
+        var wg = 1
+        while wg * 2 <= limit { wg *= 2 }
+        workGroupSize = wg
         context = try CLContext(device: device.id)
         queue = try CLQueue(context: context, device: device.id)
-        var wg = 1
-        while wg * 2 <= min(256, device.maxWorkGroupSize) { wg *= 2 }
-        workGroupSize = wg
     }
 
     /// Every OpenCL device on the machine.
@@ -148,6 +158,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             kernel = k
         } else {
             kernel = try CLKernel(program: try program(family), name: name)
+            try checkLimits(of: kernel)
             kernels[name] = kernel
         }
         for (i, argument) in arguments.enumerated() {
@@ -165,6 +176,24 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         try check(
             clEnqueueNDRangeKernel(queue.handle, kernel.handle, 1, nil, &globalSize, &localSize, 0, nil, nil),
             "clEnqueueNDRangeKernel(\(name))")
+    }
+
+    /// A GPU may allow a kernel fewer work-items per group than the device maximum (registers) or less local memory than
+    /// it uses: refuse such a kernel by name, with the setting that avoids it, instead of failing at enqueue.
+    private func checkLimits(of kernel: CLKernel) throws {
+        var allowed = 0, local: cl_ulong = 0
+        try check(clGetKernelWorkGroupInfo(kernel.handle, device.id, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE),
+                                           MemoryLayout<Int>.size, &allowed, nil), "clGetKernelWorkGroupInfo(\(kernel.name))")
+        try check(clGetKernelWorkGroupInfo(kernel.handle, device.id, cl_kernel_work_group_info(CL_KERNEL_LOCAL_MEM_SIZE),
+                                           MemoryLayout<cl_ulong>.size, &local, nil), "clGetKernelWorkGroupInfo(\(kernel.name))")
+        if allowed < workGroupSize {
+            throw BackendError.unavailable("kernel \(kernel.name) allows work-groups of \(allowed) on \(device.name), LatentKit uses "
+                                           + "\(workGroupSize); set LATENTKIT_OPENCL_WORK_GROUP=\(allowed) to use smaller ones")
+        }
+        if local > device.localMemory {
+            throw BackendError.unavailable("kernel \(kernel.name) needs \(local) bytes of local memory, \(device.name) has \(device.localMemory); "
+                                           + "set LATENTKIT_OPENCL_WORK_GROUP to a smaller work-group size")
+        }
     }
 
     /// A device buffer of at least `count` floats for a kernel's workspace, the same one every call (no allocation

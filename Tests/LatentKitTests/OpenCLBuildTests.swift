@@ -23,10 +23,10 @@ import TestSupport
             + BinaryOp.allCases.map { "elementwise_\($0.rawValue)_f32" } + ["elementwise_affine_f32"]
         expected[.reductions] = ReduceOp.allCases.flatMap { ["reductions_\($0.rawValue)_rows_f32", "reductions_\($0.rawValue)_columns_f32"] }
             + SoftmaxOp.allCases.map { "reductions_\($0.rawValue)_f32" }
-        expected[.random] = RandomDistribution.allCases.map { "random_\($0.rawValue)_f32" } + ["random_bits_u32"]
+        expected[.random] = RandomDistribution.allCases.map { "random_\($0.rawValue)_f32" } + ["random_bits_u32", "random_gather_bernoulli_f32"]
         expected[.memory] = ["memory_gather_rows_f32"]
         expected[.optimisers] = ["optimisers_adam_f32"]
-        expected[.distributions] = ["gaussian_sample", "gaussian_kl", "bernoulli_log_likelihood", "gaussian_log_density"]
+        expected[.distributions] = ["gaussian_sample", "gaussian_kl", "bernoulli_log_likelihood", "gaussian_log_density", "gaussian_posterior"]
             .flatMap { ["distributions_\($0)_f32", "distributions_\($0)_backward_f32"] }
         expected[.families] = ["concrete_sample", "concrete_log_density", "categorical_kl", "logit_normal_sample", "logit_normal_log_density",
                                "dirichlet_sample", "dirichlet_approximation_log_density", "dirichlet_kl", "dirichlet_log_density"]
@@ -37,6 +37,8 @@ import TestSupport
         expected[.discreteVAE] = ["spike_exp_sample", "spike_exp_sample_backward", "indicator_backward", "gibbs_half_step", "rbm_energy",
                                   "rbm_energy_backward_state", "rbm_energy_backward_parameters", "rbm_free_energy_increment"]
             .map { "dvae_\($0)_f32" }
+        expected[.training] = ["training_bias_f32", "training_bias_identity_backward_f32", "training_elbo_loss_f32", "training_elbo_loss_backward_f32"]
+            + UnaryOp.denseActivations.flatMap { ["training_bias_\($0.cName)_f32", "training_bias_\($0.cName)_backward_f32"] }
         for family in KernelFamily.allCases {
             let names = Set(built[family] ?? [])
             #expect(expected[family] != nil, "no expectations for kernel family \(family)")

@@ -24,6 +24,10 @@ extension Tape {
     /// (activation derivative and bias gradient) and the two GEMMs. `activation` is one of ``UnaryOp/denseActivations``
     /// or nil.
     public func dense(_ x: Tensor, weight: Tensor, bias: Tensor, activation: UnaryOp?) throws -> Tensor {
+        if !fusesOps {
+            let a = try binary(.add, matmul(x, weight), bias, broadcast: .row)
+            return try activation.map { try unary($0, a) } ?? a
+        }
         try require(x.cols == weight.rows, "dense: input \(x.rows)x\(x.cols) does not match weight \(weight.rows)x\(weight.cols)")
         try require(bias.count == weight.cols, "dense: bias of \(bias.count) for \(weight.cols) outputs")
         let a = try output(x.rows, weight.cols)
@@ -64,6 +68,11 @@ extension Tape {
     public func elboLoss(logLikelihood ll: Tensor, kl: Tensor, klWeight beta: Float, batch: Int) throws -> (loss: Tensor, summary: Tensor) {
         let b = Float(batch)
         let klScale = beta / b, likelihoodScale = 1 / b
+        if !fusesOps {
+            let l = try sumAll(ll), k = try sumAll(kl)
+            let loss = try binary(.sub, affine(k, alpha: klScale), affine(l, alpha: likelihoodScale))
+            return (loss, try Objective.Terms(bound: try binary(.sub, l, k), kl: k, loss: loss, on: self).summary)
+        }
         let loss = try output(1, 1), summary = try output(1, 2)
         try backend.elboLoss(logLikelihood: ll.buffer, count: ll.count, kl: kl.buffer, count: kl.count, klScale: klScale,
                              likelihoodScale: likelihoodScale, intoLoss: loss.buffer, intoSummary: summary.buffer)

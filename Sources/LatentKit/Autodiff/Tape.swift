@@ -64,6 +64,10 @@ public final class Tape {
     /// there directly, so the optimiser reads every gradient from one buffer.
     private var destinations: [ObjectIdentifier: Tensor] = [:]
 
+    /// false: the training step's fused ops (dense epilogues, the ELBO's loss chain, the joined-heads Gaussian posterior)
+    /// run as the primitive ops they replace. The reference the fused step is tested against; nothing else sets it.
+    public var fusesOps = true
+
     public init(pool: BufferPool) { self.pool = pool }
 
     /// Asks for the gradient of `tensor` (a parameter) in every later ``backward(from:)``.

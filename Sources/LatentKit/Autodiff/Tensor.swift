@@ -65,14 +65,18 @@ public final class BufferPool: @unchecked Sendable {
 
     public init(backend: any Backend) { self.backend = backend }
 
+    /// A debug switch (`LATENTKIT_POISON_BUFFERS=1`): every buffer the pool hands out is first filled with NaN, so an op
+    /// that reads a recycled or fresh buffer before writing it (a GEMM with beta = 0 on hardware that computes beta·C,
+    /// a kernel that skips elements) turns the losses into NaN instead of passing by chance. The suite runs with it on.
+    public static let poisonsBuffers = ProcessInfo.processInfo.environment["LATENTKIT_POISON_BUFFERS"] == "1"
+
     func take(count: Int) throws -> Buffer {
         lock.lock()
-        if let b = free[count]?.popLast() {
-            lock.unlock()
-            return b
-        }
+        let recycled = free[count]?.popLast()
         lock.unlock()
-        return try backend.allocate(count: count, dtype: .float32)
+        let b = try recycled ?? backend.allocate(count: count, dtype: .float32)
+        if Self.poisonsBuffers { try backend.fill(b, with: .nan, offset: 0, count: count) }
+        return b
     }
 
     func recycle(_ buffer: Buffer) {

@@ -54,7 +54,7 @@ public enum Objective {
     public static func elbo(model: VAE, x: Tensor, posterior q: Posterior, noise: Tensor,
                             klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
         let logLikelihood: Tensor, kl: Tensor
-        if let heads = q.joined, model.config.effectiveKLEstimator == .analytic {
+        if let heads = q.joined, model.config.effectiveKLEstimator == .analytic, tape.fusesOps {
             // the diagonal Gaussian: sample and KL in one kernel from the joined heads
             let (z, klRows) = try tape.gaussianPosterior(heads: heads, noise: noise, priorLogVariance: model.config.priorLogVariance)
             logLikelihood = try model.logLikelihood(x, model.decode(z, on: tape), on: tape)

@@ -84,7 +84,9 @@ public final class Trainer {
 
     public var stepsPerEpoch: Int { imageCount / config.batchSize }
 
-    public init(config: RunConfig, backend: any Backend, train: LabelledImages) throws {
+    /// `fusesOps: false` runs every fused op of a step as the ops it replaces and Adam once per parameter: the reference
+    /// the fused step is tested against.
+    public init(config: RunConfig, backend: any Backend, train: LabelledImages, fusesOps: Bool = true) throws {
         try config.validate()
         try require(train.pixelsPerImage == config.model.inputSize,
                     "the dataset has \(train.pixelsPerImage) pixels per image, the model expects \(config.model.inputSize)")
@@ -102,7 +104,8 @@ public final class Trainer {
         indices = try backend.allocate(count: config.batchSize, dtype: .int32)
         order = try backend.allocate(count: train.count, dtype: .int32)
         history = try backend.allocate(count: 2 * Self.readbackInterval, dtype: .float32)
-        try optimizer.attach(to: tape)
+        tape.fusesOps = fusesOps
+        if fusesOps { try optimizer.attach(to: tape) }
     }
 
     /// The order of the training images in epoch `epoch`: a Fisher-Yates shuffle driven by Philox.
@@ -150,9 +153,12 @@ public final class Trainer {
         let x = try pool.tensor(rows: b, cols: images.cols)
         let counter = PhiloxCounter(0, UInt32(truncatingIfNeeded: globalStep), UInt32(truncatingIfNeeded: globalStep >> 32), 0)
         let binarize = config.dynamicBinarization && config.model.likelihood == .bernoulli
+        let binarization = (key: PhiloxKey(seed: config.seed, stream: RandomStream.binarization), counter: counter)
         try backend.gatherRows(images.buffer, rows: imageCount, cols: images.cols, indices: indices, indexOffset: offset, count: b,
-                               binarizing: binarize ? (PhiloxKey(seed: config.seed, stream: RandomStream.binarization), counter) : nil,
-                               into: x.buffer)
+                               binarizing: binarize && tape.fusesOps ? binarization : nil, into: x.buffer)
+        if binarize && !tape.fusesOps {
+            try backend.fillRandom(.bernoulli, into: x.buffer, count: x.count, key: binarization.key, counter: counter, probabilities: x.buffer)
+        }
         model.temperature = config.model.temperature(atStep: globalStep)
         model.gammaKey = PhiloxKey(seed: config.seed, stream: RandomStream.gamma)
         model.gammaCounter = counter

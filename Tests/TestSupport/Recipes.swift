@@ -1,0 +1,54 @@
+// Every training recipe the toolkit has, at a size a test can afford: the list the portability and Oclgrind checks
+// run so that each family's kernels are exercised.
+
+import LatentKit
+
+/// A named way to configure a run.
+public struct Recipe: Sendable, CustomStringConvertible {
+    public let name: String
+    public let configure: @Sendable (inout RunConfig) -> Void
+    public var description: String { name }
+
+    /// A tiny run of this recipe: `hidden` units, `latentSize` latents (Concrete: as `groups × classes`), batch `batch`.
+    public func config(hidden: [Int] = [16, 16], latentSize: Int = 4, batch: Int = 20) -> RunConfig {
+        var c = RunConfig()
+        c.model.hidden = hidden
+        c.model.latentSize = latentSize
+        c.batchSize = batch
+        c.epochs = 1
+        configure(&c)
+        return c
+    }
+
+    /// One of each family, estimator, approximation, objective and posterior structure.
+    public static let all: [Recipe] = [
+        Recipe(name: "gaussian") { _ in },
+        Recipe(name: "logit-normal") { $0.model.latent = .logitNormal },
+        Recipe(name: "concrete 1x4") { $0.model.latent = .concrete },
+        Recipe(name: "concrete 2x2 monte-carlo") { c in
+            c.model.latent = .concrete
+            c.model.categoricalGroups = 2
+            c.model.klEstimator = .monteCarlo
+        },
+        Recipe(name: "dirichlet laplace") { $0.model.latent = .dirichlet },
+        Recipe(name: "dirichlet kl") { c in
+            c.model.latent = .dirichlet
+            c.model.dirichletApproximation = .kl
+        },
+        Recipe(name: "dirichlet exact") { c in
+            c.model.latent = .dirichlet
+            c.model.dirichletApproximation = .exact
+        },
+        Recipe(name: "batch-norm") { $0.model.batchNorm = true },
+        Recipe(name: "iwae-3") { $0.iwSamples = 3 },
+        Recipe(name: "chain") { $0.model.posterior = .chain },
+        Recipe(name: "grid 2x2") { c in
+            c.model.posterior = .grid
+            c.model.grid = GridShape(rows: 2, columns: 2)
+        },
+        Recipe(name: "dvae") { c in
+            c.model.latent = .dvae
+            c.model.gibbsChains = 8
+        },
+    ]
+}
