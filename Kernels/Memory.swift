@@ -1,4 +1,6 @@
-// Indexing kernels. Plain copies and fills use clEnqueueCopyBuffer[Rect] and clEnqueueFillBuffer instead.
+// Indexing and fill kernels. Plain copies use clEnqueueCopyBuffer[Rect]. Fills are a kernel rather than
+// clEnqueueFillBuffer: drivers run a kernel for it anyway, and Oclgrind's uninitialised-value tracking sees a kernel's
+// writes but not a fill command's (every value derived from a filled buffer was reported as uninitialised).
 
 extension KernelSources {
     public static let memory = #"""
@@ -10,6 +12,11 @@ extension KernelSources {
         int i = e / cols, j = e - i * cols;
         int r = idx[offset + i];
         y[e] = (r >= 0 && r < rows) ? x[(long)r * cols + j] : NAN;
+    }
+
+    __kernel void memory_fill_f32(__global float* y, const int offset, const int count, const float value) {
+        int i = get_global_id(0);
+        if (i < count) y[offset + i] = value;
     }
     """#
 }

@@ -3,16 +3,16 @@
 import LatentCore
 
 extension CPUBackend {
-    public func adamStep(
-        parameters: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer, count: Int,
-        hyperparameters h: AdamHyperparameters, step: Int
-    ) throws {
-        try require(step >= 1, "Adam step number must be >= 1, got \(step)")
-        let p = try host(parameters, "Adam parameters"), g = try host(gradients, "Adam gradients")
-        let m = try host(firstMoment, "Adam first moment"), v = try host(secondMoment, "Adam second moment")
-        for (b, role) in [(p, "Adam parameters"), (g, "Adam gradients"), (m, "Adam first moment"), (v, "Adam second moment")] {
-            try b.check(holds: count, role)
+    public func adamStep(_ tensors: [AdamTensors], hyperparameters h: AdamHyperparameters, step: Int) throws {
+        try checkAdam(tensors, step: step)
+        for t in tensors {
+            try adamStep(try host(t.parameters, "Adam parameters"), try host(t.gradients, "Adam gradients"), try host(t.firstMoment, "Adam first moment"),
+                         try host(t.secondMoment, "Adam second moment"), count: t.count, hyperparameters: h, step: step)
         }
+    }
+
+    private func adamStep(_ p: CPUBuffer, _ g: CPUBuffer, _ m: CPUBuffer, _ v: CPUBuffer, count: Int, hyperparameters h: AdamHyperparameters,
+                          step: Int) throws {
         let (bc1, bc2) = h.biasCorrections(step: step)
         let stepSize = h.learningRate / bc1, sqrtBC2 = bc2.squareRoot()
         let pp = p.floats, gp = g.floats, mp = m.floats, vp = v.floats

@@ -41,13 +41,4 @@ extension CPUBackend {
         try host(dll, "log-likelihood gradient").floats.update(repeating: likelihoodScale * -gradient, count: llCount)
         try host(dkl, "KL gradient").floats.update(repeating: klScale * gradient, count: klCount)
     }
-
-    /// 16 elements: the SIMD width of the CPU kernels, so a view's first element stays 64-byte aligned.
-    public var viewAlignment: Int { 16 }
-
-    public func view(of buffer: Buffer, offset: Int, count: Int) throws -> Buffer {
-        try checkView(of: buffer, offset: offset, count: count)
-        let parent = try host(buffer, "view parent")
-        return CPUBuffer(viewing: parent, offset: offset, count: count)
-    }
 }

@@ -8,23 +8,13 @@ import LatentCore
 /// Host memory for the CPU backend.
 public final class CPUBuffer: Buffer, @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
-    /// The buffer a view aliases (kept alive by the view); nil for a buffer that owns its memory.
-    private let parent: CPUBuffer?
 
     override init(count: Int, dtype: DType) {
         raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * dtype.byteWidth, alignment: 64)
-        parent = nil
         super.init(count: count, dtype: dtype)
     }
 
-    /// A view of `count` elements of `parent` from `offset`.
-    init(viewing parent: CPUBuffer, offset: Int, count: Int) {
-        raw = parent.raw + offset * parent.dtype.byteWidth
-        self.parent = parent
-        super.init(count: count, dtype: parent.dtype)
-    }
-
-    deinit { if parent == nil { raw.deallocate() } }
+    deinit { raw.deallocate() }
 
     var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }

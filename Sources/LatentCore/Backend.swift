@@ -250,18 +250,11 @@ public protocol Backend: AnyObject, Sendable {
     func elboLossBackward(gradient g: Buffer, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
                           intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws
 
-    // MARK: views
-    /// The element alignment a view's offset must have (OpenCL: the device's `CL_DEVICE_MEM_BASE_ADDR_ALIGN`).
-    var viewAlignment: Int { get }
-    /// A buffer that aliases `count` elements of `buffer` from `offset` (a multiple of ``viewAlignment``); it keeps `buffer`
-    /// alive. Ops on a view and on its parent are ordered like any other ops.
-    func view(of buffer: Buffer, offset: Int, count: Int) throws -> Buffer
-
     // MARK: optimisers
-    /// One fused Adam step at step number `step >= 1` (bias correction as in PyTorch).
-    func adamStep(
-        parameters: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer, count: Int,
-        hyperparameters: AdamHyperparameters, step: Int) throws
+    /// One fused Adam step at step number `step >= 1` (bias correction as in PyTorch) of every tensor in `tensors`: a
+    /// training step's whole update in one launch for up to ``AdamTensors/perLaunch`` tensors (PyTorch's multi-tensor
+    /// apply), each tensor in its own buffers.
+    func adamStep(_ tensors: [AdamTensors], hyperparameters: AdamHyperparameters, step: Int) throws
 
     /// Waits until every issued op has finished.
     func synchronize() throws
@@ -326,11 +319,22 @@ extension Backend {
                       perRow: perRow.compactMap { b, r in b.map { ($0, r) } })
     }
 
-    /// Checks the shared argument rules of ``view(of:offset:count:)``.
-    public func checkView(of buffer: Buffer, offset: Int, count: Int) throws {
-        try require(offset >= 0 && count >= 0, "view: negative offset or count")
-        try require(offset % viewAlignment == 0, "view: offset \(offset) is not a multiple of the alignment \(viewAlignment)")
-        try buffer.check(holds: offset + count, of: buffer.dtype, "view parent")
+    /// One fused Adam step of one tensor.
+    public func adamStep(parameters: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer, count: Int,
+                         hyperparameters: AdamHyperparameters, step: Int) throws {
+        try adamStep([AdamTensors(parameters: parameters, gradients: gradients, firstMoment: firstMoment, secondMoment: secondMoment, count: count)],
+                     hyperparameters: hyperparameters, step: step)
+    }
+
+    /// Checks the shared argument rules of ``adamStep(_:hyperparameters:step:)``.
+    public func checkAdam(_ tensors: [AdamTensors], step: Int) throws {
+        try require(step >= 1, "Adam step number must be >= 1, got \(step)")
+        for t in tensors {
+            for (b, role) in [(t.parameters, "Adam parameters"), (t.gradients, "Adam gradients"), (t.firstMoment, "Adam first moment"),
+                              (t.secondMoment, "Adam second moment")] {
+                try b.check(holds: t.count, role)
+            }
+        }
     }
 
     /// Checks the shared argument rules of ``fillRandom(_:into:count:key:counter:probabilities:)``.

@@ -113,6 +113,27 @@ public struct AdamHyperparameters: Sendable, Equatable {
     }
 }
 
+/// One tensor of an Adam step: its parameters, gradient and both moments (each `count` floats).
+public struct AdamTensors {
+    public var parameters: Buffer
+    public var gradients: Buffer
+    public var firstMoment: Buffer
+    public var secondMoment: Buffer
+    public var count: Int
+
+    /// Tensors one OpenCL launch updates: 16 × 4 buffer arguments and 17 offsets fit the 1,024 bytes of kernel arguments
+    /// that OpenCL 1.2 guarantees.
+    public static let perLaunch = 16
+
+    public init(parameters: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer, count: Int) {
+        self.parameters = parameters
+        self.gradients = gradients
+        self.firstMoment = firstMoment
+        self.secondMoment = secondMoment
+        self.count = count
+    }
+}
+
 /// Host-side constants of the fused family kernels, computed in double precision once so both backends use the
 /// same float.
 public enum FamilyConstants {

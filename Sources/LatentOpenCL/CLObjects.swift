@@ -19,8 +19,6 @@ public struct CLDeviceInfo: @unchecked Sendable, CustomStringConvertible {
     public let maxWorkGroupSize: Int
     /// `CL_DEVICE_LOCAL_MEM_SIZE` in bytes.
     public let localMemory: UInt64
-    /// `CL_DEVICE_MEM_BASE_ADDR_ALIGN`: the alignment of a sub-buffer's origin, in bits.
-    public let baseAddressAlignmentBits: Int
     let id: cl_device_id
 
     public var description: String {
@@ -94,7 +92,6 @@ enum CLQuery {
                         maxAllocation: try deviceValue(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, as: cl_ulong.self),
                         maxWorkGroupSize: Int(try deviceValue(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, as: Int.self)),
                         localMemory: try deviceValue(d, CL_DEVICE_LOCAL_MEM_SIZE, as: cl_ulong.self),
-                        baseAddressAlignmentBits: Int(try deviceValue(d, CL_DEVICE_MEM_BASE_ADDR_ALIGN, as: cl_uint.self)),
                         id: d))
             }
         }
@@ -192,21 +189,6 @@ final class CLKernel {
 /// Device memory for the OpenCL backend.
 public final class OpenCLBuffer: Buffer, @unchecked Sendable {
     let mem: cl_mem
-    /// The buffer a sub-buffer views (kept alive by it); nil for a buffer of its own.
-    private let parent: OpenCLBuffer?
-
-    /// A sub-buffer of `count` elements of `parent` from `offset` (which must meet the device's base-address alignment).
-    init(viewing parent: OpenCLBuffer, offset: Int, count: Int) throws {
-        var region = cl_buffer_region(origin: offset * parent.dtype.byteWidth, size: max(count, 1) * parent.dtype.byteWidth)
-        var status: cl_int = 0
-        guard let m = clCreateSubBuffer(parent.mem, cl_mem_flags(CL_MEM_READ_WRITE), cl_buffer_create_type(CL_BUFFER_CREATE_TYPE_REGION),
-                                        &region, &status), status == CL_SUCCESS
-        else { throw openCLError(status, "clCreateSubBuffer(offset \(offset), \(count) elements)") }
-        mem = m
-        self.parent = parent
-        super.init(count: count, dtype: parent.dtype)
-    }
-
     init(context: CLContext, count: Int, dtype: DType) throws {
         var status: cl_int = 0
         let bytes = max(count, 1) * dtype.byteWidth
@@ -216,7 +198,6 @@ public final class OpenCLBuffer: Buffer, @unchecked Sendable {
             throw openCLError(status, "clCreateBuffer(\(bytes) bytes)")
         }
         mem = m
-        parent = nil
         super.init(count: count, dtype: dtype)
     }
     deinit { clReleaseMemObject(mem) }

@@ -94,9 +94,6 @@ extension OpenCLBackend {
         try require(offset >= 0, "negative offset")
         try buffer.check(holds: offset + count, "fill destination")
         if count == 0 { return }
-        var v = value
-        try withQueue { q in
-            try check(clEnqueueFillBuffer(q, m, &v, 4, offset * 4, count * 4, 0, nil, nil), "clEnqueueFillBuffer")
-        }
+        try launch(.memory, "memory_fill_f32", global: count, [.buffer(m), try int(offset, "fill offset"), try int(count, "fill count"), .float(value)])
     }
 }

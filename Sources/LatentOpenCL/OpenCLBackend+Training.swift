@@ -1,4 +1,4 @@
-// The fused training-step ops on the OpenCL backend (Kernels/Training.swift) and buffer views (sub-buffers).
+// The fused training-step ops on the OpenCL backend (Kernels/Training.swift).
 
 import COpenCL
 import LatentCore
@@ -52,14 +52,5 @@ extension OpenCLBackend {
             .buffer(try mem(g, "loss gradient")), try int(llCount, "count"), try int(klCount, "count"), .float(klScale), .float(likelihoodScale),
             .buffer(try mem(dll, "log-likelihood gradient")), .buffer(try mem(dkl, "KL gradient")),
         ])
-    }
-
-    /// `CL_DEVICE_MEM_BASE_ADDR_ALIGN` in elements: a sub-buffer's origin must be a multiple of it.
-    public var viewAlignment: Int { max(1, device.baseAddressAlignmentBits / 32) }
-
-    public func view(of buffer: Buffer, offset: Int, count: Int) throws -> Buffer {
-        try checkView(of: buffer, offset: offset, count: count)
-        guard let parent = buffer as? OpenCLBuffer else { throw BackendError.foreignBuffer("view parent was not allocated by the OpenCL backend") }
-        return try OpenCLBuffer(viewing: parent, offset: offset, count: count)
     }
 }

@@ -69,20 +69,30 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     private static let sharedResult: Result<OpenCLBackend, Error> = Result {
         let backend = try OpenCLBackend(device: defaultDevice())
-        // Registered after the driver has initialised, so it runs before the driver's own exit handlers (atexit runs in
-        // reverse order): CLBlast's program cache and every object of ours are released while the runtime still lives.
-        atexit { OpenCLBackend.shutDownShared() }
+        sharedWasMade.set()
         return backend
     }
+    private static let sharedWasMade = Flag()
 
-    private static func shutDownShared() {
-        if case .success(let backend) = sharedResult { backend.shutDown() }
+    /// Shuts the process-wide backend down if it was made (see ``shutDown()``): a program calls this before it exits.
+    public static func shutDownShared() {
+        guard sharedWasMade.isSet, case .success(let backend) = sharedResult else { return }
+        backend.shutDown()
+    }
+
+    /// A flag set once, read from any thread.
+    private final class Flag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.withLock { value = true } }
+        var isSet: Bool { lock.withLock { value } }
     }
 
     /// Releases, in order and while the OpenCL runtime is alive, CLBlast's cached programs and then every kernel,
-    /// program, the scratch buffer, the queue and the context. Called at process exit: left to static destructors,
-    /// CLBlast's cache releases its programs after the runtime's thread-local state is gone (a use-after-free that
-    /// glibc reports as heap corruption). Later launches throw.
+    /// program, the scratch buffer, the queue and the context; later launches throw. For the end of a process, before
+    /// `exit`: left to static destructors (which glibc runs after it has destroyed thread-local storage), CLBlast's cache
+    /// releases its programs into a runtime whose per-thread state is gone, a use-after-free that glibc reports as heap
+    /// corruption.
     public func shutDown() {
         lock.lock()
         defer { lock.unlock() }

@@ -11,6 +11,20 @@ struct LatentKitCommand: ParsableCommand {
         subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, EncodeCommand.self, AnalyzeCommand.self, PlotsCommand.self,
                       ReportCommand.self, DevicesCommand.self, OpCommand.self]
     )
+
+    /// ArgumentParser's main, with the OpenCL backend shut down before the process exits, whatever the outcome: glibc's
+    /// `exit` destroys thread-local storage before it runs `atexit` handlers and static destructors, and OpenCL runtimes
+    /// keep per-thread state there (Oclgrind's use-after-free, seen as heap corruption at exit).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            OpenCLBackend.shutDownShared()
+            exit(withError: error)
+        }
+        OpenCLBackend.shutDownShared()
+    }
 }
 
 /// `--backend auto|cpu|opencl`, shared by every subcommand that computes.

@@ -1,5 +1,5 @@
 // The fused ops of a training step: dense epilogues and their backward, the ELBO loss chain, the gather with
-// binarisation, the joined-heads Gaussian posterior and buffer views. Each is checked against the unfused ops it
+// binarisation, the joined-heads Gaussian posterior and the multi-tensor Adam step. Each is checked against the unfused ops it
 // replaces (bit for bit on the CPU, where it is those ops), across backends, and against float64 references.
 
 import Foundation
@@ -171,17 +171,41 @@ func joinRows(_ a: [Float], _ b: [Float], rows: Int, n: Int) -> [Float] {
         }
     }
 
+    /// One multi-tensor step over 20 tensors of odd sizes (two launches of up to 16) equals a step of each tensor alone, bit
+    /// for bit, and the backends agree.
     @Test(arguments: TestBackends.all)
-    func viewsAliasTheirParent(kind: BackendKind) throws {
+    func multiTensorAdamIsOneStepPerTensor(kind: BackendKind) throws {
         let backend = try TestBackends.backend(kind)
-        let align = backend.viewAlignment, parent = try backend.buffer([Float](repeating: 1, count: 3 * align))
-        let view = try backend.view(of: parent, offset: align, count: align)
-        try backend.upload((0..<align).map(Float.init), to: view)
-        try backend.fill(view, with: 9, offset: align - 1, count: 1)
-        let all = try backend.download(parent)
-        #expect(Array(all[align..<(2 * align - 1)]) == (0..<(align - 1)).map(Float.init) && all[2 * align - 1] == 9)
-        #expect(all[..<align].allSatisfy { $0 == 1 } && all[(2 * align)...].allSatisfy { $0 == 1 })
-        if align > 1 { #expect(throws: BackendError.self) { try backend.view(of: parent, offset: 1, count: 1) } }
-        #expect(throws: BackendError.self) { try backend.view(of: parent, offset: 2 * align, count: align + 1) }
+        let sizes = (0..<20).map { [1, 3, 17, 200, 1023][$0 % 5] + $0 }
+        func state(_ seed: UInt64) throws -> [AdamTensors] {
+            try sizes.enumerated().map { i, n in
+                AdamTensors(parameters: try backend.buffer(randomFloats(n, in: -1...1, seed: seed + UInt64(i))),
+                            gradients: try backend.buffer(randomFloats(n, in: -1...1, seed: 100 + UInt64(i))),
+                            firstMoment: try backend.buffer(randomFloats(n, in: -0.1...0.1, seed: 200 + UInt64(i))),
+                            secondMoment: try backend.buffer(randomFloats(n, in: 0...0.1, seed: 300 + UInt64(i))), count: n)
+            }
+        }
+        let h = AdamHyperparameters(learningRate: 3e-3)
+        let together = try state(1), alone = try state(1)
+        try backend.adamStep(together, hyperparameters: h, step: 7)
+        for t in alone { try backend.adamStep([t], hyperparameters: h, step: 7) }
+        for (a, b) in zip(together, alone) {
+            for (x, y) in [(a.parameters, b.parameters), (a.firstMoment, b.firstMoment), (a.secondMoment, b.secondMoment)] {
+                #expect(try backend.download(x) == backend.download(y))
+            }
+        }
+        if kind != .cpu {
+            let cpu = try sizes.enumerated().map { i, n in try CPUBackend.shared.buffer(randomFloats(n, in: -1...1, seed: 1 + UInt64(i))) }
+            let reference = try state(1).enumerated().map { i, t in
+                AdamTensors(parameters: cpu[i], gradients: try CPUBackend.shared.buffer(try backend.download(t.gradients)),
+                            firstMoment: try CPUBackend.shared.buffer(try backend.download(t.firstMoment)),
+                            secondMoment: try CPUBackend.shared.buffer(try backend.download(t.secondMoment)), count: t.count)
+            }
+            try CPUBackend.shared.adamStep(reference, hyperparameters: h, step: 7)
+            for (a, b) in zip(together, reference) {
+                let m = firstMismatch(try backend.download(a.parameters), try CPUBackend.shared.download(b.parameters), rtol: 1e-6, atol: 1e-7)
+                #expect(m == nil, "\(String(describing: m))")
+            }
+        }
     }
 }

@@ -60,10 +60,6 @@ public final class Tape {
     private var watched: Set<ObjectIdentifier> = []
     private var tracked: Set<ObjectIdentifier> = []
     private var gradients: [ObjectIdentifier: Tensor] = [:]
-    /// Where the gradient of a watched tensor must end up (a view of a flat gradient buffer, see ``Adam``): rules write it
-    /// there directly, so the optimiser reads every gradient from one buffer.
-    private var destinations: [ObjectIdentifier: Tensor] = [:]
-
     /// false: the training step's fused ops (dense epilogues, the ELBO's loss chain, the joined-heads Gaussian posterior)
     /// run as the primitive ops they replace. The reference the fused step is tested against; nothing else sets it.
     public var fusesOps = true
@@ -77,21 +73,6 @@ public final class Tape {
     }
 
     func needsGradient(_ t: Tensor) -> Bool { tracked.contains(ObjectIdentifier(t)) }
-
-    /// Makes every later ``backward(from:)`` leave the gradient of `tensor` (watched) in `destination`, of the same shape.
-    public func setGradientDestination(of tensor: Tensor, to destination: Tensor) throws {
-        try require(destination.rows == tensor.rows && destination.cols == tensor.cols, "gradient destination shape differs from the tensor's")
-        watch(tensor)
-        destinations[ObjectIdentifier(tensor)] = destination
-    }
-
-    /// A tensor for a rule to write the gradient of `t` into: its destination while `t` has no gradient yet this pass,
-    /// else a fresh one from the pool.
-    func gradientOutput(for t: Tensor) throws -> Tensor {
-        let key = ObjectIdentifier(t)
-        if gradients[key] == nil, let d = destinations[key] { return d }
-        return try output(t.rows, t.cols)
-    }
 
     /// Records `rule` for `output` if any of `inputs` needs a gradient.
     func record(_ rule: Rule, _ output: Tensor, inputs: [Tensor]) -> Tensor {
@@ -125,8 +106,7 @@ public final class Tape {
             gradients[key] = g
             return
         }
-        // a destination is this tape's alone, so adding into it in place is safe; any other gradient may be shared
-        let sum = try destinations[key] ?? pool.tensor(rows: t.rows, cols: t.cols)
+        let sum = try pool.tensor(rows: t.rows, cols: t.cols)
         try backend.binary(.add, existing.buffer, g.buffer, broadcast: .none, rows: 1, cols: t.count, into: sum.buffer)
         gradients[key] = sum
     }
@@ -147,12 +127,6 @@ public final class Tape {
                 try applyMultiOutputRule(entry.rule, outputs: entry.outputs, gradients: g)
             }
             for o in entry.outputs where !watched.contains(ObjectIdentifier(o)) { gradients[ObjectIdentifier(o)] = nil }
-        }
-        // a gradient that a rule passed through unchanged (from an add, say) is copied to its destination
-        for (key, destination) in destinations {
-            guard let g = gradients[key], g !== destination else { continue }
-            try backend.copy(from: g.buffer, offset: 0, to: destination.buffer, offset: 0, count: destination.count)
-            gradients[key] = destination
         }
     }
 }

@@ -11,8 +11,7 @@ import Foundation
 public final class Tensor: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
-    /// The storage. Changes only through ``rebind(to:)``, when an optimiser moves a parameter into its flat buffer.
-    public private(set) var buffer: Buffer
+    public let buffer: Buffer
     let pool: BufferPool?
     /// The tensor whose buffer this one views (kept alive so the buffer is not recycled under the view).
     let base: Tensor?
@@ -43,14 +42,6 @@ public final class Tensor: @unchecked Sendable {
     public convenience init(_ values: [Float], rows: Int, cols: Int, on backend: any Backend) throws {
         try require(values.count == rows * cols, "\(values.count) values for a \(rows)x\(cols) tensor")
         self.init(rows: rows, cols: cols, buffer: try backend.buffer(values), pool: nil)
-    }
-
-    /// Makes `buffer` (of the same size, already holding this tensor's values) its storage: a parameter moved into a
-    /// view of a flat buffer keeps its identity, so models, tapes and checkpoints that hold it need not change.
-    func rebind(to buffer: Buffer) throws {
-        try require(pool == nil && base == nil, "only a tensor that owns its buffer can be rebound")
-        try require(buffer.count == count && buffer.dtype == self.buffer.dtype, "rebind: the new buffer does not match the tensor")
-        self.buffer = buffer
     }
 
     deinit { pool?.recycle(buffer) }

@@ -25,12 +25,12 @@ extension Tape {
 
         case .dense(let x, let weight, let bias, let activation, let a):
             let da = activation == nil ? g : try output(a.rows, a.cols)
-            let dBias = try gradientOutput(for: bias)
+            let dBias = try output(1, a.cols)
             try backend.biasActivationBackward(activation, preActivation: a.buffer, gradient: g.buffer, rows: a.rows, cols: a.cols,
                                                intoInput: activation == nil ? nil : da.buffer, intoBias: dBias.buffer)
             try accumulate(bias, dBias)
             if needsGradient(weight) {
-                let dW = try gradientOutput(for: weight)
+                let dW = try output(weight.rows, weight.cols)
                 try backend.gemm(transposeA: true, transposeB: false, m: x.cols, n: a.cols, k: x.rows, alpha: 1, x.buffer, da.buffer,
                                  beta: 0, dW.buffer)
                 try accumulate(weight, dW)

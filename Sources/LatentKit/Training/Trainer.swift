@@ -1,5 +1,5 @@
 // The training loop: the dataset and each epoch's order stay on the device; a step gathers and binarises its
-// minibatch in one launch, runs the model forward and backward on the tape, takes one fused Adam step over all
+// minibatch in one launch, runs the model forward and backward on the tape, takes one multi-tensor Adam step over all
 // parameters and copies its two loss terms into a history buffer on the device. Nothing in a step waits for the
 // device: the history is read back once every `readbackInterval` steps and at the end of each epoch (the progress
 // line and the non-finite check happen there), and the epoch's order is uploaded once per epoch.
@@ -84,7 +84,7 @@ public final class Trainer {
 
     public var stepsPerEpoch: Int { imageCount / config.batchSize }
 
-    /// `fusesOps: false` runs every fused op of a step as the ops it replaces and Adam once per parameter: the reference
+    /// `fusesOps: false` runs every fused op of a step as the ops it replaces and Adam once per parameter tensor: the reference
     /// the fused step is tested against.
     public init(config: RunConfig, backend: any Backend, train: LabelledImages, fusesOps: Bool = true) throws {
         try config.validate()
@@ -105,7 +105,6 @@ public final class Trainer {
         order = try backend.allocate(count: train.count, dtype: .int32)
         history = try backend.allocate(count: 2 * Self.readbackInterval, dtype: .float32)
         tape.fusesOps = fusesOps
-        if fusesOps { try optimizer.attach(to: tape) }
     }
 
     /// The order of the training images in epoch `epoch`: a Fisher-Yates shuffle driven by Philox.
@@ -176,7 +175,7 @@ public final class Trainer {
             : try Objective.iwae(model: model, x: x, posterior: q, noise: noise, samples: k,
                                  repeater: repeater(batch: b), klWeight: beta, on: tape)
         try tape.backward(from: terms.loss)
-        try optimizer.update(from: tape)
+        try optimizer.update(from: tape, oneLaunchPerTensor: !tape.fusesOps)
         // recorded after the backward pass and Adam are enqueued, so a later read-back never drains the queue mid-step
         try backend.copy(from: terms.summary.buffer, offset: 0, to: history, offset: 2 * pendingSteps, count: 2)
         pendingSteps += 1
