@@ -80,13 +80,13 @@ extension OpenCLBackend {
         try checkBlock(source, offset: sourceOffset, stride: sourceStride, rows: rows, cols: cols, "copy source")
         try checkBlock(destination, offset: destinationOffset, stride: destinationStride, rows: rows, cols: cols, "copy destination")
         if rows == 0 || cols == 0 { return }
-        var srcOrigin = [sourceOffset * 4, 0, 0], dstOrigin = [destinationOffset * 4, 0, 0], region = [cols * 4, rows, 1]
-        try withQueue { q in
-            try check(
-                clEnqueueCopyBufferRect(
-                    q, s, d, &srcOrigin, &dstOrigin, &region, sourceStride * 4, 0, destinationStride * 4, 0, 0, nil, nil),
-                "clEnqueueCopyBufferRect")
-        }
+        _ = try int(sourceOffset + rows * max(sourceStride, cols), "copy source extent")
+        _ = try int(destinationOffset + rows * max(destinationStride, cols), "copy destination extent")
+        try launch(.memory, "memory_copy_block_f32", global: rows * cols, [
+            .buffer(s), try int(sourceOffset, "source offset"), try int(sourceStride, "source stride"), .buffer(d),
+            try int(destinationOffset, "destination offset"), try int(destinationStride, "destination stride"), try int(rows, "rows"),
+            try int(cols, "cols"),
+        ])
     }
 
     public func fill(_ buffer: Buffer, with value: Float, offset: Int, count: Int) throws {
