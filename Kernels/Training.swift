@@ -101,11 +101,12 @@ extension KernelSources {
         }
     }
 
-    /* dll = ls (-g), dkl = ks g, for the loss gradient g[0]. */
-    __kernel void training_elbo_loss_backward_f32(__global const float* g, const int nll, const int nkl, const float ks,
-                                                  const float ls, __global float* dll, __global float* dkl) {
+    /* dll = ls (-g), dkl = ks g, for the loss gradient g[0] (has_g) or the backward pass's seed. */
+    __kernel void training_elbo_loss_backward_f32(__global const float* g, const int has_g, const float seed, const int nll,
+                                                  const int nkl, const float ks, const float ls, __global float* dll,
+                                                  __global float* dkl) {
         int i = get_global_id(0);
-        float gradient = g[0];
+        float gradient = has_g ? g[0] : seed;
         if (i < nll) dll[i] = ls * -gradient;
         if (i < nkl) dkl[i] = ks * gradient;
     }

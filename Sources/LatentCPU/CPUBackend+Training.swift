@@ -32,12 +32,12 @@ extension CPUBackend {
         s[1] = k
     }
 
-    public func elboLossBackward(gradient g: Buffer, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
+    public func elboLossBackward(gradient g: Buffer?, seed: Float, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
                                  intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws {
-        try g.check(holds: 1, "loss gradient")
+        try g?.check(holds: 1, "loss gradient")
         try dll.check(holds: llCount, "log-likelihood gradient")
         try dkl.check(holds: klCount, "KL gradient")
-        let gradient = try host(g, "loss gradient").floats[0]
+        let gradient = try g.map { try host($0, "loss gradient").floats[0] } ?? seed
         try host(dll, "log-likelihood gradient").floats.update(repeating: likelihoodScale * -gradient, count: llCount)
         try host(dkl, "KL gradient").floats.update(repeating: klScale * gradient, count: klCount)
     }

@@ -246,8 +246,9 @@ public protocol Backend: AnyObject, Sendable {
     /// `loss = klScale K - likelihoodScale L` and `summary = (L - K, K)` (the bound and the KL, both batch sums).
     func elboLoss(logLikelihood ll: Buffer, count llCount: Int, kl: Buffer, count klCount: Int, klScale: Float, likelihoodScale: Float,
                   intoLoss loss: Buffer, intoSummary summary: Buffer) throws
-    /// Its backward form for the loss gradient `g` (one element, on the device): `dll = likelihoodScale · (-g)`, `dkl = klScale · g`.
-    func elboLossBackward(gradient g: Buffer, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
+    /// Its backward form for the loss gradient `g` (one element, on the device; nil: `seed`, the gradient of a backward pass
+    /// that starts at this loss, so no launch fills it): `dll = likelihoodScale · (-g)`, `dkl = klScale · g`.
+    func elboLossBackward(gradient g: Buffer?, seed: Float, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
                           intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws
 
     // MARK: optimisers

@@ -43,13 +43,14 @@ extension OpenCLBackend {
         ])
     }
 
-    public func elboLossBackward(gradient g: Buffer, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
+    public func elboLossBackward(gradient g: Buffer?, seed: Float, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
                                  intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws {
-        try g.check(holds: 1, "loss gradient")
+        try g?.check(holds: 1, "loss gradient")
         try dll.check(holds: llCount, "log-likelihood gradient")
         try dkl.check(holds: klCount, "KL gradient")
         try launch(.training, "training_elbo_loss_backward_f32", global: max(llCount, klCount), [
-            .buffer(try mem(g, "loss gradient")), try int(llCount, "count"), try int(klCount, "count"), .float(klScale), .float(likelihoodScale),
+            .buffer(try mem(g ?? dll, "loss gradient")), .int(g == nil ? 0 : 1), .float(seed), try int(llCount, "count"), try int(klCount, "count"),
+            .float(klScale), .float(likelihoodScale),
             .buffer(try mem(dll, "log-likelihood gradient")), .buffer(try mem(dkl, "KL gradient")),
         ])
     }

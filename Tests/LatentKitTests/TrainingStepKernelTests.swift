@@ -94,10 +94,12 @@ func joinRows(_ a: [Float], _ b: [Float], rows: Int, n: Int) -> [Float] {
         let want = Double(klScale) * k - Double(likelihoodScale) * l
         #expect(abs(Double(got) - want) <= 1e-6 * abs(want), "loss \(got) vs \(want)")
         let dll = try backend.allocate(count: rows, dtype: .float32), dkl = try backend.allocate(count: rows + 3, dtype: .float32)
-        try backend.elboLossBackward(gradient: try backend.buffer([Float(2)]), llCount: rows, klCount: rows + 3, klScale: klScale,
-                                     likelihoodScale: likelihoodScale, intoLogLikelihood: dll, intoKL: dkl)
-        #expect(try backend.download(dll).allSatisfy { $0 == likelihoodScale * -2 })
-        #expect(try backend.download(dkl).allSatisfy { $0 == klScale * 2 })
+        for seeded in [false, true] {  // the gradient on the device, or the seed of a backward pass that starts at the loss
+            try backend.elboLossBackward(gradient: seeded ? nil : try backend.buffer([Float(2)]), seed: 2, llCount: rows, klCount: rows + 3,
+                                         klScale: klScale, likelihoodScale: likelihoodScale, intoLogLikelihood: dll, intoKL: dkl)
+            #expect(try backend.download(dll).allSatisfy { $0 == likelihoodScale * -2 })
+            #expect(try backend.download(dkl).allSatisfy { $0 == klScale * 2 })
+        }
     }
 
     /// The gather with an index offset and binarisation equals a gather of the offset indices followed by the Bernoulli

@@ -114,10 +114,18 @@ public final class Tape {
     /// Back-propagates from `output` with seed gradient `seed` (ones for a scalar loss).
     public func backward(from output: Tensor, seed: Float = 1) throws {
         gradients.removeAll(keepingCapacity: true)
-        let start = try pool.tensor(rows: output.rows, cols: output.cols)
-        try backend.fill(start.buffer, with: seed, offset: 0, count: start.count)
-        gradients[ObjectIdentifier(output)] = start
-        for entry in entries.reversed() {
+        var pending = entries[...]
+        if let last = entries.last, last.outputs.count == 1, last.outputs[0] === output,
+           case .elboLoss(let ll, let kl, let klScale, let likelihoodScale) = last.rule {
+            // the ELBO's loss takes the seed as a number: no launch to fill a 1 × 1 gradient
+            try elboLossBackward(ll, kl, klScale: klScale, likelihoodScale: likelihoodScale, gradient: nil, seed: seed)
+            pending = pending.dropLast()
+        } else {
+            let start = try pool.tensor(rows: output.rows, cols: output.cols)
+            try backend.fill(start.buffer, with: seed, offset: 0, count: start.count)
+            gradients[ObjectIdentifier(output)] = start
+        }
+        for entry in pending.reversed() {
             let g = entry.outputs.map { gradients[ObjectIdentifier($0)] }
             if entry.outputs.count == 1 {
                 guard let g = g[0] else { continue }

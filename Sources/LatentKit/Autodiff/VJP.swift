@@ -38,11 +38,7 @@ extension Tape {
             if needsGradient(x) { try accumulate(x, try product(da, false, weight, true)) }
 
         case .elboLoss(let ll, let kl, let klScale, let likelihoodScale):
-            let dll = try output(ll.rows, ll.cols), dkl = try output(kl.rows, kl.cols)
-            try backend.elboLossBackward(gradient: g.buffer, llCount: ll.count, klCount: kl.count, klScale: klScale,
-                                         likelihoodScale: likelihoodScale, intoLogLikelihood: dll.buffer, intoKL: dkl.buffer)
-            try accumulate(ll, dll)
-            try accumulate(kl, dkl)
+            try elboLossBackward(ll, kl, klScale: klScale, likelihoodScale: likelihoodScale, gradient: g, seed: 0)
 
         case .unary(let op, let x):
             let dx = try output(x.rows, x.cols)
@@ -146,6 +142,15 @@ extension Tape {
         case .discrete(let rule):
             try applyDiscreteRule(rule, output: y, gradient: g)
         }
+    }
+
+    /// The ELBO loss's rule, for the loss gradient `g` or, when nil, the constant `seed`.
+    func elboLossBackward(_ ll: Tensor, _ kl: Tensor, klScale: Float, likelihoodScale: Float, gradient g: Tensor?, seed: Float) throws {
+        let dll = try output(ll.rows, ll.cols), dkl = try output(kl.rows, kl.cols)
+        try backend.elboLossBackward(gradient: g?.buffer, seed: seed, llCount: ll.count, klCount: kl.count, klScale: klScale,
+                                     likelihoodScale: likelihoodScale, intoLogLikelihood: dll.buffer, intoKL: dkl.buffer)
+        try accumulate(ll, dll)
+        try accumulate(kl, dkl)
     }
 
     /// The rules of ops with several outputs; `gradients` has one entry per output, nil where none reached it.
