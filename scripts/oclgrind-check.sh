@@ -3,8 +3,8 @@
 # memory access, for the faults a GPU has and PoCL hides: a training step of every recipe, an `eval` with importance
 # sampling and AIS, and `analyze` (the per-row selection kernel of k-NN), at tiny shapes, with --data-races and with every
 # pool buffer filled with NaN before use (LATENTKIT_POISON_BUFFERS=1: a read before a write turns the loss into NaN).
-# Any Oclgrind report, a non-zero exit or a non-finite loss fails. Then a gaussian run with --uninitialized (and no NaN
-# fill): every report must name a kernel listed, with the reason it is safe, in scripts/oclgrind-uninitialized.txt.
+# Any Oclgrind report, a non-zero exit or a non-finite loss fails. Then a gaussian run with --uninitialized: every report
+# must name a kernel listed, with the reason it is safe, in scripts/oclgrind-uninitialized.txt.
 # Usage: scripts/oclgrind-check.sh [path/to/latentkit] [data dir]    (defaults: .build/release/latentkit, data/mnist)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,9 +53,11 @@ check "analyze (k-NN selection)" --data-races -- "$bin" analyze "$work/run-gauss
 # Uninitialised values: each report's kernel must be an explained one.
 allow=scripts/oclgrind-uninitialized.txt
 log="$work/uninitialized.log"
-# without the NaN fill, which would hide a pool buffer read before it is written from this check
-env -u LATENTKIT_POISON_BUFFERS oclgrind --uninitialized --max-errors 10000 --log "$log" "$bin" train "${tiny[@]}" \
-    --out "$work/run-uninitialized" >"$log.out" 2>&1 || true
+# With the NaN fill: a pool buffer read before it is written is the NaN check's above; this pass is for every other
+# buffer. (Without the fill, CLBlast's direct GEMM is flagged first and the flag then spreads to every kernel downstream,
+# burying any other report: see scripts/oclgrind-uninitialized.txt.) The exit status is not checked: the plugin itself
+# changes results on NaN-filled runs (a NaN loss at step 2 that neither PoCL nor Oclgrind without it gives).
+oclgrind --uninitialized --max-errors 10000 --log "$log" "$bin" train "${tiny[@]}" --out "$work/run-uninitialized" >"$log.out" 2>&1 || true
 unexplained=0
 while read -r count kernel; do
     if grep -q -E "^$kernel([[:space:]]|$)" "$allow"; then
