@@ -29,6 +29,27 @@ extension KernelSources {
         return (uint4)(lo, c.y + (lo < c.x ? 1u : 0u), c.z, c.w);
     }
 
+    /* Column tiles: a work-group covers LK_TILE_COLS adjacent columns of a row-major matrix with LK_TILE_ROWS work-items
+       each (adjacent work-items read adjacent columns of a row, so loads coalesce); each work-item strides down its
+       column from row lane / LK_TILE_COLS. The work-group-per-column form of a column reduction, for GPUs. */
+    #define LK_TILE_COLS (LK_WG < 16 ? LK_WG : 16)
+    #define LK_TILE_ROWS (LK_WG / LK_TILE_COLS)
+
+    /* The sum of `value` over the LK_TILE_ROWS work-items of each column of a tile, returned to all of them. Every
+       work-item of the group must call it (it has barriers); `partial` holds LK_WG floats. */
+    inline float lk_tile_column_sum(__local float* partial, float value, int lane) {
+        int r0 = lane / LK_TILE_COLS;
+        partial[lane] = value;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int s = LK_TILE_ROWS / 2; s > 0; s >>= 1) {
+            if (r0 < s) partial[lane] += partial[lane + s * LK_TILE_COLS];
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        float total = partial[lane % LK_TILE_COLS];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        return total;
+    }
+
     /* (k + 1/2) 2^-23 for the top 23 bits k: exact in float, strictly inside (0, 1). */
     inline float lk_uniform(uint w) { return (float)(w >> 9) * 0x1p-23f + 0x1p-24f; }
     """#

@@ -88,6 +88,17 @@ extension KernelSources {
         y[c] = s;
     }
 
+    /* The column sums in column tiles (a work-group per 16 columns): the form for a GPU, or for few columns. */
+    __kernel void reductions_sum_columns_tiled_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        __local float partial[LK_WG];
+        int lane = get_local_id(0);
+        int c = get_group_id(0) * LK_TILE_COLS + lane % LK_TILE_COLS, r0 = lane / LK_TILE_COLS;
+        float s = 0.0f;
+        if (c < cols) for (int r = r0; r < rows; r += LK_TILE_ROWS) s += x[(long)r * cols + c];
+        float total = lk_tile_column_sum(partial, s, lane);
+        if (r0 == 0 && c < cols) y[c] = total;
+    }
+
     inline float lk_column_max(__global const float* x, int rows, int cols, int c) {
         float m = -INFINITY;
         for (int r = 0; r < rows; ++r) m = lk_max(m, x[(long)r * cols + c]);

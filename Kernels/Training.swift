@@ -41,12 +41,8 @@ extension KernelSources {
     LK_BIAS_ACTIVATION(elu)
     LK_BIAS_ACTIVATION(sigmoid)
 
-    /* da = dy f'(a) and dbias[c] = sum_r da[r, c]. A work-group covers LK_TILE_COLS adjacent columns with LK_TILE_ROWS
-       work-items each (adjacent work-items read adjacent columns of a row, so loads coalesce); each work-item strides
-       down its column, then a tree in local memory adds the LK_TILE_ROWS partial sums of each column. WRITE is 0 for the
-       identity, whose da is dy itself. */
-    #define LK_TILE_COLS (LK_WG < 16 ? LK_WG : 16)
-    #define LK_TILE_ROWS (LK_WG / LK_TILE_COLS)
+    /* da = dy f'(a) and dbias[c] = sum_r da[r, c], in column tiles (see the preamble). WRITE is 0 for the identity,
+       whose da is dy itself. */
     #define LK_BIAS_ACTIVATION_BACKWARD(act, WRITE) \
     __kernel void training_bias_##act##_backward_f32(__global const float* a, __global const float* dy, __global float* da, \
                                                      __global float* dbias, const int rows, const int cols) { \
@@ -62,13 +58,8 @@ extension KernelSources {
                 sum += g; \
             } \
         } \
-        partial[lane] = sum; \
-        barrier(CLK_LOCAL_MEM_FENCE); \
-        for (int s = LK_TILE_ROWS / 2; s > 0; s >>= 1) { \
-            if (r0 < s) partial[lane] += partial[lane + s * LK_TILE_COLS]; \
-            barrier(CLK_LOCAL_MEM_FENCE); \
-        } \
-        if (r0 == 0 && c < cols) dbias[c] = partial[lane]; \
+        float total = lk_tile_column_sum(partial, sum, lane); \
+        if (r0 == 0 && c < cols) dbias[c] = total; \
     }
 
     LK_BIAS_ACTIVATION_BACKWARD(identity, 0)

@@ -165,7 +165,9 @@ extension OpenCLBackend {
                          (batchMean, "batch mean"), (inverseDeviation, "inverse deviation")]
         try checkRows(rows: cols, cols: 1, matrices: perColumn, perRow: [])
         _ = try int(rows * cols, "rows * cols")
-        try launch(.normalisation, "normalisation_batch_norm_training_f32", global: cols, try [
+        let tiles = usesColumnTiles(columns: cols)
+        try launch(.normalisation, "normalisation_batch_norm_training\(tiles ? "_tiled" : "")_f32",
+                   global: tiles ? columnTileWorkItems(columns: cols) : cols, try [
             (x, "input"), (scale, "scale"), (shift, "shift"), (y, "output"), (batchMean, "batch mean"), (inverseDeviation, "inverse deviation"),
             (runningMean, "running mean"), (runningVariance, "running variance"),
         ].map { .buffer(try mem($0.0, $0.1)) } + [try int(rows, "rows"), try int(cols, "cols"), .float(epsilon), .float(momentum)])
@@ -188,7 +190,9 @@ extension OpenCLBackend {
         try checkRows(rows: cols, cols: 1, matrices: [(scale, "scale"), (batchMean, "batch mean"), (inverseDeviation, "inverse deviation"),
                                                       (dScale, "scale gradient"), (dShift, "shift gradient")], perRow: [])
         _ = try int(rows * cols, "rows * cols")
-        try launch(.normalisation, "normalisation_batch_norm_backward_f32", global: cols, try [
+        let tiles = usesColumnTiles(columns: cols)
+        try launch(.normalisation, "normalisation_batch_norm_backward\(tiles ? "_tiled" : "")_f32",
+                   global: tiles ? columnTileWorkItems(columns: cols) : cols, try [
             (x, "input"), (scale, "scale"), (batchMean, "batch mean"), (inverseDeviation, "inverse deviation"), (dy, "gradient"),
             (dx, "input gradient"), (dScale, "scale gradient"), (dShift, "shift gradient"),
         ].map { .buffer(try mem($0.0, $0.1)) } + [try int(rows, "rows"), try int(cols, "cols")])

@@ -25,10 +25,8 @@ extension OpenCLBackend {
             throw BackendError.invalidArgument("bias-activation backward: an activation needs an input-gradient buffer")
         }
         _ = try int(rows * cols, "rows * cols")
-        let tileColumns = min(16, workGroupSize)
-        let groups = (cols + tileColumns - 1) / tileColumns
         let written = try da.map { try mem($0, "input gradient") } ?? mem(dBias, "bias gradient")  // unused by the identity
-        try launch(.training, "training_bias_\(activation?.cName ?? "identity")_backward_f32", global: groups * workGroupSize, [
+        try launch(.training, "training_bias_\(activation?.cName ?? "identity")_backward_f32", global: columnTileWorkItems(columns: cols), [
             .buffer(try mem(a, "pre-activation")), .buffer(try mem(dy, "gradient")), .buffer(written), .buffer(try mem(dBias, "bias gradient")),
             try int(rows, "rows"), try int(cols, "cols"),
         ])

@@ -22,14 +22,41 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Scratch memory for kernels that need per-row workspace, grown on demand and reused: the queue is in order, so
     /// a later kernel that reuses it starts only after the earlier one has finished with it.
     private var scratch: Buffer?
+    /// How the column kernels (batch normalisation, column sums) run: `nil` picks per call (``usesColumnTiles(columns:)``);
+    /// tests fix it to check both forms.
+    public let columnForm: ColumnForm?
+
+    /// The two forms of a kernel that reduces down the columns of a matrix.
+    public enum ColumnForm: Sendable {
+        /// One work-item per column, looping over the rows: `cols` work-items.
+        case workItemPerColumn
+        /// A work-group per 16 columns, the rows split across its work-items: `⌈cols / 16⌉ ×` work-group size work-items.
+        case columnTiles
+    }
+
+    /// Column tiles on a GPU, whatever the shape (a batch of 100 × 200 features is 200 work-items the other way, where a
+    /// GPU wants tens of thousands), and on any device when there are fewer than 64 columns; one work-item per column
+    /// otherwise (a CPU device's few cores do best with long independent loops).
+    func usesColumnTiles(columns: Int) -> Bool {
+        switch columnForm {
+        case .workItemPerColumn: return false
+        case .columnTiles: return true
+        case nil: return device.isGPU || columns < 64
+        }
+    }
+
+    /// The global size of a column-tile launch over `columns` columns.
+    func columnTileWorkItems(columns: Int) -> Int { (columns + min(16, workGroupSize) - 1) / min(16, workGroupSize) * workGroupSize }
+
     /// Set by ``shutDown()``; every later launch or buffer command throws.
     private(set) var isShutDown = false
 
     /// A backend on `device` whose kernels use work-groups of the largest power of two up to 256, the device's
     /// `CL_DEVICE_MAX_WORK_GROUP_SIZE`, `workGroupLimit` and `LATENTKIT_OPENCL_WORK_GROUP` (when set). The reduction kernels'
     /// local arrays are sized by it, and every kernel's own `CL_KERNEL_WORK_GROUP_SIZE` is checked against it.
-    public init(device: CLDeviceInfo, workGroupLimit: Int? = nil) throws {
+    public init(device: CLDeviceInfo, workGroupLimit: Int? = nil, columnForm: ColumnForm? = nil) throws {
         self.device = device
+        self.columnForm = columnForm
         var limit = min(256, device.maxWorkGroupSize, workGroupLimit ?? Int.max)
         if let text = ProcessInfo.processInfo.environment["LATENTKIT_OPENCL_WORK_GROUP"], !text.isEmpty {
             guard let n = Int(text), n >= 1 else {

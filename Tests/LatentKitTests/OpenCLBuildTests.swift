@@ -22,6 +22,7 @@ import TestSupport
         expected[.elementwise] = UnaryOp.allCases.flatMap { ["elementwise_\($0.cName)_f32", "elementwise_\($0.cName)_backward_f32"] }
             + BinaryOp.allCases.map { "elementwise_\($0.rawValue)_f32" } + ["elementwise_affine_f32"]
         expected[.reductions] = ReduceOp.allCases.flatMap { ["reductions_\($0.rawValue)_rows_f32", "reductions_\($0.rawValue)_columns_f32"] }
+            + ["reductions_sum_columns_tiled_f32"]
             + SoftmaxOp.allCases.map { "reductions_\($0.rawValue)_f32" }
         expected[.random] = RandomDistribution.allCases.map { "random_\($0.rawValue)_f32" } + ["random_bits_u32", "random_gather_bernoulli_f32"]
         expected[.memory] = ["memory_gather_rows_f32", "memory_fill_f32", "memory_copy_block_f32"]
@@ -31,7 +32,7 @@ import TestSupport
         expected[.families] = ["concrete_sample", "concrete_log_density", "categorical_kl", "logit_normal_sample", "logit_normal_log_density",
                                "dirichlet_sample", "dirichlet_approximation_log_density", "dirichlet_kl", "dirichlet_log_density"]
             .flatMap { ["families_\($0)_f32", "families_\($0)_backward_f32"] }
-        expected[.normalisation] = ["training", "inference", "backward"].map { "normalisation_batch_norm_\($0)_f32" }
+        expected[.normalisation] = ["training", "inference", "backward", "training_tiled", "backward_tiled"].map { "normalisation_batch_norm_\($0)_f32" }
         expected[.analysis] = ["analysis_smallest_per_row_f32"]
         expected[.structuredGaussian] = ["sample", "kl", "log_density"].flatMap { ["structured_gaussian_\($0)_f32", "structured_gaussian_\($0)_backward_f32"] }
         expected[.discreteVAE] = ["spike_exp_sample", "spike_exp_sample_backward", "indicator_backward", "gibbs_half_step", "rbm_energy",

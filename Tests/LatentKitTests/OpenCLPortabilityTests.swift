@@ -39,4 +39,39 @@ import TestSupport
         let (a, ai) = try smallest(shared), (b, bi) = try smallest(small)
         #expect(a == b && ai == bi)
     }
+
+    /// Both forms of the column kernels (one work-item per column, and column tiles) against the CPU backend.
+    @Test(arguments: TestBackends.others)
+    func bothColumnFormsAgreeWithTheCPU(kind: BackendKind) throws {
+        let device = try OpenCLBackend.shared().device
+        for form in [OpenCLBackend.ColumnForm.workItemPerColumn, .columnTiles] {
+            let backend = try OpenCLBackend(device: device, columnForm: form)
+            for (rows, cols) in [(100, 200), (7, 3), (1000, 20), (2, 33)] {
+                let got = try columnOps(rows: rows, cols: cols, on: backend), want = try columnOps(rows: rows, cols: cols, on: CPUBackend.shared)
+                for (name, g) in got {
+                    let m = firstMismatch(g, want[name]!, rtol: 1e-5, atol: 1e-5)
+                    #expect(m == nil, "\(form) \(rows)x\(cols) \(name): \(String(describing: m))")
+                }
+            }
+        }
+    }
+
+    /// Batch normalisation forward and backward and the column sum on `backend`, every output by name.
+    func columnOps(rows: Int, cols: Int, on backend: any Backend) throws -> [String: [Float]] {
+        let x = try backend.buffer(randomFloats(rows * cols, in: -2...3, seed: UInt64(rows + cols)))
+        let dy = try backend.buffer(randomFloats(rows * cols, in: -1...1, seed: 9))
+        let scale = try backend.buffer(randomFloats(cols, in: 0.5...2, seed: 10)), shift = try backend.buffer(randomFloats(cols, in: -1...1, seed: 11))
+        let runningMean = try backend.buffer(randomFloats(cols, in: -1...1, seed: 12)), runningVariance = try backend.buffer(randomFloats(cols, in: 0.5...2, seed: 13))
+        func matrix() throws -> Buffer { try backend.allocate(count: rows * cols, dtype: .float32) }
+        func column() throws -> Buffer { try backend.allocate(count: cols, dtype: .float32) }
+        let y = try matrix(), mean = try column(), inv = try column(), dx = try matrix(), dScale = try column(), dShift = try column(), sums = try column()
+        try backend.batchNormTraining(x, scale: scale, shift: shift, rows: rows, cols: cols, epsilon: 1e-5, momentum: 0.1, runningMean: runningMean,
+                                      runningVariance: runningVariance, into: y, batchMean: mean, inverseDeviation: inv)
+        try backend.batchNormBackward(x, scale: scale, batchMean: mean, inverseDeviation: inv, gradient: dy, rows: rows, cols: cols,
+                                      intoInput: dx, intoScale: dScale, intoShift: dShift)
+        try backend.reduce(.sum, x, rows: rows, cols: cols, axis: .eachColumn, into: sums)
+        let outputs = [("y", y), ("batch mean", mean), ("inverse deviation", inv), ("running mean", runningMean),
+                       ("running variance", runningVariance), ("dx", dx), ("dscale", dScale), ("dshift", dShift), ("column sums", sums)]
+        return try Dictionary(uniqueKeysWithValues: outputs.map { ($0.0, try backend.download($0.1)) })
+    }
 }
