@@ -48,6 +48,11 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// The global size of a column-tile launch over `columns` columns.
     func columnTileWorkItems(columns: Int) -> Int { (columns + min(16, workGroupSize) - 1) / min(16, workGroupSize) * workGroupSize }
 
+    /// `LATENTKIT_TRACE_LAUNCHES=1`: every kernel launch prints `launch NAME WORK-ITEMS GLOBAL LOCAL` (the work-items asked
+    /// for, the global size rounded up to whole work-groups, the work-group size)
+    /// to standard error, for counting a step's parallelism (Benchmarks/work_items.sh).
+    static let tracesLaunches = ProcessInfo.processInfo.environment["LATENTKIT_TRACE_LAUNCHES"] == "1"
+
     /// Set by ``shutDown()``; every later launch or buffer command throws.
     private(set) var isShutDown = false
 
@@ -210,6 +215,7 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         }
         var localSize = local ?? workGroupSize
         var globalSize = (global + localSize - 1) / localSize * localSize
+        if Self.tracesLaunches { FileHandle.standardError.write(Data("launch \(name) \(global) \(globalSize) \(localSize)\n".utf8)) }
         try check(
             clEnqueueNDRangeKernel(queue.handle, kernel.handle, 1, nil, &globalSize, &localSize, 0, nil, nil),
             "clEnqueueNDRangeKernel(\(name))")
