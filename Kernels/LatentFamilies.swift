@@ -336,6 +336,34 @@ extension KernelSources {
         for (int j = 0; j < k; j++) da[b + j] = g[r] * ((a[b + j] - beta) * lk_trigamma(a[b + j]) - common);
     }
 
+    /* The two above with a work-group per row, the row's sums split across its work-items: for a GPU, long rows or
+       small batches. */
+    __kernel void families_dirichlet_kl_rows_f32(__global const float* a, __global float* kl, const int rows, const int k,
+                                                 const float beta, const float normaliser) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        long b = (long)r * k;
+        float s = 0.0f, lgs = 0.0f;
+        for (int j = t; j < k; j += LK_WG) { s += a[b + j]; lgs += lk_lgamma(a[b + j]); }
+        float a0 = lk_group_sum(scratch, s, t), lg = lk_group_sum(scratch, lgs, t);
+        float psi0 = lk_digamma(a0), c = 0.0f;
+        for (int j = t; j < k; j += LK_WG) c += (a[b + j] - beta) * (lk_digamma(a[b + j]) - psi0);
+        float cross = lk_group_sum(scratch, c, t);
+        if (t == 0) kl[r] = (lk_lgamma(a0) - lg) + (cross + normaliser);
+    }
+
+    __kernel void families_dirichlet_kl_backward_rows_f32(__global const float* a, __global const float* g, __global float* da,
+                                                          const int rows, const int k, const float beta) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        long b = (long)r * k;
+        float s = 0.0f;
+        for (int j = t; j < k; j += LK_WG) s += a[b + j];
+        float a0 = lk_group_sum(scratch, s, t);
+        float common = (a0 - (float)k * beta) * lk_trigamma(a0);
+        for (int j = t; j < k; j += LK_WG) da[b + j] = g[r] * ((a[b + j] - beta) * lk_trigamma(a[b + j]) - common);
+    }
+
     /* log Dir(z; a) */
     __kernel void families_dirichlet_log_density_f32(__global const float* z, __global const float* a, __global float* lp,
                                                      const int rows, const int k) {

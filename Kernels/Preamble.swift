@@ -50,6 +50,20 @@ extension KernelSources {
         return total;
     }
 
+    /* The sum of `value` over the work-group (LK_WG work-items), returned to all of them; every work-item must call it.
+       `scratch` holds LK_WG floats. For kernels that give a work-group a row. */
+    inline float lk_group_sum(__local float* scratch, float value, int t) {
+        scratch[t] = value;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int w = LK_WG / 2; w > 0; w >>= 1) {
+            if (t < w) scratch[t] += scratch[t + w];
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        float total = scratch[0];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        return total;
+    }
+
     /* (k + 1/2) 2^-23 for the top 23 bits k: exact in float, strictly inside (0, 1). */
     inline float lk_uniform(uint w) { return (float)(w >> 9) * 0x1p-23f + 0x1p-24f; }
     """#

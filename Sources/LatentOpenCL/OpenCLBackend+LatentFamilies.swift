@@ -11,6 +11,15 @@ extension OpenCLBackend {
                    try buffers.map { .buffer(try mem($0.0, $0.1)) } + ints.map { try int($0, name) } + floats.map { .float($0) })
     }
 
+    /// `name` over `rows` rows of `length`: its work-group-per-row form (`<name>_rows`) when ``usesRowGroups(rows:length:)``
+    /// says so, else one work-item per row.
+    private func familiesPerRow(_ name: String, rows: Int, length: Int, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
+        guard usesRowGroups(rows: rows, length: length) else { return try families(name, items: rows, buffers, ints: ints, floats: floats) }
+        _ = try int(rows * workGroupSize, "rows * work-group size")
+        try launch(.families, "families_\(name)_rows_f32", global: rows * workGroupSize, local: workGroupSize,
+                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + ints.map { try int($0, name) } + floats.map { .float($0) })
+    }
+
     private func requireComponents(_ k: Int) throws { try require(k >= 2, "a Dirichlet needs at least 2 components, got \(k)") }
 
     // MARK: Concrete
@@ -130,14 +139,14 @@ extension OpenCLBackend {
     public func dirichletKL(alpha: Buffer, priorConcentration beta: Float, rows: Int, components k: Int, into kl: Buffer) throws {
         try checkRows(rows: rows, cols: k, matrices: [(alpha, "alpha")], perRow: [(kl, "KL output")])
         let constant = FamilyConstants.dirichletPrior(components: k, concentration: beta)
-        try families("dirichlet_kl", items: rows, [(alpha, "alpha"), (kl, "KL output")], ints: [rows, k], floats: [beta, constant])
+        try familiesPerRow("dirichlet_kl", rows: rows, length: k, [(alpha, "alpha"), (kl, "KL output")], ints: [rows, k], floats: [beta, constant])
     }
 
     public func dirichletKLBackward(alpha: Buffer, priorConcentration beta: Float, gradient g: Buffer, rows: Int, components k: Int,
                                     into dAlpha: Buffer) throws {
         try checkRows(rows: rows, cols: k, matrices: [(alpha, "alpha"), (dAlpha, "alpha gradient")], perRow: [(g, "KL gradient")])
-        try families("dirichlet_kl_backward", items: rows, [(alpha, "alpha"), (g, "KL gradient"), (dAlpha, "alpha gradient")], ints: [rows, k],
-                     floats: [beta])
+        try familiesPerRow("dirichlet_kl_backward", rows: rows, length: k, [(alpha, "alpha"), (g, "KL gradient"), (dAlpha, "alpha gradient")],
+                           ints: [rows, k], floats: [beta])
     }
 
     public func dirichletLogDensity(_ z: Buffer, alpha: Buffer, rows: Int, components k: Int, into lp: Buffer) throws {

@@ -22,25 +22,37 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Scratch memory for kernels that need per-row workspace, grown on demand and reused: the queue is in order, so
     /// a later kernel that reuses it starts only after the earlier one has finished with it.
     private var scratch: Buffer?
-    /// How the column kernels (batch normalisation, column sums) run: `nil` picks per call (``usesColumnTiles(columns:)``);
+    /// How the kernels that reduce along a row or a column run (batch normalisation and column sums down columns, the
+    /// Dirichlet KL along rows): `nil` picks per call (``usesColumnTiles(columns:)``, ``usesRowGroups(rows:length:)``);
     /// tests fix it to check both forms.
-    public let columnForm: ColumnForm?
+    public let reductionForm: ReductionForm?
 
-    /// The two forms of a kernel that reduces down the columns of a matrix.
-    public enum ColumnForm: Sendable {
-        /// One work-item per column, looping over the rows: `cols` work-items.
-        case workItemPerColumn
-        /// A work-group per 16 columns, the rows split across its work-items: `⌈cols / 16⌉ ×` work-group size work-items.
-        case columnTiles
+    /// The two forms of a kernel that reduces along the lines (rows or columns) of a matrix.
+    public enum ReductionForm: Sendable {
+        /// One work-item per line, looping along it: as many work-items as lines.
+        case workItemPerLine
+        /// Work-groups that split lines across their work-items and reduce in local memory: a work-group per row, or per
+        /// 16 columns (column tiles).
+        case workGroupPerLines
+    }
+
+    /// A work-group per row on a GPU, for long rows (1,024 or more) or small batches (fewer than 64 rows); one work-item per
+    /// row otherwise (a CPU device's few cores do best with long independent loops).
+    func usesRowGroups(rows: Int, length: Int) -> Bool {
+        switch reductionForm {
+        case .workItemPerLine: return false
+        case .workGroupPerLines: return true
+        case nil: return device.isGPU || length >= 1024 || rows < 64
+        }
     }
 
     /// Column tiles on a GPU, whatever the shape (a batch of 100 × 200 features is 200 work-items the other way, where a
     /// GPU wants tens of thousands), and on any device when there are fewer than 64 columns; one work-item per column
     /// otherwise (a CPU device's few cores do best with long independent loops).
     func usesColumnTiles(columns: Int) -> Bool {
-        switch columnForm {
-        case .workItemPerColumn: return false
-        case .columnTiles: return true
+        switch reductionForm {
+        case .workItemPerLine: return false
+        case .workGroupPerLines: return true
         case nil: return device.isGPU || columns < 64
         }
     }
@@ -59,9 +71,9 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// A backend on `device` whose kernels use work-groups of the largest power of two up to 256, the device's
     /// `CL_DEVICE_MAX_WORK_GROUP_SIZE`, `workGroupLimit` and `LATENTKIT_OPENCL_WORK_GROUP` (when set). The reduction kernels'
     /// local arrays are sized by it, and every kernel's own `CL_KERNEL_WORK_GROUP_SIZE` is checked against it.
-    public init(device: CLDeviceInfo, workGroupLimit: Int? = nil, columnForm: ColumnForm? = nil) throws {
+    public init(device: CLDeviceInfo, workGroupLimit: Int? = nil, reductionForm: ReductionForm? = nil) throws {
         self.device = device
-        self.columnForm = columnForm
+        self.reductionForm = reductionForm
         var limit = min(256, device.maxWorkGroupSize, workGroupLimit ?? Int.max)
         if let text = ProcessInfo.processInfo.environment["LATENTKIT_OPENCL_WORK_GROUP"], !text.isEmpty {
             guard let n = Int(text), n >= 1 else {

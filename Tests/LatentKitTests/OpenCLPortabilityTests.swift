@@ -40,23 +40,32 @@ import TestSupport
         #expect(a == b && ai == bi)
     }
 
-    /// Both forms of the column kernels (one work-item per column, and column tiles) against the CPU backend.
+    /// Both forms of the reduction kernels (one work-item per line; column tiles or a work-group per row) against the CPU
+    /// backend: batch normalisation and the column sum down columns, the Dirichlet KL along rows.
     @Test(arguments: TestBackends.others)
-    func bothColumnFormsAgreeWithTheCPU(kind: BackendKind) throws {
+    func bothReductionFormsAgreeWithTheCPU(kind: BackendKind) throws {
         let device = try OpenCLBackend.shared().device
-        for form in [OpenCLBackend.ColumnForm.workItemPerColumn, .columnTiles] {
-            let backend = try OpenCLBackend(device: device, columnForm: form)
-            for (rows, cols) in [(100, 200), (7, 3), (1000, 20), (2, 33)] {
+        for form in [OpenCLBackend.ReductionForm.workItemPerLine, .workGroupPerLines] {
+            let backend = try OpenCLBackend(device: device, reductionForm: form)
+            for (rows, cols) in [(100, 200), (7, 3), (1000, 20), (2, 33), (3, 2000)] {
                 let got = try columnOps(rows: rows, cols: cols, on: backend), want = try columnOps(rows: rows, cols: cols, on: CPUBackend.shared)
-                for (name, g) in got {
+                for (name, g) in got where name != "dirichlet KL" {
                     let m = firstMismatch(g, want[name]!, rtol: 1e-5, atol: 1e-5)
                     #expect(m == nil, "\(form) \(rows)x\(cols) \(name): \(String(describing: m))")
+                }
+                // the KL is a difference of sums of up to thousands of lgamma terms: float rounding of those sums, in
+                // whatever order, is the bound (1e-5 of the sum of the terms' magnitudes)
+                if let kl = got["dirichlet KL"], let reference = want["dirichlet KL"], let scale = want["dirichlet KL scale"] {
+                    for r in 0..<rows {
+                        #expect(abs(kl[r] - reference[r]) <= 1e-5 * scale[r], "\(form) \(rows)x\(cols) dirichlet KL[\(r)]: \(kl[r]) vs \(reference[r])")
+                    }
                 }
             }
         }
     }
 
-    /// Batch normalisation forward and backward and the column sum on `backend`, every output by name.
+    /// Batch normalisation forward and backward, the column sum and the Dirichlet KL with its gradient on `backend`, every
+    /// output by name.
     func columnOps(rows: Int, cols: Int, on backend: any Backend) throws -> [String: [Float]] {
         let x = try backend.buffer(randomFloats(rows * cols, in: -2...3, seed: UInt64(rows + cols)))
         let dy = try backend.buffer(randomFloats(rows * cols, in: -1...1, seed: 9))
@@ -70,8 +79,25 @@ import TestSupport
         try backend.batchNormBackward(x, scale: scale, batchMean: mean, inverseDeviation: inv, gradient: dy, rows: rows, cols: cols,
                                       intoInput: dx, intoScale: dScale, intoShift: dShift)
         try backend.reduce(.sum, x, rows: rows, cols: cols, axis: .eachColumn, into: sums)
+        // the Dirichlet KL and its gradient along rows of `cols` components (cols >= 2)
+        let alpha = try backend.buffer(randomFloats(rows * cols, in: 0.05...20, seed: 14)), g = try backend.buffer(randomFloats(rows, in: -1...1, seed: 15))
+        let kl = try backend.allocate(count: rows, dtype: .float32), dAlpha = try matrix()
+        if cols >= 2 {
+            try backend.dirichletKL(alpha: alpha, priorConcentration: 0.7, rows: rows, components: cols, into: kl)
+            try backend.dirichletKLBackward(alpha: alpha, priorConcentration: 0.7, gradient: g, rows: rows, components: cols, into: dAlpha)
+        }
+        var klScale: [Float] = []
+        if cols >= 2 {
+            let a = try backend.download(alpha).map(Double.init)
+            klScale = (0..<rows).map { r in
+                let row = a[(r * cols)..<((r + 1) * cols)], a0 = row.reduce(0, +)
+                return Float(abs(Foundation.lgamma(a0)) + row.map { abs(Foundation.lgamma($0)) + abs(($0 - 0.7) * (SpecialFunctions.digamma($0) - SpecialFunctions.digamma(a0))) }
+                    .reduce(0, +))
+            }
+        }
         let outputs = [("y", y), ("batch mean", mean), ("inverse deviation", inv), ("running mean", runningMean),
                        ("running variance", runningVariance), ("dx", dx), ("dscale", dScale), ("dshift", dShift), ("column sums", sums)]
-        return try Dictionary(uniqueKeysWithValues: outputs.map { ($0.0, try backend.download($0.1)) })
+            + (cols >= 2 ? [("dirichlet KL", kl), ("dirichlet KL gradient", dAlpha)] : [])
+        return try Dictionary(uniqueKeysWithValues: outputs.map { ($0.0, try backend.download($0.1)) }).merging(["dirichlet KL scale": klScale]) { a, _ in a }
     }
 }
