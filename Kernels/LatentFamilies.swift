@@ -120,6 +120,31 @@ extension KernelSources {
         }
     }
 
+    /* The two above with a work-group per row, its work-items taking the row's categoricals in turn: for a GPU. */
+    __kernel void families_categorical_kl_rows_f32(__global const float* l, __global float* kl, const int rows, const int groups,
+                                                   const int k) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        float part = 0.0f;
+        for (int q = t; q < groups; q += LK_WG) {
+            long b = ((long)r * groups + q) * k;
+            part += lk_categorical_kl(l, b, k, lk_segment_lse(l, b, k));
+        }
+        float total = lk_group_sum(scratch, part, t);
+        if (t == 0) kl[r] = total;
+    }
+
+    __kernel void families_categorical_kl_backward_rows_f32(__global const float* l, __global const float* g, __global float* dl,
+                                                            const int rows, const int groups, const int k) {
+        int r = get_group_id(0), t = get_local_id(0);
+        float log_k = log((float)k);
+        for (int q = t; q < groups; q += LK_WG) {
+            long b = ((long)r * groups + q) * k;
+            float lse = lk_segment_lse(l, b, k), kl = lk_categorical_kl(l, b, k, lse);
+            for (int j = 0; j < k; j++) { float lp = l[b + j] - lse; dl[b + j] = g[r] * exp(lp) * (lp + log_k - kl); }
+        }
+    }
+
     /* ---- logit-normal (paper 001) ---- */
 
     /* y = mu + exp(lv / 2) eps, z = sigmoid(y) */

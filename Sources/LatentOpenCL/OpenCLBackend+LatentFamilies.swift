@@ -61,13 +61,13 @@ extension OpenCLBackend {
 
     public func categoricalKL(logits: Buffer, rows: Int, groups: Int, categories k: Int, into kl: Buffer) throws {
         try checkRows(rows: rows, cols: groups * k, matrices: [(logits, "logits")], perRow: [(kl, "KL output")])
-        try families("categorical_kl", items: rows, [(logits, "logits"), (kl, "KL output")], ints: [rows, groups, k])
+        try familiesPerRow("categorical_kl", rows: rows, length: groups * k, [(logits, "logits"), (kl, "KL output")], ints: [rows, groups, k])
     }
 
     public func categoricalKLBackward(logits: Buffer, gradient g: Buffer, rows: Int, groups: Int, categories k: Int, into dLogits: Buffer) throws {
         try checkRows(rows: rows, cols: groups * k, matrices: [(logits, "logits"), (dLogits, "logits gradient")], perRow: [(g, "KL gradient")])
-        try families("categorical_kl_backward", items: rows, [(logits, "logits"), (g, "KL gradient"), (dLogits, "logits gradient")],
-                     ints: [rows, groups, k])
+        try familiesPerRow("categorical_kl_backward", rows: rows, length: groups * k,
+                           [(logits, "logits"), (g, "KL gradient"), (dLogits, "logits gradient")], ints: [rows, groups, k])
     }
 
     // MARK: logit-normal

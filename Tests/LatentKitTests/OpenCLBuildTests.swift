@@ -31,7 +31,8 @@ import TestSupport
             .flatMap { ["distributions_\($0)_f32", "distributions_\($0)_backward_f32"] }
         expected[.families] = ["concrete_sample", "concrete_log_density", "categorical_kl", "logit_normal_sample", "logit_normal_log_density",
                                "dirichlet_sample", "dirichlet_approximation_log_density", "dirichlet_kl", "dirichlet_log_density"]
-            .flatMap { ["families_\($0)_f32", "families_\($0)_backward_f32"] } + ["families_dirichlet_kl_rows_f32", "families_dirichlet_kl_backward_rows_f32"]
+            .flatMap { ["families_\($0)_f32", "families_\($0)_backward_f32"] } + ["families_dirichlet_kl_rows_f32", "families_dirichlet_kl_backward_rows_f32", "families_categorical_kl_rows_f32",
+               "families_categorical_kl_backward_rows_f32"]
         expected[.normalisation] = ["training", "inference", "backward", "training_tiled", "backward_tiled"].map { "normalisation_batch_norm_\($0)_f32" }
         expected[.analysis] = ["analysis_smallest_per_row_f32"]
         expected[.structuredGaussian] = ["sample", "kl", "log_density"].flatMap { ["structured_gaussian_\($0)_f32", "structured_gaussian_\($0)_backward_f32"] }

@@ -95,9 +95,17 @@ import TestSupport
                     .reduce(0, +))
             }
         }
+        // the categorical KL and its gradient: rows of cols / k categoricals of k classes
+        let k = cols % 10 == 0 ? 10 : cols
+        let categoricalKL = try backend.allocate(count: rows, dtype: .float32), dLogits = try matrix()
+        if k >= 2 {
+            try backend.categoricalKL(logits: x, rows: rows, groups: cols / k, categories: k, into: categoricalKL)
+            try backend.categoricalKLBackward(logits: x, gradient: g, rows: rows, groups: cols / k, categories: k, into: dLogits)
+        }
         let outputs = [("y", y), ("batch mean", mean), ("inverse deviation", inv), ("running mean", runningMean),
                        ("running variance", runningVariance), ("dx", dx), ("dscale", dScale), ("dshift", dShift), ("column sums", sums)]
-            + (cols >= 2 ? [("dirichlet KL", kl), ("dirichlet KL gradient", dAlpha)] : [])
+            + (cols >= 2 ? [("dirichlet KL", kl), ("dirichlet KL gradient", dAlpha), ("categorical KL", categoricalKL),
+                            ("categorical KL gradient", dLogits)] : [])
         return try Dictionary(uniqueKeysWithValues: outputs.map { ($0.0, try backend.download($0.1)) }).merging(["dirichlet KL scale": klScale]) { a, _ in a }
     }
 }
