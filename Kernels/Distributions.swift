@@ -9,13 +9,7 @@ extension KernelSources {
     #define LK_ROW_SUM(result, term) { \
         float lk_acc = 0.0f; \
         for (int j = t; j < cols; j += LK_WG) lk_acc += (term); \
-        scratch[t] = lk_acc; \
-        for (int w = LK_WG / 2; w > 0; w >>= 1) { \
-            barrier(CLK_LOCAL_MEM_FENCE); \
-            if (t < w) scratch[t] += scratch[t + w]; \
-        } \
-        barrier(CLK_LOCAL_MEM_FENCE); \
-        result = scratch[0]; \
+        result = lk_group_sum(scratch, lk_acc, t); \
     }
 
     #define LK_LOG_2PI 1.8378770664093453f
@@ -62,12 +56,8 @@ extension KernelSources {
             z[base + j] = mu + exp(0.5f * lv) * eps[base + j];
             acc += -0.5f * (1.0f + lv - plv - (mu * mu + exp(lv)) * inverse_prior);
         }
-        scratch[t] = acc;
-        for (int w = LK_WG / 2; w > 0; w >>= 1) {
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (t < w) scratch[t] += scratch[t + w];
-        }
-        if (t == 0) kl[r] = scratch[0];
+        float total = lk_group_sum(scratch, acc, t);
+        if (t == 0) kl[r] = total;
     }
 
     /* dh from the sample's gradient dz and the KL's per-row gradient g (has_dz, has_g: 0 when absent). */

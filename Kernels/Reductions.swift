@@ -3,20 +3,16 @@
 
 extension KernelSources {
     public static let reductions = #"""
-    /* Tree reduction of scratch[0..LK_WG) into scratch[0]; op is SUM or MAX. */
-    #define LK_TREE(op) \
-        for (int s = LK_WG / 2; s > 0; s >>= 1) { \
-            barrier(CLK_LOCAL_MEM_FENCE); \
-            if (t < s) scratch[t] = op(scratch[t], scratch[t + s]); \
-        } \
-        barrier(CLK_LOCAL_MEM_FENCE);
-    #define LK_SUM(a, b) ((a) + (b))
-
+    /* The row maximum by a tree in local memory (sums use lk_group_sum from the preamble). */
     inline float lk_row_max(__global const float* xr, int cols, int t, __local float* scratch) {
         float m = -INFINITY;
         for (int j = t; j < cols; j += LK_WG) m = lk_max(m, xr[j]);
         scratch[t] = m;
-        LK_TREE(lk_max)
+        for (int s = LK_WG / 2; s > 0; s >>= 1) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            if (t < s) scratch[t] = lk_max(scratch[t], scratch[t + s]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
         float r = scratch[0];
         barrier(CLK_LOCAL_MEM_FENCE);
         return r;
@@ -25,11 +21,7 @@ extension KernelSources {
     inline float lk_row_sum_exp(__global const float* xr, int cols, float m, int t, __local float* scratch) {
         float s = 0.0f;
         for (int j = t; j < cols; j += LK_WG) s += exp(xr[j] - m);
-        scratch[t] = s;
-        LK_TREE(LK_SUM)
-        float r = scratch[0];
-        barrier(CLK_LOCAL_MEM_FENCE);
-        return r;
+        return lk_group_sum(scratch, s, t);
     }
 
     __kernel void reductions_sum_rows_f32(__global const float* x, __global float* y, const int rows, const int cols) {
@@ -38,9 +30,8 @@ extension KernelSources {
         __global const float* xr = x + (long)r * cols;
         float s = 0.0f;
         for (int j = t; j < cols; j += LK_WG) s += xr[j];
-        scratch[t] = s;
-        LK_TREE(LK_SUM)
-        if (t == 0) y[r] = scratch[0];
+        float total = lk_group_sum(scratch, s, t);
+        if (t == 0) y[r] = total;
     }
 
     __kernel void reductions_max_rows_f32(__global const float* x, __global float* y, const int rows, const int cols) {

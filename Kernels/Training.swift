@@ -72,20 +72,13 @@ extension KernelSources {
     /* One work-group: L = sum ll, K = sum kl; loss = ks K - ls L, summary = (L - K, K). */
     __kernel void training_elbo_loss_f32(__global const float* ll, const int nll, __global const float* kl, const int nkl,
                                          const float ks, const float ls, __global float* loss, __global float* summary) {
-        __local float sl[LK_WG], sk[LK_WG];
+        __local float scratch[LK_WG];
         int t = get_local_id(0);
         float a = 0.0f, b = 0.0f;
         for (int i = t; i < nll; i += LK_WG) a += ll[i];
         for (int i = t; i < nkl; i += LK_WG) b += kl[i];
-        sl[t] = a;
-        sk[t] = b;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        for (int s = LK_WG / 2; s > 0; s >>= 1) {
-            if (t < s) { sl[t] += sl[t + s]; sk[t] += sk[t + s]; }
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
+        float l = lk_group_sum(scratch, a, t), k = lk_group_sum(scratch, b, t);
         if (t == 0) {
-            float l = sl[0], k = sk[0];
             loss[0] = ks * k - ls * l;
             summary[0] = l - k;
             summary[1] = k;

@@ -13,10 +13,8 @@ extension CPUBackend {
 
     public func biasActivationBackward(_ activation: UnaryOp?, preActivation a: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
                                        intoInput da: Buffer?, intoBias dBias: Buffer) throws {
-        try checkBiasActivation(activation, rows: rows, cols: cols,
-                                matrices: [(a, "pre-activation"), (dy, "gradient"), (activation == nil ? nil : da, "input gradient")], bias: dBias)
-        guard let activation else { return try reduce(.sum, dy, rows: rows, cols: cols, axis: .eachColumn, into: dBias) }
-        guard let da else { throw BackendError.invalidArgument("bias-activation backward: an activation needs an input-gradient buffer") }
+        try checkBiasActivationBackward(activation, rows: rows, cols: cols, preActivation: a, gradient: dy, intoInput: da, intoBias: dBias)
+        guard let activation, let da else { return try reduce(.sum, dy, rows: rows, cols: cols, axis: .eachColumn, into: dBias) }
         try unaryBackward(activation, x: a, gradient: dy, into: da, count: rows * cols)
         try reduce(.sum, da, rows: rows, cols: cols, axis: .eachColumn, into: dBias)
     }
@@ -34,9 +32,7 @@ extension CPUBackend {
 
     public func elboLossBackward(gradient g: Buffer?, seed: Float, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
                                  intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws {
-        try g?.check(holds: 1, "loss gradient")
-        try dll.check(holds: llCount, "log-likelihood gradient")
-        try dkl.check(holds: klCount, "KL gradient")
+        try checkElboLossBackward(g, llCount: llCount, klCount: klCount, dll, dkl)
         let gradient = try g.map { try host($0, "loss gradient").floats[0] } ?? seed
         try host(dll, "log-likelihood gradient").floats.update(repeating: likelihoodScale * -gradient, count: llCount)
         try host(dkl, "KL gradient").floats.update(repeating: klScale * gradient, count: klCount)

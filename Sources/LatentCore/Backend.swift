@@ -303,6 +303,21 @@ extension Backend {
         try bias.check(holds: cols, "bias")
     }
 
+    /// Checks the shared argument rules of ``biasActivationBackward(_:preActivation:gradient:rows:cols:intoInput:intoBias:)``.
+    public func checkBiasActivationBackward(_ activation: UnaryOp?, rows: Int, cols: Int, preActivation a: Buffer, gradient dy: Buffer,
+                                            intoInput da: Buffer?, intoBias dBias: Buffer) throws {
+        try require(activation == nil || da != nil, "bias-activation backward: an activation needs an input-gradient buffer")
+        try checkBiasActivation(activation, rows: rows, cols: cols,
+                                matrices: [(a, "pre-activation"), (dy, "gradient"), (activation == nil ? nil : da, "input gradient")], bias: dBias)
+    }
+
+    /// Checks the shared argument rules of ``elboLossBackward(gradient:seed:llCount:klCount:klScale:likelihoodScale:intoLogLikelihood:intoKL:)``.
+    public func checkElboLossBackward(_ g: Buffer?, llCount: Int, klCount: Int, _ dll: Buffer, _ dkl: Buffer) throws {
+        try g?.check(holds: 1, "loss gradient")
+        try dll.check(holds: llCount, "log-likelihood gradient")
+        try dkl.check(holds: klCount, "KL gradient")
+    }
+
     /// Checks the shared argument rules of ``elboLoss(logLikelihood:count:kl:count:klScale:likelihoodScale:intoLoss:intoSummary:)``.
     public func checkElboLoss(_ ll: Buffer, _ llCount: Int, _ kl: Buffer, _ klCount: Int, loss: Buffer, summary: Buffer) throws {
         try require(llCount >= 0 && klCount >= 0, "ELBO loss: negative count")

@@ -6,8 +6,8 @@ import LatentCore
 
 extension OpenCLBackend {
     /// One work-item per segment or row: `buffers`, then the integer and float scalars.
-    private func families(_ name: String, items: Int, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
-        try launch(.families, "families_\(name)_f32", global: items,
+    private func families(_ name: String, items: Int, local: Int? = nil, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
+        try launch(.families, "families_\(name)_f32", global: items, local: local,
                    try buffers.map { .buffer(try mem($0.0, $0.1)) } + ints.map { try int($0, name) } + floats.map { .float($0) })
     }
 
@@ -16,8 +16,7 @@ extension OpenCLBackend {
     private func familiesPerRow(_ name: String, rows: Int, length: Int, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
         guard usesRowGroups(rows: rows, length: length) else { return try families(name, items: rows, buffers, ints: ints, floats: floats) }
         _ = try int(rows * workGroupSize, "rows * work-group size")
-        try launch(.families, "families_\(name)_rows_f32", global: rows * workGroupSize, local: workGroupSize,
-                   try buffers.map { .buffer(try mem($0.0, $0.1)) } + ints.map { try int($0, name) } + floats.map { .float($0) })
+        try families("\(name)_rows", items: rows * workGroupSize, local: workGroupSize, buffers, ints: ints, floats: floats)
     }
 
     private func requireComponents(_ k: Int) throws { try require(k >= 2, "a Dirichlet needs at least 2 components, got \(k)") }

@@ -19,11 +19,7 @@ extension OpenCLBackend {
 
     public func biasActivationBackward(_ activation: UnaryOp?, preActivation a: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
                                        intoInput da: Buffer?, intoBias dBias: Buffer) throws {
-        try checkBiasActivation(activation, rows: rows, cols: cols,
-                                matrices: [(a, "pre-activation"), (dy, "gradient"), (activation == nil ? nil : da, "input gradient")], bias: dBias)
-        guard activation == nil || da != nil else {
-            throw BackendError.invalidArgument("bias-activation backward: an activation needs an input-gradient buffer")
-        }
+        try checkBiasActivationBackward(activation, rows: rows, cols: cols, preActivation: a, gradient: dy, intoInput: da, intoBias: dBias)
         _ = try int(rows * cols, "rows * cols")
         let written = try da.map { try mem($0, "input gradient") } ?? mem(dBias, "bias gradient")  // unused by the identity
         try launch(.training, "training_bias_\(activation?.cName ?? "identity")_backward_f32", global: columnTileWorkItems(columns: cols), [
@@ -43,9 +39,7 @@ extension OpenCLBackend {
 
     public func elboLossBackward(gradient g: Buffer?, seed: Float, llCount: Int, klCount: Int, klScale: Float, likelihoodScale: Float,
                                  intoLogLikelihood dll: Buffer, intoKL dkl: Buffer) throws {
-        try g?.check(holds: 1, "loss gradient")
-        try dll.check(holds: llCount, "log-likelihood gradient")
-        try dkl.check(holds: klCount, "KL gradient")
+        try checkElboLossBackward(g, llCount: llCount, klCount: klCount, dll, dkl)
         try launch(.training, "training_elbo_loss_backward_f32", global: max(llCount, klCount), [
             .buffer(try mem(g ?? dll, "loss gradient")), .int(g == nil ? 0 : 1), .float(seed), try int(llCount, "count"), try int(klCount, "count"),
             .float(klScale), .float(likelihoodScale),

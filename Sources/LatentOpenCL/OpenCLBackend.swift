@@ -38,22 +38,19 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
 
     /// A work-group per row on a GPU, for long rows (1,024 or more) or small batches (fewer than 64 rows); one work-item per
     /// row otherwise (a CPU device's few cores do best with long independent loops).
-    func usesRowGroups(rows: Int, length: Int) -> Bool {
-        switch reductionForm {
-        case .workItemPerLine: return false
-        case .workGroupPerLines: return true
-        case nil: return device.isGPU || length >= 1024 || rows < 64
-        }
-    }
+    func usesRowGroups(rows: Int, length: Int) -> Bool { usesWorkGroups(length >= 1024 || rows < 64) }
 
     /// Column tiles on a GPU, whatever the shape (a batch of 100 × 200 features is 200 work-items the other way, where a
     /// GPU wants tens of thousands), and on any device when there are fewer than 64 columns; one work-item per column
     /// otherwise (a CPU device's few cores do best with long independent loops).
-    func usesColumnTiles(columns: Int) -> Bool {
+    func usesColumnTiles(columns: Int) -> Bool { usesWorkGroups(columns < 64) }
+
+    /// The work-group form when ``reductionForm`` says so, or, when it is nil, on a GPU or where `shapeCallsForIt`.
+    private func usesWorkGroups(_ shapeCallsForIt: Bool) -> Bool {
         switch reductionForm {
         case .workItemPerLine: return false
         case .workGroupPerLines: return true
-        case nil: return device.isGPU || columns < 64
+        case nil: return device.isGPU || shapeCallsForIt
         }
     }
 

@@ -29,12 +29,7 @@ extension Tape {
             try backend.biasActivationBackward(activation, preActivation: a.buffer, gradient: g.buffer, rows: a.rows, cols: a.cols,
                                                intoInput: activation == nil ? nil : da.buffer, intoBias: dBias.buffer)
             try accumulate(bias, dBias)
-            if needsGradient(weight) {
-                let dW = try output(weight.rows, weight.cols)
-                try backend.gemm(transposeA: true, transposeB: false, m: x.cols, n: a.cols, k: x.rows, alpha: 1, x.buffer, da.buffer,
-                                 beta: 0, dW.buffer)
-                try accumulate(weight, dW)
-            }
+            if needsGradient(weight) { try accumulate(weight, try product(x, true, da, false)) }
             if needsGradient(x) { try accumulate(x, try product(da, false, weight, true)) }
 
         case .elboLoss(let ll, let kl, let klScale, let likelihoodScale):

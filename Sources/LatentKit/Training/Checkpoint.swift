@@ -125,11 +125,7 @@ public struct Checkpoint {
         guard let j = joined.first(where: { name.contains($0.name) }) else { return try load(name, into: tensor, on: backend) }
         var values = [Float](repeating: 0, count: tensor.count)
         for (part, columns) in j.parts {
-            let partName = name.replacingOccurrences(of: j.name, with: part)
-            guard let e = tensors[partName] else { throw DataError("checkpoint has no tensor '\(partName)' (does it belong to this model?)") }
-            guard e.shape == [tensor.rows, columns.count] else {
-                throw DataError("checkpoint tensor '\(partName)' has shape \(e.shape), the model expects \([tensor.rows, columns.count])")
-            }
+            let e = try entry(name.replacingOccurrences(of: j.name, with: part), shape: [tensor.rows, columns.count])
             for r in 0..<tensor.rows {
                 for (c, column) in columns.enumerated() { values[r * tensor.cols + column] = e.values[r * columns.count + c] }
             }
@@ -139,11 +135,14 @@ public struct Checkpoint {
 
     /// Uploads the tensor called `name` into `tensor`, checking its shape.
     public func load(_ name: String, into tensor: Tensor, on backend: any Backend) throws {
+        try backend.upload(try entry(name, shape: tensor.shape).values, to: tensor.buffer, offset: 0)
+    }
+
+    /// The tensor called `name`, which must have `shape`.
+    func entry(_ name: String, shape: [Int]) throws -> Entry {
         guard let e = tensors[name] else { throw DataError("checkpoint has no tensor '\(name)' (does it belong to this model?)") }
-        guard e.shape == tensor.shape else {
-            throw DataError("checkpoint tensor '\(name)' has shape \(e.shape), the model expects \(tensor.shape)")
-        }
-        try backend.upload(e.values, to: tensor.buffer, offset: 0)
+        guard e.shape == shape else { throw DataError("checkpoint tensor '\(name)' has shape \(e.shape), the model expects \(shape)") }
+        return e
     }
 }
 
