@@ -8,12 +8,15 @@ import PackageDescription
 //   LatentCPU           the CPU backend (Swift + OpenBLAS): the executable specification
 //   LatentOpenCL        the OpenCL backend (thin RAII layer over OpenCL + CLBlast)
 //   LatentKit           tensors and gradients, NN, models, data, training, checkpoints, evaluation
+//   LatentChecks        the backend checks shared by the test suite and `latentkit selftest`, and the benchmark workloads
+//                       shared by Benchmarks/ and `latentkit bench`
 //   latentkit           the command-line tool
 let package = Package(
     name: "LatentKit",
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "LatentKit", targets: ["LatentKit"]),
+        .library(name: "LatentChecks", targets: ["LatentChecks"]),
         .executable(name: "latentkit", targets: ["latentkit"]),
     ],
     dependencies: [
@@ -32,11 +35,12 @@ let package = Package(
         .target(name: "LatentCPU", dependencies: ["LatentCore", "CBLAS"]),
         .target(name: "LatentOpenCL", dependencies: ["LatentCore", "COpenCL", "Kernels"]),
         .target(name: "LatentKit", dependencies: ["LatentCore", "LatentCPU", "LatentOpenCL", "CZlib"]),
+        .target(name: "LatentChecks", dependencies: ["LatentKit", .product(name: "RealModule", package: "swift-numerics")]),
         .executableTarget(
             name: "latentkit",
-            dependencies: ["LatentKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["LatentKit", "LatentChecks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .target(name: "TestSupport", dependencies: ["LatentKit"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["LatentKit", "LatentChecks"], path: "Tests/TestSupport"),
         .testTarget(
             name: "LatentKitTests",
             dependencies: ["LatentKit", "TestSupport", "Kernels", "LatentOpenCL"],

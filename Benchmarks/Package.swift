@@ -19,6 +19,7 @@ let package = Package(
             name: "KernelBenchmarks",
             dependencies: [
                 .product(name: "LatentKit", package: latentKitIdentity),
+                .product(name: "LatentChecks", package: latentKitIdentity),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "KernelBenchmarks",
@@ -28,6 +29,7 @@ let package = Package(
             name: "TrainingBenchmarks",
             dependencies: [
                 .product(name: "LatentKit", package: latentKitIdentity),
+                .product(name: "LatentChecks", package: latentKitIdentity),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "TrainingBenchmarks",

@@ -20,9 +20,13 @@ for block in re.split(r"\n(?=### )", text):
     if gemm:
         m, k, n = map(int, gemm.groups())
         print(f"{name:40s} {median * 2 * m * n * k / 1e9:10.1f} GFLOP/s")
-    elif "train step" in name:
+    elif re.search(r"train \d+ steps", name):
+        steps = int(re.search(r"train (\d+) steps", name).group(1))
         batch = int(name.rsplit(" ", 1)[1])
-        print(f"{name:40s} {median * batch:10.0f} images/s")
+        print(f"{name:48s} {median * steps * batch:10.0f} images/s")
+    elif "family " in name:
+        rows, cols = map(int, re.search(r"(\d+)x(\d+)$", name).groups())
+        print(f"{name:48s} {median * rows * cols / 1e6:10.1f} M elements/s")
     elif "1M" in name:
         print(f"{name:40s} {median * (1 << 20) / 1e6:10.0f} M elements/s")
     else:

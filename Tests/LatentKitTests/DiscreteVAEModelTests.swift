@@ -158,23 +158,6 @@ import TestSupport
         }
     }
 
-    /// The RBM energy through the tape: value and gradients (state, W, b) against float64 and central differences.
-    @Test(arguments: TestBackends.all)
-    func rbmEnergyMatchesItsFormula(kind: BackendKind) throws {
-        let rule = RuleCase(
-            description: "rbmEnergy 2x3", inputs: [(4, 5, 0...1, false), (2, 3, -1...1, false), (1, 5, -1...1, false)],
-            tape: { t, x in try t.rbmEnergy(x[0], weights: x[1], bias: x[2], shape: RBMShape(a: 2, b: 3)) },
-            reference: { x in
-                (0..<4).map { r in
-                    let z = Array(x[0][(r * 5)..<(r * 5 + 5)])
-                    var e = zip(z, x[2]).reduce(0) { $0 + $1.0 * $1.1 }
-                    for i in 0..<2 { for j in 0..<3 { e += z[i] * x[1][i * 3 + j] * z[2 + j] } }
-                    return e
-                }
-            })
-        try checkRule(rule, on: TestBackends.backend(kind))
-    }
-
     /// A short run on an MNIST slice: the loss falls and nothing is NaN; then eval gives finite figures with log Z.
     @Test func trainingOnAnMNISTSliceLearns() throws {
         let trainer = try Trainer(config: config(epochs: 4), backend: CPUBackend.shared, train: Self.slice.train)

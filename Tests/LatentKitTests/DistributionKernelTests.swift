@@ -9,19 +9,6 @@ import TestSupport
 @Suite struct DistributionKernelTests {
     static let rows = 7, cols = 37  // odd sizes; cols > 1 so the row sums reduce
 
-    /// Per-row float64 references of the fused row ops.
-    static func kl(_ mu: [Double], _ lv: [Double], priorLogVariance plv: Double = 0) -> Double {
-        zip(mu, lv).reduce(0) { $0 - 0.5 * (1 + $1.1 - plv - ($1.0 * $1.0 + Foundation.exp($1.1)) * Foundation.exp(-plv)) }
-    }
-    static func bernoulli(_ l: [Double], _ x: [Double]) -> Double {
-        zip(l, x).reduce(0) { $0 + $1.1 * $1.0 - (Swift.max($1.0, 0) + Foundation.log1p(Foundation.exp(-Swift.abs($1.0)))) }
-    }
-    static func logDensity(_ x: [Double], _ mu: [Double], _ lv: [Double]) -> Double {
-        (0..<x.count).reduce(0) { s, j in
-            s - 0.5 * (Foundation.log(2 * Double.pi) + lv[j] + (x[j] - mu[j]) * (x[j] - mu[j]) * Foundation.exp(-lv[j]))
-        }
-    }
-
     func row(_ v: [Float], _ r: Int) -> [Double] { (0..<Self.cols).map { Double(v[r * Self.cols + $0]) } }
 
     /// Central difference of `f` in the `j`-th coordinate of `v`.
@@ -51,10 +38,10 @@ import TestSupport
         let klv = try b.download(kl), dmuv = try b.download(dmu), dlvv = try b.download(dlv)
         for r in 0..<Self.rows {
             let m = row(mu, r), l = row(lv, r)
-            close(klv[r], Self.kl(m, l, priorLogVariance: plv), "KL row \(r)")
+            close(klv[r], Reference.gaussianKL(m, l, priorLogVariance: plv), "KL row \(r)")
             for j in 0..<Self.cols {
-                close(dmuv[r * Self.cols + j], Double(g[r]) * derivative(m, j) { Self.kl($0, l, priorLogVariance: plv) }, "dKL/dmu")
-                close(dlvv[r * Self.cols + j], Double(g[r]) * derivative(l, j) { Self.kl(m, $0, priorLogVariance: plv) }, "dKL/dlv")
+                close(dmuv[r * Self.cols + j], Double(g[r]) * derivative(m, j) { Reference.gaussianKL($0, l, priorLogVariance: plv) }, "dKL/dmu")
+                close(dlvv[r * Self.cols + j], Double(g[r]) * derivative(l, j) { Reference.gaussianKL(m, $0, priorLogVariance: plv) }, "dKL/dlv")
             }
         }
     }
@@ -74,9 +61,9 @@ import TestSupport
         let llv = try b.download(ll), dlv = try b.download(dl)
         for r in 0..<Self.rows {
             let l = row(logits, r), xs = row(x, r)
-            close(llv[r], Self.bernoulli(l, xs), "log-likelihood row \(r)")
+            close(llv[r], Reference.bernoulliLogLikelihood(l, xs), "log-likelihood row \(r)")
             for j in 0..<Self.cols {
-                close(dlv[r * Self.cols + j], Double(g[r]) * derivative(l, j) { Self.bernoulli($0, xs) }, "dll/dl")
+                close(dlv[r * Self.cols + j], Double(g[r]) * derivative(l, j) { Reference.bernoulliLogLikelihood($0, xs) }, "dll/dl")
             }
         }
     }
@@ -95,12 +82,12 @@ import TestSupport
         let lpv = try b.download(lp), d = try grads.map { try b.download($0) }
         for r in 0..<Self.rows {
             let xs = row(x, r), m = row(mu, r), l = row(lv, r)
-            close(lpv[r], Self.logDensity(xs, m, l), "log-density row \(r)")
+            close(lpv[r], Reference.gaussianLogDensity(xs, m, l), "log-density row \(r)")
             for j in 0..<Self.cols {
                 let i = r * Self.cols + j
-                close(d[0][i], Double(g[r]) * derivative(xs, j) { Self.logDensity($0, m, l) }, "dlp/dx")
-                close(d[1][i], Double(g[r]) * derivative(m, j) { Self.logDensity(xs, $0, l) }, "dlp/dmu")
-                close(d[2][i], Double(g[r]) * derivative(l, j) { Self.logDensity(xs, m, $0) }, "dlp/dlv")
+                close(d[0][i], Double(g[r]) * derivative(xs, j) { Reference.gaussianLogDensity($0, m, l) }, "dlp/dx")
+                close(d[1][i], Double(g[r]) * derivative(m, j) { Reference.gaussianLogDensity(xs, $0, l) }, "dlp/dmu")
+                close(d[2][i], Double(g[r]) * derivative(l, j) { Reference.gaussianLogDensity(xs, m, $0) }, "dlp/dlv")
             }
         }
     }

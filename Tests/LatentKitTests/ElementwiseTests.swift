@@ -7,51 +7,6 @@ import RealModule
 import Testing
 import TestSupport
 
-/// Each unary op in float64, the reference for finite differences.
-func referenceForward(_ op: UnaryOp, _ x: Double) -> Double {
-    switch op {
-    case .neg: return -x
-    case .exp: return Double.exp(x)
-    case .log: return Double.log(x)
-    case .log1p: return Double.log(onePlus: x)
-    case .expm1: return Double.expMinusOne(x)
-    case .sqrt: return x.squareRoot()
-    case .square: return x * x
-    case .reciprocal: return 1 / x
-    case .abs: return Swift.abs(x)
-    case .tanh: return Double.tanh(x)
-    case .sigmoid: return 1 / (1 + Double.exp(-x))
-    case .softplus: return Double.log(onePlus: Double.exp(x))
-    case .logSigmoid: return -Double.log(onePlus: Double.exp(-x))
-    case .relu: return Swift.max(x, 0)
-    case .elu: return x > 0 ? x : Double.expMinusOne(x)
-    case .lgamma: return Foundation.lgamma(x)
-    case .digamma: return SpecialFunctions.digamma(x)
-    case .trigamma: return SpecialFunctions.trigamma(x)
-    }
-}
-
-/// Inputs inside each op's domain and away from its kinks (finite differences need smoothness).
-func smoothDomain(_ op: UnaryOp) -> ClosedRange<Double> {
-    switch op {
-    case .log, .sqrt: return 0.1...5
-    case .log1p: return -0.9...5
-    case .reciprocal: return 0.2...5
-    case .abs, .relu, .elu: return 0.05...5  // sign flipped for half the points below
-    case .lgamma, .digamma: return 0.05...30
-    case .trigamma: return 0.1...30
-    case .tanh, .sigmoid, .softplus, .logSigmoid: return -8...8
-    default: return -5...5
-    }
-}
-
-func smoothInputs(_ op: UnaryOp, count: Int, seed: UInt64) -> [Float] {
-    var rng = TestRandom(seed: seed)
-    var xs = rng.floats(count, in: smoothDomain(op))
-    if [.abs, .relu, .elu].contains(op) { for i in stride(from: 0, to: count, by: 2) { xs[i] = -xs[i] } }
-    return xs
-}
-
 @Suite struct ElementwiseTests {
     /// Inputs for agreement: the op's domain plus special values, so NaN positions and infinity signs are compared.
     func agreementInputs(_ op: UnaryOp, count: Int) -> [Float] {

@@ -10,12 +10,7 @@ import TestSupport
     static let images = try! mnist(trainLimit: 60, testLimit: 1).train
 
     func losses(_ recipe: Recipe, on backend: any Backend) throws -> [Double] {
-        let trainer = try Trainer(config: recipe.config(), backend: backend, train: Self.images)
-        return try (0..<3).map { s in
-            let batch = (0..<20).map { Int32((s * 20 + $0) % 60) }
-            let (r, k) = try trainer.step(batch: batch)
-            return r + k
-        }
+        try Recipe.stepLosses(recipe.config(), images: Self.images, steps: 3, on: backend)
     }
 
     @Test(arguments: TestBackends.others)

@@ -1,6 +1,7 @@
 // Which backends the suite runs against, and the shared numeric assertions.
 
 import Foundation
+@_exported import LatentChecks
 import LatentKit
 
 /// The backends under test. The CPU backend always; OpenCL when a platform exists, and also when
@@ -22,52 +23,6 @@ public enum TestBackends {
         case .cpu: return CPUBackend.shared
         case .opencl: return try OpenCLBackend.shared()
         }
-    }
-}
-
-/// Deterministic test inputs (a small LCG, independent of the code under test).
-public struct TestRandom {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed &* 6364136223846793005 &+ 1442695040888963407 }
-    public mutating func next() -> Double {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return Double(state >> 11) / Double(1 << 53)
-    }
-    public mutating func floats(_ count: Int, in range: ClosedRange<Double>) -> [Float] {
-        (0..<count).map { _ in Float(range.lowerBound + (range.upperBound - range.lowerBound) * next()) }
-    }
-}
-
-/// `count` deterministic floats uniform in `range`.
-public func randomFloats(_ count: Int, in range: ClosedRange<Double>, seed: UInt64) -> [Float] {
-    var rng = TestRandom(seed: seed)
-    return rng.floats(count, in: range)
-}
-
-/// The first index where `a` and `b` disagree beyond `rtol * |b| + atol`, or where one is NaN or infinite and
-/// the other is not the same special value; nil when they agree everywhere.
-public func firstMismatch(_ a: [Float], _ b: [Float], rtol: Float, atol: Float = 0) -> (index: Int, a: Float, b: Float)? {
-    guard a.count == b.count else { return (-1, Float(a.count), Float(b.count)) }
-    for i in 0..<a.count {
-        let x = a[i], y = b[i]
-        if x.isNaN || y.isNaN {
-            if x.isNaN != y.isNaN { return (i, x, y) }
-            continue
-        }
-        if x.isInfinite || y.isInfinite {
-            if x != y { return (i, x, y) }
-            continue
-        }
-        if Swift.abs(x - y) > rtol * Swift.abs(y) + atol { return (i, x, y) }
-    }
-    return nil
-}
-
-/// Reads a tab-separated table of numbers, skipping `#` comment lines.
-public func readTable(_ path: String) throws -> [[Double]] {
-    let text = try String(contentsOfFile: path, encoding: .utf8)
-    return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
-        line.split(separator: "\t").map { Double($0)! }
     }
 }
 
@@ -105,4 +60,9 @@ public func smallVAE(_ latent: LatentFamily, latentSize: Int, on backend: any Ba
     c.inputSize = 4
     configure(&c)
     return try VAE(c, on: backend, seed: 1)
+}
+
+/// Reads a tab-separated table of numbers from a file, skipping `#` comment lines.
+public func readTable(_ path: String) throws -> [[Double]] {
+    readTable(text: try String(contentsOfFile: path, encoding: .utf8))
 }

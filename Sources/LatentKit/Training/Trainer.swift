@@ -145,6 +145,27 @@ public final class Trainer {
         return try collectPendingSteps().last!
     }
 
+    /// `count` optimisation steps (at most ``readbackInterval``) on consecutive batches of the current epoch's order, starting
+    /// at batch `firstBatch` (wrapping around), enqueued as ``train(run:progress:epochDone:shouldStop:)`` enqueues them and
+    /// read back once at the end: what a benchmark of training throughput times. The epoch's position does not move.
+    public func steps(_ count: Int, firstBatch: Int) throws -> [(reconstruction: Double, kl: Double)] {
+        try require(count >= 1 && pendingSteps + count <= Self.readbackInterval,
+                    "steps: \(count) steps with \(pendingSteps) waiting exceed the \(Self.readbackInterval) of one read-back")
+        try uploadOrderIfNeeded()
+        for s in 0..<count {
+            try enqueueStep(indices: order, offset: ((firstBatch + s) % stepsPerEpoch) * config.batchSize, count: config.batchSize)
+        }
+        return try collectPendingSteps()
+    }
+
+    /// Uploads the current epoch's permutation unless it is already on the device: one upload per epoch.
+    private func uploadOrderIfNeeded() throws {
+        if orderEpoch != epoch {
+            try backend.upload(permutation(epoch: epoch), to: order, offset: 0)
+            orderEpoch = epoch
+        }
+    }
+
     /// Enqueues one optimisation step on the images `indices[offset ..< offset + count]` without waiting for the device;
     /// its loss terms go to the history buffer.
     func enqueueStep(indices: Buffer, offset: Int, count b: Int) throws {
@@ -210,10 +231,7 @@ public final class Trainer {
         shouldStop: () -> Bool = { false }
     ) throws -> TrainingOutcome {
         while epoch < config.epochs {
-            if orderEpoch != epoch {  // one upload per epoch; every step gathers its images through it on the device
-                try backend.upload(permutation(epoch: epoch), to: order, offset: 0)
-                orderEpoch = epoch
-            }
+            try uploadOrderIfNeeded()  // every step gathers its images through the order on the device
             if stepInEpoch == 0, let rbm = model.discrete?.rbm {
                 // the KL this epoch reports uses log Z of the prior as the epoch starts (the gradient does not need it)
                 rbm.logZ = try rbm.annealedLogPartition(chains: DiscreteVAEDefaults.trainingAISChains,

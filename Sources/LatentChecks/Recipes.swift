@@ -1,5 +1,5 @@
 // Every training recipe the toolkit has, at a size a test can afford: the list the portability and Oclgrind checks
-// run so that each family's kernels are exercised.
+// run, and `selftest` compares between a device and the CPU, so that each family's kernels are exercised.
 
 import LatentKit
 
@@ -18,6 +18,24 @@ public struct Recipe: Sendable, CustomStringConvertible {
         c.epochs = 1
         configure(&c)
         return c
+    }
+
+    /// The per-step losses (the batch's negative bound plus KL sums) of `steps` training steps of batch `batch` from the
+    /// start of `images`, wrapping around, on `backend`; `config` gives the run's settings.
+    public static func stepLosses(_ config: RunConfig, images: LabelledImages, steps: Int, on backend: any Backend) throws -> [Double] {
+        let trainer = try Trainer(config: config, backend: backend, train: images)
+        let batch = config.batchSize
+        return try (0..<steps).map { s in
+            let indices = (0..<batch).map { Int32((s * batch + $0) % images.count) }
+            let (r, k) = try trainer.step(batch: indices)
+            return r + k
+        }
+    }
+
+    /// `count` deterministic 28 × 28 images of uniform intensities (a step's cost and checks do not need digits).
+    public static func syntheticImages(count: Int) throws -> LabelledImages {
+        try LabelledImages(count: count, rows: 28, cols: 28, pixels: randomFloats(count * 784, in: 0...1, seed: 11),
+                           labels: (0..<count).map { UInt8($0 % 10) })
     }
 
     /// One of each family, estimator, approximation, objective and posterior structure.
