@@ -20,19 +20,20 @@ func writeIDX(to directory: String, side: Int, count: Int) throws {
 
 @Suite struct AnalysisCommandTests {
     /// One tiny trained run (1 epoch on 1,000 images, ~3 s) serves all three parts.
-    @Test func trainEncodeAnalyzeAndBadInput() throws {
+    @Test(arguments: TestBackends.all)
+    func trainEncodeAnalyzeAndBadInput(kind: BackendKind) throws {
         let dir = try temporaryDirectory("cli-analysis")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let run = dir + "/run"
-        let train = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "1000", "--out", run])
+        let train = try runTool(["train", "--backend", kind.rawValue, "--epochs", "1", "--limit", "1000", "--out", run])
         try #require(train.status == 0, "\(train.stderr)")
-        try encodeWritesCodesThatNumpyReads(run: run, out: dir + "/codes")
-        try analyzeWritesTheJSONTheReportReads(run: run)
-        try badInputIsAClearErrorAndANonZeroExit(run: run, dir: dir)
+        try encodeWritesCodesThatNumpyReads(run: run, out: dir + "/codes", kind: kind)
+        try analyzeWritesTheJSONTheReportReads(run: run, kind: kind)
+        try badInputIsAClearErrorAndANonZeroExit(run: run, dir: dir, kind: kind)
     }
 
-    func encodeWritesCodesThatNumpyReads(run: String, out: String) throws {
-        let result = try runTool(["encode", run, "--backend", "cpu", "--limit", "700", "--out", out])
+    func encodeWritesCodesThatNumpyReads(run: String, out: String, kind: BackendKind) throws {
+        let result = try runTool(["encode", run, "--backend", kind.rawValue, "--limit", "700", "--out", out])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("700 train and 700 test codes (mean, 20 values each)"), "\(result.stdout)")
         let check = """
@@ -55,8 +56,8 @@ func writeIDX(to directory: String, side: Int, count: Int) throws {
         #expect(read.status == 0 && read.output == "ok", "\(read.output)")
     }
 
-    func analyzeWritesTheJSONTheReportReads(run: String) throws {
-        let result = try runTool(["analyze", run, "--backend", "cpu", "--limit-train", "2000", "--limit-test", "500"])
+    func analyzeWritesTheJSONTheReportReads(run: String, kind: BackendKind) throws {
+        let result = try runTool(["analyze", run, "--backend", kind.rawValue, "--limit-train", "2000", "--limit-test", "500"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("k=2") && result.stdout.contains("LDA") && result.stdout.contains("active units:"), "\(result.stdout)")
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/analysis.json"))) as? [String: Any] ?? [:]
@@ -82,7 +83,7 @@ func writeIDX(to directory: String, side: Int, count: Int) throws {
         #expect((classification["logistic_regression"] as? Double) != nil && (classification["lda"] as? Double) != nil)
     }
 
-    func badInputIsAClearErrorAndANonZeroExit(run: String, dir: String) throws {
+    func badInputIsAClearErrorAndANonZeroExit(run: String, dir: String, kind: BackendKind) throws {
         // a run directory with its configuration but no checkpoint
         try FileManager.default.createDirectory(atPath: dir + "/no-checkpoint", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: run + "/config.json", toPath: dir + "/no-checkpoint/config.json")
@@ -105,7 +106,7 @@ func writeIDX(to directory: String, side: Int, count: Int) throws {
             (["analyze", "/tmp"], "is not a LatentKit run directory"),
         ]
         for (arguments, message) in cases {
-            let result = try runTool(arguments + ["--backend", "cpu"])
+            let result = try runTool(arguments + ["--backend", kind.rawValue])
             #expect(result.status != 0 && result.status < 128, "\(arguments): status \(result.status)")
             #expect(result.stderr.contains(message), "\(arguments): stderr \(result.stderr)")
             #expect(result.stderr.hasPrefix("Error: ") && result.stderr.split(separator: "\n").count <= 3, "\(arguments): \(result.stderr)")

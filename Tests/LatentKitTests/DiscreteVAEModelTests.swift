@@ -159,13 +159,15 @@ import TestSupport
     }
 
     /// A short run on an MNIST slice: the loss falls and nothing is NaN; then eval gives finite figures with log Z.
-    @Test func trainingOnAnMNISTSliceLearns() throws {
-        let trainer = try Trainer(config: config(epochs: 4), backend: CPUBackend.shared, train: Self.slice.train)
+    @Test(arguments: TestBackends.all)
+    func trainingOnAnMNISTSliceLearns(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let trainer = try Trainer(config: config(epochs: 4), backend: backend, train: Self.slice.train)
         var losses: [Double] = []
         _ = try trainer.train(run: nil, epochDone: { losses.append($0.loss) })
         print("dvae losses by epoch: \(losses)")
         #expect(losses.allSatisfy(\.isFinite) && losses.last! < losses.first! - 10, "\(losses)")
-        let evaluator = Evaluator(model: trainer.model, backend: CPUBackend.shared)
+        let evaluator = Evaluator(model: trainer.model, backend: backend)
         evaluator.aisChains = 100
         evaluator.aisTemperatures = 500
         let result = try evaluator.evaluate(Self.slice.test, k: 20, limit: 50)

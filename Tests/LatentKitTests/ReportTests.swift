@@ -24,6 +24,25 @@ import TestSupport
         return run
     }
 
+    /// The SVG scanner takes every plot the writer makes and refuses whatever else could carry script or a link.
+    @Test func svgAllowListTakesTheWriterAndRefusesTheRest() {
+        let head = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\">"
+        #expect(HTMLReport.inlineSVG(Array(Self.svg.utf8)) != nil, "the writer's own plot")
+        let accepted = [head + "</svg>", "<svg/>", head + "<g class='a'><text x=\"1\">a &lt; b &amp; &#956; &#x3bc;</text></g></svg>\n",
+                        head + "<path d=\"M0 0L1 1\" stroke=\"#000\"/></svg>"]
+        for svg in accepted { #expect(HTMLReport.inlineSVG(Array(svg.utf8)) != nil, "\(svg)") }
+        let refused = [
+            head + "<script>alert(1)</script></svg>", head + "<!-- a --></svg>", "<?xml version=\"1.0\"?>" + head + "</svg>",
+            head + "<![CDATA[x]]></svg>", "<!DOCTYPE svg>" + head + "</svg>", head + "<g onload=\"alert(1)\"></g></svg>",
+            head + "<rect fill=\"url(#a)\"/></svg>", head + "<text x=\"1\" y=\"javascript:1\"/></svg>", head + "<g></svg>",
+            head + "<g></rect></svg>", head + "</svg><svg></svg>", head + "<text>&unknown;</text></svg>", head + "<text>a & b</text></svg>",
+            head + "<rect x=\"1\"y=\"2\"/></svg>", head + "<rect x=1/></svg>", head + "<rect x=\"<\"/></svg>", "<g></g>", head,
+            "<svg xmlns:xlink=\"http://www.w3.org/1999/xlink\"></svg>", head + "<a href=\"x\"></a></svg>", "",
+        ]
+        for svg in refused { #expect(HTMLReport.inlineSVG(Array(svg.utf8)) == nil, "\(svg)") }
+        #expect(HTMLReport.inlineSVG([0x3C, 0x73, 0x76, 0x67, 0xFF, 0x3E]) == nil, "invalid UTF-8")
+    }
+
     @Test func pageEscapesRunTextAndPlacesErrorsBesideThePaper() {
         let analysis: [String: Any] = ["code": "alpha/alpha0", "active_units": ["count": 12, "threshold": 0.01],
                                        "classification": ["distance": "hellinger", "knn": ["2": 0.091, "5": 0.0702, "10": 0.07],
@@ -47,19 +66,20 @@ import TestSupport
         #expect(page.contains("<td class=\"num\">143.25</td>"))
     }
 
-    static func trainTinyRun(_ run: String, latentSize: Int) throws {
-        let train = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "1000", "--latent-size", "\(latentSize)", "--out", run])
+    static func trainTinyRun(_ run: String, latentSize: Int, kind: BackendKind = .cpu) throws {
+        let train = try runTool(["train", "--backend", kind.rawValue, "--epochs", "1", "--limit", "1000", "--latent-size", "\(latentSize)", "--out", run])
         #expect(train.status == 0, "\(train.stderr)")
     }
 
-    @Test func plotsAndReportEndToEnd() throws {
+    @Test(arguments: TestBackends.all)
+    func plotsAndReportEndToEnd(kind: BackendKind) throws {
         let dir = try temporaryDirectory("cli-plots")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let flat = dir + "/nz2", wide = dir + "/nz3"
-        try Self.trainTinyRun(flat, latentSize: 2)
-        try Self.trainTinyRun(wide, latentSize: 3)
+        try Self.trainTinyRun(flat, latentSize: 2, kind: kind)
+        try Self.trainTinyRun(wide, latentSize: 3, kind: kind)
 
-        let plots = try runTool(["plots", flat, "--backend", "cpu", "--lattice"])
+        let plots = try runTool(["plots", flat, "--backend", kind.rawValue, "--lattice"])
         #expect(plots.status == 0, "\(plots.stderr)")
         for name in plotFiles { #expect(FileManager.default.fileExists(atPath: "\(flat)/plots/\(name)"), "\(name)") }
         let lattice = try decodePNG(flat + "/plots/lattice.png")
@@ -68,7 +88,7 @@ import TestSupport
         #expect(reconstructions.width == 16 * 29 + 1 && reconstructions.height == 2 * 29 + 1 && reconstructions.channels == 3)
 
         let other = dir + "/elsewhere"
-        let tsne = try runTool(["plots", wide, "--backend", "cpu", "--tsne-points", "300", "--out", other])
+        let tsne = try runTool(["plots", wide, "--backend", kind.rawValue, "--tsne-points", "300", "--out", other])
         #expect(tsne.status == 0, "\(tsne.stderr)")
         #expect(tsne.stdout.contains("t-SNE of 300 codes of 3 dimensions") && tsne.stdout.contains("no lattice.png"), "\(tsne.stdout)")
         #expect(!FileManager.default.fileExists(atPath: other + "/lattice.png"))
@@ -80,7 +100,7 @@ import TestSupport
         try FileManager.default.moveItem(atPath: other, toPath: wide + "/plots")
 
         let html = dir + "/report.html"
-        let report = try runTool(["report", flat, wide, "--backend", "cpu", "--out", html])
+        let report = try runTool(["report", flat, wide, "--backend", kind.rawValue, "--out", html])
         #expect(report.status == 0, "\(report.stderr)")
         let page = try String(contentsOfFile: html, encoding: .utf8)
         // three PNGs of the 2-D run with its lattice, three of the other; three inline SVGs each
@@ -93,12 +113,12 @@ import TestSupport
         }
 
         // a wider latent asking for the lattice; a model whose input size is not the data's
-        let latticeError = try runTool(["plots", wide, "--backend", "cpu", "--lattice"])
+        let latticeError = try runTool(["plots", wide, "--backend", kind.rawValue, "--lattice"])
         #expect(latticeError.status == 1 && latticeError.stderr.contains("--lattice needs a latent of size 2") && latticeError.stderr.contains("t-SNE"))
         var config = try RunConfig.load(from: wide + "/config.json")
         config.model.inputSize = 100
         try config.save(to: wide + "/config.json")
-        let mismatch = try runTool(["plots", wide, "--backend", "cpu"])
+        let mismatch = try runTool(["plots", wide, "--backend", kind.rawValue])
         #expect(mismatch.status == 1 && mismatch.stderr.contains("dataset mismatch") && mismatch.stderr.contains("takes 100"), "\(mismatch.stderr)")
     }
 

@@ -186,11 +186,12 @@ import TestSupport
     }
 
     /// train, eval, sample, encode, analyze and plots on a grid-posterior run, as a user runs them.
-    @Test func commandsWorkOnAGridRun() throws {
+    @Test(arguments: TestBackends.all)
+    func commandsWorkOnAGridRun(kind: BackendKind) throws {
         let dir = try temporaryDirectory("ggm-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let run = dir + "/run"
-        let train = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "300", "--posterior", "grid", "--grid", "4x5", "--out", run])
+        let train = try runTool(["train", "--backend", kind.rawValue, "--epochs", "1", "--limit", "300", "--posterior", "grid", "--grid", "4x5", "--out", run])
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stdout.contains("grid posterior (grid 4x5)"), "\(train.stdout)")
         let commands: [[String]] = [
@@ -199,7 +200,7 @@ import TestSupport
             ["plots", run, "--tsne-points", "50"],
         ]
         for command in commands {
-            let result = try runTool(command + ["--backend", "cpu"])
+            let result = try runTool(command + ["--backend", kind.rawValue])
             #expect(result.status == 0, "\(command): \(result.stderr)")
         }
         let config = try RunConfig.load(from: run + "/config.json")

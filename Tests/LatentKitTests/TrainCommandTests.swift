@@ -6,11 +6,12 @@ import Testing
 import TestSupport
 
 @Suite(.serialized) struct TrainCommandTests {
-    @Test func trainEvalSampleOnASlice() throws {
+    @Test(arguments: TestBackends.all)
+    func trainEvalSampleOnASlice(kind: BackendKind) throws {
         let dir = try temporaryDirectory("cli-run")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let run = dir + "/run"
-        let train = try runTool(["train", "--backend", "cpu", "--epochs", "2", "--limit", "1000", "--out", run])
+        let train = try runTool(["train", "--backend", kind.rawValue, "--epochs", "2", "--limit", "1000", "--out", run])
         #expect(train.status == 0, "\(train.stderr)")
         #expect(train.stdout.contains("epoch 2/2"), "\(train.stdout)")
         let config = try RunConfig.load(from: run + "/config.json")
@@ -19,7 +20,7 @@ import TestSupport
         #expect(metrics.count == 2)
         for key in ["epoch", "loss", "kl", "seconds", "images_per_second"] { #expect(metrics[0][key] != nil, "metrics lack \(key)") }
 
-        let eval = try runTool(["eval", run, "--backend", "cpu", "--k", "50", "--limit", "20", "--json"])
+        let eval = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "50", "--limit", "20", "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any] ?? [:]
         for key in ["test_neg_elbo", "test_recon", "test_kl", "test_nll", "k", "images", "active_units", "unit_activity"] {
@@ -28,18 +29,19 @@ import TestSupport
         #expect(json["k"] as? Int == 50 && json["images"] as? Int == 20)
 
         let png = dir + "/samples.png"
-        let sample = try runTool(["sample", run, "--backend", "cpu", "--count", "9", "--out", png])
+        let sample = try runTool(["sample", run, "--backend", kind.rawValue, "--count", "9", "--out", png])
         #expect(sample.status == 0, "\(sample.stderr)")
         // Decode the PNG with Python's zlib (PlotTests' decoder): 3x3 tiles of 28 pixels with 1-pixel gaps, 8-bit grayscale.
         let image = try decodePNG(png)
         #expect(image.width == 88 && image.height == 88 && image.channels == 1 && image.samples.max() ?? 0 > 100, "png \(image.width)x\(image.height)")
     }
 
-    @Test func controlCSavesACheckpointAndResumeFinishes() throws {
+    @Test(arguments: TestBackends.all)
+    func controlCSavesACheckpointAndResumeFinishes(kind: BackendKind) throws {
         let dir = try temporaryDirectory("cli-interrupt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let run = dir + "/run"
-        let interrupted = try runTool(["train", "--backend", "cpu", "--epochs", "50", "--limit", "2000", "--out", run]) { process in
+        let interrupted = try runTool(["train", "--backend", kind.rawValue, "--epochs", "50", "--limit", "2000", "--out", run]) { process in
             // Wait for the first epoch's checkpoint, then interrupt mid-run.
             let deadline = Date().addingTimeInterval(120)
             while !FileManager.default.fileExists(atPath: run + "/checkpoint.safetensors") && Date() < deadline { usleep(50_000) }
@@ -50,7 +52,7 @@ import TestSupport
         let checkpoint = try Checkpoint.read(run + "/checkpoint.safetensors")
         let epoch = Int(checkpoint.metadata["epoch"] ?? "") ?? -1
         #expect(epoch >= 1 && epoch < 50)
-        let resumed = try runTool(["train", "--resume", run, "--epochs", "\(epoch + 1)", "--backend", "cpu"])
+        let resumed = try runTool(["train", "--resume", run, "--epochs", "\(epoch + 1)", "--backend", kind.rawValue])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stdout.contains("resuming"))
     }
@@ -107,23 +109,25 @@ import TestSupport
         #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
     }
 
-    @Test func checkpointThatDoesNotFitTheModelIsAnError() throws {
+    @Test(arguments: TestBackends.all)
+    func checkpointThatDoesNotFitTheModelIsAnError(kind: BackendKind) throws {
         let dir = try temporaryDirectory("cli-mismatch")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let run = dir + "/run"
-        #expect(try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--out", run]).status == 0)
+        #expect(try runTool(["train", "--backend", kind.rawValue, "--epochs", "1", "--limit", "200", "--out", run]).status == 0)
         var config = try RunConfig.load(from: run + "/config.json")
         config.model.latentSize = 10
         try config.save(to: run + "/config.json")
-        let result = try runTool(["eval", run, "--backend", "cpu", "--k", "0"])
+        let result = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "0"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("has shape [200, 20], the model expects [200, 10]"), "\(result.stderr)")
     }
 
-    @Test func nonFiniteLossStopsWithTheStepAndTheTerm() throws {
+    @Test(arguments: TestBackends.all)
+    func nonFiniteLossStopsWithTheStepAndTheTerm(kind: BackendKind) throws {
         let dir = try temporaryDirectory("cli-nan")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = try runTool(["train", "--backend", "cpu", "--epochs", "3", "--limit", "500", "--learning-rate", "1e30", "--out", dir + "/run"])
+        let result = try runTool(["train", "--backend", kind.rawValue, "--epochs", "3", "--limit", "500", "--learning-rate", "1e30", "--out", dir + "/run"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("non-finite loss at epoch"), "\(result.stderr)")
         #expect(result.stderr.contains("term"))

@@ -114,17 +114,19 @@ import TestSupport
     }
 
     /// Interrupting mid-epoch saves the position; resuming from it ends where an uninterrupted run ends.
-    @Test func interruptMidEpochAndResume() throws {
+    @Test(arguments: TestBackends.all)
+    func interruptMidEpochAndResume(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
         let dir = try temporaryDirectory("interrupt")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let run = RunDirectory(dir)
-        let straight = try Trainer(config: config(epochs: 1), backend: CPUBackend.shared, train: Self.slice.train)
+        let straight = try Trainer(config: config(epochs: 1), backend: backend, train: Self.slice.train)
         _ = try straight.train(run: nil)
-        let stopped = try Trainer(config: config(epochs: 1), backend: CPUBackend.shared, train: Self.slice.train)
+        let stopped = try Trainer(config: config(epochs: 1), backend: backend, train: Self.slice.train)
         var polls = 0
         let outcome = try stopped.train(run: run, shouldStop: { polls += 1; return polls > 7 })
         #expect(outcome == .interrupted(epoch: 0, step: 7))
-        let resumed = try Trainer(config: config(epochs: 1), backend: CPUBackend.shared, train: Self.slice.train)
+        let resumed = try Trainer(config: config(epochs: 1), backend: backend, train: Self.slice.train)
         try resumed.restore(from: Checkpoint.read(run.checkpoint))
         _ = try resumed.train(run: run)
         #expect(try parameters(resumed) == parameters(straight))
@@ -164,10 +166,12 @@ import TestSupport
         #expect(try Checkpoint.read(path).tensors == c.tensors)
     }
 
-    @Test func evaluationOfATrainedModel() throws {
-        let trainer = try Trainer(config: config(epochs: 3), backend: CPUBackend.shared, train: Self.slice.train)
+    @Test(arguments: TestBackends.all)
+    func evaluationOfATrainedModel(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let trainer = try Trainer(config: config(epochs: 3), backend: backend, train: Self.slice.train)
         _ = try trainer.train(run: nil)
-        let evaluator = Evaluator(model: trainer.model, backend: CPUBackend.shared)
+        let evaluator = Evaluator(model: trainer.model, backend: backend)
         let result = try evaluator.evaluate(Self.slice.test, k: 200, limit: 50)
         print("3 epochs on 2000 images: test -ELBO \(result.negativeELBO), NLL(k=200) \(result.negativeLogLikelihood!)")
         #expect(result.images == 50 && result.k == 200)

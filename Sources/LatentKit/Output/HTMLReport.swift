@@ -4,9 +4,6 @@
 // browser runs no script). Every piece of text from a run directory is escaped.
 
 import Foundation
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
 
 public enum HTML {
     /// Escapes text for HTML element content and quoted attribute values.
@@ -234,37 +231,127 @@ public enum HTMLReport {
     }
 
     /// The SVG text when it parses and uses only what the SVG writer produces; nil otherwise.
-    static func inlineSVG(_ bytes: [UInt8]) -> String? {
-        let checker = SVGAllowList()
-        let parser = XMLParser(data: Data(bytes))
-        parser.delegate = checker
-        guard parser.parse(), checker.allowed, checker.sawRoot else { return nil }
-        return String(decoding: bytes, as: UTF8.self)
+    public static func inlineSVG(_ bytes: [UInt8]) -> String? {
+        SVGAllowList.accepts(bytes) ? String(decoding: bytes, as: UTF8.self) : nil
     }
 }
 
-/// Accepts the elements and attributes of ``SVGDocument``'s output only (no script, no event handlers, no links).
-final class SVGAllowList: NSObject, XMLParserDelegate {
+/// Accepts the elements and attributes of ``SVGDocument``'s output only (no script, no event handlers, no links), by a
+/// strict scanner of the XML subset that writer produces: elements, double- or single-quoted attributes, text, and the
+/// five named and the numeric character references. Comments, CDATA, processing instructions and declarations are
+/// nothing the writer makes, and the HTML parser reads some of them differently from XML: they are refused rather than
+/// reasoned about. (A scanner of our own instead of Foundation's XMLParser, which would pull libxml2 and ICU into the
+/// self-contained device bundle.)
+enum SVGAllowList {
     static let elements: Set<String> = ["svg", "g", "rect", "line", "text", "circle", "path"]
     static let attributes: Set<String> = [
         "xmlns", "width", "height", "viewBox", "font-family", "x", "y", "x1", "y1", "x2", "y2", "cx", "cy", "r", "d",
         "fill", "fill-opacity", "stroke", "stroke-width", "font-size", "font-weight", "text-anchor", "transform", "class"]
-    var allowed = true
-    var sawRoot = false
 
-    func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-                attributes: [String: String] = [:]) {
-        if !sawRoot { sawRoot = name == "svg" }
-        if !Self.elements.contains(name) || !attributes.keys.allSatisfy(Self.attributes.contains) { allowed = false }
-        if attributes.values.contains(where: { $0.lowercased().contains("url(") || $0.lowercased().contains("javascript:") }) { allowed = false }
+    static func accepts(_ bytes: [UInt8]) -> Bool {
+        guard let text = String(validating: bytes, as: UTF8.self) else { return false }
+        var scanner = Scanner(Array(text.unicodeScalars))
+        return scanner.document()
     }
 
-    // Comments, CDATA, processing instructions and DTD declarations are nothing the writer makes, and the HTML
-    // parser reads some of them differently from XML: refuse them rather than reason about each.
-    func parser(_ parser: XMLParser, foundComment comment: String) { allowed = false }
-    func parser(_ parser: XMLParser, foundCDATA CDATABlock: Data) { allowed = false }
-    func parser(_ parser: XMLParser, foundProcessingInstructionWithTarget target: String, data: String?) { allowed = false }
-    func parser(_ parser: XMLParser, foundInternalEntityDeclarationWithName name: String, value: String?) { allowed = false }
-    func parser(_ parser: XMLParser, foundExternalEntityDeclarationWithName name: String, publicID: String?, systemID: String?) { allowed = false }
-    func parser(_ parser: XMLParser, foundElementDeclarationWithName elementName: String, model: String) { allowed = false }
+    struct Scanner {
+        let s: [Unicode.Scalar]
+        var i = 0
+        init(_ s: [Unicode.Scalar]) { self.s = s }
+
+        var atEnd: Bool { i >= s.count }
+        func peek(_ offset: Int = 0) -> Unicode.Scalar? { i + offset < s.count ? s[i + offset] : nil }
+        mutating func skipSpace() { while let c = peek(), c == " " || c == "\n" || c == "\t" || c == "\r" { i += 1 } }
+
+        /// One root `svg` element, whitespace around it, nothing else.
+        mutating func document() -> Bool {
+            skipSpace()
+            guard let root = startTag(), root.name == "svg" else { return false }
+            if !root.selfClosing && !content(closing: "svg") { return false }
+            skipSpace()
+            return atEnd
+        }
+
+        /// Text and child elements up to `</closing>`.
+        mutating func content(closing: String) -> Bool {
+            while let c = peek() {
+                if c == "<" {
+                    if peek(1) == "/" {
+                        i += 2
+                        guard name() == closing else { return false }
+                        skipSpace()
+                        guard peek() == ">" else { return false }
+                        i += 1
+                        return true
+                    }
+                    guard let child = startTag() else { return false }
+                    if !child.selfClosing && !content(closing: child.name) { return false }
+                } else if c == "&" {
+                    if !reference() { return false }
+                } else if c == ">" {
+                    return false
+                } else {
+                    i += 1
+                }
+            }
+            return false  // unclosed
+        }
+
+        /// `<name attr="value" ...>` or `.../>`, with every name allowed; nil when it is anything else.
+        mutating func startTag() -> (name: String, selfClosing: Bool)? {
+            guard peek() == "<" else { return nil }
+            i += 1
+            guard let element = name(), SVGAllowList.elements.contains(element) else { return nil }
+            while true {
+                let spaced = peek().map { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" } ?? false
+                skipSpace()
+                if peek() == ">" { i += 1; return (element, false) }
+                if peek() == "/" && peek(1) == ">" { i += 2; return (element, true) }
+                guard spaced, let attribute = name(), SVGAllowList.attributes.contains(attribute) else { return nil }
+                skipSpace()
+                guard peek() == "=" else { return nil }
+                i += 1
+                skipSpace()
+                guard let quote = peek(), quote == "\"" || quote == "'" else { return nil }
+                i += 1
+                var value = ""
+                while let c = peek(), c != quote {
+                    if c == "<" { return nil }
+                    if c == "&" {
+                        guard reference() else { return nil }
+                        value.append("&")
+                    } else {
+                        value.unicodeScalars.append(c)
+                        i += 1
+                    }
+                }
+                guard peek() == quote else { return nil }
+                i += 1
+                let lower = value.lowercased()
+                if lower.contains("url(") || lower.contains("javascript:") { return nil }
+            }
+        }
+
+        /// An XML name of ASCII letters, digits, `-`, `_`, `:` and `.`, starting with a letter.
+        mutating func name() -> String? {
+            guard let first = peek(), first.isASCII, first.properties.isAlphabetic else { return nil }
+            var n = ""
+            while let c = peek(), c.isASCII, c.properties.isAlphabetic || ("0"..."9").contains(c) || "-_:.".unicodeScalars.contains(c) {
+                n.unicodeScalars.append(c)
+                i += 1
+            }
+            return n
+        }
+
+        /// `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;`, `&#123;` or `&#x1F;`.
+        mutating func reference() -> Bool {
+            guard peek() == "&", let end = s[i...].firstIndex(of: ";"), end - i <= 10 else { return false }
+            let body = String(String.UnicodeScalarView(s[(i + 1)..<end]))
+            let valid = ["amp", "lt", "gt", "quot", "apos"].contains(body)
+                || (body.hasPrefix("#x") && body.count > 2 && UInt32(body.dropFirst(2), radix: 16) != nil)
+                || (body.hasPrefix("#") && !body.hasPrefix("#x") && body.count > 1 && UInt32(body.dropFirst()) != nil)
+            i = end + 1
+            return valid
+        }
+    }
 }
