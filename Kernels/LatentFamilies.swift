@@ -193,38 +193,83 @@ extension KernelSources {
         dlv[i] = gr * 0.5f * (diff * d - 1.0f);
     }
 
-    /* ---- Dirichlet (paper 000): one work-item per row of k components ---- */
+    /* ---- Dirichlet (paper 000). Each op is a row function lk_<op>_row(r, t, step, scratch, ...) that two kernels run:
+       families_<op>_f32 with one work-item per row (t = 0, step = 1: the loops of the CPU twin, in its order), and
+       families_<op>_rows_f32 with a work-group per row (t = local id, step = LK_WG: the row's loops split across the
+       group, each sum reduced in local memory), for a GPU, long rows or small batches. ---- */
+
+    /* A row's total from each work-item's part: a lone work-item (step 1) already holds it; a work-group adds its items'
+       parts (every item of the group must call it, so calls sit outside item-dependent branches). */
+    inline float lk_row_total(__local float* scratch, float part, int t, int step) { return step == 1 ? part : lk_group_sum(scratch, part, t); }
+
+    #define LK_UNPACK(...) __VA_ARGS__
+    /* The two kernels of row function lk_<name>_row: `params` the kernels' parameters (with `const int rows`), `args` the
+       row function's arguments after (r, t, step, scratch). */
+    #define LK_ROW_KERNELS(name, params, args) \
+        __kernel void families_##name##_f32 params { \
+            int r = get_global_id(0); \
+            if (r >= rows) return; \
+            lk_##name##_row(r, 0, 1, (__local float*)0, LK_UNPACK args); \
+        } \
+        __kernel void families_##name##_rows_f32 params { \
+            __local float scratch[LK_WG]; \
+            lk_##name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
+        }
+
+    /* The same for a row function of the approximation (0 Laplace, 1 Aitchison-Shen), with a work-group kernel for each,
+       families_<name>_rows_<approximation>_f32, in which the approximation is a constant (the parameter shadowed): no
+       barrier then sits in a branch, which PoCL's work-group loops got wrong (a crash) and a GPU need not evaluate. */
+    #define LK_APPROXIMATION_ROW_KERNELS(name, params, args) \
+        __kernel void families_##name##_f32 params { \
+            int r = get_global_id(0); \
+            if (r >= rows) return; \
+            lk_##name##_row(r, 0, 1, (__local float*)0, LK_UNPACK args); \
+        } \
+        __kernel void families_##name##_rows_laplace_f32 params { \
+            __local float scratch[LK_WG]; \
+            { \
+                const int approximation = 0; \
+                lk_##name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
+            } \
+        } \
+        __kernel void families_##name##_rows_aitchison_shen_f32 params { \
+            __local float scratch[LK_WG]; \
+            { \
+                const int approximation = 1; \
+                lk_##name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
+            } \
+        }
 
     /* Laplace: mean and variance of logit j from alpha_j, the mean of log alpha and the sum of 1/alpha */
     inline float lk_laplace_mean(float a, float mean_log) { return log(a) - mean_log; }
     inline float lk_laplace_variance(float a, float sum_inverse, float k) { return (1.0f / a) * (1.0f - 2.0f / k) + sum_inverse / (k * k); }
 
-    /* mode 0: the sample y = mean + sqrt(var) eps; mode 1: the log-density of y under N(mean, diag(var)) */
-    inline void lk_laplace_sums(__global const float* a, long b, int k, float* mean_log, float* sum_inverse) {
+    inline void lk_laplace_sums(__global const float* a, long b, int k, int t, int step, __local float* scratch, float* mean_log,
+                                float* sum_inverse) {
         float sl = 0.0f, si = 0.0f;
-        for (int j = 0; j < k; j++) { sl += log(a[b + j]); si += 1.0f / a[b + j]; }
-        *mean_log = sl / (float)k;
-        *sum_inverse = si;
+        for (int j = t; j < k; j += step) { sl += log(a[b + j]); si += 1.0f / a[b + j]; }
+        *mean_log = lk_row_total(scratch, sl, t, step) / (float)k;
+        *sum_inverse = lk_row_total(scratch, si, t, step);
     }
 
-    /* Aitchison-Shen: for j < k-1, mean psi(a_j) - psi(a_K), diagonal psi1(a_j); shared psi1(a_K) */
-
-    __kernel void families_dirichlet_sample_f32(__global const float* a, __global const float* eps, __global float* y,
-                                                const int rows, const int k, const int approximation) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
+    /* Laplace: y = mean + sqrt(var) eps. Aitchison-Shen: for j < k-1, y_j = psi(a_j) - psi(a_K) + sqrt(psi1(a_j)) eps_j
+       - sqrt(psi1(a_K)) eps_K (one shared eps_K), y_K = 0. */
+    inline void lk_dirichlet_sample_row(int r, int t, int step, __local float* scratch, __global const float* a, __global const float* eps,
+                                        __global float* y, int k, int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
             float mean_log, sum_inverse;
-            lk_laplace_sums(a, b, k, &mean_log, &sum_inverse);
-            for (int j = 0; j < k; j++)
+            lk_laplace_sums(a, b, k, t, step, scratch, &mean_log, &sum_inverse);
+            for (int j = t; j < k; j += step)
                 y[b + j] = lk_laplace_mean(a[b + j], mean_log) + sqrt(lk_laplace_variance(a[b + j], sum_inverse, (float)k)) * eps[b + j];
         } else {
             float aK = a[b + k - 1], psiK = lk_digamma(aK), shared = sqrt(lk_trigamma(aK)) * eps[b + k - 1];
-            for (int j = 0; j < k - 1; j++) y[b + j] = (lk_digamma(a[b + j]) - psiK) + sqrt(lk_trigamma(a[b + j])) * eps[b + j] - shared;
-            y[b + k - 1] = 0.0f;
+            for (int j = t; j < k - 1; j += step) y[b + j] = (lk_digamma(a[b + j]) - psiK) + sqrt(lk_trigamma(a[b + j])) * eps[b + j] - shared;
+            if (t == 0) y[b + k - 1] = 0.0f;
         }
     }
+    LK_APPROXIMATION_ROW_KERNELS(dirichlet_sample, (__global const float* a, __global const float* eps, __global float* y, const int rows, const int k,
+                                      const int approximation), (a, eps, y, k, approximation))
 
     /* Laplace chain rule: with A_j = dL/dmean_j and B_j = dL/dvar_j,
        da_i = (A_i - sum(A)/k) / a_i - ((1 - 2/k) B_i + sum(B)/k^2) / a_i^2.
@@ -236,18 +281,19 @@ extension KernelSources {
         return (float2)(up * c, up * 0.5f * (c * c - 1.0f / var));
     }
 
-    inline void lk_laplace_backward(int mode, __global const float* a, __global const float* input, float up_row,
-                                    __global const float* up, __global float* da, __global float* dy, long b, int k) {
+    inline void lk_laplace_backward(int mode, __global const float* a, __global const float* input, float up_row, __global const float* up,
+                                    __global float* da, __global float* dy, long b, int k, int t, int step, __local float* scratch) {
         float mean_log, sum_inverse, fk = (float)k;
-        lk_laplace_sums(a, b, k, &mean_log, &sum_inverse);
-        float sa = 0.0f, sb = 0.0f;
-        for (int j = 0; j < k; j++) {
+        lk_laplace_sums(a, b, k, t, step, scratch, &mean_log, &sum_inverse);
+        float pa = 0.0f, pb = 0.0f;
+        for (int j = t; j < k; j += step) {
             float2 p = lk_laplace_parts(mode, lk_laplace_mean(a[b + j], mean_log), lk_laplace_variance(a[b + j], sum_inverse, fk),
                                         input[b + j], mode == 0 ? up[b + j] : up_row);
-            sa += p.x;
-            sb += p.y;
+            pa += p.x;
+            pb += p.y;
         }
-        for (int j = 0; j < k; j++) {
+        float sa = lk_row_total(scratch, pa, t, step), sb = lk_row_total(scratch, pb, t, step);
+        for (int j = t; j < k; j += step) {
             float aj = a[b + j];
             float2 p = lk_laplace_parts(mode, lk_laplace_mean(aj, mean_log), lk_laplace_variance(aj, sum_inverse, fk),
                                         input[b + j], mode == 0 ? up[b + j] : up_row);
@@ -256,162 +302,149 @@ extension KernelSources {
         }
     }
 
-    __kernel void families_dirichlet_sample_backward_f32(__global const float* a, __global const float* eps, __global const float* dy,
-                                                         __global float* da, const int rows, const int k, const int approximation) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
+    inline void lk_dirichlet_sample_backward_row(int r, int t, int step, __local float* scratch, __global const float* a,
+                                                 __global const float* eps, __global const float* dy, __global float* da, int k,
+                                                 int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
-            lk_laplace_backward(0, a, eps, 0.0f, dy, da, da, b, k);
+            lk_laplace_backward(0, a, eps, 0.0f, dy, da, da, b, k, t, step, scratch);
         } else {
-            float sum = 0.0f;
-            for (int j = 0; j < k - 1; j++) {
+            float part = 0.0f;
+            for (int j = t; j < k - 1; j += step) {
                 float aj = a[b + j], t1 = lk_trigamma(aj);
                 da[b + j] = dy[b + j] * (t1 + eps[b + j] * lk_tetragamma(aj) * 0.5f / sqrt(t1));
-                sum += dy[b + j];
+                part += dy[b + j];
             }
+            float sum = lk_row_total(scratch, part, t, step);
             float aK = a[b + k - 1], t1K = lk_trigamma(aK);
-            da[b + k - 1] = -sum * (t1K + eps[b + k - 1] * lk_tetragamma(aK) * 0.5f / sqrt(t1K));
+            if (t == 0) da[b + k - 1] = -sum * (t1K + eps[b + k - 1] * lk_tetragamma(aK) * 0.5f / sqrt(t1K));
         }
     }
+    LK_APPROXIMATION_ROW_KERNELS(dirichlet_sample_backward, (__global const float* a, __global const float* eps, __global const float* dy,
+                                               __global float* da, const int rows, const int k, const int approximation),
+                   (a, eps, dy, da, k, approximation))
 
     /* Aitchison-Shen density by the determinant lemma and Sherman-Morrison: r = y - mean, s1 = sum 1/d, s2 = sum r^2/d,
        s3 = sum r/d, u = 1 + c s1; log N = -1/2 ((k-1) log 2 pi + sum log d + log u + s2 - c s3^2 / u). */
-    inline float4 lk_aitchison_sums(__global const float* a, __global const float* y, long b, int k) {
+    inline float4 lk_aitchison_sums(__global const float* a, __global const float* y, long b, int k, int t, int step, __local float* scratch) {
         float psiK = lk_digamma(a[b + k - 1]);
         float s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, sl = 0.0f;
-        for (int j = 0; j < k - 1; j++) {
+        for (int j = t; j < k - 1; j += step) {
             float d = lk_trigamma(a[b + j]), r = y[b + j] - (lk_digamma(a[b + j]) - psiK);
             s1 += 1.0f / d;
             s2 += r * r / d;
             s3 += r / d;
             sl += log(d);
         }
-        return (float4)(s1, s2, s3, sl);
+        return (float4)(lk_row_total(scratch, s1, t, step), lk_row_total(scratch, s2, t, step), lk_row_total(scratch, s3, t, step),
+                        lk_row_total(scratch, sl, t, step));
     }
 
-    __kernel void families_dirichlet_approximation_log_density_f32(__global const float* y, __global const float* a, __global float* lp,
-                                                                   const int rows, const int k, const int approximation) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
+    inline void lk_dirichlet_approximation_log_density_row(int r, int t, int step, __local float* scratch, __global const float* y,
+                                                           __global const float* a, __global float* lp, int k, int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
-            float mean_log, sum_inverse, s = 0.0f;
-            lk_laplace_sums(a, b, k, &mean_log, &sum_inverse);
-            for (int j = 0; j < k; j++) {
+            float mean_log, sum_inverse, part = 0.0f;
+            lk_laplace_sums(a, b, k, t, step, scratch, &mean_log, &sum_inverse);
+            for (int j = t; j < k; j += step) {
                 float v = lk_laplace_variance(a[b + j], sum_inverse, (float)k), d = y[b + j] - lk_laplace_mean(a[b + j], mean_log);
-                s += -0.5f * (LK_LOG_2PI_F + log(v) + d * d / v);
+                part += -0.5f * (LK_LOG_2PI_F + log(v) + d * d / v);
             }
-            lp[r] = s;
+            float total = lk_row_total(scratch, part, t, step);
+            if (t == 0) lp[r] = total;
         } else {
-            float4 s = lk_aitchison_sums(a, y, b, k);
+            float4 s = lk_aitchison_sums(a, y, b, k, t, step, scratch);
             float c = lk_trigamma(a[b + k - 1]), u = 1.0f + c * s.x;
-            lp[r] = -0.5f * ((float)(k - 1) * LK_LOG_2PI_F + s.w + log(u) + s.y - c * s.z * s.z / u);
+            if (t == 0) lp[r] = -0.5f * ((float)(k - 1) * LK_LOG_2PI_F + s.w + log(u) + s.y - c * s.z * s.z / u);
         }
     }
+    LK_APPROXIMATION_ROW_KERNELS(dirichlet_approximation_log_density, (__global const float* y, __global const float* a, __global float* lp,
+                                                         const int rows, const int k, const int approximation), (y, a, lp, k, approximation))
 
     /* Aitchison-Shen gradients: q_j = (r_j - c s3/u)/d_j (the precision times r); dy_j = -g q_j (dy_K = 0);
        dL/dd_j = (q_j^2 - 1/d_j + c/(u d_j^2))/2, dL/dc = -(s1/u - s3^2/u^2)/2; then through mean, d and c to alpha. */
-    __kernel void families_dirichlet_approximation_log_density_backward_f32(
-            __global const float* y, __global const float* a, __global const float* g, __global float* dy, __global float* da,
-            const int rows, const int k, const int approximation) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
+    inline void lk_dirichlet_approximation_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* y,
+                                                                    __global const float* a, __global const float* g, __global float* dy,
+                                                                    __global float* da, int k, int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
-            lk_laplace_backward(1, a, y, g[r], g, da, dy, b, k);
+            lk_laplace_backward(1, a, y, g[r], g, da, dy, b, k, t, step, scratch);
             return;
         }
-        float4 s = lk_aitchison_sums(a, y, b, k);
-        float aK = a[b + k - 1], psiK = lk_digamma(aK), c = lk_trigamma(aK), u = 1.0f + c * s.x, sq = 0.0f;
-        for (int j = 0; j < k - 1; j++) {
+        float4 s = lk_aitchison_sums(a, y, b, k, t, step, scratch);
+        float aK = a[b + k - 1], psiK = lk_digamma(aK), c = lk_trigamma(aK), u = 1.0f + c * s.x, part = 0.0f;
+        for (int j = t; j < k - 1; j += step) {
             float aj = a[b + j], d = lk_trigamma(aj), rj = y[b + j] - (lk_digamma(aj) - psiK);
             float q = (rj - c * s.z / u) / d;
             float dd = 0.5f * (q * q - 1.0f / d + c / (u * d * d));
             dy[b + j] = -g[r] * q;
             da[b + j] = g[r] * (q * d + dd * lk_tetragamma(aj));
-            sq += q;
+            part += q;
         }
+        float sq = lk_row_total(scratch, part, t, step);
         float dc = -0.5f * (s.x / u - s.z * s.z / (u * u));
-        dy[b + k - 1] = 0.0f;
-        da[b + k - 1] = g[r] * (-sq * c + dc * lk_tetragamma(aK));
+        if (t == 0) {
+            dy[b + k - 1] = 0.0f;
+            da[b + k - 1] = g[r] * (-sq * c + dc * lk_tetragamma(aK));
+        }
     }
+    LK_APPROXIMATION_ROW_KERNELS(dirichlet_approximation_log_density_backward,
+                                 (__global const float* y, __global const float* a, __global const float* g, __global float* dy, __global float* da,
+                    const int rows, const int k, const int approximation), (y, a, g, dy, da, k, approximation))
 
     /* KL(Dir(a) || Dir(beta 1)); normaliser = k lgamma(beta) - lgamma(k beta) */
-    __kernel void families_dirichlet_kl_f32(__global const float* a, __global float* kl, const int rows, const int k,
-                                            const float beta, const float normaliser) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
-        long b = (long)r * k;
-        float a0 = 0.0f, lg = 0.0f;
-        for (int j = 0; j < k; j++) { a0 += a[b + j]; lg += lk_lgamma(a[b + j]); }
-        float psi0 = lk_digamma(a0), cross = 0.0f;
-        for (int j = 0; j < k; j++) cross += (a[b + j] - beta) * (lk_digamma(a[b + j]) - psi0);
-        kl[r] = (lk_lgamma(a0) - lg) + (cross + normaliser);
-    }
-
-    __kernel void families_dirichlet_kl_backward_f32(__global const float* a, __global const float* g, __global float* da,
-                                                     const int rows, const int k, const float beta) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
-        long b = (long)r * k;
-        float a0 = 0.0f;
-        for (int j = 0; j < k; j++) a0 += a[b + j];
-        float common = (a0 - (float)k * beta) * lk_trigamma(a0);
-        for (int j = 0; j < k; j++) da[b + j] = g[r] * ((a[b + j] - beta) * lk_trigamma(a[b + j]) - common);
-    }
-
-    /* The two above with a work-group per row, the row's sums split across its work-items: for a GPU, long rows or
-       small batches. */
-    __kernel void families_dirichlet_kl_rows_f32(__global const float* a, __global float* kl, const int rows, const int k,
-                                                 const float beta, const float normaliser) {
-        __local float scratch[LK_WG];
-        int r = get_group_id(0), t = get_local_id(0);
+    inline void lk_dirichlet_kl_row(int r, int t, int step, __local float* scratch, __global const float* a, __global float* kl, int k,
+                                    float beta, float normaliser) {
         long b = (long)r * k;
         float s = 0.0f, lgs = 0.0f;
-        for (int j = t; j < k; j += LK_WG) { s += a[b + j]; lgs += lk_lgamma(a[b + j]); }
-        float a0 = lk_group_sum(scratch, s, t), lg = lk_group_sum(scratch, lgs, t);
+        for (int j = t; j < k; j += step) { s += a[b + j]; lgs += lk_lgamma(a[b + j]); }
+        float a0 = lk_row_total(scratch, s, t, step), lg = lk_row_total(scratch, lgs, t, step);
         float psi0 = lk_digamma(a0), c = 0.0f;
-        for (int j = t; j < k; j += LK_WG) c += (a[b + j] - beta) * (lk_digamma(a[b + j]) - psi0);
-        float cross = lk_group_sum(scratch, c, t);
+        for (int j = t; j < k; j += step) c += (a[b + j] - beta) * (lk_digamma(a[b + j]) - psi0);
+        float cross = lk_row_total(scratch, c, t, step);
         if (t == 0) kl[r] = (lk_lgamma(a0) - lg) + (cross + normaliser);
     }
+    LK_ROW_KERNELS(dirichlet_kl, (__global const float* a, __global float* kl, const int rows, const int k, const float beta,
+                                  const float normaliser), (a, kl, k, beta, normaliser))
 
-    __kernel void families_dirichlet_kl_backward_rows_f32(__global const float* a, __global const float* g, __global float* da,
-                                                          const int rows, const int k, const float beta) {
-        __local float scratch[LK_WG];
-        int r = get_group_id(0), t = get_local_id(0);
+    inline void lk_dirichlet_kl_backward_row(int r, int t, int step, __local float* scratch, __global const float* a, __global const float* g,
+                                             __global float* da, int k, float beta) {
         long b = (long)r * k;
         float s = 0.0f;
-        for (int j = t; j < k; j += LK_WG) s += a[b + j];
-        float a0 = lk_group_sum(scratch, s, t);
+        for (int j = t; j < k; j += step) s += a[b + j];
+        float a0 = lk_row_total(scratch, s, t, step);
         float common = (a0 - (float)k * beta) * lk_trigamma(a0);
-        for (int j = t; j < k; j += LK_WG) da[b + j] = g[r] * ((a[b + j] - beta) * lk_trigamma(a[b + j]) - common);
+        for (int j = t; j < k; j += step) da[b + j] = g[r] * ((a[b + j] - beta) * lk_trigamma(a[b + j]) - common);
     }
+    LK_ROW_KERNELS(dirichlet_kl_backward, (__global const float* a, __global const float* g, __global float* da, const int rows, const int k,
+                                           const float beta), (a, g, da, k, beta))
 
     /* log Dir(z; a) */
-    __kernel void families_dirichlet_log_density_f32(__global const float* z, __global const float* a, __global float* lp,
-                                                     const int rows, const int k) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
+    inline void lk_dirichlet_log_density_row(int r, int t, int step, __local float* scratch, __global const float* z, __global const float* a,
+                                             __global float* lp, int k) {
         long b = (long)r * k;
-        float a0 = 0.0f, lg = 0.0f, s = 0.0f;
-        for (int j = 0; j < k; j++) { a0 += a[b + j]; lg += lk_lgamma(a[b + j]); s += (a[b + j] - 1.0f) * log(z[b + j]); }
-        lp[r] = (lk_lgamma(a0) - lg) + s;
+        float s0 = 0.0f, lgs = 0.0f, ls = 0.0f;
+        for (int j = t; j < k; j += step) { s0 += a[b + j]; lgs += lk_lgamma(a[b + j]); ls += (a[b + j] - 1.0f) * log(z[b + j]); }
+        float a0 = lk_row_total(scratch, s0, t, step), lg = lk_row_total(scratch, lgs, t, step), s = lk_row_total(scratch, ls, t, step);
+        if (t == 0) lp[r] = (lk_lgamma(a0) - lg) + s;
     }
+    LK_ROW_KERNELS(dirichlet_log_density, (__global const float* z, __global const float* a, __global float* lp, const int rows, const int k),
+                   (z, a, lp, k))
 
-    __kernel void families_dirichlet_log_density_backward_f32(__global const float* z, __global const float* a, __global const float* g,
-                                                              __global float* dz, __global float* da, const int rows, const int k) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
+    inline void lk_dirichlet_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* z,
+                                                      __global const float* a, __global const float* g, __global float* dz,
+                                                      __global float* da, int k) {
         long b = (long)r * k;
-        float a0 = 0.0f;
-        for (int j = 0; j < k; j++) a0 += a[b + j];
-        float psi0 = lk_digamma(a0);
-        for (int j = 0; j < k; j++) {
+        float s = 0.0f;
+        for (int j = t; j < k; j += step) s += a[b + j];
+        float psi0 = lk_digamma(lk_row_total(scratch, s, t, step));
+        for (int j = t; j < k; j += step) {
             dz[b + j] = g[r] * (a[b + j] - 1.0f) / z[b + j];
             da[b + j] = g[r] * (psi0 - lk_digamma(a[b + j]) + log(z[b + j]));
         }
     }
+    LK_ROW_KERNELS(dirichlet_log_density_backward, (__global const float* z, __global const float* a, __global const float* g,
+                                                    __global float* dz, __global float* da, const int rows, const int k),
+                   (z, a, g, dz, da, k))
     """#
 }

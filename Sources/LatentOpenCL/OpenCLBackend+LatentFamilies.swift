@@ -13,10 +13,13 @@ extension OpenCLBackend {
 
     /// `name` over `rows` rows of `length`: its work-group-per-row form (`<name>_rows`) when ``usesRowGroups(rows:length:)``
     /// says so, else one work-item per row.
-    private func familiesPerRow(_ name: String, rows: Int, length: Int, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
+    /// `approximation` names the Dirichlet approximation whose work-group kernel (`<name>_rows_<approximation>`) to take.
+    private func familiesPerRow(_ name: String, rows: Int, length: Int, approximation: LogisticNormal? = nil, _ buffers: [(Buffer, String)],
+                                ints: [Int], floats: [Float] = []) throws {
         guard usesRowGroups(rows: rows, length: length) else { return try families(name, items: rows, buffers, ints: ints, floats: floats) }
         _ = try int(rows * workGroupSize, "rows * work-group size")
-        try families("\(name)_rows", items: rows * workGroupSize, local: workGroupSize, buffers, ints: ints, floats: floats)
+        let suffix = approximation.map { $0 == .laplace ? "_laplace" : "_aitchison_shen" } ?? ""
+        try families("\(name)_rows\(suffix)", items: rows * workGroupSize, local: workGroupSize, buffers, ints: ints, floats: floats)
     }
 
     private func requireComponents(_ k: Int) throws { try require(k >= 2, "a Dirichlet needs at least 2 components, got \(k)") }
@@ -106,7 +109,7 @@ extension OpenCLBackend {
         let buffers = [(alpha, "alpha"), (noise, "noise"), (y, "logits")]
         try checkRows(rows: rows, cols: k, matrices: buffers, perRow: [])
         try requireComponents(k)
-        try families("dirichlet_sample", items: rows, buffers, ints: [rows, k, Int(approximation.rawValue)])
+        try familiesPerRow("dirichlet_sample", rows: rows, length: k, approximation: approximation, buffers, ints: [rows, k, Int(approximation.rawValue)])
     }
 
     public func dirichletSampleBackward(_ approximation: LogisticNormal, alpha: Buffer, noise: Buffer, gradient dy: Buffer, rows: Int,
@@ -114,14 +117,14 @@ extension OpenCLBackend {
         let buffers = [(alpha, "alpha"), (noise, "noise"), (dy, "logits gradient"), (dAlpha, "alpha gradient")]
         try checkRows(rows: rows, cols: k, matrices: buffers, perRow: [])
         try requireComponents(k)
-        try families("dirichlet_sample_backward", items: rows, buffers, ints: [rows, k, Int(approximation.rawValue)])
+        try familiesPerRow("dirichlet_sample_backward", rows: rows, length: k, approximation: approximation, buffers, ints: [rows, k, Int(approximation.rawValue)])
     }
 
     public func dirichletApproximationLogDensity(_ approximation: LogisticNormal, logits y: Buffer, alpha: Buffer, rows: Int, components k: Int,
                                                  into lp: Buffer) throws {
         try checkRows(rows: rows, cols: k, matrices: [(y, "logits"), (alpha, "alpha")], perRow: [(lp, "log-density output")])
         try requireComponents(k)
-        try families("dirichlet_approximation_log_density", items: rows, [(y, "logits"), (alpha, "alpha"), (lp, "log-density output")],
+        try familiesPerRow("dirichlet_approximation_log_density", rows: rows, length: k, approximation: approximation, [(y, "logits"), (alpha, "alpha"), (lp, "log-density output")],
                      ints: [rows, k, Int(approximation.rawValue)])
     }
 
@@ -130,7 +133,7 @@ extension OpenCLBackend {
         try checkRows(rows: rows, cols: k, matrices: [(y, "logits"), (alpha, "alpha"), (dy, "logits gradient"), (dAlpha, "alpha gradient")],
                       perRow: [(g, "log-density gradient")])
         try requireComponents(k)
-        try families("dirichlet_approximation_log_density_backward", items: rows,
+        try familiesPerRow("dirichlet_approximation_log_density_backward", rows: rows, length: k, approximation: approximation,
                      [(y, "logits"), (alpha, "alpha"), (g, "log-density gradient"), (dy, "logits gradient"), (dAlpha, "alpha gradient")],
                      ints: [rows, k, Int(approximation.rawValue)])
     }
@@ -150,14 +153,14 @@ extension OpenCLBackend {
 
     public func dirichletLogDensity(_ z: Buffer, alpha: Buffer, rows: Int, components k: Int, into lp: Buffer) throws {
         try checkRows(rows: rows, cols: k, matrices: [(z, "sample"), (alpha, "alpha")], perRow: [(lp, "log-density output")])
-        try families("dirichlet_log_density", items: rows, [(z, "sample"), (alpha, "alpha"), (lp, "log-density output")], ints: [rows, k])
+        try familiesPerRow("dirichlet_log_density", rows: rows, length: k, [(z, "sample"), (alpha, "alpha"), (lp, "log-density output")], ints: [rows, k])
     }
 
     public func dirichletLogDensityBackward(_ z: Buffer, alpha: Buffer, gradient g: Buffer, rows: Int, components k: Int,
                                             intoSample dz: Buffer, intoAlpha dAlpha: Buffer) throws {
         try checkRows(rows: rows, cols: k, matrices: [(z, "sample"), (alpha, "alpha"), (dz, "sample gradient"), (dAlpha, "alpha gradient")],
                       perRow: [(g, "log-density gradient")])
-        try families("dirichlet_log_density_backward", items: rows,
+        try familiesPerRow("dirichlet_log_density_backward", rows: rows, length: k,
                      [(z, "sample"), (alpha, "alpha"), (g, "log-density gradient"), (dz, "sample gradient"), (dAlpha, "alpha gradient")],
                      ints: [rows, k])
     }

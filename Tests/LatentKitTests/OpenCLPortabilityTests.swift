@@ -59,6 +59,18 @@ import TestSupport
         }
     }
 
+    /// Every op of the self-test's agreement checks (each family kernel at shapes from 7×3 to 3×2,000, forward and
+    /// gradients) against the CPU backend on a backend forced to each reduction form, so that both forms of every
+    /// row and column kernel are checked whatever shape picks which.
+    @Test(arguments: TestBackends.others, [OpenCLBackend.ReductionForm.workItemPerLine, .workGroupPerLines])
+    func bothReductionFormsPassTheAgreementChecks(kind: BackendKind, form: OpenCLBackend.ReductionForm) throws {
+        let backend = try OpenCLBackend(device: try OpenCLBackend.shared().device, reductionForm: form)
+        for check in AgreementChecks.all {
+            let result = try check.run(backend)
+            #expect(result.passed, "\(form) \(check): \(result.summary)")
+        }
+    }
+
     /// Batch normalisation forward and backward, the column sum and the Dirichlet KL with its gradient on `backend`, every
     /// output by name.
     func columnOps(rows: Int, cols: Int, on backend: any Backend) throws -> [String: [Float]] {
