@@ -1,5 +1,6 @@
 // Reductions over one axis and row softmax. Row kernels use one work-group of LK_WG items per row with a
-// tree reduction in local memory; column kernels use one work-item per column (reads coalesce across items).
+// tree reduction in local memory; column kernels come in two forms: one work-item per column (reads coalesce across
+// items; for a CPU device's few cores) and column tiles (a work-group per 16 columns; for a GPU or few columns).
 
 extension KernelSources {
     public static let reductions = #"""
@@ -88,6 +89,45 @@ extension KernelSources {
         if (c < cols) for (int r = r0; r < rows; r += LK_TILE_ROWS) s += x[(long)r * cols + c];
         float total = lk_tile_column_sum(partial, s, lane);
         if (r0 == 0 && c < cols) y[c] = total;
+    }
+
+    /* The maximum of `value` over the LK_TILE_ROWS work-items of each column of a tile (as lk_tile_column_sum). */
+    inline float lk_tile_column_max(__local float* partial, float value, int lane) {
+        int r0 = lane / LK_TILE_COLS;
+        partial[lane] = value;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int s = LK_TILE_ROWS / 2; s > 0; s >>= 1) {
+            if (r0 < s) partial[lane] = lk_max(partial[lane], partial[lane + s * LK_TILE_COLS]);
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        float total = partial[lane % LK_TILE_COLS];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        return total;
+    }
+
+    /* Column maxima and log-sum-exps in column tiles, for a GPU or few columns. A column whose maximum is not finite
+       gives that maximum (as the per-column form); its lanes still take part in every barrier. */
+    __kernel void reductions_max_columns_tiled_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        __local float partial[LK_WG];
+        int lane = get_local_id(0);
+        int c = get_group_id(0) * LK_TILE_COLS + lane % LK_TILE_COLS, r0 = lane / LK_TILE_COLS;
+        float m = -INFINITY;
+        if (c < cols) for (int r = r0; r < rows; r += LK_TILE_ROWS) m = lk_max(m, x[(long)r * cols + c]);
+        float total = lk_tile_column_max(partial, m, lane);
+        if (r0 == 0 && c < cols) y[c] = total;
+    }
+
+    __kernel void reductions_logsumexp_columns_tiled_f32(__global const float* x, __global float* y, const int rows, const int cols) {
+        __local float partial[LK_WG];
+        int lane = get_local_id(0);
+        int c = get_group_id(0) * LK_TILE_COLS + lane % LK_TILE_COLS, r0 = lane / LK_TILE_COLS;
+        float m = -INFINITY;
+        if (c < cols) for (int r = r0; r < rows; r += LK_TILE_ROWS) m = lk_max(m, x[(long)r * cols + c]);
+        m = lk_tile_column_max(partial, m, lane);
+        float s = 0.0f;
+        if (c < cols && isfinite(m)) for (int r = r0; r < rows; r += LK_TILE_ROWS) s += exp(x[(long)r * cols + c] - m);
+        float total = lk_tile_column_sum(partial, s, lane);
+        if (r0 == 0 && c < cols) y[c] = isfinite(m) ? m + log(total) : m;
     }
 
     inline float lk_column_max(__global const float* x, int rows, int cols, int c) {

@@ -188,13 +188,13 @@ public enum AgreementChecks {
     }()
 
     /// The ops outside the tape: k-NN selection, the minibatch gather with binarisation, multi-tensor Adam.
-    static func direct(_ name: String, _ body: @escaping @Sendable (any Backend) throws -> [(String, [Float])]) -> Check {
+    static func direct(_ name: String, rtol: Double = 1e-6, _ body: @escaping @Sendable (any Backend) throws -> [(String, [Float])]) -> Check {
         Check("agreement", name, needsReference: true) { backend in
-            var result = CheckResult(tolerance: "1e-6 relative + 1e-6 of the largest value")
+            var result = CheckResult(tolerance: "\(rtol) relative + \(rtol) of the largest value")
             for ((what, got), (_, want)) in zip(try body(backend), try body(CPUBackend.shared)) {
                 let scale = Double(want.lazy.filter(\.isFinite).map(\.magnitude).max() ?? 0)
                 if got.count != want.count { result.fail("\(what): \(got.count) values, the CPU backend \(want.count)") }
-                for (i, (x, y)) in zip(got, want).enumerated() { result.compare(Double(x), Double(y), rtol: 1e-6, atol: 1e-6 * scale, "\(what)[\(i)]") }
+                for (i, (x, y)) in zip(got, want).enumerated() { result.compare(Double(x), Double(y), rtol: rtol, atol: rtol * scale, "\(what)[\(i)]") }
             }
             return result
         }
@@ -207,6 +207,20 @@ public enum AgreementChecks {
             let values = try b.allocate(count: rows * k, dtype: .float32), indices = try b.allocate(count: rows * k, dtype: .int32)
             try b.smallestPerRow(try b.buffer(x), rows: rows, cols: cols, k: k, intoValues: values, intoIndices: indices)
             return [("values", try b.download(values)), ("indices", try b.downloadInt32(indices, offset: 0, count: rows * k).map(Float.init))]
+        }
+    } + [(7, 3), (100, 200), (1000, 20), (3, 2000)].map { rows, cols in
+        direct("every reduction, rows and columns, \(rows)x\(cols) with infinite lines", rtol: 1e-5) { b in
+            var x = randomFloats(rows * cols, in: -3...3, seed: 6)
+            for r in 0..<rows { x[r * cols] = -.infinity }  // column 0: all -inf
+            for c in 0..<cols where c % 3 == 2 { x[c] = .infinity }  // row 0: some +inf
+            let input = try b.buffer(x)
+            return try ReduceOp.allCases.flatMap { op in
+                try ReductionAxis.allCases.map { axis in
+                    let y = try b.allocate(count: axis.outputCount(rows: rows, cols: cols), dtype: .float32)
+                    try b.reduce(op, input, rows: rows, cols: cols, axis: axis, into: y)
+                    return ("\(op) \(axis)", try b.download(y))
+                }
+            }
         }
     } + [(100, 784), (7, 3)].map { batch, cols in
         direct("gather and binarise \(batch)x\(cols)") { b in

@@ -14,8 +14,8 @@ extension OpenCLBackend {
         switch axis {
         case .eachRow:
             try launch(.reductions, "reductions_\(op.rawValue)_rows_f32", global: rows * workGroupSize, local: workGroupSize, args)
-        case .eachColumn where op == .sum && usesColumnTiles(columns: cols):
-            try launch(.reductions, "reductions_sum_columns_tiled_f32", global: columnTileWorkItems(columns: cols), args)
+        case .eachColumn where usesColumnTiles(columns: cols):
+            try launch(.reductions, "reductions_\(op.rawValue)_columns_tiled_f32", global: columnTileWorkItems(columns: cols), args)
         case .eachColumn:
             try launch(.reductions, "reductions_\(op.rawValue)_columns_f32", global: cols, args)
         }
