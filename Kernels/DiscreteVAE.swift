@@ -102,6 +102,24 @@ extension KernelSources {
         e[r] = lk_rbm_pair(zr, w, na, nb) + lin;
     }
 
+    /* The energy with a work-group per row, its items taking the units in turn: for a GPU, or batches under 64. */
+    __kernel void dvae_rbm_energy_rows_f32(__global const float* z, __global const float* w, __global const float* b, __global float* e,
+                                           const int rows, const int na, const int nb) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0), n = na + nb;
+        __global const float* zr = z + (long)r * n;
+        float part = 0.0f;
+        for (int i = t; i < na; i += LK_WG) {
+            float s = 0.0f;
+            for (int j = 0; j < nb; j++) s += w[(long)i * nb + j] * zr[na + j];
+            part += zr[i] * s;
+        }
+        float lin = 0.0f;
+        for (int i = t; i < n; i += LK_WG) lin += b[i] * zr[i];
+        float pair = lk_group_sum(scratch, part, t), linear = lk_group_sum(scratch, lin, t);
+        if (t == 0) e[r] = pair + linear;
+    }
+
     /* dz[r, i] = g[r] (b_i + (W z_B)_i) on the A side, g[r] (b_i + (z_Aᵀ W)_i) on the B side. */
     __kernel void dvae_rbm_energy_backward_state_f32(__global const float* z, __global const float* w, __global const float* b,
                                                      __global const float* g, __global float* dz, const int rows, const int na, const int nb) {
@@ -152,6 +170,25 @@ extension KernelSources {
             d += lk_softplus(t_to * a) - lk_softplus(t_from * a);
         }
         logw[r] += d;
+    }
+
+    /* The AIS increment with a work-group per chain, its items taking the B units in turn. */
+    __kernel void dvae_rbm_free_energy_increment_rows_f32(__global const float* state, __global const float* w, __global const float* b,
+                                                          __global float* logw, const int chains, const int na, const int nb,
+                                                          const float t_from, const float t_to) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        __global const float* zr = state + (long)r * (na + nb);
+        float lin = 0.0f, part = 0.0f;
+        for (int i = t; i < na; i += LK_WG) lin += b[i] * zr[i];
+        for (int j = t; j < nb; j += LK_WG) {
+            float a = 0.0f;
+            for (int k = 0; k < na; k++) a += zr[k] * w[(long)k * nb + j];
+            a += b[na + j];
+            part += lk_softplus(t_to * a) - lk_softplus(t_from * a);
+        }
+        float linear = lk_group_sum(scratch, lin, t), softplus = lk_group_sum(scratch, part, t);
+        if (t == 0) logw[r] += (t_to - t_from) * linear + softplus;
     }
     """#
 }

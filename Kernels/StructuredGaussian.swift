@@ -3,8 +3,10 @@
 // Sources/LatentCPU/CPUBackend+StructuredGaussian.swift, which documents the algebra; see LatentCore/PrecisionStructure.swift
 // for the layout of L's strictly-lower non-zeros (row by row, each row's contiguous columns first(a)..a-1 in order).
 //
-// One work-item per batch row: a row's triangular solves are sequential and latents are short (tens of values), so a
-// work-group per row would idle. L's diagonal is exp(-lv/2) and every division by it is a multiplication by
+// One work-item per batch row for the sample, the KL and their gradients: a row's triangular solves and the trace's
+// recursion over blocks are sequential (a block depends on the one before), so a work-group per row would idle. The
+// log-density and its gradient need no solve (u = Lᵀ(z - μ) gathers a column of L per latent): they have a
+// work-group-per-row form too, its items taking the latents in turn, for a GPU, long rows or small batches. L's diagonal is exp(-lv/2) and every division by it is a multiplication by
 // exp(lv/2), as in the diagonal family's sample. Per-row scratch (the Gram blocks of L⁻¹, vectors) lives in a global
 // workspace the backend allocates, so no block size is baked into the program.
 
@@ -221,6 +223,23 @@ extension KernelSources {
         lp[r] = -0.5f * total;
     }
 
+    /* The log-density with a work-group per row: each item takes latents j = t, t + LK_WG, ... */
+    __kernel void structured_gaussian_log_density_rows_f32(__global const float* z, __global const float* mu, __global const float* lv,
+                                                           __global const float* off, __global float* lp, const int rows,
+                                                           const int blocks, const int c) {
+        __local float scratch[LK_WG];
+        int r = get_group_id(0), t = get_local_id(0);
+        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c;
+        long o = (long)r * n;
+        float part = 0.0f;
+        for (int j = t; j < n; j += LK_WG) {
+            float u = lk_sg_transposed_product(z + o, mu + o, lv + o, off + (long)r * m, j, n, c);
+            part += LK_SG_LOG_2PI + lv[o + j] + u * u;
+        }
+        float total = lk_group_sum(scratch, part, t);
+        if (t == 0) lp[r] = -0.5f * total;
+    }
+
     /* u = L^T (z - mu): dz = -g L u = -dmu, dL_aj = -g (z - mu)_a u_j, dlv_a = g (-1/2 + (z - mu)_a u_a L_aa / 2) */
     __kernel void structured_gaussian_log_density_backward_f32(__global const float* z, __global const float* mu, __global const float* lv,
                                                                __global const float* off, __global const float* gr, __global float* dz,
@@ -244,6 +263,35 @@ extension KernelSources {
             }
             dz[o + a] = -g * t;
             dmu[o + a] = g * t;
+            dlv[o + a] = g * (-0.5f + 0.5f * ra * u[a] * la);
+        }
+    }
+
+    /* The same with a work-group per row: its items compute u in turn into the workspace, then (after a barrier that
+       makes the group's writes visible to it) each latent a's row of L times u. */
+    __kernel void structured_gaussian_log_density_backward_rows_f32(__global const float* z, __global const float* mu,
+                                                                    __global const float* lv, __global const float* off,
+                                                                    __global const float* gr, __global float* dz, __global float* dmu,
+                                                                    __global float* dlv, __global float* doff, __global float* ws,
+                                                                    const int rows, const int blocks, const int c) {
+        int r = get_group_id(0), t = get_local_id(0);
+        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c;
+        long o = (long)r * n, om = (long)r * m;
+        __global const float* L = off + om;
+        __global float* u = ws + 2 * o;
+        float g = gr[r];
+        for (int j = t; j < n; j += LK_WG) u[j] = lk_sg_transposed_product(z + o, mu + o, lv + o, L, j, n, c);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        for (int a = t; a < n; a += LK_WG) {
+            float ra = z[o + a] - mu[o + a], la = exp(-0.5f * lv[o + a]);
+            float tt = la * u[a];
+            int s = lk_sg_start(a, c), f = lk_sg_first(a, c);
+            for (int j = f; j < a; j++) {
+                tt += L[s + j - f] * u[j];
+                doff[om + s + j - f] = -g * ra * u[j];
+            }
+            dz[o + a] = -g * tt;
+            dmu[o + a] = g * tt;
             dlv[o + a] = g * (-0.5f + 0.5f * ra * u[a] * la);
         }
     }

@@ -233,6 +233,17 @@ public enum AgreementChecks {
             try b.gatherRows(x, rows: rows, cols: cols, indices: order, indexOffset: 2 * batch, count: batch, binarizing: nil, into: plain)
             return [("binarised", try b.download(y)), ("gathered", try b.download(plain))]
         }
+    } + [(7, RBMShape(a: 2, b: 3)), (100, RBMShape(a: 64, b: 64)), (1000, RBMShape(a: 8, b: 8))].map { chains, shape in
+        direct("AIS weight increment, \(chains) chains of a \(shape.a)+\(shape.b) RBM", rtol: 1e-5) { b in
+            let bits: [Float] = randomFloats(chains * shape.units, in: 0...1, seed: 21).map { $0 < 0.5 ? Float(0) : Float(1) }
+            let state = try b.buffer(bits)
+            let w = try b.buffer(randomFloats(shape.a * shape.b, in: -0.5...0.5, seed: 22))
+            let bias = try b.buffer(randomFloats(shape.units, in: -1...1, seed: 23))
+            let logWeights = try b.buffer(randomFloats(chains, in: -1...1, seed: 24))
+            try b.rbmFreeEnergyIncrement(state: state, weights: w, bias: bias, shape: shape, chains: chains, from: 0.25, to: 0.5,
+                                         accumulatingInto: logWeights)
+            return [("log-weights", try b.download(logWeights))]
+        }
     } + [direct("multi-tensor Adam, 20 tensors of 1 to 100,000") { b in
         let counts = [1, 3, 1000, 100_000] + Array(repeating: 17, count: 16)
         let tensors = try counts.enumerated().map { i, n in

@@ -5,10 +5,17 @@ import LatentCore
 
 extension OpenCLBackend {
     /// One work-item per `items`: `buffers`, then the integer and float scalars.
-    private func dvae(_ name: String, items: Int, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
+    private func dvae(_ name: String, items: Int, local: Int? = nil, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
         _ = try int(items, "\(name) work-items")
-        try launch(.discreteVAE, "dvae_\(name)_f32", global: items,
+        try launch(.discreteVAE, "dvae_\(name)_f32", global: items, local: local,
                    try buffers.map { .buffer(try mem($0.0, $0.1)) } + ints.map { try int($0, name) } + floats.map { .float($0) })
+    }
+
+    /// `name` over `rows` rows of an RBM of `shape`: a work-group per row (`<name>_rows`) where ``usesRowGroups(rows:length:)``
+    /// says so for rows of `a·b` pair terms, else one work-item per row.
+    private func dvaePerRow(_ name: String, rows: Int, shape: RBMShape, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
+        guard usesRowGroups(rows: rows, length: shape.a * shape.b) else { return try dvae(name, items: rows, buffers, ints: ints, floats: floats) }
+        try dvae("\(name)_rows", items: rows * workGroupSize, local: workGroupSize, buffers, ints: ints, floats: floats)
     }
 
     public func spikeAndExponentialSample(logits: Buffer, uniforms rho: Buffer, beta: Float, count: Int, intoSample zeta: Buffer,
@@ -50,7 +57,7 @@ extension OpenCLBackend {
     public func rbmEnergy(_ z: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, rows: Int, into e: Buffer) throws {
         try checkRBM(shape, rows: rows, state: z, weights: weights, bias: bias)
         try e.check(holds: rows, "RBM energy output")
-        try dvae("rbm_energy", items: rows, [(z, "RBM state"), (weights, "RBM weights"), (bias, "RBM bias"), (e, "RBM energy output")],
+        try dvaePerRow("rbm_energy", rows: rows, shape: shape, [(z, "RBM state"), (weights, "RBM weights"), (bias, "RBM bias"), (e, "RBM energy output")],
                  ints: [rows, shape.a, shape.b])
     }
 
@@ -78,7 +85,7 @@ extension OpenCLBackend {
                                        accumulatingInto logWeights: Buffer) throws {
         try checkRBM(shape, rows: chains, state: state, weights: weights, bias: bias)
         try logWeights.check(holds: chains, "AIS log-weights")
-        try dvae("rbm_free_energy_increment", items: chains,
+        try dvaePerRow("rbm_free_energy_increment", rows: chains, shape: shape,
                  [(state, "RBM state"), (weights, "RBM weights"), (bias, "RBM bias"), (logWeights, "AIS log-weights")],
                  ints: [chains, shape.a, shape.b], floats: [from, to])
     }

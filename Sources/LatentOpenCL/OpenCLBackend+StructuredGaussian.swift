@@ -5,12 +5,20 @@
 import LatentCore
 
 extension OpenCLBackend {
-    /// One work-item per batch row: `buffers`, an optional workspace of `workspace` floats per row, then rows, blocks and the block size.
-    private func structured(_ name: String, _ s: PrecisionStructure, rows: Int, _ buffers: [(Buffer, String)], workspace: Int = 0) throws {
+    /// One work-item per batch row (or, with `rowGroups` and where ``usesRowGroups(rows:length:)`` says so, a work-group per
+    /// row: the `<name>_rows` kernel): `buffers`, an optional workspace of `workspace` floats per row, then rows, blocks and
+    /// the block size.
+    private func structured(_ name: String, _ s: PrecisionStructure, rows: Int, _ buffers: [(Buffer, String)], workspace: Int = 0,
+                            rowGroups: Bool = false) throws {
         let scratch = workspace > 0 && rows > 0 ? try self.workspace(count: rows * workspace) : nil
         let memories = try buffers.map { Argument.buffer(try mem($0.0, $0.1)) } + (try scratch.map { [Argument.buffer(try mem($0, "workspace"))] } ?? [])
-        try launch(.structuredGaussian, "structured_gaussian_\(name)_f32", global: rows,
-                   memories + [try int(rows, "rows"), try int(s.blocks, "blocks"), try int(s.blockSize, "block size")])
+        let arguments = memories + [try int(rows, "rows"), try int(s.blocks, "blocks"), try int(s.blockSize, "block size")]
+        if rowGroups && usesRowGroups(rows: rows, length: s.latentSize) {
+            _ = try int(rows * workGroupSize, "rows * work-group size")
+            try launch(.structuredGaussian, "structured_gaussian_\(name)_rows_f32", global: rows * workGroupSize, local: workGroupSize, arguments)
+        } else {
+            try launch(.structuredGaussian, "structured_gaussian_\(name)_f32", global: rows, arguments)
+        }
     }
 
     public func structuredGaussianSample(_ s: PrecisionStructure, mean: Buffer, logVariance: Buffer, offDiagonal: Buffer, noise: Buffer,
@@ -55,7 +63,7 @@ extension OpenCLBackend {
         try checkStructured(s, rows: rows, latent: [(z, "sample"), (mean, "mean"), (logVariance, "log-variance")],
                             offDiagonal: [(offDiagonal, "off-diagonals")], perRow: [(lp, "log-density output")])
         try structured("log_density", s, rows: rows, [(z, "sample"), (mean, "mean"), (logVariance, "log-variance"), (offDiagonal, "off-diagonals"),
-                                                      (lp, "log-density output")])
+                                                      (lp, "log-density output")], rowGroups: true)
     }
 
     public func structuredGaussianLogDensityBackward(_ s: PrecisionStructure, _ z: Buffer, mean: Buffer, logVariance: Buffer,
@@ -68,6 +76,7 @@ extension OpenCLBackend {
         try structured("log_density_backward", s, rows: rows, [(z, "sample"), (mean, "mean"), (logVariance, "log-variance"),
                                                                (offDiagonal, "off-diagonals"), (g, "log-density gradient"), (dz, "sample gradient"),
                                                                (dMean, "mean gradient"), (dLogVariance, "log-variance gradient"),
-                                                               (dOffDiagonal, "off-diagonal gradient")], workspace: s.vectorWorkspace)
+                                                               (dOffDiagonal, "off-diagonal gradient")], workspace: s.vectorWorkspace,
+                                   rowGroups: true)
     }
 }
