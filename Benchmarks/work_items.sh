@@ -2,8 +2,9 @@
 # The parallelism a GPU gets: the work-items of every kernel one training step launches (LATENTKIT_TRACE_LAUNCHES=1),
 # at batch 100 with nz = 20, 200 and 2,000, per recipe, one line per kernel: the most work-items it asks for at each nz
 # (before rounding up to whole work-groups; a work-group-per-row kernel asks for its whole groups). The step is the 2nd
-# of a 2-step run, from its minibatch gather on. CLBlast's kernels are not ours and are left out.
-# Usage: Benchmarks/work_items.sh [path/to/latentkit] [data dir]
+# of a 2-step run, from its minibatch gather on. CLBlast's kernels are not ours and are left out. The reduction kernels'
+# form is the device's choice; LATENTKIT_OPENCL_REDUCTIONS=work-groups shows on any device the forms a GPU gets.
+# Usage: [LATENTKIT_OPENCL_REDUCTIONS=work-groups] Benchmarks/work_items.sh [path/to/latentkit] [data dir]
 set -euo pipefail
 bin=${1:-.build/release/latentkit}
 data=${2:-data/mnist}

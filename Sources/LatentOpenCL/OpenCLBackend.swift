@@ -68,9 +68,17 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// A backend on `device` whose kernels use work-groups of the largest power of two up to 256, the device's
     /// `CL_DEVICE_MAX_WORK_GROUP_SIZE`, `workGroupLimit` and `LATENTKIT_OPENCL_WORK_GROUP` (when set). The reduction kernels'
     /// local arrays are sized by it, and every kernel's own `CL_KERNEL_WORK_GROUP_SIZE` is checked against it.
+    /// `reductionForm` (or `LATENTKIT_OPENCL_REDUCTIONS=work-items|work-groups`) fixes the form of every reduction kernel
+    /// instead of choosing by device and shape: to see on any device what a GPU gets, or to compare the two.
     public init(device: CLDeviceInfo, workGroupLimit: Int? = nil, reductionForm: ReductionForm? = nil) throws {
         self.device = device
-        self.reductionForm = reductionForm
+        switch ProcessInfo.processInfo.environment["LATENTKIT_OPENCL_REDUCTIONS"] {
+        case nil, "": self.reductionForm = reductionForm
+        case "work-items": self.reductionForm = reductionForm ?? .workItemPerLine
+        case "work-groups": self.reductionForm = reductionForm ?? .workGroupPerLines
+        case let text?:
+            throw BackendError.invalidArgument("LATENTKIT_OPENCL_REDUCTIONS=\(text) is neither work-items nor work-groups")
+        }
         var limit = min(256, device.maxWorkGroupSize, workGroupLimit ?? Int.max)
         if let text = ProcessInfo.processInfo.environment["LATENTKIT_OPENCL_WORK_GROUP"], !text.isEmpty {
             guard let n = Int(text), n >= 1 else {
