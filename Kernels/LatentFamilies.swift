@@ -193,50 +193,32 @@ extension KernelSources {
         dlv[i] = gr * 0.5f * (diff * d - 1.0f);
     }
 
-    /* ---- Dirichlet (paper 000). Each op is a row function lk_<op>_row(r, t, step, scratch, ...) that two kernels run:
+    /* ---- Dirichlet (paper 000). Each op is a row function families_<op>_row(r, t, step, scratch, ...) that two kernels run:
        families_<op>_f32 with one work-item per row (t = 0, step = 1: the loops of the CPU twin, in its order), and
        families_<op>_rows_f32 with a work-group per row (t = local id, step = LK_WG: the row's loops split across the
        group, each sum reduced in local memory), for a GPU, long rows or small batches. ---- */
-
-    /* A row's total from each work-item's part: a lone work-item (step 1) already holds it; a work-group adds its items'
-       parts (every item of the group must call it, so calls sit outside item-dependent branches). */
-    inline float lk_row_total(__local float* scratch, float part, int t, int step) { return step == 1 ? part : lk_group_sum(scratch, part, t); }
-
-    #define LK_UNPACK(...) __VA_ARGS__
-    /* The two kernels of row function lk_<name>_row: `params` the kernels' parameters (with `const int rows`), `args` the
-       row function's arguments after (r, t, step, scratch). */
-    #define LK_ROW_KERNELS(name, params, args) \
-        __kernel void families_##name##_f32 params { \
-            int r = get_global_id(0); \
-            if (r >= rows) return; \
-            lk_##name##_row(r, 0, 1, (__local float*)0, LK_UNPACK args); \
-        } \
-        __kernel void families_##name##_rows_f32 params { \
-            __local float scratch[LK_WG]; \
-            lk_##name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
-        }
 
     /* The same for a row function of the approximation (0 Laplace, 1 Aitchison-Shen), with a work-group kernel for each,
        families_<name>_rows_<approximation>_f32, in which the approximation is a constant (the parameter shadowed): no
        barrier then sits in a branch, which PoCL's work-group loops got wrong (a crash) and a GPU need not evaluate. */
     #define LK_APPROXIMATION_ROW_KERNELS(name, params, args) \
-        __kernel void families_##name##_f32 params { \
+        __kernel void name##_f32 params { \
             int r = get_global_id(0); \
             if (r >= rows) return; \
-            lk_##name##_row(r, 0, 1, (__local float*)0, LK_UNPACK args); \
+            name##_row(r, 0, 1, (__local float*)0, LK_UNPACK args); \
         } \
-        __kernel void families_##name##_rows_laplace_f32 params { \
+        __kernel void name##_rows_laplace_f32 params { \
             __local float scratch[LK_WG]; \
             { \
                 const int approximation = 0; \
-                lk_##name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
+                name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
             } \
         } \
-        __kernel void families_##name##_rows_aitchison_shen_f32 params { \
+        __kernel void name##_rows_aitchison_shen_f32 params { \
             __local float scratch[LK_WG]; \
             { \
                 const int approximation = 1; \
-                lk_##name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
+                name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
             } \
         }
 
@@ -254,7 +236,7 @@ extension KernelSources {
 
     /* Laplace: y = mean + sqrt(var) eps. Aitchison-Shen: for j < k-1, y_j = psi(a_j) - psi(a_K) + sqrt(psi1(a_j)) eps_j
        - sqrt(psi1(a_K)) eps_K (one shared eps_K), y_K = 0. */
-    inline void lk_dirichlet_sample_row(int r, int t, int step, __local float* scratch, __global const float* a, __global const float* eps,
+    inline void families_dirichlet_sample_row(int r, int t, int step, __local float* scratch, __global const float* a, __global const float* eps,
                                         __global float* y, int k, int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
@@ -268,7 +250,7 @@ extension KernelSources {
             if (t == 0) y[b + k - 1] = 0.0f;
         }
     }
-    LK_APPROXIMATION_ROW_KERNELS(dirichlet_sample, (__global const float* a, __global const float* eps, __global float* y, const int rows, const int k,
+    LK_APPROXIMATION_ROW_KERNELS(families_dirichlet_sample, (__global const float* a, __global const float* eps, __global float* y, const int rows, const int k,
                                       const int approximation), (a, eps, y, k, approximation))
 
     /* Laplace chain rule: with A_j = dL/dmean_j and B_j = dL/dvar_j,
@@ -302,7 +284,7 @@ extension KernelSources {
         }
     }
 
-    inline void lk_dirichlet_sample_backward_row(int r, int t, int step, __local float* scratch, __global const float* a,
+    inline void families_dirichlet_sample_backward_row(int r, int t, int step, __local float* scratch, __global const float* a,
                                                  __global const float* eps, __global const float* dy, __global float* da, int k,
                                                  int approximation) {
         long b = (long)r * k;
@@ -320,7 +302,7 @@ extension KernelSources {
             if (t == 0) da[b + k - 1] = -sum * (t1K + eps[b + k - 1] * lk_tetragamma(aK) * 0.5f / sqrt(t1K));
         }
     }
-    LK_APPROXIMATION_ROW_KERNELS(dirichlet_sample_backward, (__global const float* a, __global const float* eps, __global const float* dy,
+    LK_APPROXIMATION_ROW_KERNELS(families_dirichlet_sample_backward, (__global const float* a, __global const float* eps, __global const float* dy,
                                                __global float* da, const int rows, const int k, const int approximation),
                    (a, eps, dy, da, k, approximation))
 
@@ -340,7 +322,7 @@ extension KernelSources {
                         lk_row_total(scratch, sl, t, step));
     }
 
-    inline void lk_dirichlet_approximation_log_density_row(int r, int t, int step, __local float* scratch, __global const float* y,
+    inline void families_dirichlet_approximation_log_density_row(int r, int t, int step, __local float* scratch, __global const float* y,
                                                            __global const float* a, __global float* lp, int k, int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
@@ -358,12 +340,12 @@ extension KernelSources {
             if (t == 0) lp[r] = -0.5f * ((float)(k - 1) * LK_LOG_2PI_F + s.w + log(u) + s.y - c * s.z * s.z / u);
         }
     }
-    LK_APPROXIMATION_ROW_KERNELS(dirichlet_approximation_log_density, (__global const float* y, __global const float* a, __global float* lp,
+    LK_APPROXIMATION_ROW_KERNELS(families_dirichlet_approximation_log_density, (__global const float* y, __global const float* a, __global float* lp,
                                                          const int rows, const int k, const int approximation), (y, a, lp, k, approximation))
 
     /* Aitchison-Shen gradients: q_j = (r_j - c s3/u)/d_j (the precision times r); dy_j = -g q_j (dy_K = 0);
        dL/dd_j = (q_j^2 - 1/d_j + c/(u d_j^2))/2, dL/dc = -(s1/u - s3^2/u^2)/2; then through mean, d and c to alpha. */
-    inline void lk_dirichlet_approximation_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* y,
+    inline void families_dirichlet_approximation_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* y,
                                                                     __global const float* a, __global const float* g, __global float* dy,
                                                                     __global float* da, int k, int approximation) {
         long b = (long)r * k;
@@ -388,12 +370,12 @@ extension KernelSources {
             da[b + k - 1] = g[r] * (-sq * c + dc * lk_tetragamma(aK));
         }
     }
-    LK_APPROXIMATION_ROW_KERNELS(dirichlet_approximation_log_density_backward,
+    LK_APPROXIMATION_ROW_KERNELS(families_dirichlet_approximation_log_density_backward,
                                  (__global const float* y, __global const float* a, __global const float* g, __global float* dy, __global float* da,
                     const int rows, const int k, const int approximation), (y, a, g, dy, da, k, approximation))
 
     /* KL(Dir(a) || Dir(beta 1)); normaliser = k lgamma(beta) - lgamma(k beta) */
-    inline void lk_dirichlet_kl_row(int r, int t, int step, __local float* scratch, __global const float* a, __global float* kl, int k,
+    inline void families_dirichlet_kl_row(int r, int t, int step, __local float* scratch, __global const float* a, __global float* kl, int k,
                                     float beta, float normaliser) {
         long b = (long)r * k;
         float s = 0.0f, lgs = 0.0f;
@@ -404,10 +386,10 @@ extension KernelSources {
         float cross = lk_row_total(scratch, c, t, step);
         if (t == 0) kl[r] = (lk_lgamma(a0) - lg) + (cross + normaliser);
     }
-    LK_ROW_KERNELS(dirichlet_kl, (__global const float* a, __global float* kl, const int rows, const int k, const float beta,
+    LK_ROW_KERNELS(families_dirichlet_kl, (__global const float* a, __global float* kl, const int rows, const int k, const float beta,
                                   const float normaliser), (a, kl, k, beta, normaliser))
 
-    inline void lk_dirichlet_kl_backward_row(int r, int t, int step, __local float* scratch, __global const float* a, __global const float* g,
+    inline void families_dirichlet_kl_backward_row(int r, int t, int step, __local float* scratch, __global const float* a, __global const float* g,
                                              __global float* da, int k, float beta) {
         long b = (long)r * k;
         float s = 0.0f;
@@ -416,11 +398,11 @@ extension KernelSources {
         float common = (a0 - (float)k * beta) * lk_trigamma(a0);
         for (int j = t; j < k; j += step) da[b + j] = g[r] * ((a[b + j] - beta) * lk_trigamma(a[b + j]) - common);
     }
-    LK_ROW_KERNELS(dirichlet_kl_backward, (__global const float* a, __global const float* g, __global float* da, const int rows, const int k,
+    LK_ROW_KERNELS(families_dirichlet_kl_backward, (__global const float* a, __global const float* g, __global float* da, const int rows, const int k,
                                            const float beta), (a, g, da, k, beta))
 
     /* log Dir(z; a) */
-    inline void lk_dirichlet_log_density_row(int r, int t, int step, __local float* scratch, __global const float* z, __global const float* a,
+    inline void families_dirichlet_log_density_row(int r, int t, int step, __local float* scratch, __global const float* z, __global const float* a,
                                              __global float* lp, int k) {
         long b = (long)r * k;
         float s0 = 0.0f, lgs = 0.0f, ls = 0.0f;
@@ -428,10 +410,10 @@ extension KernelSources {
         float a0 = lk_row_total(scratch, s0, t, step), lg = lk_row_total(scratch, lgs, t, step), s = lk_row_total(scratch, ls, t, step);
         if (t == 0) lp[r] = (lk_lgamma(a0) - lg) + s;
     }
-    LK_ROW_KERNELS(dirichlet_log_density, (__global const float* z, __global const float* a, __global float* lp, const int rows, const int k),
+    LK_ROW_KERNELS(families_dirichlet_log_density, (__global const float* z, __global const float* a, __global float* lp, const int rows, const int k),
                    (z, a, lp, k))
 
-    inline void lk_dirichlet_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* z,
+    inline void families_dirichlet_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* z,
                                                       __global const float* a, __global const float* g, __global float* dz,
                                                       __global float* da, int k) {
         long b = (long)r * k;
@@ -443,7 +425,7 @@ extension KernelSources {
             da[b + j] = g[r] * (psi0 - lk_digamma(a[b + j]) + log(z[b + j]));
         }
     }
-    LK_ROW_KERNELS(dirichlet_log_density_backward, (__global const float* z, __global const float* a, __global const float* g,
+    LK_ROW_KERNELS(families_dirichlet_log_density_backward, (__global const float* z, __global const float* a, __global const float* g,
                                                     __global float* dz, __global float* da, const int rows, const int k),
                    (z, a, g, dz, da, k))
     """#

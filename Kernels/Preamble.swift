@@ -64,6 +64,28 @@ extension KernelSources {
         return total;
     }
 
+    /* A row's total from each work-item's part: a lone work-item (step 1) already holds it; a work-group adds its items'
+       parts (every item of the group must call it, so calls sit outside item-dependent branches). */
+    inline float lk_row_total(__local float* scratch, float part, int t, int step) { return step == 1 ? part : lk_group_sum(scratch, part, t); }
+
+    #define LK_UNPACK(...) __VA_ARGS__
+    /* The two forms of a row kernel from one row function name_row(r, t, step, scratch, ...): name_f32 with one work-item
+       per row (t = 0, step = 1: plain loops, in the CPU twin's order) and name_rows_f32 with a work-group per row (t = local
+       id, step = LK_WG: the row's loops split across the group, sums reduced in local memory), for a GPU, long rows or
+       small batches. `params` are the kernels' parameters (with `const int rows`), `args` the row function's arguments
+       after (r, t, step, scratch). */
+    #define LK_ROW_KERNELS(name, params, args) \
+        __kernel void name##_f32 params { \
+            int r = get_global_id(0); \
+            if (r >= rows) return; \
+            name##_row(r, 0, 1, (__local float*)0, LK_UNPACK args); \
+        } \
+        __kernel void name##_rows_f32 params { \
+            __local float scratch[LK_WG]; \
+            name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
+        }
+
+
     /* (k + 1/2) 2^-23 for the top 23 bits k: exact in float, strictly inside (0, 1). */
     inline float lk_uniform(uint w) { return (float)(w >> 9) * 0x1p-23f + 0x1p-24f; }
     """#

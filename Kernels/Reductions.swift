@@ -107,23 +107,26 @@ extension KernelSources {
 
     /* Column maxima and log-sum-exps in column tiles, for a GPU or few columns. A column whose maximum is not finite
        gives that maximum (as the per-column form); its lanes still take part in every barrier. */
+    /* The maximum of column c of a tile, returned to all the column's lanes (-inf for lanes past the last column). */
+    inline float lk_tile_max_of_column(__global const float* x, int rows, int cols, int c, int lane, __local float* partial) {
+        float m = -INFINITY;
+        if (c < cols) for (int r = lane / LK_TILE_COLS; r < rows; r += LK_TILE_ROWS) m = lk_max(m, x[(long)r * cols + c]);
+        return lk_tile_column_max(partial, m, lane);
+    }
+
     __kernel void reductions_max_columns_tiled_f32(__global const float* x, __global float* y, const int rows, const int cols) {
         __local float partial[LK_WG];
         int lane = get_local_id(0);
-        int c = get_group_id(0) * LK_TILE_COLS + lane % LK_TILE_COLS, r0 = lane / LK_TILE_COLS;
-        float m = -INFINITY;
-        if (c < cols) for (int r = r0; r < rows; r += LK_TILE_ROWS) m = lk_max(m, x[(long)r * cols + c]);
-        float total = lk_tile_column_max(partial, m, lane);
-        if (r0 == 0 && c < cols) y[c] = total;
+        int c = get_group_id(0) * LK_TILE_COLS + lane % LK_TILE_COLS;
+        float total = lk_tile_max_of_column(x, rows, cols, c, lane, partial);
+        if (lane < LK_TILE_COLS && c < cols) y[c] = total;
     }
 
     __kernel void reductions_logsumexp_columns_tiled_f32(__global const float* x, __global float* y, const int rows, const int cols) {
         __local float partial[LK_WG];
         int lane = get_local_id(0);
         int c = get_group_id(0) * LK_TILE_COLS + lane % LK_TILE_COLS, r0 = lane / LK_TILE_COLS;
-        float m = -INFINITY;
-        if (c < cols) for (int r = r0; r < rows; r += LK_TILE_ROWS) m = lk_max(m, x[(long)r * cols + c]);
-        m = lk_tile_column_max(partial, m, lane);
+        float m = lk_tile_max_of_column(x, rows, cols, c, lane, partial);
         float s = 0.0f;
         if (c < cols && isfinite(m)) for (int r = r0; r < rows; r += LK_TILE_ROWS) s += exp(x[(long)r * cols + c] - m);
         float total = lk_tile_column_sum(partial, s, lane);

@@ -207,93 +207,54 @@ extension KernelSources {
         for (int a = 0; a < n; a++) dmu[o + a] = gr[r] * mu[o + a];
     }
 
-    /* lp = -(n log 2pi + sum lv + |L^T (z - mu)|^2) / 2 */
-    __kernel void structured_gaussian_log_density_f32(__global const float* z, __global const float* mu, __global const float* lv,
-                                                      __global const float* off, __global float* lp, const int rows, const int blocks,
-                                                      const int c) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
-        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c;
-        long o = (long)r * n;
-        float total = 0.0f;
-        for (int j = 0; j < n; j++) {
-            float u = lk_sg_transposed_product(z + o, mu + o, lv + o, off + (long)r * m, j, n, c);
-            total += LK_SG_LOG_2PI + lv[o + j] + u * u;
-        }
-        lp[r] = -0.5f * total;
-    }
-
-    /* The log-density with a work-group per row: each item takes latents j = t, t + LK_WG, ... */
-    __kernel void structured_gaussian_log_density_rows_f32(__global const float* z, __global const float* mu, __global const float* lv,
-                                                           __global const float* off, __global float* lp, const int rows,
-                                                           const int blocks, const int c) {
-        __local float scratch[LK_WG];
-        int r = get_group_id(0), t = get_local_id(0);
+    /* lp = -(n log 2pi + sum lv + |L^T (z - mu)|^2) / 2; each item of a row's work-group takes latents t, t + step, ... */
+    inline void structured_gaussian_log_density_row(int r, int t, int step, __local float* scratch, __global const float* z,
+                                                    __global const float* mu, __global const float* lv, __global const float* off,
+                                                    __global float* lp, int blocks, int c) {
         int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c;
         long o = (long)r * n;
         float part = 0.0f;
-        for (int j = t; j < n; j += LK_WG) {
+        for (int j = t; j < n; j += step) {
             float u = lk_sg_transposed_product(z + o, mu + o, lv + o, off + (long)r * m, j, n, c);
             part += LK_SG_LOG_2PI + lv[o + j] + u * u;
         }
-        float total = lk_group_sum(scratch, part, t);
+        float total = lk_row_total(scratch, part, t, step);
         if (t == 0) lp[r] = -0.5f * total;
     }
+    LK_ROW_KERNELS(structured_gaussian_log_density, (__global const float* z, __global const float* mu, __global const float* lv,
+                                                     __global const float* off, __global float* lp, const int rows, const int blocks,
+                                                     const int c), (z, mu, lv, off, lp, blocks, c))
 
-    /* u = L^T (z - mu): dz = -g L u = -dmu, dL_aj = -g (z - mu)_a u_j, dlv_a = g (-1/2 + (z - mu)_a u_a L_aa / 2) */
-    __kernel void structured_gaussian_log_density_backward_f32(__global const float* z, __global const float* mu, __global const float* lv,
-                                                               __global const float* off, __global const float* gr, __global float* dz,
-                                                               __global float* dmu, __global float* dlv, __global float* doff,
-                                                               __global float* ws, const int rows, const int blocks, const int c) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
+    /* u = L^T (z - mu): dz = -g L u = -dmu, dL_aj = -g (z - mu)_a u_j, dlv_a = g (-1/2 + (z - mu)_a u_a L_aa / 2). A row's
+       work-group computes u in turn into the workspace, then (after a barrier that makes the group's writes visible to
+       it) each latent a's row of L times u. */
+    inline void structured_gaussian_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* z,
+                                                             __global const float* mu, __global const float* lv, __global const float* off,
+                                                             __global const float* gr, __global float* dz, __global float* dmu,
+                                                             __global float* dlv, __global float* doff, __global float* ws, int blocks, int c) {
         int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c;
         long o = (long)r * n, om = (long)r * m;
         __global const float* L = off + om;
         __global float* u = ws + 2 * o;
         float g = gr[r];
-        for (int j = 0; j < n; j++) u[j] = lk_sg_transposed_product(z + o, mu + o, lv + o, L, j, n, c);
-        for (int a = 0; a < n; a++) {
+        for (int j = t; j < n; j += step) u[j] = lk_sg_transposed_product(z + o, mu + o, lv + o, L, j, n, c);
+        if (step > 1) barrier(CLK_GLOBAL_MEM_FENCE);  /* a constant in each kernel: no barrier in a varying branch */
+        for (int a = t; a < n; a += step) {
             float ra = z[o + a] - mu[o + a], la = exp(-0.5f * lv[o + a]);
-            float t = la * u[a];
+            float ta = la * u[a];
             int s = lk_sg_start(a, c), f = lk_sg_first(a, c);
             for (int j = f; j < a; j++) {
-                t += L[s + j - f] * u[j];
+                ta += L[s + j - f] * u[j];
                 doff[om + s + j - f] = -g * ra * u[j];
             }
-            dz[o + a] = -g * t;
-            dmu[o + a] = g * t;
+            dz[o + a] = -g * ta;
+            dmu[o + a] = g * ta;
             dlv[o + a] = g * (-0.5f + 0.5f * ra * u[a] * la);
         }
     }
-
-    /* The same with a work-group per row: its items compute u in turn into the workspace, then (after a barrier that
-       makes the group's writes visible to it) each latent a's row of L times u. */
-    __kernel void structured_gaussian_log_density_backward_rows_f32(__global const float* z, __global const float* mu,
-                                                                    __global const float* lv, __global const float* off,
-                                                                    __global const float* gr, __global float* dz, __global float* dmu,
-                                                                    __global float* dlv, __global float* doff, __global float* ws,
-                                                                    const int rows, const int blocks, const int c) {
-        int r = get_group_id(0), t = get_local_id(0);
-        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c;
-        long o = (long)r * n, om = (long)r * m;
-        __global const float* L = off + om;
-        __global float* u = ws + 2 * o;
-        float g = gr[r];
-        for (int j = t; j < n; j += LK_WG) u[j] = lk_sg_transposed_product(z + o, mu + o, lv + o, L, j, n, c);
-        barrier(CLK_GLOBAL_MEM_FENCE);
-        for (int a = t; a < n; a += LK_WG) {
-            float ra = z[o + a] - mu[o + a], la = exp(-0.5f * lv[o + a]);
-            float tt = la * u[a];
-            int s = lk_sg_start(a, c), f = lk_sg_first(a, c);
-            for (int j = f; j < a; j++) {
-                tt += L[s + j - f] * u[j];
-                doff[om + s + j - f] = -g * ra * u[j];
-            }
-            dz[o + a] = -g * tt;
-            dmu[o + a] = g * tt;
-            dlv[o + a] = g * (-0.5f + 0.5f * ra * u[a] * la);
-        }
-    }
+    LK_ROW_KERNELS(structured_gaussian_log_density_backward,
+                   (__global const float* z, __global const float* mu, __global const float* lv, __global const float* off,
+                    __global const float* gr, __global float* dz, __global float* dmu, __global float* dlv, __global float* doff,
+                    __global float* ws, const int rows, const int blocks, const int c), (z, mu, lv, off, gr, dz, dmu, dlv, doff, ws, blocks, c))
     """#
 }
