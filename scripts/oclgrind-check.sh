@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs LatentKit's OpenCL path under Oclgrind (Debian `oclgrind`), an OpenCL 1.2 device simulator that checks every
 # memory access, for the faults a GPU has and PoCL hides: a training step of every recipe, an `eval` with importance
-# sampling and AIS, and `analyze` (the per-row selection kernel of k-NN), at tiny shapes, with --data-races and with every
+# sampling and AIS, `analyze` (the per-row selection kernel of k-NN), and the work-group forms of every row and column
+# kernel (`selftest` at small shapes), at tiny shapes, with --data-races and with every
 # pool buffer filled with NaN before use (LATENTKIT_POISON_BUFFERS=1: a read before a write turns the loss into NaN).
 # Any Oclgrind report, a non-zero exit or a non-finite loss fails. Then a gaussian run with --uninitialized: every report
 # must name a kernel listed, with the reason it is safe, in scripts/oclgrind-uninitialized.txt.
@@ -49,6 +50,11 @@ check "eval dvae (IS, AIS)" --data-races -- "$bin" eval "$work/run-dvae" --backe
     --ais-chains 8 --ais-temperatures 20
 check "analyze (k-NN selection)" --data-races -- "$bin" analyze "$work/run-gaussian" --backend opencl --data-dir "$data" \
     --limit-train 40 --limit-test 10 --neighbours 2,5
+# The work-group forms of every row and column kernel, which a GPU takes (the tiny runs above take the per-row forms of
+# their rows, shorter than 16): the self-test's agreement checks at its small shapes, work-group forms forced, each
+# compared with the CPU backend as well.
+check "selftest, work-group forms" --data-races -- env LATENTKIT_OPENCL_REDUCTIONS=work-groups "$bin" selftest --backend opencl \
+    --filter 7x --filter "7 chains" --filter "7 rows"
 
 # Uninitialised values: each report's kernel must be an explained one.
 allow=scripts/oclgrind-uninitialized.txt
@@ -70,5 +76,5 @@ done < <(grep -A1 '^Uninitialized' "$log" 2>/dev/null | sed -n 's/^[[:space:]]*K
 [ "$unexplained" -eq 0 ] || failures=$((failures + 1))
 [ "$(grep -c '^Uninitialized' "$log" 2>/dev/null || true)" -gt 0 ] || echo "ok    no uninitialised-value report"
 
-echo "oclgrind-check: $((${#recipes[@]} + 4 - failures)) passed, $failures failed"
+echo "oclgrind-check: $((${#recipes[@]} + 5 - failures)) passed, $failures failed"
 [ "$failures" -eq 0 ]

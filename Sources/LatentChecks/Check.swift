@@ -85,8 +85,10 @@ public enum SelfTest {
         + TrainingAgreementChecks.all
 
     /// The checks to run on `backend`: those against the CPU backend only when `backend` is not the CPU backend
-    /// itself; and those whose description contains `filter`, when one is given.
-    public static func checks(for backend: any Backend, filter: String? = nil) -> [Check] {
-        checks.filter { (!$0.needsReference || backend.kind != .cpu) && (filter.map($0.description.contains) ?? true) }
+    /// itself; and, when `filters` are given, those whose description contains one of them.
+    public static func checks(for backend: any Backend, filters: [String] = []) -> [Check] {
+        checks.filter { check in
+            (!check.needsReference || backend.kind != .cpu) && (filters.isEmpty || filters.contains { check.description.contains($0) })
+        }
     }
 }

@@ -11,10 +11,10 @@ extension OpenCLBackend {
                    try buffers.map { .buffer(try mem($0.0, $0.1)) } + ints.map { try int($0, name) } + floats.map { .float($0) })
     }
 
-    /// `name` over `rows` rows of an RBM of `shape`: a work-group per row (`<name>_rows`) where ``usesRowGroups(rows:length:)``
-    /// says so for rows of `a·b` pair terms, else one work-item per row.
+    /// `name` over `rows` rows of an RBM of `shape`: a work-group per row (`<name>_rows`, its items taking the units in turn)
+    /// where ``usesRowGroups(rows:length:)`` says so for rows of `a + b` units, else one work-item per row.
     private func dvaePerRow(_ name: String, rows: Int, shape: RBMShape, _ buffers: [(Buffer, String)], ints: [Int], floats: [Float] = []) throws {
-        guard usesRowGroups(rows: rows, length: shape.a * shape.b) else { return try dvae(name, items: rows, buffers, ints: ints, floats: floats) }
+        guard usesRowGroups(rows: rows, length: shape.units) else { return try dvae(name, items: rows, buffers, ints: ints, floats: floats) }
         try dvae("\(name)_rows", items: rows * workGroupSize, local: workGroupSize, buffers, ints: ints, floats: floats)
     }
 

@@ -37,20 +37,23 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     }
 
     /// A work-group per row on a GPU, for long rows (1,024 or more) or small batches (fewer than 64 rows); one work-item per
-    /// row otherwise (a CPU device's few cores do best with long independent loops).
-    func usesRowGroups(rows: Int, length: Int) -> Bool { usesWorkGroups(length >= 1024 || rows < 64) }
+    /// row otherwise (a CPU device's few cores do best with long independent loops), and for rows shorter than 16, where
+    /// all but a few of a group's items would idle (a Discrete VAE's AIS over a 2+2 RBM launched 256 items per chain for 4
+    /// units: Oclgrind, which counts as a GPU, then took over 5 minutes for a 2-step run).
+    func usesRowGroups(rows: Int, length: Int) -> Bool { usesWorkGroups(length >= 1024 || rows < 64, worthIt: length >= 16) }
 
     /// Column tiles on a GPU, whatever the shape (a batch of 100 × 200 features is 200 work-items the other way, where a
     /// GPU wants tens of thousands), and on any device when there are fewer than 64 columns; one work-item per column
     /// otherwise (a CPU device's few cores do best with long independent loops).
     func usesColumnTiles(columns: Int) -> Bool { usesWorkGroups(columns < 64) }
 
-    /// The work-group form when ``reductionForm`` says so, or, when it is nil, on a GPU or where `shapeCallsForIt`.
-    private func usesWorkGroups(_ shapeCallsForIt: Bool) -> Bool {
+    /// The work-group form when ``reductionForm`` says so, or, when it is nil and the lines are `worthIt`, on a GPU or
+    /// where `shapeCallsForIt`.
+    private func usesWorkGroups(_ shapeCallsForIt: Bool, worthIt: Bool = true) -> Bool {
         switch reductionForm {
         case .workItemPerLine: return false
         case .workGroupPerLines: return true
-        case nil: return device.isGPU || shapeCallsForIt
+        case nil: return worthIt && (device.isGPU || shapeCallsForIt)
         }
     }
 

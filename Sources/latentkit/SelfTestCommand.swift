@@ -15,8 +15,8 @@ struct SelfTestCommand: ParsableCommand {
 
     @OptionGroup var backendOptions: BackendOptions
 
-    @Option(help: "Run only the checks whose name contains this text (e.g. dirichlet).")
-    var filter: String?
+    @Option(help: "Run only the checks whose name contains this text (e.g. dirichlet); repeat it for any of several.")
+    var filter: [String] = []
 
     @Flag(help: "List the checks without running them.")
     var list = false
@@ -34,12 +34,12 @@ struct SelfTestCommand: ParsableCommand {
 
     func run() throws {
         let backend = try backendOptions.make()
-        let checks = SelfTest.checks(for: backend, filter: filter)
+        let checks = SelfTest.checks(for: backend, filters: filter)
         if list {
             for check in checks { print(check) }
             return
         }
-        guard !checks.isEmpty else { throw ToolError("selftest: no check matches --filter \(filter ?? "")") }
+        guard !checks.isEmpty else { throw ToolError("selftest: no check matches --filter \(filter.joined(separator: ", "))") }
         print("selftest on \(backend.name) (\(backend.deviceDescription)): \(checks.count) checks"
               + (backend.kind == .cpu ? " (the checks against the CPU backend are skipped on the CPU backend)" : ""))
         var outcomes: [Outcome] = []

@@ -66,4 +66,26 @@ import TestSupport
             #expect(d.train.count == 3 && d.train.pixels[0] == 7 / 255)
         }
     }
+
+    /// A header whose dimensions multiply past Int (three of 0xFFFFFFFF: the SIGILL of issue 12) or past the 16 GiB bound
+    /// is a one-line error naming the file, before anything is allocated; so is a file with bytes beyond the declared data.
+    @Test(arguments: [([UInt32.max, UInt32.max, UInt32.max], "declare more than"), ([1 << 16, 1 << 16, 1 << 8], "declare more than"),
+                      ([3, 2, 2], "more than 12 data bytes")])
+    func impossibleHeadersAreRefused(dims: [UInt32], message: String) throws {
+        let dir = try temporaryDirectory("idx-huge")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let labels = idx(magic: 0x801, dims: [3], payload: 3)
+        for split in ["train", "t10k"] {
+            try write(idx(magic: 0x803, dims: dims, payload: 13), dir, "\(split)-images-idx3-ubyte")
+            try write(labels, dir, "\(split)-labels-idx1-ubyte")
+        }
+        #expect {
+            _ = try Dataset(.mnist, directory: dir)
+        } throws: { error in
+            (error as? DataError)?.description.contains(message) == true && "\(error)".contains("train-images-idx3-ubyte")
+        }
+        let result = try runTool(["train", "--backend", "cpu", "--data-dir", dir, "--out", dir + "/run"])
+        #expect(result.status == 1 && result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
+    }
 }

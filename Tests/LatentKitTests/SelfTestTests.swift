@@ -31,6 +31,8 @@ import TestSupport
         let lines = ok.stdout.split(separator: "\n")
         #expect(lines.filter { $0.hasPrefix("PASS ") }.count >= 2 && !ok.stdout.contains("FAIL"), "\(ok.stdout)")
         #expect(lines.last?.hasPrefix("selftest: ") == true, "\(ok.stdout)")
+        let two = try runTool(["selftest", "--backend", kind.rawValue, "--filter", "lgamma against", "--filter", "digamma against"])
+        #expect(two.status == 0 && two.stdout.split(separator: "\n").filter { $0.hasPrefix("PASS ") }.count == 2, "\(two.stdout)")
         let none = try runTool(["selftest", "--backend", kind.rawValue, "--filter", "no such check"])
         #expect(none.status != 0 && none.stderr.contains("no check matches"), "\(none.stderr)")
     }

@@ -10,46 +10,61 @@ public struct DataError: Error, CustomStringConvertible, Equatable {
 }
 
 public enum IDX {
-    /// The whole content of `path`, decompressed if it is gzip (zlib's gzread passes plain files through).
-    public static func readBytes(_ path: String) throws -> [UInt8] {
+    /// The most data bytes an IDX file may declare (16 GiB): a header that claims more is refused before anything is
+    /// read or allocated.
+    public static let maximumDataBytes = 1 << 34
+
+    /// Reads the IDX file of unsigned bytes at `path` (gzip-compressed or not: zlib's gzread passes plain files through)
+    /// with `dimensions` dimensions: its shape and data. The header is checked first (magic number, dimensions whose
+    /// product fits ``maximumDataBytes``); the data is then read in chunks up to the size the header declares, so memory
+    /// grows only with bytes that are really there, and a file with fewer or more bytes than declared is refused.
+    public static func read(_ path: String, dimensions: Int) throws -> (shape: [Int], data: [UInt8]) {
         guard FileManager.default.fileExists(atPath: path) else { throw DataError("\(path): no such file") }
         guard let file = gzopen(path, "rb") else { throw DataError("\(path): cannot open") }
         defer { gzclose(file) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
+        /// Up to `count` bytes (fewer only at the end of the data).
+        func next(_ count: Int) throws -> [UInt8] {
+            var chunk = [UInt8](repeating: 0, count: count)
             let n = chunk.withUnsafeMutableBytes { gzread(file, $0.baseAddress, UInt32($0.count)) }
-            if n < 0 { throw DataError("\(path): corrupt gzip data") }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<Int(n)])
+            var errnum: Int32 = 0
+            gzerror(file, &errnum)
+            if n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END) { throw DataError("\(path): corrupt or truncated gzip data") }
+            return Array(chunk.prefix(Int(n)))
         }
-        // gzread stops at a truncated stream without an error; gzerror tells.
-        var errnum: Int32 = 0
-        gzerror(file, &errnum)
-        if errnum != Z_OK && errnum != Z_STREAM_END { throw DataError("\(path): corrupt or truncated gzip data") }
-        return out
-    }
-
-    static func bigEndian(_ b: [UInt8], _ at: Int) -> Int {
-        Int(b[at]) << 24 | Int(b[at + 1]) << 16 | Int(b[at + 2]) << 8 | Int(b[at + 3])
-    }
-
-    /// Parses an IDX file of unsigned bytes with `dimensions` dimensions and returns the dimensions and the data.
-    public static func parse(_ bytes: [UInt8], dimensions: Int, path: String) throws -> (shape: [Int], data: ArraySlice<UInt8>) {
-        let header = 4 + 4 * dimensions
-        guard bytes.count >= 4 else { throw DataError("\(path): \(bytes.count) bytes is too short for an IDX file") }
-        let magic = bigEndian(bytes, 0)
+        let magicBytes = try next(4)
+        guard magicBytes.count == 4 else { throw DataError("\(path): \(magicBytes.count) bytes is too short for an IDX file") }
+        let magic = bigEndian(magicBytes, 0)
         guard magic == 0x0800 | dimensions else {
             throw DataError(String(format: "%@: wrong magic number 0x%08x (expected 0x%08x: unsigned bytes, %d dimensions)",
                                    path, magic, 0x0800 | dimensions, dimensions))
         }
-        guard bytes.count >= header else { throw DataError("\(path): truncated header") }
-        let shape = (0..<dimensions).map { bigEndian(bytes, 4 + 4 * $0) }
-        let expected = header + shape.reduce(1, *)
-        guard bytes.count == expected else {
-            throw DataError("\(path): \(bytes.count) bytes, but the header's dimensions \(shape) need \(expected) (truncated or corrupt)")
+        let header = try next(4 * dimensions)
+        guard header.count == 4 * dimensions else { throw DataError("\(path): truncated header") }
+        let shape = (0..<dimensions).map { bigEndian(header, 4 * $0) }
+        var expected = 1
+        for d in shape {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= maximumDataBytes else {
+                throw DataError("\(path): the header's dimensions \(shape) declare more than \(maximumDataBytes) bytes (corrupt or not MNIST-like)")
+            }
+            expected = product
         }
-        return (shape, bytes[header...])
+        var data: [UInt8] = []
+        while data.count < expected {
+            let chunk = try next(Swift.min(1 << 20, expected - data.count))
+            if chunk.isEmpty { break }
+            data += chunk
+        }
+        let extra = try next(1).count
+        guard data.count == expected && extra == 0 else {
+            throw DataError("\(path): \(extra == 0 ? "\(data.count)" : "more than \(expected)") data bytes, but the header's dimensions "
+                            + "\(shape) need \(expected) (truncated or corrupt)")
+        }
+        return (shape, data)
+    }
+
+    static func bigEndian(_ b: [UInt8], _ at: Int) -> Int {
+        Int(b[at]) << 24 | Int(b[at + 1]) << 16 | Int(b[at + 2]) << 8 | Int(b[at + 3])
     }
 }
 
@@ -74,8 +89,8 @@ public struct LabelledImages: Sendable {
 
     /// Reads `images` (IDX3) and `labels` (IDX1) and checks that they belong together.
     public init(images: String, labels labelPath: String, limit: Int? = nil) throws {
-        let (shape, data) = try IDX.parse(try IDX.readBytes(images), dimensions: 3, path: images)
-        let (labelShape, labelData) = try IDX.parse(try IDX.readBytes(labelPath), dimensions: 1, path: labelPath)
+        let (shape, data) = try IDX.read(images, dimensions: 3)
+        let (labelShape, labelData) = try IDX.read(labelPath, dimensions: 1)
         guard labelShape[0] == shape[0] else {
             throw DataError("\(labelPath) has \(labelShape[0]) labels but \(images) has \(shape[0]) images")
         }

@@ -58,19 +58,31 @@ public struct Checkpoint {
         return out
     }
 
-    /// Writes atomically: a temporary file beside `path`, flushed to disk, then renamed over it.
+    /// Writes atomically, so that a write interrupted at any moment (a kill, a full disk, a power cut) leaves the previous
+    /// checkpoint whole: a temporary file beside `path`, flushed to disk (`fsync`), renamed over `path`, and the directory
+    /// flushed so that the rename itself is durable. A failed write removes its temporary file and is a one-line error.
     public func write(to path: String) throws {
         let tmp = path + ".tmp"
         let data = Data(encoded())
         guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
             throw DataError("cannot write checkpoint \(tmp): is the directory writable?")
         }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp))
-        try handle.write(contentsOf: data)
-        try handle.synchronize()
-        try handle.close()
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp))
+            defer { try? handle.close() }
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            throw DataError("cannot write checkpoint \(tmp) (\(data.count) bytes): \(error.localizedDescription); the previous checkpoint is kept")
+        }
         guard rename(tmp, path) == 0 else {
             throw DataError("cannot move checkpoint into place at \(path): \(String(cString: strerror(errno)))")
+        }
+        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
         }
     }
 
@@ -92,8 +104,18 @@ public struct Checkpoint {
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
             else { throw DataError("\(path): malformed entry for tensor '\(name)'") }
             guard dtype == "F32" else { throw DataError("\(path): tensor '\(name)' is \(dtype); LatentKit checkpoints hold F32") }
-            let count = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == count * 4, body + offsets[1] <= bytes.count else {
+            // Every size is checked before anything is allocated: dimensions non-negative, their product (in bytes) within
+            // the file, offsets ordered and inside it.
+            var count = 1
+            for d in shape {
+                guard d >= 0 else { throw DataError("\(path): tensor '\(name)' has shape \(shape), with a negative dimension") }
+                let (product, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow, product <= bytes.count / 4 else {
+                    throw DataError("\(path): tensor '\(name)' has shape \(shape), which does not fit a file of \(bytes.count) bytes")
+                }
+                count = product
+            }
+            guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] <= bytes.count - body, offsets[1] - offsets[0] == count * 4 else {
                 throw DataError("\(path): tensor '\(name)' has offsets \(offsets) that do not fit its shape \(shape) or the file")
             }
             entries.append((name, offsets[0], shape, count))
