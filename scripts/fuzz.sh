@@ -3,7 +3,7 @@
 # metrics.jsonl, eval.json and analysis.json that `report` reads) with libFuzzer and AddressSanitizer, from a seed corpus
 # of valid files. A crash, a sanitizer report, or a single allocation over 256 MiB (-malloc_limit_mb: a header that
 # claims more must be refused before allocating) is a finding: its input is saved under fuzz-findings/ and the script
-# fails. Prints the executions run per target.
+# fails. Prints the executions run per target. Fuzz/lsan-suppressions.txt lists the leaks of the toolchain's own libraries.
 # Usage: scripts/fuzz.sh [runs per target, default 1000000] [target ...]   (targets: idx3 idx1 safetensors config report)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ for t in $targets; do
     log="$work/$t.log"
     start=$(date +%s)
     status=0
-    LATENTKIT_FUZZ_TARGET=$t "$bin" "$work/corpus/$t" "$work/seeds/$t" -runs="$runs" -max_len=16384 -rss_limit_mb=2048 \
+    LSAN_OPTIONS=suppressions=$PWD/Fuzz/lsan-suppressions.txt LATENTKIT_FUZZ_TARGET=$t "$bin" "$work/corpus/$t" "$work/seeds/$t" -runs="$runs" -max_len=16384 -rss_limit_mb=2048 \
         -malloc_limit_mb=256 -timeout=10 -print_final_stats=1 -artifact_prefix="fuzz-findings/$t-" > "$log" 2>&1 || status=$?
     executed=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log" | tail -n 1)
     corpus=$(ls "$work/corpus/$t" | wc -l)
