@@ -58,10 +58,6 @@ struct BenchCommand: ParsableCommand {
                   + String(format: " %10.3f ms  ", median * 1000) + workload.throughput(secondsPerIteration: median) + "  (\(times.count) iterations)")
             fflush(stdout)
         }
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(timings).write(to: URL(fileURLWithPath: json))
-        }
+        if let json { try writeJSON(timings, to: json) }
     }
 }

@@ -1,6 +1,7 @@
 // The `latentkit` command-line tool.
 
 import ArgumentParser
+import Foundation
 import LatentKit
 
 @main
@@ -39,6 +40,17 @@ struct BackendOptions: ParsableArguments {
 
 extension BackendChoice: ExpressibleByArgument {}
 extension UnaryOp: ExpressibleByArgument {}
+
+/// Writes `value` as indented JSON with sorted keys to `path` (the `--json` files of `selftest` and `bench`).
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    do {
+        try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+    } catch {
+        throw ToolError("cannot write \(path): \(error.localizedDescription)")
+    }
+}
 
 /// An error the tool reports as one line and a non-zero exit.
 struct ToolError: Error, CustomStringConvertible {

@@ -59,11 +59,7 @@ struct SelfTestCommand: ParsableCommand {
             fflush(stdout)
         }
         let failed = outcomes.filter { !$0.passed }
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(outcomes).write(to: URL(fileURLWithPath: json))
-        }
+        if let json { try writeJSON(outcomes, to: json) }
         print(String(format: "selftest: %d of %d checks passed on %@ in %.1f s", outcomes.count - failed.count, outcomes.count,
                      backend.deviceDescription, Date().timeIntervalSince(start)))
         if let first = failed.first {
