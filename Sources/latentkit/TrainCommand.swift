@@ -31,6 +31,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Folder with the dataset's IDX files (default: data/mnist, or Debian's fashion-mnist folder).") var dataDir: String?
     @Option(help: "Run directory to create (default: runs/<dataset>-<latent>-<time>).") var out: String?
     @Option(help: "Continue the run in this directory.") var resume: String?
+    @Option(help: "Also save a checkpoint every STEPS steps within an epoch (default: at the end of each epoch only).")
+    var checkpointEvery: Int?
     @Option(help: "Minibatch size.") var batchSize: Int?
     @Option(help: "Latent dimensions.") var latentSize: Int?
     @Option(help: "Hidden layer sizes, comma-separated, e.g. 200,200.") var hidden: String?
@@ -61,6 +63,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
+        if let n = checkpointEvery, n < 1 { throw ToolError("--checkpoint-every must be >= 1, got \(n)") }
         let (config, run, resuming) = try prepare()
         let backend = try backendOptions.make()
         let data = try Dataset(config.dataset, directory: config.dataDirectory, trainLimit: config.trainLimit, testLimit: 1)
@@ -88,7 +91,7 @@ struct TrainCommand: ParsableCommand {
         let live = isatty(STDOUT_FILENO) != 0
         var lastDraw = Date.distantPast
         let outcome = try trainer.train(
-            run: run,
+            run: run, checkpointEvery: checkpointEvery,
             progress: { p in
                 guard live, Date().timeIntervalSince(lastDraw) > 0.2 || p.step == p.steps else { return }
                 lastDraw = Date()

@@ -73,6 +73,7 @@ import TestSupport
         (["train", "--latent", "logit-normal", "--prior-variance", "nan", "--out", "/tmp/latentkit-never"], "--prior-variance must be positive"),
         (["train", "--prior-variance", "2", "--out", "/tmp/latentkit-never"], "applies to --latent logit-normal only"),
         (["train", "--iw-samples", "0", "--out", "/tmp/latentkit-never"], "--iw-samples must be >= 1"),
+        (["train", "--checkpoint-every", "0", "--out", "/tmp/latentkit-never"], "--checkpoint-every must be >= 1"),
         (["train", "--warmup-epochs=-2", "--out", "/tmp/latentkit-never"], "--warmup-epochs must be >= 0"),
         (["train", "--latent", "gamma"], "'gaussian'"),
         (["train", "--latent", "dirichlet", "--prior-concentration=0", "--out", "/tmp/latentkit-never"], "--prior-concentration must be positive"),

@@ -113,6 +113,30 @@ import TestSupport
         #expect(try run.readMetrics().count == 2)
     }
 
+    /// `checkpointEvery` saves mid-epoch checkpoints (here at steps 7 and 14 of 20) without stopping; a run killed after
+    /// step 14 resumes from that checkpoint and ends where an uninterrupted run ends, bit for bit.
+    @Test(arguments: TestBackends.all)
+    func checkpointEveryKeepsMidEpochCheckpoints(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let dir = try temporaryDirectory("checkpoint-every")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = RunDirectory(dir), saved = dir + "/step-14.safetensors"
+        let straight = try Trainer(config: config(epochs: 1), backend: backend, train: Self.slice.train)
+        _ = try straight.train(run: nil)
+        let checkpointed = try Trainer(config: config(epochs: 1), backend: backend, train: Self.slice.train)
+        // the last progress report of the epoch comes before its end-of-epoch checkpoint: the file is then step 14's
+        _ = try checkpointed.train(run: run, checkpointEvery: 7, progress: { p in
+            if p.step == p.steps { try? FileManager.default.copyItem(atPath: run.checkpoint, toPath: saved) }
+        })
+        let midEpoch = try Checkpoint.read(saved)
+        #expect(midEpoch.metadata["step_in_epoch"] == "14" && midEpoch.metadata["global_step"] == "14", "\(midEpoch.metadata)")
+        let resumed = try Trainer(config: config(epochs: 1), backend: backend, train: Self.slice.train)
+        try resumed.restore(from: midEpoch)
+        _ = try resumed.train(run: nil)
+        #expect(try parameters(resumed) == parameters(straight))
+        #expect(try parameters(checkpointed) == parameters(straight), "saving checkpoints must not change the run")
+    }
+
     /// Interrupting mid-epoch saves the position; resuming from it ends where an uninterrupted run ends.
     @Test(arguments: TestBackends.all)
     func interruptMidEpochAndResume(kind: BackendKind) throws {

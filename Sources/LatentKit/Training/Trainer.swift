@@ -226,10 +226,13 @@ public final class Trainer {
     /// Trains until `config.epochs` epochs are complete. After each epoch: a metrics line and a checkpoint in
     /// `run` (when given). `shouldStop` is polled every step; when it returns true a checkpoint is saved at the
     /// current step and training returns `.interrupted`.
+    /// `checkpointEvery`: also save a checkpoint (in `run`) every that many global steps within an epoch, after reading
+    /// back the steps before it, so that a killed run loses at most that many steps.
     public func train(
-        run: RunDirectory?, progress: (TrainingProgress) -> Void = { _ in }, epochDone: (EpochMetrics) -> Void = { _ in },
-        shouldStop: () -> Bool = { false }
+        run: RunDirectory?, checkpointEvery: Int? = nil, progress: (TrainingProgress) -> Void = { _ in },
+        epochDone: (EpochMetrics) -> Void = { _ in }, shouldStop: () -> Bool = { false }
     ) throws -> TrainingOutcome {
+        try require(checkpointEvery.map { $0 >= 1 } ?? true, "--checkpoint-every must be >= 1, got \(checkpointEvery ?? 0)")
         while epoch < config.epochs {
             try uploadOrderIfNeeded()  // every step gathers its images through the order on the device
             if stepInEpoch == 0, let rbm = model.discrete?.rbm {
@@ -265,6 +268,10 @@ public final class Trainer {
                 try enqueueStep(indices: order, offset: stepInEpoch * config.batchSize, count: config.batchSize)
                 stepInEpoch += 1
                 if pendingSteps == Self.readbackInterval || stepInEpoch == stepsPerEpoch { try collect() }
+                if let every = checkpointEvery, let run, globalStep % every == 0, stepInEpoch < stepsPerEpoch {
+                    try collect()
+                    try saveCheckpoint(to: run)
+                }
             }
             let n = Double(epochTotals.images)
             let metrics = EpochMetrics(
