@@ -2,7 +2,7 @@
 # kill -9 at random moments (issue 12): trains with a checkpoint every 4 steps and kills the process with SIGKILL after a
 # random 0.1–1.5 s, again and again, each time resuming with `train --resume`, until the run finishes; then checks that
 # its final parameters and Adam moments equal those of an uninterrupted run bit for bit. After every kill the checkpoint
-# must parse and `--resume` must start from it. Rounds repeat until at least KILLS kills (default 200). Counts the kills
+# must parse and `--resume` must start from it, and the finished run's metrics.jsonl must hold each epoch once. Rounds repeat until at least KILLS kills (default 200). Counts the kills
 # that landed while a checkpoint was being written (its .tmp file present). Not in CI: it takes a few minutes.
 # Usage: scripts/kill-test.sh [KILLS] [path/to/latentkit]    (environment: BACKEND, default cpu)
 set -euo pipefail
@@ -65,6 +65,9 @@ while [ "$kills" -lt "$want" ]; do
         diff "$work/reference.txt" "$work/final.txt" | head
         exit 1
     fi
+    # one metrics line per epoch, in order: a line appended before a checkpoint that a kill cut off is dropped on resume
+    python3 -c 'import json, sys; e = [json.loads(l)["epoch"] for l in open(sys.argv[1])]; sys.exit(e != list(range(1, 7)))' \
+        "$run/metrics.jsonl" || { echo "kill-test: round $rounds: metrics.jsonl epochs are not 1..6"; cat "$run/metrics.jsonl"; exit 1; }
     echo "kill-test: round $rounds finished equal to the uninterrupted run bit for bit ($kills kills so far)"
 done
 echo "kill-test: $kills kills ($in_write inside a checkpoint write), $resumes resumes, $rounds runs finished, all equal to the" \

@@ -71,6 +71,7 @@ struct TrainCommand: ParsableCommand {
         if !resuming { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
             try trainer.restore(from: Checkpoint.read(run.checkpoint))
+            try run.keepMetrics(ofEpochs: trainer.epoch)
             print("resuming \(run.path) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch) of \(trainer.stepsPerEpoch)")
         } else {
             try config.save(to: run.config)

@@ -156,6 +156,37 @@ import TestSupport
         #expect(try parameters(resumed) == parameters(straight))
     }
 
+    /// A full disk: training into a 600 KiB tmpfs (mounted here when the suite runs as root, as CI does) ends with a clear
+    /// error that names the cause, and the previous checkpoint and the metrics stay readable.
+    @Test(arguments: TestBackends.all)
+    func fullDiskIsAClearErrorAndKeepsThePreviousCheckpoint(kind: BackendKind) throws {
+        let dir = try temporaryDirectory("full-disk")
+        defer {
+            _ = try? runCommand("/usr/bin/umount", [dir])
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        guard getuid() == 0, (try? runCommand("/usr/bin/mount", ["-t", "tmpfs", "-o", "size=600k", "tmpfs", dir])) == 0 else {
+            print("NOTE: fullDiskIsAClearErrorAndKeepsThePreviousCheckpoint did not run: mounting a tmpfs needs root (CI runs as root);"
+                  + " checkpointIsSafetensorsAndSurvivesAFailedWrite covers a failed write")
+            return
+        }
+        let run = dir + "/run"
+        // a 784-16-16-4 model: a checkpoint of ~320 KiB fits once, not twice (the new one beside the old)
+        let result = try runTool(["train", "--backend", kind.rawValue, "--epochs", "3", "--limit", "200", "--hidden", "16,16",
+                                  "--latent-size", "4", "--out", run])
+        #expect(result.status == 1 && result.stderr.contains("No space left on device") && result.stderr.contains("previous checkpoint is kept"),
+                "\(result.status): \(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
+        let kept = try Checkpoint.read(run + "/checkpoint.safetensors")
+        #expect(kept.metadata["epoch"] == "1", "\(kept.metadata)")
+        // epoch 2's line was appended just before its checkpoint failed; resuming keeps the lines the checkpoint holds
+        let metrics = try RunDirectory(run).readMetrics()
+        #expect(metrics.count == 2 && metrics.allSatisfy { $0["loss"] is Double }, "\(metrics)")
+        try RunDirectory(run).keepMetrics(ofEpochs: 1)
+        #expect(try RunDirectory(run).readMetrics().map { $0["epoch"] as? Int } == [1])
+        #expect(!FileManager.default.fileExists(atPath: run + "/checkpoint.safetensors.tmp"))
+    }
+
     @Test func checkpointIsSafetensorsAndSurvivesAFailedWrite() throws {
         let dir = try temporaryDirectory("checkpoint")
         defer { try? FileManager.default.removeItem(atPath: dir) }

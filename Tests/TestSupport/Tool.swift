@@ -36,3 +36,15 @@ public func runTool(_ arguments: [String], input: String = "", environment: [Str
     return ToolResult(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
                       stderr: String(decoding: err, as: UTF8.self))
 }
+
+/// Runs `executable` with `arguments`, its output discarded; returns its exit status.
+public func runCommand(_ executable: String, _ arguments: [String]) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+}

@@ -63,18 +63,28 @@ public struct Checkpoint {
     /// flushed so that the rename itself is durable. A failed write removes its temporary file and is a one-line error.
     public func write(to path: String) throws {
         let tmp = path + ".tmp"
-        let data = Data(encoded())
-        guard FileManager.default.createFile(atPath: tmp, contents: nil) else {
-            throw DataError("cannot write checkpoint \(tmp): is the directory writable?")
+        let bytes = encoded()
+        // POSIX calls rather than FileHandle, so that a failure names its cause (a full disk: "No space left on device").
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw DataError("cannot write checkpoint \(tmp): \(String(cString: strerror(errno)))") }
+        var failure: String?
+        bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = posixWrite(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    failure = n < 0 ? String(cString: strerror(errno)) : "nothing written"
+                    return
+                }
+                done += n
+            }
+            if fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         }
-        do {
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: tmp))
-            defer { try? handle.close() }
-            try handle.write(contentsOf: data)
-            try handle.synchronize()
-        } catch {
-            try? FileManager.default.removeItem(atPath: tmp)
-            throw DataError("cannot write checkpoint \(tmp) (\(data.count) bytes): \(error.localizedDescription); the previous checkpoint is kept")
+        if close(fd) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
+        if let failure {
+            unlink(tmp)
+            throw DataError("cannot write checkpoint \(tmp) (\(bytes.count) bytes): \(failure); the previous checkpoint is kept")
         }
         guard rename(tmp, path) == 0 else {
             throw DataError("cannot move checkpoint into place at \(path): \(String(cString: strerror(errno)))")
@@ -180,3 +190,6 @@ public struct JoinedColumns: Sendable {
         self.parts = parts
     }
 }
+
+/// POSIX `write`, out of reach of ``Checkpoint/write(to:)``'s name.
+private func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }

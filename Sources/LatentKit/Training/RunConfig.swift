@@ -119,6 +119,24 @@ public struct RunDirectory: Sendable {
         }
     }
 
+    /// Keeps the metrics lines of the first `epochs` epochs only. An epoch's line is appended just before its checkpoint is
+    /// written, so a run killed (or out of disk) between the two has a line for an epoch its checkpoint does not hold;
+    /// resuming drops it, and the epoch's line is written again when the epoch is.
+    public func keepMetrics(ofEpochs epochs: Int) throws {
+        guard let data = FileManager.default.contents(atPath: metrics) else { return }
+        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        let kept = lines.filter { line in
+            let epoch = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["epoch"] as? Int
+            return epoch.map { $0 <= epochs } ?? true
+        }
+        guard kept.count != lines.count else { return }
+        do {
+            try Data(kept.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: metrics), options: .atomic)
+        } catch {
+            throw DataError("cannot rewrite \(metrics): \(error.localizedDescription)")
+        }
+    }
+
     public func readMetrics() throws -> [[String: Any]] {
         guard let data = FileManager.default.contents(atPath: metrics) else { return [] }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap {
