@@ -202,25 +202,9 @@ extension KernelSources {
        families_<name>_rows_<approximation>_f32, in which the approximation is a constant (the parameter shadowed): no
        barrier then sits in a branch, which PoCL's work-group loops got wrong (a crash) and a GPU need not evaluate. */
     #define LK_APPROXIMATION_ROW_KERNELS(name, params, args) \
-        __kernel void name##_f32 params { \
-            int r = get_global_id(0); \
-            if (r >= rows) return; \
-            name##_row(r, 0, 1, (__local float*)0, LK_UNPACK args); \
-        } \
-        __kernel void name##_rows_laplace_f32 params { \
-            __local float scratch[LK_WG]; \
-            { \
-                const int approximation = 0; \
-                name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
-            } \
-        } \
-        __kernel void name##_rows_aitchison_shen_f32 params { \
-            __local float scratch[LK_WG]; \
-            { \
-                const int approximation = 1; \
-                name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
-            } \
-        }
+        LK_ROW_KERNEL(name, params, args) \
+        LK_ROWS_KERNEL(name##_rows_laplace, name, params, args, const int approximation = 0;) \
+        LK_ROWS_KERNEL(name##_rows_aitchison_shen, name, params, args, const int approximation = 1;)
 
     /* Laplace: mean and variance of logit j from alpha_j, the mean of log alpha and the sum of 1/alpha */
     inline float lk_laplace_mean(float a, float mean_log) { return log(a) - mean_log; }
@@ -237,7 +221,7 @@ extension KernelSources {
     /* Laplace: y = mean + sqrt(var) eps. Aitchison-Shen: for j < k-1, y_j = psi(a_j) - psi(a_K) + sqrt(psi1(a_j)) eps_j
        - sqrt(psi1(a_K)) eps_K (one shared eps_K), y_K = 0. */
     inline void families_dirichlet_sample_row(int r, int t, int step, __local float* scratch, __global const float* a, __global const float* eps,
-                                        __global float* y, int k, int approximation) {
+                                              __global float* y, int k, int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
             float mean_log, sum_inverse;
@@ -285,8 +269,8 @@ extension KernelSources {
     }
 
     inline void families_dirichlet_sample_backward_row(int r, int t, int step, __local float* scratch, __global const float* a,
-                                                 __global const float* eps, __global const float* dy, __global float* da, int k,
-                                                 int approximation) {
+                                                       __global const float* eps, __global const float* dy, __global float* da, int k,
+                                                       int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
             lk_laplace_backward(0, a, eps, 0.0f, dy, da, da, b, k, t, step, scratch);
@@ -323,7 +307,7 @@ extension KernelSources {
     }
 
     inline void families_dirichlet_approximation_log_density_row(int r, int t, int step, __local float* scratch, __global const float* y,
-                                                           __global const float* a, __global float* lp, int k, int approximation) {
+                                                                 __global const float* a, __global float* lp, int k, int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
             float mean_log, sum_inverse, part = 0.0f;
@@ -346,8 +330,8 @@ extension KernelSources {
     /* Aitchison-Shen gradients: q_j = (r_j - c s3/u)/d_j (the precision times r); dy_j = -g q_j (dy_K = 0);
        dL/dd_j = (q_j^2 - 1/d_j + c/(u d_j^2))/2, dL/dc = -(s1/u - s3^2/u^2)/2; then through mean, d and c to alpha. */
     inline void families_dirichlet_approximation_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* y,
-                                                                    __global const float* a, __global const float* g, __global float* dy,
-                                                                    __global float* da, int k, int approximation) {
+                                                                          __global const float* a, __global const float* g, __global float* dy,
+                                                                          __global float* da, int k, int approximation) {
         long b = (long)r * k;
         if (approximation == 0) {
             lk_laplace_backward(1, a, y, g[r], g, da, dy, b, k, t, step, scratch);
@@ -376,7 +360,7 @@ extension KernelSources {
 
     /* KL(Dir(a) || Dir(beta 1)); normaliser = k lgamma(beta) - lgamma(k beta) */
     inline void families_dirichlet_kl_row(int r, int t, int step, __local float* scratch, __global const float* a, __global float* kl, int k,
-                                    float beta, float normaliser) {
+                                          float beta, float normaliser) {
         long b = (long)r * k;
         float s = 0.0f, lgs = 0.0f;
         for (int j = t; j < k; j += step) { s += a[b + j]; lgs += lk_lgamma(a[b + j]); }
@@ -390,7 +374,7 @@ extension KernelSources {
                                   const float normaliser), (a, kl, k, beta, normaliser))
 
     inline void families_dirichlet_kl_backward_row(int r, int t, int step, __local float* scratch, __global const float* a, __global const float* g,
-                                             __global float* da, int k, float beta) {
+                                                   __global float* da, int k, float beta) {
         long b = (long)r * k;
         float s = 0.0f;
         for (int j = t; j < k; j += step) s += a[b + j];
@@ -403,7 +387,7 @@ extension KernelSources {
 
     /* log Dir(z; a) */
     inline void families_dirichlet_log_density_row(int r, int t, int step, __local float* scratch, __global const float* z, __global const float* a,
-                                             __global float* lp, int k) {
+                                                   __global float* lp, int k) {
         long b = (long)r * k;
         float s0 = 0.0f, lgs = 0.0f, ls = 0.0f;
         for (int j = t; j < k; j += step) { s0 += a[b + j]; lgs += lk_lgamma(a[b + j]); ls += (a[b + j] - 1.0f) * log(z[b + j]); }
@@ -414,8 +398,8 @@ extension KernelSources {
                    (z, a, lp, k))
 
     inline void families_dirichlet_log_density_backward_row(int r, int t, int step, __local float* scratch, __global const float* z,
-                                                      __global const float* a, __global const float* g, __global float* dz,
-                                                      __global float* da, int k) {
+                                                            __global const float* a, __global const float* g, __global float* dz,
+                                                            __global float* da, int k) {
         long b = (long)r * k;
         float s = 0.0f;
         for (int j = t; j < k; j += step) s += a[b + j];

@@ -74,15 +74,24 @@ extension KernelSources {
        id, step = LK_WG: the row's loops split across the group, sums reduced in local memory), for a GPU, long rows or
        small batches. `params` are the kernels' parameters (with `const int rows`), `args` the row function's arguments
        after (r, t, step, scratch). */
-    #define LK_ROW_KERNELS(name, params, args) \
+    #define LK_ROW_KERNELS(name, params, args) LK_ROW_KERNEL(name, params, args) LK_ROWS_KERNEL(name##_rows, name, params, args, )
+
+    /* The per-row kernel name_f32, and a work-group-per-row kernel kernel_f32 of name_row; `prelude` opens an inner block
+       of the latter (a declaration that shadows a parameter with a constant, or nothing: C forbids redeclaring a parameter
+       in the function's own block, and local arrays stay at kernel scope). */
+    #define LK_ROW_KERNEL(name, params, args) \
         __kernel void name##_f32 params { \
             int r = get_global_id(0); \
             if (r >= rows) return; \
             name##_row(r, 0, 1, (__local float*)0, LK_UNPACK args); \
-        } \
-        __kernel void name##_rows_f32 params { \
+        }
+    #define LK_ROWS_KERNEL(kernel, name, params, args, prelude) \
+        __kernel void kernel##_f32 params { \
             __local float scratch[LK_WG]; \
-            name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
+            { \
+                prelude \
+                name##_row(get_group_id(0), get_local_id(0), LK_WG, scratch, LK_UNPACK args); \
+            } \
         }
 
 

@@ -23,21 +23,29 @@ public struct AgreementCase: Sendable, CustomStringConvertible {
 
     public func check(on backend: any Backend) throws -> CheckResult {
         let got = try TapeRun(inputs, on: backend, tape), want = try TapeRun(inputs, on: CPUBackend.shared, tape)
-        var result = CheckResult(tolerance: "\(rtol) relative + \(rtol) of the largest value")
-        func compare(_ a: [Float], _ b: [Float], _ what: String) {
-            let scale = Double(b.lazy.filter(\.isFinite).map(\.magnitude).max() ?? 0)
-            if a.count != b.count { result.fail("\(what): \(a.count) values, the CPU backend \(b.count)") }
-            for (i, (x, y)) in zip(a, b).enumerated() { result.compare(Double(x), Double(y), rtol: rtol, atol: rtol * scale + 1e-30, "\(what)[\(i)]") }
-        }
-        compare(got.output, want.output, "output")
+        var result = CheckResult(agreementWithin: rtol)
+        result.compare(got.output, cpu: want.output, rtol: rtol, "output")
         for (i, (g, w)) in zip(got.gradients, want.gradients).enumerated() {
             switch (g, w) {
-            case let (g?, w?): compare(g, w, "gradient of input \(i)")
+            case let (g?, w?): result.compare(g, cpu: w, rtol: rtol, "gradient of input \(i)")
             case (nil, nil): break
             default: result.fail("the gradient of input \(i) reached one backend only")
             }
         }
         return result
+    }
+}
+
+extension CheckResult {
+    /// A result for comparisons with the CPU backend within `rtol` relative plus `rtol` of the largest CPU value.
+    init(agreementWithin rtol: Double) { self.init(tolerance: "\(rtol) relative + \(rtol) of the largest value") }
+
+    /// `got` against the CPU backend's `cpu`, element by element, within `rtol·|cpu| + rtol·max|cpu|` (sums of many
+    /// terms round differently in another order, so the absolute part scales with the tensor's largest finite value).
+    mutating func compare(_ got: [Float], cpu: [Float], rtol: Double, _ what: String) {
+        let scale = Double(cpu.lazy.filter(\.isFinite).map(\.magnitude).max() ?? 0)
+        if got.count != cpu.count { fail("\(what): \(got.count) values, the CPU backend \(cpu.count)") }
+        for (i, (x, y)) in zip(got, cpu).enumerated() { compare(Double(x), Double(y), rtol: rtol, atol: rtol * scale, "\(what)[\(i)]") }
     }
 }
 
@@ -190,12 +198,8 @@ public enum AgreementChecks {
     /// The ops outside the tape: k-NN selection, the minibatch gather with binarisation, multi-tensor Adam.
     static func direct(_ name: String, rtol: Double = 1e-6, _ body: @escaping @Sendable (any Backend) throws -> [(String, [Float])]) -> Check {
         Check("agreement", name, needsReference: true) { backend in
-            var result = CheckResult(tolerance: "\(rtol) relative + \(rtol) of the largest value")
-            for ((what, got), (_, want)) in zip(try body(backend), try body(CPUBackend.shared)) {
-                let scale = Double(want.lazy.filter(\.isFinite).map(\.magnitude).max() ?? 0)
-                if got.count != want.count { result.fail("\(what): \(got.count) values, the CPU backend \(want.count)") }
-                for (i, (x, y)) in zip(got, want).enumerated() { result.compare(Double(x), Double(y), rtol: rtol, atol: rtol * scale, "\(what)[\(i)]") }
-            }
+            var result = CheckResult(agreementWithin: rtol)
+            for ((what, got), (_, want)) in zip(try body(backend), try body(CPUBackend.shared)) { result.compare(got, cpu: want, rtol: rtol, what) }
             return result
         }
     }
