@@ -3,12 +3,20 @@
 // Sources/LatentCPU/CPUBackend+StructuredGaussian.swift, which documents the algebra; see LatentCore/PrecisionStructure.swift
 // for the layout of L's strictly-lower non-zeros (row by row, each row's contiguous columns first(a)..a-1 in order).
 //
-// One work-item per batch row for the sample, the KL and their gradients: a row's triangular solves and the trace's
-// recursion over blocks are sequential (a block depends on the one before), so a work-group per row would idle. The
-// log-density and its gradient need no solve (u = Lᵀ(z - μ) gathers a column of L per latent): they have a
-// work-group-per-row form too, its items taking the latents in turn, for a GPU, long rows or small batches. L's diagonal is exp(-lv/2) and every division by it is a multiplication by
-// exp(lv/2), as in the diagonal family's sample. Per-row scratch (the Gram blocks of L⁻¹, vectors) lives in a global
-// workspace the backend allocates, so no block size is baked into the program.
+// Two forms of each kernel. One work-item per batch row runs the block recursions in order, as the CPU twin does (a
+// CPU device's few cores do best with long independent loops). A work-group per row (the `_rows` kernels, for a GPU,
+// long chains or small batches) splits them across its items:
+// - the log-density and its gradient need no solve (u = Lᵀ(z - μ) gathers a column of L per latent), so items take
+//   latents in turn;
+// - the sample, the KL and their gradients are recursions over blocks, each block needing the one before. Each is an
+//   affine recursion x_r = b_r + A_r x_{r-1} (a vector for the solves Lᵀv = ε and Lw = dz; for the trace and its
+//   adjoint a congruence X_r = C_r + E_r X_{r-1} E_rᵀ of C×C matrices), and affine maps compose associatively, so a
+//   work-group builds every block's map at once and combines them with a parallel prefix (Hillis–Steele: log2(blocks)
+//   rounds, each item composing the maps of its blocks with those d blocks before). The composed maps applied to zero
+//   are the solution of every block.
+// L's diagonal is exp(-lv/2) and every division by it is a multiplication by exp(lv/2), as in the diagonal family's
+// sample. Per-row scratch (the Gram blocks of L⁻¹, the maps, vectors) lives in a global workspace the backend
+// allocates, so no block size is baked into the program.
 
 extension KernelSources {
     public static let structuredGaussian = #"""
@@ -206,6 +214,255 @@ extension KernelSources {
         }
         for (int a = 0; a < n; a++) dmu[o + a] = gr[r] * mu[o + a];
     }
+
+    /* ---- The work-group forms of the block recursions: affine maps over blocks and their parallel prefix ---- */
+
+    /* Floats of workspace per row of every scan kernel: two ping-pong pairs of `blocks` maps of at most 2 c^2 floats */
+    inline long lk_sg_scan_workspace(int blocks, int c) { return 8L * blocks * c * c; }
+
+    /* x = D_r^-1 x in place for one vector at stride s (forward substitution) */
+    inline void lk_sg_d_solve(__global const float* lv, __global const float* off, int r, int c, __global float* x, int s) {
+        for (int i = 0; i < c; i++) {
+            float t = x[i * s];
+            for (int k = 0; k < i; k++) t -= lk_sg_d(off, r, i, k, c) * x[k * s];
+            x[i * s] = t * exp(0.5f * lv[r * c + i]);
+        }
+    }
+
+    /* x = D_r^-T x in place for one vector at stride s (back substitution) */
+    inline void lk_sg_dt_solve(__global const float* lv, __global const float* off, int r, int c, __global float* x, int s) {
+        for (int i = c - 1; i >= 0; i--) {
+            float t = x[i * s];
+            for (int k = i + 1; k < c; k++) t -= lk_sg_d(off, r, k, i, c) * x[k * s];
+            x[i * s] = t * exp(0.5f * lv[r * c + i]);
+        }
+    }
+
+    /* A map is A (c x c, row-major) then b: a c-vector (x -> b + A x) or, for a congruence, a c x c matrix
+       (X -> b + A X A^T). out = f after g: A_f A_g, and b_f + A_f b_g (A_f^T). out's A holds A_f b_g meanwhile. */
+    inline void lk_sg_compose(__global const float* f, __global const float* g, __global float* out, int c, int congruence) {
+        int cc = c * c, width = congruence ? c : 1;
+        __global const float* bf = f + cc;
+        __global const float* bg = g + cc;
+        __global float* bo = out + cc;
+        for (int i = 0; i < c; i++) for (int j = 0; j < width; j++) {
+            float t = 0.0f;
+            for (int k = 0; k < c; k++) t += f[i * c + k] * bg[k * width + j];
+            if (congruence) out[i * c + j] = t; else bo[i] = bf[i] + t;
+        }
+        if (congruence) for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+            float t = bf[i * c + j];
+            for (int k = 0; k < c; k++) t += out[i * c + k] * f[j * c + k];
+            bo[i * c + j] = t;
+        }
+        for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+            float t = 0.0f;
+            for (int k = 0; k < c; k++) t += f[i * c + k] * g[k * c + j];
+            out[i * c + j] = t;
+        }
+    }
+
+    /* Inclusive prefix of `count` maps of `size` floats in a (slot k applied after slot k - 1), ping-ponging with b;
+       returns the buffer that holds the prefixes. Every item of the group calls it (its barriers). */
+    inline __global float* lk_sg_scan(__global float* a, __global float* b, int count, int c, int size, int congruence, int t, int step) {
+        for (int d = 1; d < count; d *= 2) {
+            for (int k = t; k < count; k += step) {
+                if (k >= d) lk_sg_compose(a + k * size, a + (k - d) * size, b + k * size, c, congruence);
+                else for (int e = 0; e < size; e++) b[k * size + e] = a[k * size + e];
+            }
+            barrier(CLK_GLOBAL_MEM_FENCE);
+            __global float* swap = a;
+            a = b;
+            b = swap;
+        }
+        return a;
+    }
+
+    /* Block r's map of L^T v = eps, run from the last block: v_r = D_r^-T eps_r - D_r^-T B_{r+1}^T v_{r+1} */
+    inline void lk_sg_transposed_map(__global const float* lv, __global const float* off, __global const float* eps, int r, int blocks,
+                                     int c, __global float* map) {
+        for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) map[i * c + j] = r + 1 < blocks ? -lk_sg_b(off, r + 1, j, i, c) : 0.0f;
+        for (int i = 0; i < c; i++) map[c * c + i] = eps[r * c + i];
+        for (int j = 0; j < c; j++) lk_sg_dt_solve(lv, off, r, c, map + j, c);  /* the columns of A */
+        lk_sg_dt_solve(lv, off, r, c, map + c * c, 1);
+    }
+
+    /* Block r's map of L w = dz: w_r = D_r^-1 dz_r - D_r^-1 B_r w_{r-1} */
+    inline void lk_sg_forward_map(__global const float* lv, __global const float* off, __global const float* dz, int r, int c,
+                                  __global float* map) {
+        for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) map[i * c + j] = r > 0 ? -lk_sg_b(off, r, i, j, c) : 0.0f;
+        for (int i = 0; i < c; i++) map[c * c + i] = dz[r * c + i];
+        for (int j = 0; j < c; j++) lk_sg_d_solve(lv, off, r, c, map + j, c);
+        lk_sg_d_solve(lv, off, r, c, map + c * c, 1);
+    }
+
+    /* Block r's map of the Gram blocks of L^-1: G_r = D_r^-1 D_r^-T + E_r G_{r-1} E_r^T, E_r = D_r^-1 B_r */
+    inline void lk_sg_gram_map(__global const float* lv, __global const float* off, int r, int c, __global float* map) {
+        __global float* g = map + c * c;
+        for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+            map[i * c + j] = r > 0 ? lk_sg_b(off, r, i, j, c) : 0.0f;
+            g[i * c + j] = i == j ? 1.0f : 0.0f;
+        }
+        for (int j = 0; j < c; j++) {
+            lk_sg_d_solve(lv, off, r, c, map + j, c);
+            lk_sg_dt_solve(lv, off, r, c, g + j, c);
+        }
+        for (int j = 0; j < c; j++) lk_sg_d_solve(lv, off, r, c, g + j, c);
+    }
+
+    /* Block q's map of the trace's adjoint, run from the last block: Mbar_q = D_q^-T D_q^-1 + F_q Mbar_{q+1} F_q^T,
+       F_q = D_q^-T B_{q+1}^T (Gbar_q = I + B_{q+1}^T Mbar_{q+1} B_{q+1}, Mbar_q = D_q^-T Gbar_q D_q^-1) */
+    inline void lk_sg_adjoint_map(__global const float* lv, __global const float* off, int q, int blocks, int c, __global float* map) {
+        __global float* m = map + c * c;
+        for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+            map[i * c + j] = q + 1 < blocks ? lk_sg_b(off, q + 1, j, i, c) : 0.0f;
+            m[i * c + j] = i == j ? 1.0f : 0.0f;
+        }
+        for (int j = 0; j < c; j++) {
+            lk_sg_dt_solve(lv, off, q, c, map + j, c);
+            lk_sg_d_solve(lv, off, q, c, m + j, c);
+        }
+        for (int j = 0; j < c; j++) lk_sg_dt_solve(lv, off, q, c, m + j, c);
+    }
+
+    /* z = mu + L^-T eps, the solve as a reverse prefix over blocks (slot k holds block blocks - 1 - k) */
+    inline void structured_gaussian_sample_scan_row(int r, int t, int step, __local float* scratch, __global const float* mu,
+                                                    __global const float* lv, __global const float* off, __global const float* eps,
+                                                    __global float* z, __global float* ws, int blocks, int c) {
+        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c, size = c * c + c;
+        long o = (long)r * n;
+        __global float* a = ws + r * lk_sg_scan_workspace(blocks, c);
+        for (int k = t; k < blocks; k += step) lk_sg_transposed_map(lv + o, off + (long)r * m, eps + o, blocks - 1 - k, blocks, c, a + k * size);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        __global float* p = lk_sg_scan(a, a + blocks * size, blocks, c, size, 0, t, step);
+        for (int e = t; e < n; e += step) z[o + e] = mu[o + e] + p[(blocks - 1 - e / c) * size + c * c + e % c];
+    }
+    LK_ROWS_KERNEL(structured_gaussian_sample_rows, structured_gaussian_sample_scan,
+                   (__global const float* mu, __global const float* lv, __global const float* off, __global const float* eps,
+                    __global float* z, __global float* ws, const int rows, const int blocks, const int c),
+                   (mu, lv, off, eps, z, ws, blocks, c), )
+
+    /* v = L^-T eps (reverse prefix) and w = L^-1 dz (forward prefix); then dL_aj = -v_a w_j, dlv_a = v_a w_a L_aa / 2 */
+    inline void structured_gaussian_sample_backward_scan_row(int r, int t, int step, __local float* scratch, __global const float* lv,
+                                                             __global const float* off, __global const float* eps, __global const float* dz,
+                                                             __global float* dlv, __global float* doff, __global float* ws, int blocks, int c) {
+        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c, size = c * c + c;
+        long o = (long)r * n, om = (long)r * m;
+        __global const float* l = lv + o;
+        __global const float* L = off + om;
+        __global float* a = ws + r * lk_sg_scan_workspace(blocks, c);
+        __global float* b = a + 2 * blocks * size;
+        for (int k = t; k < blocks; k += step) {
+            lk_sg_transposed_map(l, L, eps + o, blocks - 1 - k, blocks, c, a + k * size);
+            lk_sg_forward_map(l, L, dz + o, k, c, b + k * size);
+        }
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        __global float* v = lk_sg_scan(a, a + blocks * size, blocks, c, size, 0, t, step) + c * c;
+        __global float* w = lk_sg_scan(b, b + blocks * size, blocks, c, size, 0, t, step) + c * c;
+        for (int e = t; e < n; e += step) {
+            float ve = v[(blocks - 1 - e / c) * size + e % c];
+            int s = lk_sg_start(e, c), f = lk_sg_first(e, c);
+            for (int j = f; j < e; j++) doff[om + s + j - f] = -ve * w[(j / c) * size + j % c];
+            dlv[o + e] = 0.5f * ve * w[(e / c) * size + e % c] * exp(-0.5f * l[e]);
+        }
+    }
+    LK_ROWS_KERNEL(structured_gaussian_sample_backward_rows, structured_gaussian_sample_backward_scan,
+                   (__global const float* lv, __global const float* off, __global const float* eps, __global const float* dz,
+                    __global float* dlv, __global float* doff, __global float* ws, const int rows, const int blocks, const int c),
+                   (lv, off, eps, dz, dlv, doff, ws, blocks, c), )
+
+    /* KL = (tr P^-1 + mu^T mu - n - sum lv) / 2 with tr P^-1 = sum_r tr G_r, the G_r by a forward prefix */
+    inline void structured_gaussian_kl_scan_row(int r, int t, int step, __local float* scratch, __global const float* mu,
+                                                __global const float* lv, __global const float* off, __global float* kl,
+                                                __global float* ws, int blocks, int c) {
+        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c, size = 2 * c * c;
+        long o = (long)r * n;
+        __global float* a = ws + r * lk_sg_scan_workspace(blocks, c);
+        for (int k = t; k < blocks; k += step) lk_sg_gram_map(lv + o, off + (long)r * m, k, c, a + k * size);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        __global float* g = lk_sg_scan(a, a + blocks * size, blocks, c, size, 1, t, step) + c * c;
+        float part = 0.0f;
+        for (int e = t; e < n; e += step) part += g[(e / c) * size + (e % c) * (c + 1)] + mu[o + e] * mu[o + e] - lv[o + e];
+        float total = lk_row_total(scratch, part, t, step);
+        if (t == 0) kl[r] = 0.5f * (total - (float)n);
+    }
+    LK_ROWS_KERNEL(structured_gaussian_kl_rows, structured_gaussian_kl_scan,
+                   (__global const float* mu, __global const float* lv, __global const float* off, __global float* kl,
+                    __global float* ws, const int rows, const int blocks, const int c), (mu, lv, off, kl, ws, blocks, c), )
+
+    /* The KL's gradient with the G_q (forward prefix) and the Mbar_q (reverse prefix) of every block at once; then each
+       block alone, as in structured_gaussian_kl_backward_f32: x = D^-T Gbar, Dbar = -2 x G_q, Bbar = 2 Mbar_q B_q G_{q-1}.
+       Its three C x C temporaries are the slots of the buffers the prefixes ping-ponged through, which nothing reads any more. */
+    inline void structured_gaussian_kl_backward_scan_row(int r, int t, int step, __local float* scratch, __global const float* mu,
+                                                         __global const float* lv, __global const float* off, __global const float* gr,
+                                                         __global float* dmu, __global float* dlv, __global float* doff, __global float* ws,
+                                                         int blocks, int c) {
+        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c, cc = c * c, size = 2 * cc;
+        long o = (long)r * n, om = (long)r * m;
+        __global const float* l = lv + o;
+        __global const float* L = off + om;
+        __global float* a = ws + r * lk_sg_scan_workspace(blocks, c);
+        __global float* b = a + 2 * blocks * size;
+        for (int k = t; k < blocks; k += step) {
+            lk_sg_gram_map(l, L, k, c, a + k * size);
+            lk_sg_adjoint_map(l, L, blocks - 1 - k, blocks, c, b + k * size);
+        }
+        barrier(CLK_GLOBAL_MEM_FENCE);
+        __global float* gs = lk_sg_scan(a, a + blocks * size, blocks, c, size, 1, t, step);
+        __global float* ms = lk_sg_scan(b, b + blocks * size, blocks, c, size, 1, t, step);
+        __global float* spare = gs == a ? a + blocks * size : a;
+        __global float* spare2 = ms == b ? b + blocks * size : b;
+        float scale = 0.5f * gr[r];
+        for (int q = t; q < blocks; q += step) {
+            int base = q * c;
+            __global const float* g = gs + q * size + cc;
+            __global const float* mbar = ms + (blocks - 1 - q) * size + cc;
+            __global float* x = spare + q * size;
+            __global float* tmp = x + cc;
+            __global float* tmp2 = spare2 + q * size;
+            if (q < blocks - 1) {  /* Gbar = I + B_{q+1}^T Mbar_{q+1} B_{q+1} */
+                __global const float* next = ms + (blocks - 2 - q) * size + cc;
+                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+                    float s = 0.0f;
+                    for (int k = 0; k < c; k++) s += next[i * c + k] * lk_sg_b(L, q + 1, k, j, c);
+                    tmp[i * c + j] = s;
+                }
+                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+                    float s = i == j ? 1.0f : 0.0f;
+                    for (int k = 0; k < c; k++) s += lk_sg_b(L, q + 1, k, i, c) * tmp[k * c + j];
+                    x[i * c + j] = s;
+                }
+            } else {
+                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) x[i * c + j] = i == j ? 1.0f : 0.0f;
+            }
+            for (int j = 0; j < c; j++) lk_sg_dt_solve(l, L, q, c, x + j, c);  /* x = D^-T Gbar */
+            for (int i = 0; i < c; i++) for (int j = 0; j <= i; j++) {  /* Dbar = -2 x G */
+                float s = 0.0f;
+                for (int k = 0; k < c; k++) s += x[i * c + k] * g[k * c + j];
+                float adjoint = -2.0f * s;
+                if (j == i) dlv[o + base + i] = scale * (adjoint * (-0.5f * exp(-0.5f * l[base + i])) - 1.0f);
+                else doff[om + lk_sg_index(base + i, base + j, c)] = scale * adjoint;
+            }
+            if (q > 0) {  /* Bbar = 2 Mbar B G_{q-1} */
+                __global const float* prev = gs + (q - 1) * size + cc;
+                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+                    float s = 0.0f;
+                    for (int k = 0; k < c; k++) s += lk_sg_b(L, q, i, k, c) * prev[k * c + j];
+                    tmp2[i * c + j] = s;
+                }
+                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+                    float s = 0.0f;
+                    for (int k = 0; k < c; k++) s += mbar[i * c + k] * tmp2[k * c + j];
+                    doff[om + lk_sg_index(base + i, base - c + j, c)] = scale * 2.0f * s;
+                }
+            }
+        }
+        for (int e = t; e < n; e += step) dmu[o + e] = gr[r] * mu[o + e];
+    }
+    LK_ROWS_KERNEL(structured_gaussian_kl_backward_rows, structured_gaussian_kl_backward_scan,
+                   (__global const float* mu, __global const float* lv, __global const float* off, __global const float* gr,
+                    __global float* dmu, __global float* dlv, __global float* doff, __global float* ws, const int rows,
+                    const int blocks, const int c), (mu, lv, off, gr, dmu, dlv, doff, ws, blocks, c), )
 
     /* lp = -(n log 2pi + sum lv + |L^T (z - mu)|^2) / 2; each item of a row's work-group takes latents t, t + step, ... */
     inline void structured_gaussian_log_density_row(int r, int t, int step, __local float* scratch, __global const float* z,

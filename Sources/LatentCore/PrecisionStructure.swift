@@ -36,6 +36,10 @@ public struct PrecisionStructure: Equatable, Sendable, CustomStringConvertible {
     /// Floats of per-row workspace the sample and log-density backward kernels need: two vectors of the latent size.
     public var vectorWorkspace: Int { 2 * latentSize }
 
+    /// Floats of per-row workspace the work-group forms of the sample, the KL and their gradients need: two ping-pong
+    /// pairs of one affine map (at most 2 C² floats) per block.
+    public var scanWorkspace: Int { 8 * blocks * blockSize * blockSize }
+
     public var description: String { blockSize == 1 ? "chain of \(blocks)" : "grid \(blocks)x\(blockSize)" }
 
     /// Checks the structure and that `latentSize` matches it.
