@@ -1,6 +1,7 @@
 // OpenCL status codes to BackendError, with the code's symbolic name.
 
 import COpenCL
+import Foundation
 import LatentCore
 
 let openCLErrorNames: [Int32: String] = [
@@ -39,8 +40,65 @@ func openCLError(_ code: Int32, _ call: String) -> BackendError {
     }
 }
 
-/// Throws unless `code` is `CL_SUCCESS`.
+/// Throws unless `code` is `CL_SUCCESS` (or an injected fault fires for `call`).
 @inline(__always)
 func check(_ code: cl_int, _ call: @autoclosure () -> String) throws {
     if code != CL_SUCCESS { throw openCLError(code, call()) }
+    if let fault = InjectedFault.armed { try fault.strike(call()) }
+}
+
+/// `LATENTKIT_OPENCL_INJECT_FAULT=CALL[@N][=CODE]`: the N-th (default the first) OpenCL call whose name starts with CALL
+/// (`clEnqueueNDRangeKernel`, `clEnqueueNDRangeKernel(families_dirichlet_kl`, `clCreateBuffer`, `clEnqueueReadBuffer`, ...)
+/// fails with CODE (a status name such as `CL_MEM_OBJECT_ALLOCATION_FAILURE`, or its number; default
+/// `CL_OUT_OF_RESOURCES`) after the call itself succeeded: how the tests make a device fail at any enqueue or
+/// allocation of a run, as a GPU does when it runs out of memory or resources. Later calls succeed again.
+struct InjectedFault: Sendable {
+    let prefix: String
+    let target: Int
+    let code: Int32
+    private let seen = Counter()
+
+    static let armed: InjectedFault? = ProcessInfo.processInfo.environment["LATENTKIT_OPENCL_INJECT_FAULT"].flatMap { parse($0) }
+
+    /// The fault `spec` describes; nil (and a warning on standard error) for a malformed one, so a typo never passes as
+    /// an injected fault that did not fire.
+    static func parse(_ spec: String) -> InjectedFault? {
+        var rest = Substring(spec), code: Int32 = -5, target = 1
+        if let eq = rest.lastIndex(of: "=") {
+            let name = String(rest[rest.index(after: eq)...])
+            guard let c = Int32(name) ?? openCLErrorNames.first(where: { $0.value == name })?.key else {
+                FileHandle.standardError.write(Data("LATENTKIT_OPENCL_INJECT_FAULT: unknown status '\(name)'\n".utf8))
+                exit(2)
+            }
+            code = c
+            rest = rest[..<eq]
+        }
+        if let at = rest.lastIndex(of: "@") {
+            guard let n = Int(rest[rest.index(after: at)...]), n >= 1 else {
+                FileHandle.standardError.write(Data("LATENTKIT_OPENCL_INJECT_FAULT: '@N' takes a count >= 1, in '\(spec)'\n".utf8))
+                exit(2)
+            }
+            target = n
+            rest = rest[..<at]
+        }
+        return InjectedFault(prefix: String(rest), target: target, code: code)
+    }
+
+    /// Throws the fault if `call` is the targeted one.
+    func strike(_ call: String) throws {
+        guard call.hasPrefix(prefix), seen.increment() == target else { return }
+        throw openCLError(code, call + " (injected by LATENTKIT_OPENCL_INJECT_FAULT)")
+    }
+
+    /// Calls seen so far, from any thread.
+    private final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func increment() -> Int {
+            lock.lock()
+            defer { lock.unlock() }
+            value += 1
+            return value
+        }
+    }
 }

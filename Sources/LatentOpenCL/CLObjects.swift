@@ -197,6 +197,10 @@ public final class OpenCLBuffer: Buffer, @unchecked Sendable {
         else {
             throw openCLError(status, "clCreateBuffer(\(bytes) bytes)")
         }
+        do { try LatentOpenCL.check(status, "clCreateBuffer(\(bytes) bytes)") } catch {
+            clReleaseMemObject(m)
+            throw error
+        }
         mem = m
         super.init(count: count, dtype: dtype)
     }

@@ -6,10 +6,11 @@ import LatentCore
 extension OpenCLBackend {
     public func allocate(count: Int, dtype: DType) throws -> Buffer {
         try require(count >= 0, "cannot allocate \(count) elements")
-        let bytes = UInt64(max(count, 1) * dtype.byteWidth)
+        let (product, overflow) = max(count, 1).multipliedReportingOverflow(by: dtype.byteWidth)
+        let bytes = overflow ? UInt64.max : UInt64(product)
         if bytes > device.maxAllocation || bytes > device.globalMemory {
             throw BackendError.outOfMemory(
-                "\(bytes >> 20) MiB asked for, \(device.name) allows \(device.maxAllocation >> 20) MiB per buffer "
+                "\(overflow ? "more than \(Int.max) bytes" : "\(bytes >> 20) MiB") asked for, \(device.name) allows \(device.maxAllocation >> 20) MiB per buffer "
                     + "and has \(device.globalMemory >> 20) MiB in all")
         }
         return try OpenCLBuffer(context: context, count: count, dtype: dtype)

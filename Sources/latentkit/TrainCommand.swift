@@ -89,9 +89,28 @@ struct TrainCommand: ParsableCommand {
         source.setEventHandler { stop.set() }
         source.resume()
 
+        let outcome: TrainingOutcome
+        do {
+            outcome = try train(trainer, run: run, config: config, stop: stop)
+        } catch {
+            // a device that fails mid-run (or any other fault that leaves the checkpoint on disk, the last one written
+            // whole): say so and how to go on; a non-finite loss and a full disk already say it
+            guard FileManager.default.fileExists(atPath: run.checkpoint), !(error is TrainingError),
+                  !"\(error)".contains("checkpoint is kept") else { throw error }
+            throw ToolError("\(error); the last checkpoint is kept: resume with latentkit train --resume \(run.path)")
+        }
+        if case .interrupted(let epoch, let step) = outcome {
+            print("\ninterrupted at epoch \(epoch + 1), step \(step); checkpoint saved. Resume with: latentkit train --resume \(run.path)")
+            throw ExitCode(130)
+        }
+        print("done: \(run.path) (evaluate with: latentkit eval \(run.path))")
+    }
+
+    /// Runs `trainer` with the progress line and the per-epoch lines.
+    private func train(_ trainer: Trainer, run: RunDirectory, config: RunConfig, stop: StopFlag) throws -> TrainingOutcome {
         let live = isatty(STDOUT_FILENO) != 0
         var lastDraw = Date.distantPast
-        let outcome = try trainer.train(
+        return try trainer.train(
             run: run, checkpointEvery: checkpointEvery,
             progress: { p in
                 guard live, Date().timeIntervalSince(lastDraw) > 0.2 || p.step == p.steps else { return }
@@ -106,11 +125,6 @@ struct TrainCommand: ParsableCommand {
                              m.epoch, config.epochs, m.loss, m.reconstruction, m.kl, m.seconds, m.imagesPerSecond))
             },
             shouldStop: { stop.isSet })
-        if case .interrupted(let epoch, let step) = outcome {
-            print("\ninterrupted at epoch \(epoch + 1), step \(step); checkpoint saved. Resume with: latentkit train --resume \(run.path)")
-            throw ExitCode(130)
-        }
-        print("done: \(run.path) (evaluate with: latentkit eval \(run.path))")
     }
 
     /// The run's configuration and directory, new or resumed, with flags checked before anything runs.
