@@ -88,4 +88,29 @@ import TestSupport
         #expect(result.status == 1 && result.stderr.contains(message), "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
     }
+
+    /// Images of another size than the model takes, for a new run and for a resumed one, and a label file of another count
+    /// than its images: one line, exit 1, before training starts (no run directory is made for the new run). Pixels of
+    /// IDX files are bytes, scaled to [0, 1], so NaN, infinities and values outside [0, 1] cannot come from them.
+    @Test func dataThatDoesNotFitTheModelIsRefusedBeforeTraining() throws {
+        let dir = try temporaryDirectory("idx-size")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for split in ["train", "t10k"] {
+            try write(idx(magic: 0x803, dims: [3, 2, 2], payload: 12), dir, "\(split)-images-idx3-ubyte")
+            try write(idx(magic: 0x801, dims: [3], payload: 3), dir, "\(split)-labels-idx1-ubyte")
+        }
+        let fresh = try runTool(["train", "--backend", "cpu", "--data-dir", dir, "--out", dir + "/fresh"])
+        #expect(fresh.status == 1 && fresh.stderr.contains("the dataset has 4 pixels per image, the model expects 784"), "\(fresh.stderr)")
+        #expect(fresh.stderr.split(separator: "\n").count == 1 && !FileManager.default.fileExists(atPath: dir + "/fresh"))
+
+        let run = dir + "/mnist-run"
+        #expect(try runTool(["train", "--backend", "cpu", "--limit", "100", "--epochs", "1", "--out", run]).status == 0)
+        let resumed = try runTool(["train", "--resume", run, "--epochs", "2", "--backend", "cpu", "--data-dir", dir])
+        #expect(resumed.status == 1 && resumed.stderr.contains("the dataset has 4 pixels per image, the model expects 784"), "\(resumed.stderr)")
+        #expect(try RunDirectory(run).readMetrics().count == 1)
+
+        try write(idx(magic: 0x801, dims: [2], payload: 2), dir, "train-labels-idx1-ubyte")
+        let labels = try runTool(["train", "--backend", "cpu", "--data-dir", dir, "--out", dir + "/labels"])
+        #expect(labels.status == 1 && labels.stderr.contains("has 2 labels but") && labels.stderr.contains("has 3 images"), "\(labels.stderr)")
+    }
 }
