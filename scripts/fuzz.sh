@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Fuzzes every reader of outside bytes (IDX images and labels, plain and gzip; checkpoint.safetensors; config.json; the
-# metrics.jsonl, eval.json and analysis.json that `report` reads) with libFuzzer and AddressSanitizer, from a seed corpus
+# metrics.jsonl, eval.json and analysis.json that `report` reads; .npy data files) with libFuzzer and AddressSanitizer, from a seed corpus
 # of valid files. A crash, a sanitizer report, or a single allocation over 256 MiB (-malloc_limit_mb: a header that
 # claims more must be refused before allocating) is a finding: its input is saved under fuzz-findings/ and the script
 # fails. Prints the executions run per target. Fuzz/lsan-suppressions.txt lists the leaks of the toolchain's own libraries.
-# Usage: scripts/fuzz.sh [runs per target, default 1000000] [target ...]   (targets: idx3 idx1 safetensors config report)
+# Usage: scripts/fuzz.sh [runs per target, default 1000000] [target ...]   (targets: idx3 idx1 safetensors config report npy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1000000}
 shift || true
-targets=${*:-idx3 idx1 safetensors config report}
+targets=${*:-idx3 idx1 safetensors config report npy}
 swift build --package-path Fuzz --scratch-path .build-fuzz -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 bin=.build-fuzz/debug/LatentKitFuzz
 work=$(mktemp -d)
 trap 'rm -rf "$work" /dev/shm/latentkit-fuzz-*' EXIT
 LATENTKIT_FUZZ_WRITE_SEEDS="$work/seeds" "$bin"
 for f in "$work"/seeds/idx3/* "$work"/seeds/idx1/*; do gzip -k -n "$f"; done
+cp Tests/LatentKitTests/Data/npy/*.npy "$work/seeds/npy/"  # files NumPy wrote: every version and element type
 mkdir -p fuzz-findings
 failed=0
 for t in $targets; do

@@ -3,6 +3,7 @@
 //   safetensors    checkpoint.safetensors, Checkpoint.read
 //   config         config.json, RunConfig.load and validate
 //   report         metrics.jsonl, eval.json and analysis.json of a run as `latentkit report` reads and renders them
+//   npy            a NumPy .npy data file as `train --data` reads it, LabelledImages(npy:labels:) (NPY.read and its checks)
 // Each input is written to a file in /dev/shm (the readers take paths) and read back. Any crash, sanitizer report, or
 // allocation over libFuzzer's -malloc_limit_mb is a finding; a thrown error is the expected answer to a bad file.
 
@@ -10,7 +11,7 @@ import Foundation
 import LatentKit
 
 enum FuzzTarget: String {
-    case idx3, idx1, safetensors, config, report
+    case idx3, idx1, safetensors, config, report, npy
 }
 
 nonisolated(unsafe) var target = FuzzTarget.idx3
@@ -37,7 +38,7 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutabl
     }
     let name = ProcessInfo.processInfo.environment["LATENTKIT_FUZZ_TARGET"] ?? ""
     guard let t = FuzzTarget(rawValue: name) else {
-        fputs("LATENTKIT_FUZZ_TARGET must be one of idx3, idx1, safetensors, config, report (got '\(name)')\n", stderr)
+        fputs("LATENTKIT_FUZZ_TARGET must be one of idx3, idx1, safetensors, config, report, npy (got '\(name)')\n", stderr)
         exit(2)
     }
     target = t
@@ -69,6 +70,8 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     case .report:
         for name in ["metrics.jsonl", "eval.json", "analysis.json"] { _ = put(name) }
         if let summary = try? RunSummary.load(scratch) { _ = HTMLReport.page([summary]) }
+    case .npy:
+        if let items = try? LabelledImages(npy: put("data.npy"), labels: nil) { _ = items.kind }
     }
     return 0
 }
@@ -96,5 +99,7 @@ func writeSeeds(to folder: String) {
     write(.config, "default", [UInt8](FileManager.default.contents(atPath: config)!))
     write(.report, "metrics", Array(#"{"epoch":1,"images_per_second":1000,"kl":20.5,"loss":120.25,"reconstruction":99.75,"seconds":3}"#.utf8))
     write(.report, "eval", Array(#"{"active_units":18,"images":1000,"k":5000,"test_kl":25.1,"test_neg_elbo":103.4,"test_nll":99.1}"#.utf8))
+    write(.npy, "f4-3x4", [UInt8](try! NPY.encode((0..<12).map { Float($0) / 4 - 1 }, shape: [3, 4])))
+    write(.npy, "i4-2x2x2", [UInt8](try! NPY.encode((0..<8).map { Int32($0) }, shape: [2, 2, 2])))
     write(.report, "analysis", Array(#"{"knn":{"2":0.05,"5":0.04},"logistic_regression":0.08,"lda":0.12,"active_units":18}"#.utf8))
 }

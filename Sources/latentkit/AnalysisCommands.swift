@@ -6,10 +6,13 @@ import Foundation
 import LatentKit
 
 /// The run, its data, and the codes of both splits (grey-level images, batch norm by running statistics).
-func encodeRun(_ path: String, dataDirectory: String?, trainLimit: Int?, testLimit: Int?,
+func encodeRun(_ path: String, dataDirectory: String?, trainLimit: Int?, testLimit: Int?, needsLabels: Bool = false,
                on backend: any Backend) throws -> (RunConfig, train: LatentCodes, test: LatentCodes) {
     let (config, model) = try loadRun(path, on: backend)
-    let data = try Dataset(config.dataset, directory: dataDirectory ?? config.dataDirectory, trainLimit: trainLimit, testLimit: testLimit)
+    let data = try config.loadData(directory: dataDirectory, trainLimit: trainLimit, testLimit: testLimit)
+    if needsLabels && !(data.train.isLabelled && data.test.isLabelled) {
+        throw ToolError("\(path): its data has no labels (train with --labels, and --test-labels with --test-data); the classification analyses need them")
+    }
     let train = try LatentCodes.encode(data.train, model: model, backend: backend)
     let test = try LatentCodes.encode(data.test, model: model, backend: backend)
     return (config, train, test)
@@ -85,7 +88,8 @@ struct AnalyzeCommand: ParsableCommand {
     func run() throws {
         let backend = try backendOptions.make()
         let started = Date()
-        let (config, train, test) = try encodeRun(runDirectory, dataDirectory: dataDir, trainLimit: limitTrain, testLimit: limitTest, on: backend)
+        let (config, train, test) = try encodeRun(runDirectory, dataDirectory: dataDir, trainLimit: limitTrain, testLimit: limitTest,
+                                                    needsLabels: true, on: backend)
         let encodeSeconds = Date().timeIntervalSince(started)
         var analysis = try LatentAnalysis(family: config.model.latent, train: train, test: test, neighbours: try neighbourCounts(), backend: backend)
         analysis.seconds["encode"] = encodeSeconds

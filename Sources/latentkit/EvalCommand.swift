@@ -41,7 +41,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let backend = try backendOptions.make()
         let (config, model) = try loadRun(runDirectory, on: backend)
-        let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1, testLimit: limit)
+        let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: limit)
         try config.model.requireInput(data.test)
         let live = isatty(STDERR_FILENO) != 0
         let started = Date()

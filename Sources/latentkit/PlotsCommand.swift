@@ -48,11 +48,12 @@ struct PlotsCommand: ParsableCommand {
         if lattice && !drawLattice {
             throw ToolError("--lattice is drawn for gaussian and logit-normal latents, not \(family.rawValue): see scatter.svg instead")
         }
-        let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1)
+        let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: nil)
         let test = data.test
         try config.model.requireInput(test)
         let side = test.rows
-        guard test.rows == test.cols else { throw ToolError("the pictures need square images, got \(test.rows)x\(test.cols)") }
+        // pictures of square images only (the data of a run on its own N x D .npy file is 1 x D)
+        let drawsPictures = test.rows == test.cols && side > 1
         let (_, model) = try loadRun(runDirectory, on: backend)
         let folder = out ?? "\(runDirectory)/plots"
         do {
@@ -72,39 +73,43 @@ struct PlotsCommand: ParsableCommand {
         let codes = try pictures.codes(test.pixels, count: test.count)
         func code(_ i: Int) -> [Float] { Array(codes[(i * nz)..<((i + 1) * nz)]) }
 
-        // inputs over their reconstructions (the decoder's mean image at the code)
-        let shown = min(Self.reconstructionCount, test.count)
-        let reconstructed = try pictures.decode(Array(codes.prefix(shown * nz)), count: shown)
-        try PNG.writeGrid(images(Array(test.pixels.prefix(shown * pixelsPerImage)), shown) + images(reconstructed, shown), side: side,
-                          columns: shown, gapColour: Self.tileBorder, to: path("reconstructions.png"))
-        wrote("reconstructions.png", "\(shown) test images over their reconstructions")
+        if drawsPictures {
+            // inputs over their reconstructions (the decoder's mean image at the code)
+            let shown = min(Self.reconstructionCount, test.count)
+            let reconstructed = try pictures.decode(Array(codes.prefix(shown * nz)), count: shown)
+            try PNG.writeGrid(images(Array(test.pixels.prefix(shown * pixelsPerImage)), shown) + images(reconstructed, shown), side: side,
+                              columns: shown, gapColour: Self.tileBorder, to: path("reconstructions.png"))
+            wrote("reconstructions.png", "\(shown) test images over their reconstructions")
 
-        try PNG.writeGrid(images(pictures.priorSamples(count: 100, seed: seed), 100), side: side, columns: 10, to: path("samples.png"))
-        wrote("samples.png", "100 samples of the prior")
+            try PNG.writeGrid(images(pictures.priorSamples(count: 100, seed: seed), 100), side: side, columns: 10, to: path("samples.png"))
+            wrote("samples.png", "100 samples of the prior")
 
-        // each row: test image a, the decoded segment from its code to b's, test image b
-        let pairs = min(Self.interpolationPairs, test.count / 2)
-        var rows: [[Float]] = []
-        for p in 0..<pairs {
-            let (a, b) = (2 * p, 2 * p + 1)
-            let segment = try LatentPictures.interpolation(from: code(a), to: code(b), steps: Self.interpolationSteps)
-            rows += [Array(test.pixels[(a * pixelsPerImage)..<((a + 1) * pixelsPerImage)])]
-                + images(try pictures.decode(segment, count: Self.interpolationSteps), Self.interpolationSteps)
-                + [Array(test.pixels[(b * pixelsPerImage)..<((b + 1) * pixelsPerImage)])]
-        }
-        if pairs > 0 {
-            try PNG.writeGrid(rows, side: side, columns: Self.interpolationSteps + 2, gapColour: Self.tileBorder, to: path("interpolations.png"))
-            wrote("interpolations.png", "\(pairs) pairs of test images, \(Self.interpolationSteps) decoded steps between their codes")
-        }
+            // each row: test image a, the decoded segment from its code to b's, test image b
+            let pairs = min(Self.interpolationPairs, test.count / 2)
+            var rows: [[Float]] = []
+            for p in 0..<pairs {
+                let (a, b) = (2 * p, 2 * p + 1)
+                let segment = try LatentPictures.interpolation(from: code(a), to: code(b), steps: Self.interpolationSteps)
+                rows += [Array(test.pixels[(a * pixelsPerImage)..<((a + 1) * pixelsPerImage)])]
+                    + images(try pictures.decode(segment, count: Self.interpolationSteps), Self.interpolationSteps)
+                    + [Array(test.pixels[(b * pixelsPerImage)..<((b + 1) * pixelsPerImage)])]
+            }
+            if pairs > 0 {
+                try PNG.writeGrid(rows, side: side, columns: Self.interpolationSteps + 2, gapColour: Self.tileBorder, to: path("interpolations.png"))
+                wrote("interpolations.png", "\(pairs) pairs of test images, \(Self.interpolationSteps) decoded steps between their codes")
+            }
 
-        if drawLattice {
-            let n = Self.latticeSide
-            let grid = try LatentPictures.lattice(family, side: n)
-            try PNG.writeGrid(images(try pictures.decode(grid, count: n * n), n * n), side: side, columns: n, to: path("lattice.png"))
-            wrote("lattice.png", "\(n)x\(n) decoded points of the latent square"
-                  + (family == .gaussian ? " through the inverse normal CDF" : " (0, 1)², the decoder's z = σ(y)"))
+            if drawLattice {
+                let n = Self.latticeSide
+                let grid = try LatentPictures.lattice(family, side: n)
+                try PNG.writeGrid(images(try pictures.decode(grid, count: n * n), n * n), side: side, columns: n, to: path("lattice.png"))
+                wrote("lattice.png", "\(n)x\(n) decoded points of the latent square"
+                      + (family == .gaussian ? " through the inverse normal CDF" : " (0, 1)², the decoder's z = σ(y)"))
+            } else {
+                print("note: no lattice.png: the lattice is drawn for a gaussian or logit-normal latent of size 2 (this run: \(family.rawValue), \(nz)); see scatter.svg")
+            }
         } else {
-            print("note: no lattice.png: the lattice is drawn for a gaussian or logit-normal latent of size 2 (this run: \(family.rawValue), \(nz)); see scatter.svg")
+            print("note: no reconstructions, samples, interpolations or lattice pictures: the data's items are \(test.rows)x\(test.cols), not square pictures")
         }
 
         try scatter(codes: codes, labels: test.labels.map(Int.init), nz: nz, family: family, to: path("scatter.svg"))

@@ -64,7 +64,7 @@ struct ReportCommand: ParsableCommand {
     /// writable.
     func evaluate(_ path: String, on backend: any Backend, notes: inout [String]) throws -> [String: Any] {
         let (config, model) = try loadRun(path, on: backend)
-        let data = try Dataset(config.dataset, directory: dataDir ?? config.dataDirectory, trainLimit: 1)
+        let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: nil)
         try config.model.requireInput(data.test)
         var result = try Evaluator(model: model, backend: backend).evaluate(data.test, k: 1, limit: nil, importanceSampling: false).json
         result["k"] = 0

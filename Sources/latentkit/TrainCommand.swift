@@ -29,6 +29,13 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed (initialisation, shuffling, binarisation, noise).") var seed: UInt32?
     @Option(help: "Dataset: mnist or fashion-mnist.") var dataset: DatasetName?
     @Option(help: "Folder with the dataset's IDX files (default: data/mnist, or Debian's fashion-mnist folder).") var dataDir: String?
+    @Option(help: "Your own data: a NumPy .npy file of N items x D features (or N x H x W pictures) in place of --dataset.")
+    var data: String?
+    @Option(help: "With --data: a .npy file of N integer labels (0 to 255), for analyze.") var labels: String?
+    @Option(help: "With --data: a .npy test set (default: hold out --test-fraction of --data).") var testData: String?
+    @Option(help: "With --test-data: its labels (.npy).") var testLabels: String?
+    @Option(help: "With --data and no --test-data: the fraction held out for testing, chosen by --seed (default 0.1).")
+    var testFraction: Double?
     @Option(help: "Run directory to create (default: runs/<dataset>-<latent>-<time>).") var out: String?
     @Option(help: "Continue the run in this directory.") var resume: String?
     @Option(help: "Also save a checkpoint every STEPS steps within an epoch (default: at the end of each epoch only).")
@@ -64,9 +71,10 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
         if let n = checkpointEvery, n < 1 { throw ToolError("--checkpoint-every must be >= 1, got \(n)") }
-        let (config, run, resuming) = try prepare()
+        var (config, run, resuming) = try prepare()
         let backend = try backendOptions.make()
-        let data = try Dataset(config.dataset, directory: config.dataDirectory, trainLimit: config.trainLimit, testLimit: 1)
+        let data = try config.loadData(trainLimit: config.trainLimit, testLimit: 1)
+        if !resuming, let files = config.data { try fitModel(&config, to: data.train, from: files.train) }
         let trainer = try Trainer(config: config, backend: backend, train: data.train)
         if !resuming { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
@@ -76,7 +84,7 @@ struct TrainCommand: ParsableCommand {
         } else {
             try config.save(to: run.config)
         }
-        print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataset.rawValue), \(data.train.count) images, "
+        print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataName), \(data.train.count) images, "
               + "\(config.model.latent.rawValue) \(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-"
               + "\(config.model.latentSize) \(config.model.activation.rawValue), batch \(config.batchSize), \(config.epochs) epochs"
               + (config.model.precisionStructure.map { ", \(config.model.posterior.rawValue) posterior (\($0))" } ?? "")
@@ -104,6 +112,27 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
         print("done: \(run.path) (evaluate with: latentkit eval \(run.path))")
+    }
+
+    /// A new run on its own data: the input size is the data's, and the likelihood the data's kind unless --likelihood
+    /// says otherwise; values a Bernoulli likelihood cannot take are refused.
+    private func fitModel(_ config: inout RunConfig, to train: LabelledImages, from path: String) throws {
+        config.model.inputSize = train.pixelsPerImage
+        let kind = train.kind
+        switch (likelihood, kind) {
+        case (nil, .unitInterval): config.model.likelihood = .bernoulli
+        case (nil, .real): config.model.likelihood = .gaussian
+        case (nil, .counts):
+            throw ToolError("\(path) holds \(kind.rawValue); a multinomial likelihood for counts is not implemented yet: "
+                            + "pass --likelihood gaussian to model them as real values")
+        case (.bernoulli?, _):
+            if let bad = train.firstOutsideUnitInterval() {
+                throw ToolError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value), outside [0, 1]; --likelihood bernoulli "
+                                + "needs values in [0, 1] (use --likelihood gaussian for real values)")
+            }
+        default: break
+        }
+        try config.validate()
     }
 
     /// Runs `trainer` with the progress line and the per-epoch lines.
@@ -144,7 +173,9 @@ struct TrainCommand: ParsableCommand {
                                            ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil),
                                            ("--batch-norm", batchNorm), ("--posterior", posterior != nil), ("--grid", grid != nil),
                                            ("--beta", beta != nil), ("--groups", groups != nil), ("--gibbs-chains", gibbsChains != nil),
-                                           ("--gibbs-steps", gibbsSteps != nil)]
+                                           ("--gibbs-steps", gibbsSteps != nil), ("--data", data != nil), ("--labels", labels != nil),
+                                           ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
+                                           ("--test-fraction", testFraction != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -158,6 +189,15 @@ struct TrainCommand: ParsableCommand {
         if let seed { config.seed = seed }
         if let dataset { config.dataset = dataset }
         config.dataDirectory = dataDir
+        if let data {
+            guard dataset == nil && dataDir == nil else { throw ValidationError("--data replaces --dataset and --data-dir; pass one or the other") }
+            // absolute, so that the run's other commands find the files from any directory
+            func absolute(_ path: String?) -> String? { path.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
+            config.data = DataFiles(train: absolute(data)!, trainLabels: absolute(labels), test: absolute(testData), testLabels: absolute(testLabels),
+                                    testFraction: testFraction ?? DataFiles.defaultTestFraction)
+        } else if [labels, testData, testLabels].contains(where: { $0 != nil }) || testFraction != nil {
+            throw ValidationError("--labels, --test-data, --test-labels and --test-fraction apply to --data only")
+        }
         if let batchSize { config.batchSize = batchSize }
         if let latentSize { config.model.latentSize = latentSize }
         if let hidden {
@@ -217,7 +257,8 @@ struct TrainCommand: ParsableCommand {
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyyMMdd-HHmmss"
-        let run = RunDirectory(out ?? "runs/\(config.dataset.rawValue)-\(config.model.latent)-\(stamp.string(from: Date()))")
+        let dataName = config.data.map { URL(fileURLWithPath: $0.train).deletingPathExtension().lastPathComponent } ?? config.dataset.rawValue
+        let run = RunDirectory(out ?? "runs/\(dataName)-\(config.model.latent)-\(stamp.string(from: Date()))")
         if FileManager.default.fileExists(atPath: run.checkpoint) {
             throw ValidationError("\(run.path) already holds a run; use --resume \(run.path) to continue it, or another --out")
         }

@@ -17,9 +17,16 @@ public enum DatasetName: String, CaseIterable, Codable, Sendable {
 
 /// The training and test splits of a dataset.
 public struct Dataset: Sendable {
-    public let name: DatasetName
+    /// The dataset's name, or its training file's.
+    public let name: String
     public let train: LabelledImages
     public let test: LabelledImages
+
+    public init(name: String, train: LabelledImages, test: LabelledImages) {
+        self.name = name
+        self.train = train
+        self.test = test
+    }
 
     /// Loads `name` from `directory` (standard file names, `.gz` or not). `trainLimit` keeps the first images only.
     public init(_ name: DatasetName, directory: String? = nil, trainLimit: Int? = nil, testLimit: Int? = nil) throws {
@@ -30,7 +37,7 @@ public struct Dataset: Sendable {
             }
             throw DataError("\(dir)/\(stem)[.gz] not found; run scripts/setup.sh to fetch \(name.rawValue), or pass --data-dir")
         }
-        self.name = name
+        self.name = name.rawValue
         train = try LabelledImages(images: file("train-images-idx3-ubyte"), labels: file("train-labels-idx1-ubyte"), limit: trainLimit)
         test = try LabelledImages(images: file("t10k-images-idx3-ubyte"), labels: file("t10k-labels-idx1-ubyte"), limit: testLimit)
         guard train.pixelsPerImage == test.pixelsPerImage else {

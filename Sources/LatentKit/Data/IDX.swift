@@ -75,16 +75,29 @@ public struct LabelledImages: Sendable {
     public let cols: Int
     public let pixels: [Float]
     public let labels: [UInt8]
+    /// False for data that came without labels (its `labels` are all 0): the analyses that need classes refuse it.
+    public let isLabelled: Bool
     public var pixelsPerImage: Int { rows * cols }
 
-    /// Images already in memory (synthetic data, benchmarks).
-    public init(count: Int, rows: Int, cols: Int, pixels: [Float], labels: [UInt8]) throws {
+    /// Images already in memory (synthetic data, benchmarks, .npy files).
+    public init(count: Int, rows: Int, cols: Int, pixels: [Float], labels: [UInt8], isLabelled: Bool = true) throws {
         try require(pixels.count == count * rows * cols && labels.count == count, "\(pixels.count) pixels and \(labels.count) labels for \(count) images of \(rows)x\(cols)")
         self.count = count
         self.rows = rows
         self.cols = cols
         self.pixels = pixels
         self.labels = labels
+        self.isLabelled = isLabelled
+    }
+
+    /// The items at `indices`, in that order.
+    public func subset(_ indices: [Int]) throws -> LabelledImages {
+        let d = pixelsPerImage
+        var values: [Float] = []
+        values.reserveCapacity(indices.count * d)
+        for i in indices { values += pixels[(i * d)..<((i + 1) * d)] }
+        return try LabelledImages(count: indices.count, rows: rows, cols: cols, pixels: values, labels: indices.map { labels[$0] },
+                                  isLabelled: isLabelled)
     }
 
     /// Reads `images` (IDX3) and `labels` (IDX1) and checks that they belong together.
@@ -100,5 +113,6 @@ public struct LabelledImages: Sendable {
         cols = shape[2]
         pixels = data.prefix(n * shape[1] * shape[2]).map { Float($0) / 255 }
         labels = Array(labelData.prefix(n))
+        isLabelled = true
     }
 }

@@ -6,6 +6,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var model = ModelConfig()
     public var dataset: DatasetName = .mnist
     public var dataDirectory: String?
+    /// The run's own data files (.npy), in place of `dataset`.
+    public var data: DataFiles?
     public var epochs: Int = 10
     public var batchSize: Int = 100
     public var learningRate: Float = 1e-3
@@ -31,6 +33,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         model = try c.decodeIfPresent(ModelConfig.self, forKey: .model) ?? d.model
         dataset = try c.decodeIfPresent(DatasetName.self, forKey: .dataset) ?? d.dataset
         dataDirectory = try c.decodeIfPresent(String.self, forKey: .dataDirectory)
+        data = try c.decodeIfPresent(DataFiles.self, forKey: .data)
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
@@ -49,6 +52,19 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// without warm-up, 8.4 and rising with it), none for the others.
     public static func defaultWarmupEpochs(for latent: LatentFamily) -> Int { latent == .dirichlet ? 5 : 0 }
 
+    /// The run's data: its own files when it has them, else the named dataset (from `directory` when given, else from
+    /// the run's directory).
+    public func loadData(directory: String? = nil, trainLimit: Int?, testLimit: Int?) throws -> Dataset {
+        if let data {
+            try require(directory == nil, "--data-dir applies to MNIST-like runs; this run trains on \(data.train)")
+            return try Dataset(files: data, seed: seed, trainLimit: trainLimit, testLimit: testLimit)
+        }
+        return try Dataset(dataset, directory: directory ?? dataDirectory, trainLimit: trainLimit, testLimit: testLimit)
+    }
+
+    /// The data's name for progress lines: the dataset's, or the training file's.
+    public var dataName: String { data.map { URL(fileURLWithPath: $0.train).lastPathComponent } ?? dataset.rawValue }
+
     public var adam: AdamHyperparameters {
         AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
@@ -63,6 +79,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         if let n = trainLimit { try require(n >= 1, "--limit must be >= 1, got \(n)") }
         try require(warmupEpochs >= 0, "--warmup-epochs must be >= 0, got \(warmupEpochs)")
         try require(iwSamples >= 1, "--iw-samples must be >= 1, got \(iwSamples)")
+        try data?.validate()
         try require(iwSamples == 1 || model.latent != .dvae, "--iw-samples: the discrete VAE trains on the ELBO only")
     }
 

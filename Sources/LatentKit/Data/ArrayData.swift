@@ -1,0 +1,130 @@
+// Users' own data: NumPy .npy files of N items × D features (or N × H × W pictures, the picture size kept), optional
+// labels, and a test set of its own or a held-out fraction chosen by the run's seed. What the values are decides the
+// likelihood when none is asked for (`DataKind`).
+
+import Foundation
+
+/// The data files of a run, recorded in `config.json` so that every command of the run reads the same data and split.
+public struct DataFiles: Codable, Equatable, Sendable {
+    public var train: String
+    public var trainLabels: String?
+    public var test: String?
+    public var testLabels: String?
+    /// Without `test`: the fraction of `train` held out as the test set (which items, the run's seed decides).
+    public var testFraction: Double
+
+    public static let defaultTestFraction = 0.1
+
+    public init(train: String, trainLabels: String? = nil, test: String? = nil, testLabels: String? = nil,
+                testFraction: Double = DataFiles.defaultTestFraction) {
+        self.train = train
+        self.trainLabels = trainLabels
+        self.test = test
+        self.testLabels = testLabels
+        self.testFraction = testFraction
+    }
+
+    public func validate() throws {
+        try require(test != nil || (testFraction > 0 && testFraction < 1), "--test-fraction must lie strictly between 0 and 1, got \(testFraction)")
+        try require(testLabels == nil || test != nil, "--test-labels needs --test-data")
+    }
+}
+
+/// What a data set's values are.
+public enum DataKind: String, Sendable {
+    /// Every value in [0, 1]: binary data or intensities (the Bernoulli likelihood, binarised dynamically).
+    case unitInterval = "values in [0, 1]"
+    /// Non-negative integers, some above 1: counts, such as a bag of words.
+    case counts = "non-negative integer counts"
+    /// Anything else (the Gaussian likelihood).
+    case real = "real values"
+
+    public static func of(_ values: [Float]) -> DataKind {
+        if values.allSatisfy({ $0 >= 0 && $0 <= 1 }) { return .unitInterval }
+        if values.allSatisfy({ $0 >= 0 && $0 == $0.rounded() }) { return .counts }
+        return .real
+    }
+}
+
+extension LabelledImages {
+    /// Reads the items of the .npy file `path` (N × D, or N × H × W) and, when given, their labels (N integers in 0...255)
+    /// from `labelPath`. Non-finite values are refused with the item and feature named.
+    public init(npy path: String, labels labelPath: String?) throws {
+        let array = try NPY.read(path)
+        let shape = array.shape
+        guard shape.count == 2 || shape.count == 3, shape.allSatisfy({ $0 >= 1 }) else {
+            throw DataError("\(path): an array of shape \(shape); the data must be N items × D features (or N × H × W pictures), none empty")
+        }
+        let n = shape[0], d = array.values.count / n
+        if let bad = array.values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError("\(path): item \(bad / d), feature \(bad % d) is \(array.values[bad]) (as float32); the data must be finite")
+        }
+        var labels = [UInt8](repeating: 0, count: n)
+        if let labelPath {
+            let l = try NPY.read(labelPath)
+            guard l.shape == [l.values.count] || l.shape == [l.values.count, 1] else {
+                throw DataError("\(labelPath): labels of shape \(l.shape); they must be one integer per item (N or N × 1)")
+            }
+            guard l.values.count == n else { throw DataError("\(labelPath) has \(l.values.count) labels but \(path) has \(n) items") }
+            if let bad = l.values.firstIndex(where: { !($0 >= 0 && $0 <= 255 && $0 == $0.rounded()) }) {
+                throw DataError("\(labelPath): label \(bad) is \(l.values[bad]); labels must be integers from 0 to 255")
+            }
+            labels = l.values.map { UInt8($0) }
+        }
+        try self.init(count: n, rows: shape.count == 3 ? shape[1] : 1, cols: shape.count == 3 ? shape[2] : shape[1], pixels: array.values,
+                      labels: labels, isLabelled: labelPath != nil)
+    }
+
+    /// What the values are.
+    public var kind: DataKind { DataKind.of(pixels) }
+
+    /// The first item and feature with a value outside [0, 1], if any.
+    public func firstOutsideUnitInterval() -> (item: Int, feature: Int, value: Float)? {
+        guard let i = pixels.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) else { return nil }
+        return (i / pixelsPerImage, i % pixelsPerImage, pixels[i])
+    }
+}
+
+extension Dataset {
+    /// Loads a run's own files: the training set, and its test set or a held-out `testFraction` of the training items
+    /// (a permutation of the items by `seed`: its first ⌈fraction · N⌉ are the test set, the rest train; each part keeps
+    /// the file's order). `trainLimit` and `testLimit` then keep the first items of each part.
+    public init(files: DataFiles, seed: UInt32, trainLimit: Int? = nil, testLimit: Int? = nil) throws {
+        try files.validate()
+        var train = try LabelledImages(npy: files.train, labels: files.trainLabels)
+        var test: LabelledImages
+        if let testPath = files.test {
+            test = try LabelledImages(npy: testPath, labels: files.testLabels)
+            guard test.pixelsPerImage == train.pixelsPerImage else {
+                throw DataError("\(testPath) has \(test.pixelsPerImage) features per item but \(files.train) has \(train.pixelsPerImage)")
+            }
+        } else {
+            let held = Int((files.testFraction * Double(train.count)).rounded(.up))
+            guard held >= 1 && held < train.count else {
+                throw DataError("\(files.train): \(train.count) items are too few to hold out a fraction of \(files.testFraction) for testing; "
+                                + "pass --test-data")
+            }
+            let order = Self.permutation(train.count, seed: seed)
+            test = try train.subset(order.prefix(held).sorted())
+            train = try train.subset(order.dropFirst(held).sorted())
+        }
+        if let n = trainLimit, n < train.count { train = try train.subset(Array(0..<n)) }
+        if let n = testLimit, n < test.count { test = try test.subset(Array(0..<n)) }
+        self.init(name: URL(fileURLWithPath: files.train).lastPathComponent, train: train, test: test)
+    }
+
+    /// A Fisher–Yates shuffle of 0..<n driven by SplitMix64 from `seed`: the same split on every machine and version.
+    static func permutation(_ n: Int, seed: UInt32) -> [Int] {
+        var state = UInt64(seed) &+ 0x5EED_DA7A
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var order = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(next() % UInt64(i + 1))) }
+        return order
+    }
+}
