@@ -95,6 +95,9 @@ public enum AgreementChecks {
             cases.append(AgreementCase("bernoulli log-likelihood \(r)x\(c)", [spec(r, c, -4...4), spec(r, c, 0...1, constant: true)]) { t, x in
                 try t.bernoulliLogLikelihood(logits: x[0], targets: x[1])
             })
+            cases.append(AgreementCase("multinomial log-likelihood \(r)x\(c)", [spec(r, c, -4...4), spec(r, c, 0...5, constant: true)]) { t, x in
+                try t.multinomialLogLikelihood(logits: x[0], counts: x[1])
+            })
             cases.append(AgreementCase("gaussian log-density \(r)x\(c)", [spec(r, c, -2...2), spec(r, c, -1...1), spec(r, c, -1...1)]) { t, x in
                 try t.gaussianLogDensity(x[0], mean: x[1], logVariance: x[2])
             })

@@ -102,6 +102,10 @@ public enum Reference {
     public static func bernoulliLogLikelihood(_ l: [Double], _ x: [Double]) -> Double {
         zip(l, x).reduce(0) { $0 + $1.1 * $1.0 - (Swift.max($1.0, 0) + Foundation.log1p(Foundation.exp(-Swift.abs($1.0)))) }
     }
+    public static func multinomialLogLikelihood(_ l: [Double], _ x: [Double]) -> Double {
+        let m = l.max()!, logNormaliser = m + Foundation.log(l.reduce(0) { $0 + Foundation.exp($1 - m) })
+        return zip(l, x).reduce(0) { $0 + $1.1 * ($1.0 - logNormaliser) }
+    }
     public static func gaussianLogDensity(_ x: [Double], _ mu: [Double], _ lv: [Double]) -> Double {
         (0..<x.count).reduce(0) { s, j in
             s - 0.5 * (Foundation.log(2 * Double.pi) + lv[j] + (x[j] - mu[j]) * (x[j] - mu[j]) * Foundation.exp(-lv[j]))

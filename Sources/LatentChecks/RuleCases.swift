@@ -105,6 +105,10 @@ public let ruleCases: [RuleCase] = {
         tape: { t, x in try t.bernoulliLogLikelihood(logits: x[0], targets: x[1]) },
         reference: { x in (0..<3).map { r in Reference.bernoulliLogLikelihood(Array(x[0][(r * 4)..<(r * 4 + 4)]), Array(x[1][(r * 4)..<(r * 4 + 4)])) } }))
     cases.append(RuleCase(
+        description: "multinomialLogLikelihood", inputs: [(3, 5, -3...3, false), (3, 5, 0...6, true)],
+        tape: { t, x in try t.multinomialLogLikelihood(logits: x[0], counts: x[1]) },
+        reference: { x in (0..<3).map { r in Reference.multinomialLogLikelihood(Array(x[0][(r * 5)..<(r * 5 + 5)]), Array(x[1][(r * 5)..<(r * 5 + 5)])) } }))
+    cases.append(RuleCase(
         description: "gaussianLogDensity", inputs: [(3, 4, -2...2, false), (3, 4, -1...1, false), (3, 4, -1...1, false)],
         tape: { t, x in try t.gaussianLogDensity(x[0], mean: x[1], logVariance: x[2]) },
         reference: { x in

@@ -72,6 +72,10 @@ struct EvalCommand: ParsableCommand {
             let error = result.nllStandardError.map { String(format: " ± %.3f (standard error over images)", $0) } ?? ""
             print(String(format: "test NLL %.3f nats", nll) + error + " (importance sampling, k = \(result.k))")
         }
+        if let bound = result.perplexityBound, let tokens = result.tokensPerDocument {
+            print(String(format: "test perplexity %.1f", result.perplexity ?? bound) + (result.perplexity == nil ? " (bound: exp(-ELBO per token))" : "")
+                  + String(format: ", bound %.1f; %.1f tokens per document", bound, tokens))
+        }
         print(String(format: "%.1f s on %@", Date().timeIntervalSince(started), backend.name))
     }
 }

@@ -10,7 +10,7 @@ struct LatentKitCommand: ParsableCommand {
         commandName: "latentkit",
         abstract: "Variational autoencoders with discrete and simplex-valued latents, on OpenCL GPUs or the CPU.",
         subcommands: [TrainCommand.self, EvalCommand.self, SampleCommand.self, EncodeCommand.self, AnalyzeCommand.self, PlotsCommand.self,
-                      ReportCommand.self, DevicesCommand.self, SelfTestCommand.self, BenchCommand.self, OpCommand.self]
+                      ReportCommand.self, TopicsCommand.self, DevicesCommand.self, SelfTestCommand.self, BenchCommand.self, OpCommand.self]
     )
 
     /// ArgumentParser's main, with the OpenCL backend shut down before the process exits, whatever the outcome: glibc's

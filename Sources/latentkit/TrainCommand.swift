@@ -43,9 +43,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Minibatch size.") var batchSize: Int?
     @Option(help: "Latent dimensions.") var latentSize: Int?
     @Option(help: "Hidden layer sizes, comma-separated, e.g. 200,200.") var hidden: String?
+    @Option(help: "The decoder's hidden layer sizes, latent side first, or 'none' for a linear decoder (ProdLDA's; default: the encoder's mirrored).")
+    var decoderHidden: String?
     @Option(help: "Hidden activation: softplus, tanh, relu, elu, sigmoid.") var activation: Activation?
     @Option(help: "Adam learning rate.") var learningRate: Float?
-    @Option(help: "Decoder likelihood: bernoulli (binarised data) or gaussian (continuous).") var likelihood: Likelihood?
+    @Option(help: "Decoder likelihood: bernoulli (binarised data), gaussian (continuous) or multinomial (counts, e.g. bags of words; default with --data: from the data's values).")
+    var likelihood: Likelihood?
     @Option(help: "Train on the first N training images only.") var limit: Int?
     @Option(help: "Latent family: gaussian, logit-normal, concrete, dirichlet or dvae.") var latent: LatentFamily?
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
@@ -86,7 +89,9 @@ struct TrainCommand: ParsableCommand {
         }
         print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataName), \(data.train.count) images, "
               + "\(config.model.latent.rawValue) \(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-"
-              + "\(config.model.latentSize) \(config.model.activation.rawValue), batch \(config.batchSize), \(config.epochs) epochs"
+              + "\(config.model.latentSize) \(config.model.activation.rawValue)"
+              + (config.model.decoderHidden.map { ", decoder " + ([config.model.latentSize] + $0 + [config.model.inputSize]).map(String.init).joined(separator: "-") } ?? "")
+              + ", batch \(config.batchSize), \(config.epochs) epochs"
               + (config.model.precisionStructure.map { ", \(config.model.posterior.rawValue) posterior (\($0))" } ?? "")
               + (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "") + (config.warmupEpochs > 0 ? ", warm-up \(config.warmupEpochs)" : "")
               + " -> \(run.path)")
@@ -122,9 +127,12 @@ struct TrainCommand: ParsableCommand {
         switch (likelihood, kind) {
         case (nil, .unitInterval): config.model.likelihood = .bernoulli
         case (nil, .real): config.model.likelihood = .gaussian
-        case (nil, .counts):
-            throw ToolError("\(path) holds \(kind.rawValue); a multinomial likelihood for counts is not implemented yet: "
-                            + "pass --likelihood gaussian to model them as real values")
+        case (nil, .counts): config.model.likelihood = .multinomial
+        case (.multinomial?, _):
+            if let bad = train.pixels.firstIndex(where: { !($0 >= 0 && $0 == $0.rounded()) }) {
+                throw ToolError("\(path): item \(bad / train.pixelsPerImage), feature \(bad % train.pixelsPerImage) is \(train.pixels[bad]); "
+                                + "--likelihood multinomial needs non-negative integer counts")
+            }
         case (.bernoulli?, _):
             if let bad = train.firstOutsideUnitInterval() {
                 throw ToolError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value), outside [0, 1]; --likelihood bernoulli "
@@ -163,7 +171,7 @@ struct TrainCommand: ParsableCommand {
             try run.requireRun()
             var config = try RunConfig.load(from: run.config)
             let fixed: [(String, Bool)] = [("--seed", seed != nil), ("--dataset", dataset != nil), ("--batch-size", batchSize != nil),
-                                           ("--latent-size", latentSize != nil), ("--hidden", hidden != nil), ("--activation", activation != nil),
+                                           ("--latent-size", latentSize != nil), ("--hidden", hidden != nil), ("--decoder-hidden", decoderHidden != nil), ("--activation", activation != nil),
                                            ("--learning-rate", learningRate != nil), ("--likelihood", likelihood != nil), ("--limit", limit != nil),
                                            ("--out", out != nil), ("--latent", latent != nil), ("--prior-variance", priorVariance != nil),
                                            ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--warmup-epochs", warmupEpochs != nil),
@@ -207,9 +215,19 @@ struct TrainCommand: ParsableCommand {
             }
             config.model.hidden = sizes.map { $0! }
         }
+        if let decoderHidden {
+            let sizes = decoderHidden == "none" ? [] : decoderHidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard (decoderHidden == "none" || !sizes.isEmpty), sizes.allSatisfy({ ($0 ?? 0) > 0 }) else {
+                throw ValidationError("--decoder-hidden takes positive sizes separated by commas, or none; got '\(decoderHidden)'")
+            }
+            config.model.decoderHidden = sizes.map { $0! }
+        }
         if let activation { config.model.activation = activation }
         if let learningRate { config.learningRate = learningRate }
         if let likelihood { config.model.likelihood = likelihood }
+        if likelihood == .multinomial && data == nil {
+            throw ValidationError("--likelihood multinomial models counts (bags of words): pass them with --data COUNTS.npy")
+        }
         config.trainLimit = limit
         if let latent { config.model.latent = latent }
         if let priorVariance {

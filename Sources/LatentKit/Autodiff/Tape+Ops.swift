@@ -176,6 +176,15 @@ extension Tape {
         return record(.bernoulliLogLikelihood(logits: logits, targets: targets), ll, inputs: [logits])
     }
 
+    /// `Σ_v counts_v log softmax(logits)_v` of each row, `rows × 1`: the log-probability of a bag of words' tokens under
+    /// the word distribution softmax(logits) (ProdLDA's reconstruction term; the multinomial coefficient, which does not
+    /// depend on the model, is left out, as perplexity leaves it out). Counts are constants. Composed of checked ops
+    /// (log-softmax, product, row sum): its gradient counts − N softmax(logits) comes from theirs.
+    public func multinomialLogLikelihood(logits: Tensor, counts: Tensor) throws -> Tensor {
+        try requireSameShape([logits, counts], "multinomialLogLikelihood")
+        return try sum(binary(.mul, logSoftmax(logits), counts), axis: .eachRow)
+    }
+
     /// `log N(x; mean, diag e^logVariance)` of each row, `rows × 1`.
     public func gaussianLogDensity(_ x: Tensor, mean: Tensor, logVariance: Tensor) throws -> Tensor {
         try requireSameShape([x, mean, logVariance], "gaussianLogDensity")

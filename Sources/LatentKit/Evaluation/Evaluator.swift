@@ -18,6 +18,12 @@ public struct EvaluationResult: Sendable {
     public var logZStandardError: Double?
     /// The standard error of the importance-sampled NLL over the images (sd / √images); discrete VAE only so far.
     public var nllStandardError: Double?
+    /// Multinomial likelihood: the mean tokens (sum of counts) of the evaluated documents, for perplexities.
+    public var tokensPerDocument: Double?
+    /// exp(−ELBO per token): the perplexity bound of topic-model papers (ProdLDA's), with its importance-sampled
+    /// counterpart from the NLL; nil unless the likelihood is multinomial.
+    public var perplexityBound: Double? { tokensPerDocument.map { Foundation.exp(negativeELBO / $0) } }
+    public var perplexity: Double? { tokensPerDocument.flatMap { t in negativeLogLikelihood.map { Foundation.exp($0 / t) } } }
     /// Units with activity above 0.01.
     public var activeUnits: Int { unitActivity.filter { $0 > 0.01 }.count }
 
@@ -25,6 +31,11 @@ public struct EvaluationResult: Sendable {
         var d: [String: Any] = ["test_neg_elbo": negativeELBO, "test_recon": reconstruction, "test_kl": kl, "k": k, "images": images,
                                 "active_units": activeUnits, "unit_activity": unitActivity]
         d["test_nll"] = negativeLogLikelihood ?? NSNull()
+        if let tokensPerDocument {
+            d["tokens_per_document"] = tokensPerDocument
+            d["perplexity_bound"] = perplexityBound ?? NSNull()
+            d["perplexity"] = perplexity ?? NSNull()
+        }
         if let logZ {
             d["log_z"] = logZ
             d["log_z_standard_error"] = logZStandardError ?? NSNull()
@@ -210,9 +221,14 @@ public final class Evaluator {
         }
         let (reconstruction, kl) = try elbo(x)
         let nll = importanceSampling ? try importanceSampledNLL(x, k: k, progress: progress) : nil
-        return EvaluationResult(
+        var result = EvaluationResult(
             negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl,
             negativeLogLikelihood: nll.map { $0.reduce(0, +) / Double($0.count) }, k: k, images: x.rows,
             unitActivity: try unitActivity(x))
+        if model.config.likelihood == .multinomial {
+            let n = min(limit ?? test.count, test.count)
+            result.tokensPerDocument = test.pixels.prefix(n * test.pixelsPerImage).reduce(0) { $0 + Double($1) } / Double(n)
+        }
+        return result
     }
 }

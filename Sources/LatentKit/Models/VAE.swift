@@ -9,6 +9,9 @@ public enum Likelihood: String, CaseIterable, Codable, Sendable {
     case bernoulli
     /// Independent Gaussians with a learned mean and log-variance per pixel: continuous data.
     case gaussian
+    /// A bag of words: the counts' tokens drawn from softmax(logits) over the D columns (the vocabulary), as in
+    /// ProdLDA; log p(x|z) = Σ_v x_v log softmax(logits)_v.
+    case multinomial
 }
 
 /// The latent families available.
@@ -58,6 +61,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var latent: LatentFamily = .gaussian
     public var latentSize: Int = 20
     public var hidden: [Int] = [200, 200]
+    /// The decoder's hidden layers, latent side first; nil: the encoder's mirrored. Empty: a linear decoder, whose
+    /// weights are ProdLDA's topics (`latentkit topics`).
+    public var decoderHidden: [Int]?
+    /// The decoder's hidden layer sizes, latent side first.
+    public var decoderWidths: [Int] { decoderHidden ?? hidden.reversed() }
     public var activation: Activation = .softplus
     public var likelihood: Likelihood = .bernoulli
     public var inputSize: Int = 784
@@ -111,6 +119,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         latent = try c.decodeIfPresent(LatentFamily.self, forKey: .latent) ?? .gaussian
         latentSize = try c.decodeIfPresent(Int.self, forKey: .latentSize) ?? 20
         hidden = try c.decodeIfPresent([Int].self, forKey: .hidden) ?? [200, 200]
+        decoderHidden = try c.decodeIfPresent([Int].self, forKey: .decoderHidden)
         activation = try c.decodeIfPresent(Activation.self, forKey: .activation) ?? .softplus
         likelihood = try c.decodeIfPresent(Likelihood.self, forKey: .likelihood) ?? .bernoulli
         inputSize = try c.decodeIfPresent(Int.self, forKey: .inputSize) ?? 784
@@ -189,6 +198,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(latentSize >= 1, "latent size must be at least 1, got \(latentSize)")
         try validatePosterior()
         try require(!hidden.isEmpty && hidden.allSatisfy { $0 >= 1 }, "hidden layer sizes must be positive, got \(hidden)")
+        try require(decoderWidths.allSatisfy { $0 >= 1 }, "decoder hidden layer sizes must be positive, got \(decoderWidths)")
+        try require(decoderHidden == nil || latent != .dvae, "--decoder-hidden: the discrete VAE's decoder mirrors its encoder")
         try require(inputSize >= 1, "input size must be positive")
     }
 }
@@ -252,9 +263,9 @@ public final class VAE {
         }
         alphaScale = config.latent == .dirichlet && config.alphaActivation != .softplus
             ? try Tensor([config.alphaActivation == .expTanh ? 1 : Float(config.latentSize)], rows: 1, cols: 1, on: backend) : nil
-        let back = [config.latentSize] + config.hidden.reversed()
-        decoder = try (0..<config.hidden.count).map { try layer("decoder.\($0)", back[$0], back[$0 + 1]) }
-        outputHead = try layer(config.likelihood == .bernoulli ? "decoder.logits" : "decoder.mean", back.last!, config.inputSize)
+        let back = [config.latentSize] + config.decoderWidths
+        decoder = try (0..<config.decoderWidths.count).map { try layer("decoder.\($0)", back[$0], back[$0 + 1]) }
+        outputHead = try layer(config.likelihood == .gaussian ? "decoder.mean" : "decoder.logits", back.last!, config.inputSize)
         outputLogVarianceHead = config.likelihood == .gaussian
             ? try layer("decoder.log_variance", back.last!, config.inputSize) : nil
         normalisers = config.batchNorm
@@ -336,14 +347,16 @@ public final class VAE {
     /// `log p(x | z)` of each row, `batch × 1`.
     public func logLikelihood(_ x: Tensor, _ decoded: Decoded, on tape: Tape) throws -> Tensor {
         switch decoded {
+        case .logits(let logits) where config.likelihood == .multinomial: return try tape.multinomialLogLikelihood(logits: logits, counts: x)
         case .logits(let logits): return try tape.bernoulliLogLikelihood(logits: logits, targets: x)
         case .gaussian(let mean, let logVariance): return try tape.gaussianLogDensity(x, mean: mean, logVariance: logVariance)
         }
     }
 
-    /// The decoder's expected image: `σ(logits)` or the Gaussian mean.
+    /// The decoder's expected image: `σ(logits)`, the Gaussian mean, or the word probabilities softmax(logits).
     public func expectation(_ decoded: Decoded, on tape: Tape) throws -> Tensor {
         switch decoded {
+        case .logits(let logits) where config.likelihood == .multinomial: return try tape.unary(.exp, tape.logSoftmax(logits))
         case .logits(let logits): return try tape.unary(.sigmoid, logits)
         case .gaussian(let mean, _): return mean
         }
