@@ -77,7 +77,7 @@ struct TrainCommand: ParsableCommand {
         var (config, run, resuming) = try prepare()
         let backend = try backendOptions.make()
         let data = try config.loadData(trainLimit: config.trainLimit, testLimit: 1)
-        if !resuming, let files = config.data { try fitModel(&config, to: data.train, from: files.train) }
+        if !resuming, let files = config.data { try config.model.fit(to: data.train, from: files.train, likelihood: likelihood) }
         let trainer = try Trainer(config: config, backend: backend, train: data.train)
         if !resuming { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
@@ -117,30 +117,6 @@ struct TrainCommand: ParsableCommand {
             throw ExitCode(130)
         }
         print("done: \(run.path) (evaluate with: latentkit eval \(run.path))")
-    }
-
-    /// A new run on its own data: the input size is the data's, and the likelihood the data's kind unless --likelihood
-    /// says otherwise; values a Bernoulli likelihood cannot take are refused.
-    private func fitModel(_ config: inout RunConfig, to train: LabelledImages, from path: String) throws {
-        config.model.inputSize = train.pixelsPerImage
-        let kind = train.kind
-        switch (likelihood, kind) {
-        case (nil, .unitInterval): config.model.likelihood = .bernoulli
-        case (nil, .real): config.model.likelihood = .gaussian
-        case (nil, .counts): config.model.likelihood = .multinomial
-        case (.multinomial?, _):
-            if let bad = train.pixels.firstIndex(where: { !($0 >= 0 && $0 == $0.rounded()) }) {
-                throw ToolError("\(path): item \(bad / train.pixelsPerImage), feature \(bad % train.pixelsPerImage) is \(train.pixels[bad]); "
-                                + "--likelihood multinomial needs non-negative integer counts")
-            }
-        case (.bernoulli?, _):
-            if let bad = train.firstOutsideUnitInterval() {
-                throw ToolError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value), outside [0, 1]; --likelihood bernoulli "
-                                + "needs values in [0, 1] (use --likelihood gaussian for real values)")
-            }
-        default: break
-        }
-        try config.validate()
     }
 
     /// Runs `trainer` with the progress line and the per-epoch lines.

@@ -128,3 +128,36 @@ extension Dataset {
         return order
     }
 }
+
+extension ModelConfig {
+    /// Fits a new model to its own data (`train`, read from `path`): the input size is the data's, and the likelihood is
+    /// `likelihood` when given, else the data's kind's (values in [0, 1]: Bernoulli; counts: multinomial; other real
+    /// values: Gaussian). Values the likelihood cannot take are refused with the item and feature named.
+    public mutating func fit(to train: LabelledImages, from path: String, likelihood: Likelihood? = nil) throws {
+        inputSize = train.pixelsPerImage
+        let d = train.pixelsPerImage
+        switch likelihood {
+        case nil:
+            switch train.kind {
+            case .unitInterval: self.likelihood = .bernoulli
+            case .counts: self.likelihood = .multinomial
+            case .real: self.likelihood = .gaussian
+            }
+        case .bernoulli?:
+            if let bad = train.firstOutsideUnitInterval() {
+                throw DataError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value), outside [0, 1]; --likelihood bernoulli "
+                                + "needs values in [0, 1] (use --likelihood gaussian for real values)")
+            }
+            self.likelihood = .bernoulli
+        case .multinomial?:
+            if let bad = train.pixels.firstIndex(where: { !($0 >= 0 && $0 == $0.rounded()) }) {
+                throw DataError("\(path): item \(bad / d), feature \(bad % d) is \(train.pixels[bad]); "
+                                + "--likelihood multinomial needs non-negative integer counts")
+            }
+            self.likelihood = .multinomial
+        case let other?:
+            self.likelihood = other
+        }
+        try validate()
+    }
+}
