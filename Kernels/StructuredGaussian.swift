@@ -146,80 +146,6 @@ extension KernelSources {
         kl[r] = 0.5f * (trace + rest - (float)n);
     }
 
-    /* Reverse mode through lk_sg_trace: Gbar_r = I + B_{r+1}^T Mbar_{r+1} B_{r+1}, Mbar_r = D^-T Gbar D^-1,
-       Dbar = -2 D^-T Gbar G_r, Bbar = 2 Mbar B G_{r-1}; dlv_a = g (Dbar_aa (-L_aa / 2) - 1) / 2, doff = g Lbar / 2, dmu = g mu */
-    __kernel void structured_gaussian_kl_backward_f32(__global const float* mu, __global const float* lv, __global const float* off,
-                                                      __global const float* gr, __global float* dmu, __global float* dlv,
-                                                      __global float* doff, __global float* ws, const int rows, const int blocks, const int c) {
-        int r = get_global_id(0);
-        if (r >= rows) return;
-        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c, cc = c * c;
-        long o = (long)r * n, om = (long)r * m;
-        __global const float* l = lv + o;
-        __global const float* L = off + om;
-        __global float* W = ws + (long)r * (blocks + 4) * cc;
-        lk_sg_trace(l, L, W, blocks, c);
-        float scale = 0.5f * gr[r];
-        __global float* gbar = W + blocks * cc;
-        __global float* mbar = gbar + cc;
-        __global float* x = mbar + cc;
-        __global float* t = x + cc;
-        for (int q = blocks - 1; q >= 0; q--) {
-            int base = q * c;
-            __global float* g = W + q * cc;
-            if (q < blocks - 1) {
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
-                    float s = 0.0f;
-                    for (int k = 0; k < c; k++) s += mbar[i * c + k] * lk_sg_b(L, q + 1, k, j, c);
-                    t[i * c + j] = s;
-                }
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
-                    float s = i == j ? 1.0f : 0.0f;
-                    for (int k = 0; k < c; k++) s += lk_sg_b(L, q + 1, k, i, c) * t[k * c + j];
-                    gbar[i * c + j] = s;
-                }
-            } else {
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) gbar[i * c + j] = i == j ? 1.0f : 0.0f;
-            }
-            for (int j = 0; j < c; j++) for (int i = c - 1; i >= 0; i--) {  /* x = D^-T Gbar */
-                float s = gbar[i * c + j];
-                for (int k = i + 1; k < c; k++) s -= lk_sg_d(L, q, k, i, c) * x[k * c + j];
-                x[i * c + j] = s * exp(0.5f * l[base + i]);
-            }
-            for (int j = 0; j < c; j++) for (int i = c - 1; i >= 0; i--) {  /* Mbar = D^-T x^T */
-                float s = x[j * c + i];
-                for (int k = i + 1; k < c; k++) s -= lk_sg_d(L, q, k, i, c) * mbar[k * c + j];
-                mbar[i * c + j] = s * exp(0.5f * l[base + i]);
-            }
-            for (int i = 0; i < c; i++) for (int j = 0; j <= i; j++) {  /* Dbar = -2 x G */
-                float s = 0.0f;
-                for (int k = 0; k < c; k++) s += x[i * c + k] * g[k * c + j];
-                float adjoint = -2.0f * s;
-                if (j == i) dlv[o + base + i] = scale * (adjoint * (-0.5f * exp(-0.5f * l[base + i])) - 1.0f);
-                else doff[om + lk_sg_index(base + i, base + j, c)] = scale * adjoint;
-            }
-            if (q > 0) {  /* Bbar = 2 Mbar B G_{q-1} */
-                __global float* prev = W + (q - 1) * cc;
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
-                    float s = 0.0f;
-                    for (int k = 0; k < c; k++) s += lk_sg_b(L, q, i, k, c) * prev[k * c + j];
-                    t[i * c + j] = s;
-                }
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
-                    float s = 0.0f;
-                    for (int k = 0; k < c; k++) s += mbar[i * c + k] * t[k * c + j];
-                    doff[om + lk_sg_index(base + i, base - c + j, c)] = scale * 2.0f * s;
-                }
-            }
-        }
-        for (int a = 0; a < n; a++) dmu[o + a] = gr[r] * mu[o + a];
-    }
-
-    /* ---- The work-group forms of the block recursions: affine maps over blocks and their parallel prefix ---- */
-
-    /* Floats of workspace per row of every scan kernel: two ping-pong pairs of `blocks` maps of at most 2 c^2 floats */
-    inline long lk_sg_scan_workspace(int blocks, int c) { return 8L * blocks * c * c; }
-
     /* x = D_r^-1 x in place for one vector at stride s (forward substitution) */
     inline void lk_sg_d_solve(__global const float* lv, __global const float* off, int r, int c, __global float* x, int s) {
         for (int i = 0; i < c; i++) {
@@ -237,6 +163,83 @@ extension KernelSources {
             x[i * s] = t * exp(0.5f * lv[r * c + i]);
         }
     }
+
+    /* x = D_q^-T Gbar_q with Gbar_q = I + B_{q+1}^T Mbar_{q+1} B_{q+1} (next = Mbar_{q+1}), or I for the last block */
+    inline void lk_sg_adjoint_x(__global const float* l, __global const float* L, int q, int blocks, int c, __global const float* next,
+                                __global float* tmp, __global float* x) {
+        if (q < blocks - 1) {
+            for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+                float s = 0.0f;
+                for (int k = 0; k < c; k++) s += next[i * c + k] * lk_sg_b(L, q + 1, k, j, c);
+                tmp[i * c + j] = s;
+            }
+            for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+                float s = i == j ? 1.0f : 0.0f;
+                for (int k = 0; k < c; k++) s += lk_sg_b(L, q + 1, k, i, c) * tmp[k * c + j];
+                x[i * c + j] = s;
+            }
+        } else {
+            for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) x[i * c + j] = i == j ? 1.0f : 0.0f;
+        }
+        for (int j = 0; j < c; j++) lk_sg_dt_solve(l, L, q, c, x + j, c);
+    }
+
+    /* Block q's share of the KL gradient (the row's dlv and doff): Dbar = -2 x G_q on the diagonal block, and for q > 0
+       Bbar = 2 Mbar_q B_q G_{q-1} (prev = G_{q-1}) on the sub-diagonal block, scaled by `scale` = g / 2 */
+    inline void lk_sg_kl_block_gradients(__global const float* l, __global const float* L, int q, int c, __global const float* x,
+                                         __global const float* g, __global const float* mbar, __global const float* prev,
+                                         __global float* tmp, __global float* dlv, __global float* doff, float scale) {
+        int base = q * c;
+        for (int i = 0; i < c; i++) for (int j = 0; j <= i; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < c; k++) s += x[i * c + k] * g[k * c + j];
+            float adjoint = -2.0f * s;
+            if (j == i) dlv[base + i] = scale * (adjoint * (-0.5f * exp(-0.5f * l[base + i])) - 1.0f);
+            else doff[lk_sg_index(base + i, base + j, c)] = scale * adjoint;
+        }
+        if (q == 0) return;
+        for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < c; k++) s += lk_sg_b(L, q, i, k, c) * prev[k * c + j];
+            tmp[i * c + j] = s;
+        }
+        for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
+            float s = 0.0f;
+            for (int k = 0; k < c; k++) s += mbar[i * c + k] * tmp[k * c + j];
+            doff[lk_sg_index(base + i, base - c + j, c)] = scale * 2.0f * s;
+        }
+    }
+
+    /* Reverse mode through lk_sg_trace: Gbar_r = I + B_{r+1}^T Mbar_{r+1} B_{r+1}, Mbar_r = D^-T Gbar D^-1,
+       Dbar = -2 D^-T Gbar G_r, Bbar = 2 Mbar B G_{r-1}; dlv_a = g (Dbar_aa (-L_aa / 2) - 1) / 2, doff = g Lbar / 2, dmu = g mu */
+    __kernel void structured_gaussian_kl_backward_f32(__global const float* mu, __global const float* lv, __global const float* off,
+                                                      __global const float* gr, __global float* dmu, __global float* dlv,
+                                                      __global float* doff, __global float* ws, const int rows, const int blocks, const int c) {
+        int r = get_global_id(0);
+        if (r >= rows) return;
+        int n = blocks * c, m = blocks * c * (c - 1) / 2 + (blocks - 1) * c * c, cc = c * c;
+        long o = (long)r * n, om = (long)r * m;
+        __global const float* l = lv + o;
+        __global const float* L = off + om;
+        __global float* W = ws + (long)r * (blocks + 4) * cc;
+        lk_sg_trace(l, L, W, blocks, c);
+        float scale = 0.5f * gr[r];
+        __global float* mbar = W + (blocks + 1) * cc;  /* (the slot before it is unused) */
+        __global float* x = mbar + cc;
+        __global float* t = x + cc;
+        for (int q = blocks - 1; q >= 0; q--) {
+            lk_sg_adjoint_x(l, L, q, blocks, c, mbar, t, x);  /* mbar holds Mbar_{q+1} */
+            for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) mbar[i * c + j] = x[j * c + i];
+            for (int j = 0; j < c; j++) lk_sg_dt_solve(l, L, q, c, mbar + j, c);  /* Mbar_q = D^-T x^T */
+            lk_sg_kl_block_gradients(l, L, q, c, x, W + q * cc, mbar, q > 0 ? W + (q - 1) * cc : 0, t, dlv + o, doff + om, scale);
+        }
+        for (int a = 0; a < n; a++) dmu[o + a] = gr[r] * mu[o + a];
+    }
+
+    /* ---- The work-group forms of the block recursions: affine maps over blocks and their parallel prefix ---- */
+
+    /* Floats of workspace per row of every scan kernel: two ping-pong pairs of `blocks` maps of at most 2 c^2 floats */
+    inline long lk_sg_scan_workspace(int blocks, int c) { return 8L * blocks * c * c; }
 
     /* A map is A (c x c, row-major) then b: a c-vector (x -> b + A x) or, for a congruence, a c x c matrix
        (X -> b + A X A^T). out = f after g: A_f A_g, and b_f + A_f b_g (A_f^T). out's A holds A_f b_g meanwhile. */
@@ -414,48 +417,13 @@ extension KernelSources {
         __global float* spare2 = ms == b ? b + blocks * size : b;
         float scale = 0.5f * gr[r];
         for (int q = t; q < blocks; q += step) {
-            int base = q * c;
             __global const float* g = gs + q * size + cc;
             __global const float* mbar = ms + (blocks - 1 - q) * size + cc;
             __global float* x = spare + q * size;
             __global float* tmp = x + cc;
             __global float* tmp2 = spare2 + q * size;
-            if (q < blocks - 1) {  /* Gbar = I + B_{q+1}^T Mbar_{q+1} B_{q+1} */
-                __global const float* next = ms + (blocks - 2 - q) * size + cc;
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
-                    float s = 0.0f;
-                    for (int k = 0; k < c; k++) s += next[i * c + k] * lk_sg_b(L, q + 1, k, j, c);
-                    tmp[i * c + j] = s;
-                }
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
-                    float s = i == j ? 1.0f : 0.0f;
-                    for (int k = 0; k < c; k++) s += lk_sg_b(L, q + 1, k, i, c) * tmp[k * c + j];
-                    x[i * c + j] = s;
-                }
-            } else {
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) x[i * c + j] = i == j ? 1.0f : 0.0f;
-            }
-            for (int j = 0; j < c; j++) lk_sg_dt_solve(l, L, q, c, x + j, c);  /* x = D^-T Gbar */
-            for (int i = 0; i < c; i++) for (int j = 0; j <= i; j++) {  /* Dbar = -2 x G */
-                float s = 0.0f;
-                for (int k = 0; k < c; k++) s += x[i * c + k] * g[k * c + j];
-                float adjoint = -2.0f * s;
-                if (j == i) dlv[o + base + i] = scale * (adjoint * (-0.5f * exp(-0.5f * l[base + i])) - 1.0f);
-                else doff[om + lk_sg_index(base + i, base + j, c)] = scale * adjoint;
-            }
-            if (q > 0) {  /* Bbar = 2 Mbar B G_{q-1} */
-                __global const float* prev = gs + (q - 1) * size + cc;
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
-                    float s = 0.0f;
-                    for (int k = 0; k < c; k++) s += lk_sg_b(L, q, i, k, c) * prev[k * c + j];
-                    tmp2[i * c + j] = s;
-                }
-                for (int i = 0; i < c; i++) for (int j = 0; j < c; j++) {
-                    float s = 0.0f;
-                    for (int k = 0; k < c; k++) s += mbar[i * c + k] * tmp2[k * c + j];
-                    doff[om + lk_sg_index(base + i, base - c + j, c)] = scale * 2.0f * s;
-                }
-            }
+            lk_sg_adjoint_x(l, L, q, blocks, c, q < blocks - 1 ? ms + (blocks - 2 - q) * size + cc : 0, tmp, x);
+            lk_sg_kl_block_gradients(l, L, q, c, x, g, mbar, q > 0 ? gs + (q - 1) * size + cc : 0, tmp2, dlv + o, doff + om, scale);
         }
         for (int e = t; e < n; e += step) dmu[o + e] = gr[r] * mu[o + e];
     }

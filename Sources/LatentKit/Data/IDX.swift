@@ -41,13 +41,8 @@ public enum IDX {
         let header = try next(4 * dimensions)
         guard header.count == 4 * dimensions else { throw DataError("\(path): truncated header") }
         let shape = (0..<dimensions).map { bigEndian(header, 4 * $0) }
-        var expected = 1
-        for d in shape {
-            let (product, overflow) = expected.multipliedReportingOverflow(by: d)
-            guard !overflow, product <= maximumDataBytes else {
-                throw DataError("\(path): the header's dimensions \(shape) declare more than \(maximumDataBytes) bytes (corrupt or not MNIST-like)")
-            }
-            expected = product
+        guard let expected = elementCount(shape, atMost: maximumDataBytes) else {
+            throw DataError("\(path): the header's dimensions \(shape) declare more than \(maximumDataBytes) bytes (corrupt or not MNIST-like)")
         }
         var data: [UInt8] = []
         while data.count < expected {
@@ -61,6 +56,18 @@ public enum IDX {
                             + "\(shape) need \(expected) (truncated or corrupt)")
         }
         return (shape, data)
+    }
+
+    /// The product of the non-negative `shape`, or nil when it overflows or exceeds `limit`: a file's declared size,
+    /// checked before anything is allocated.
+    static func elementCount(_ shape: [Int], atMost limit: Int) -> Int? {
+        var count = 1
+        for d in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, product <= limit else { return nil }
+            count = product
+        }
+        return count
     }
 
     static func bigEndian(_ b: [UInt8], _ at: Int) -> Int {

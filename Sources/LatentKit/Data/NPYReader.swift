@@ -60,16 +60,11 @@ extension NPY {
         guard !fortranOrder || shape.count < 2 else {
             throw DataError("\(path): the array is in Fortran order; save it in C order (numpy.ascontiguousarray(array))")
         }
-        var count = 1
-        for d in shape {
-            let (product, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow, product <= maximumDataBytes else {
-                throw DataError("\(path): the shape \(shape) declares more than \(maximumDataBytes) bytes (corrupt)")
-            }
-            count = product
+        guard let count = IDX.elementCount(shape, atMost: maximumDataBytes / size) else {
+            throw DataError("\(path): the shape \(shape) declares more than \(maximumDataBytes) bytes (corrupt)")
         }
         let dataBytes = UInt64(count * size), available = fileSize - UInt64(magic.count + lengthBytes.count + headerLength)
-        guard UInt64(count) * UInt64(size) <= UInt64(maximumDataBytes) else {
+        guard dataBytes <= UInt64(maximumDataBytes) else {
             throw DataError("\(path): the shape \(shape) declares more than \(maximumDataBytes) bytes (corrupt)")
         }
         guard dataBytes == available else {
