@@ -205,7 +205,15 @@ public final class Evaluator {
                 try backend.copy(from: w.buffer, offset: 0, to: weights, offset: start, count: c)
             }
             try backend.reduce(.logSumExp, weights, rows: 1, cols: k, axis: .eachRow, into: lse)
-            result.append(-(Double(try backend.download(lse, offset: 0, count: 1)[0]) - Foundation.log(Double(k))))
+            let nll = -(Double(try backend.download(lse, offset: 0, count: 1)[0]) - Foundation.log(Double(k)))
+            guard nll.isFinite else {
+                // never a silent NaN in a reported mean: name the item (seen: a 2,801-token document whose posterior
+                // variance underflowed, so that log q(z|x) of its own sample was 0 × ∞)
+                throw TrainingError(description: "the importance-sampled NLL of test item \(i) is \(nll): its log-weights "
+                                    + "log p(x, z) - log q(z|x) are not finite (a degenerate posterior for this item?); evaluate with --k 0, "
+                                    + "or --limit \(i) to stop before it")
+            }
+            result.append(nll)
             progress(i + 1)
         }
         tape.reset()
