@@ -108,6 +108,45 @@ public let ruleCases: [RuleCase] = {
         description: "multinomialLogLikelihood", inputs: [(3, 5, -3...3, false), (3, 5, 0...6, true)],
         tape: { t, x in try t.multinomialLogLikelihood(logits: x[0], counts: x[1]) },
         reference: { x in (0..<3).map { r in Reference.multinomialLogLikelihood(Array(x[0][(r * 5)..<(r * 5 + 5)]), Array(x[1][(r * 5)..<(r * 5 + 5)])) } }))
+    // The distribution types' compositions (LatentKit/Distributions): KLs between two members, and the logit-normal
+    // density of a value given on (0, 1).
+    cases.append(RuleCase(
+        description: "DiagonalNormal.kl", inputs: [(3, 4, -1...1, false), (3, 4, -1...1, false), (3, 4, -1...1, false), (3, 4, -1...1, false)],
+        tape: { t, x in
+            try DiagonalNormal(mean: x[0], logVariance: x[1], on: t).kl(to: DiagonalNormal(mean: x[2], logVariance: x[3], on: t))
+        },
+        reference: { x in
+            (0..<3).map { r in
+                (0..<4).reduce(0.0) { s, j in
+                    let i = r * 4 + j, d = x[0][i] - x[2][i]
+                    return s + 0.5 * (x[3][i] - x[1][i] + (Foundation.exp(x[1][i]) + d * d) * Foundation.exp(-x[3][i]) - 1)
+                }
+            }
+        }))
+    cases.append(RuleCase(
+        description: "Dirichlet.kl", inputs: [(3, 4, 0.3...6, false), (3, 4, 0.3...6, false)],
+        tape: { t, x in try Dirichlet(concentration: x[0], on: t).kl(to: Dirichlet(concentration: x[1], on: t)) },
+        reference: { x in
+            (0..<3).map { r in
+                let a = Array(x[0][(r * 4)..<(r * 4 + 4)]), b = Array(x[1][(r * 4)..<(r * 4 + 4)])
+                let a0 = a.reduce(0, +), b0 = b.reduce(0, +)
+                return Foundation.lgamma(a0) - Foundation.lgamma(b0)
+                    + (0..<4).reduce(0.0) { s, k in
+                        s + Foundation.lgamma(b[k]) - Foundation.lgamma(a[k]) + (a[k] - b[k]) * (Reference.digamma(a[k]) - Reference.digamma(a0))
+                    }
+            }
+        }))
+    cases.append(RuleCase(
+        description: "LogitNormal.logProbability of a value", inputs: [(3, 4, 0.05...0.95, false), (3, 4, -1...1, false), (3, 4, -1...1, false)],
+        tape: { t, x in try LogitNormal(mean: x[1], logVariance: x[2], on: t).logProbability(x[0]) },
+        reference: { x in
+            (0..<3).map { r in
+                (0..<4).reduce(0.0) { s, j in
+                    let i = r * 4 + j, z = x[0][i], y = Foundation.log(z / (1 - z)), d = y - x[1][i]
+                    return s - 0.5 * (Foundation.log(2 * Double.pi) + x[2][i] + d * d * Foundation.exp(-x[2][i])) - Foundation.log(z * (1 - z))
+                }
+            }
+        }))
     cases.append(RuleCase(
         description: "gaussianLogDensity", inputs: [(3, 4, -2...2, false), (3, 4, -1...1, false), (3, 4, -1...1, false)],
         tape: { t, x in try t.gaussianLogDensity(x[0], mean: x[1], logVariance: x[2]) },

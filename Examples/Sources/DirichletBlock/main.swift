@@ -1,5 +1,5 @@
-// A model of one's own with LatentKit's Dirichlet building blocks: the reparameterised Dirichlet sample (Laplace
-// approximation in the softmax basis), its analytic KL to a symmetric Dirichlet prior, the Bernoulli likelihood,
+// A model of one's own with LatentKit's Dirichlet building block (`Dirichlet`: the reparameterised sample, here by
+// paper 000's Laplace approximation, and the analytic KL to a symmetric Dirichlet prior), the Bernoulli likelihood,
 // the tape's gradients and Adam, on whatever backend the tensors live on. Here a one-hidden-layer Dirichlet VAE on
 // MNIST written out step by step; the layers, loss and loop are the user's.
 // Usage (repository root): swift run --package-path Examples dirichlet-block [epochs]
@@ -26,12 +26,11 @@ for epoch in 1...epochs {
         let x = try Tensor(pixels, rows: batch, cols: d, on: backend)
         let h = try tape.unary(.softplus, layers[0](x, on: tape))
         let alpha = try tape.affine(tape.unary(.softplus, layers[1](h, on: tape)), alpha: 1, beta: 1e-3)  // α > 0
-        let noise = try Tensor(rows: batch, cols: k, buffer: backend.allocate(count: batch * k, dtype: .float32))
-        try backend.fillRandom(.normal, into: noise.buffer, count: batch * k, key: PhiloxKey(seed: 7, stream: 0),
-                               counter: PhiloxCounter(0, UInt32(epoch), UInt32(start), 0), probabilities: nil)
-        let z = try tape.dirichletSample(.laplace, alpha: alpha, noise: noise)                // on the simplex
+        let posterior = Dirichlet(concentration: alpha, on: tape)
+        let z = try posterior.rsample(RandomSource(seed: 7, step: epoch * images.count + start),       // on the simplex
+                                      method: .logisticNormal(.laplace))                               // or .exact
         let logLikelihood = try tape.bernoulliLogLikelihood(logits: layers[2](z, on: tape), targets: x)
-        let kl = try tape.dirichletKL(alpha, priorConcentration: 1)                          // KL(Dir(α) ‖ Dir(1))
+        let kl = try posterior.klToSymmetric(concentration: 1)                                  // KL(Dir(α) ‖ Dir(1))
         let loss = try tape.affine(tape.sumAll(tape.binary(.sub, kl, logLikelihood)), alpha: 1 / Float(batch))
         try tape.backward(from: loss)
         try adam.update(from: tape)
