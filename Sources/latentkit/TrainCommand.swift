@@ -36,6 +36,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With --test-data: its labels (.npy).") var testLabels: String?
     @Option(help: "With --data and no --test-data: the fraction held out for testing, chosen by --seed (default 0.1).")
     var testFraction: Double?
+    @Option(help: "Stream the training set to the device in chunks of this many images (default: whole if it fits, else the largest chunks that do).")
+    var streamChunk: Int?
     @Option(help: "Run directory to create (default: runs/<dataset>-<latent>-<time>).") var out: String?
     @Option(help: "Continue the run in this directory.") var resume: String?
     @Option(help: "Also save a checkpoint every STEPS steps within an epoch (default: at the end of each epoch only).")
@@ -94,7 +96,7 @@ struct TrainCommand: ParsableCommand {
               + ", batch \(config.batchSize), \(config.epochs) epochs"
               + (config.model.precisionStructure.map { ", \(config.model.posterior.rawValue) posterior (\($0))" } ?? "")
               + (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "") + (config.warmupEpochs > 0 ? ", warm-up \(config.warmupEpochs)" : "")
-              + " -> \(run.path)")
+              + (trainer.streamChunk.map { ", streamed to the device in chunks of \($0) images" } ?? "") + " -> \(run.path)")
 
         let stop = StopFlag()
         signal(SIGINT, SIG_IGN)
@@ -165,6 +167,7 @@ struct TrainCommand: ParsableCommand {
             }
             if let epochs { config.epochs = epochs }
             if let dataDir { config.dataDirectory = dataDir }
+            if let streamChunk { config.streamChunk = streamChunk }  // where the images live, not what is computed
             try config.validate()
             return (config, run, true)
         }
@@ -246,6 +249,7 @@ struct TrainCommand: ParsableCommand {
         if let gibbsChains { config.model.gibbsChains = gibbsChains }
         if let gibbsSteps { config.model.gibbsSteps = gibbsSteps }
         if let iwSamples { config.iwSamples = iwSamples }
+        config.streamChunk = streamChunk
         config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself
         do { try config.validate() } catch { throw ValidationError("\(error)") }

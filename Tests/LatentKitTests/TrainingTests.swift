@@ -113,6 +113,35 @@ import TestSupport
         #expect(try run.readMetrics().count == 2)
     }
 
+    /// The training set streamed to the device in chunks of 3 batches (the 20 steps of an epoch in 7 chunks, the last of
+    /// 2 batches): the same images reach each step, so two epochs end bit for bit where the resident run ends, also when
+    /// resumed mid-chunk from a mid-epoch checkpoint.
+    @Test(arguments: TestBackends.all)
+    func streamedDataTrainsExactlyAsResidentData(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let dir = try temporaryDirectory("stream")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let resident = try Trainer(config: config(epochs: 2), backend: backend, train: Self.slice.train)
+        #expect(resident.streamChunk == nil)
+        _ = try resident.train(run: nil)
+        var streamedConfig = config(epochs: 2)
+        streamedConfig.streamChunk = 350  // 3 batches of 100
+        let streamed = try Trainer(config: streamedConfig, backend: backend, train: Self.slice.train)
+        #expect(streamed.streamChunk == 300)
+        _ = try streamed.train(run: nil)
+        #expect(try parameters(streamed) == parameters(resident))
+
+        // interrupted at step 8 of epoch 2 (inside the third chunk), resumed by a new streamed trainer
+        let run = RunDirectory(dir)
+        let first = try Trainer(config: streamedConfig, backend: backend, train: Self.slice.train)
+        var steps = 0
+        #expect(try first.train(run: run, shouldStop: { steps += 1; return steps > 28 }) == .interrupted(epoch: 1, step: 8))
+        let resumed = try Trainer(config: streamedConfig, backend: backend, train: Self.slice.train)
+        try resumed.restore(from: Checkpoint.read(run.checkpoint))
+        _ = try resumed.train(run: run)
+        #expect(try parameters(resumed) == parameters(resident))
+    }
+
     /// `checkpointEvery` saves mid-epoch checkpoints (here at steps 7 and 14 of 20) without stopping; a run killed after
     /// step 14 resumes from that checkpoint and ends where an uninterrupted run ends, bit for bit.
     @Test(arguments: TestBackends.all)

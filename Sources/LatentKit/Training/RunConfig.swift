@@ -23,6 +23,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var warmupEpochs: Int = 0
     /// Importance samples of the IWAE bound (Burda et al.); 1 is the ELBO.
     public var iwSamples: Int = 1
+    /// Keep the training set on the host and stream it to the device in chunks of this many images (rounded down to whole
+    /// batches); nil: on the device whole when it fits, streamed in the largest chunks that do when it does not.
+    public var streamChunk: Int?
 
     public init() {}
 
@@ -45,6 +48,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         dynamicBinarization = try c.decodeIfPresent(Bool.self, forKey: .dynamicBinarization) ?? d.dynamicBinarization
         warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? d.warmupEpochs
         iwSamples = try c.decodeIfPresent(Int.self, forKey: .iwSamples) ?? d.iwSamples
+        streamChunk = try c.decodeIfPresent(Int.self, forKey: .streamChunk)
     }
 
     /// The default KL warm-up of a latent family when none is asked for: 5 epochs for the Dirichlet, whose
@@ -80,6 +84,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try require(warmupEpochs >= 0, "--warmup-epochs must be >= 0, got \(warmupEpochs)")
         try require(iwSamples >= 1, "--iw-samples must be >= 1, got \(iwSamples)")
         try data?.validate()
+        if let n = streamChunk { try require(n >= batchSize, "--stream-chunk must hold at least one batch (\(batchSize) images), got \(n)") }
         try require(iwSamples == 1 || model.latent != .dvae, "--iw-samples: the discrete VAE trains on the ELBO only")
     }
 

@@ -58,8 +58,17 @@ public final class Trainer {
     public let optimizer: Adam
     let pool: BufferPool
     let tape: Tape
+    /// The training images on the device: all of them, or with ``streamChunk`` one chunk of them.
     let images: Tensor
     let imageCount: Int
+    /// Streaming: images per chunk (whole batches). The training set then stays on the host (`hostImages`) and `images`
+    /// holds one chunk of the epoch's order, uploaded when a step enters it (one upload per chunk; the upload is enqueued
+    /// behind the steps before it, so it never overwrites images they still read), and steps gather through the identity
+    /// in `order`. nil: the whole set is on the device and steps gather through the epoch's permutation in `order`.
+    public let streamChunk: Int?
+    let hostImages: [Float]
+    private var loadedChunk: (epoch: Int, chunk: Int)?
+    private var hostOrder: (epoch: Int, order: [Int32])?
     /// The minibatch indices of ``step(batch:)``.
     let indices: Buffer
     /// The current epoch's permutation of the training images, on the device (uploaded once per epoch).
@@ -100,11 +109,57 @@ public final class Trainer {
         tape = Tape(pool: pool)
         for (_, p) in model.parameters { tape.watch(p) }
         imageCount = train.count
-        images = try Tensor(train.pixels, rows: train.count, cols: train.pixelsPerImage, on: backend)
+        (images, streamChunk) = try Self.deviceImages(train, batch: config.batchSize, chunk: config.streamChunk, on: backend)
+        hostImages = streamChunk == nil ? [] : train.pixels
         indices = try backend.allocate(count: config.batchSize, dtype: .int32)
-        order = try backend.allocate(count: train.count, dtype: .int32)
+        order = try backend.allocate(count: streamChunk ?? train.count, dtype: .int32)
+        if let chunk = streamChunk { try backend.upload((0..<chunk).map(Int32.init), to: order, offset: 0) }
         history = try backend.allocate(count: 2 * Self.readbackInterval, dtype: .float32)
         tape.fusesOps = fusesOps
+    }
+
+    /// The training set on the device, whole, or (when `chunk` asks for fewer images than the set holds, or when the set
+    /// does not fit) as a buffer of one chunk: the largest number of whole batches, halving from half the set, that the
+    /// device allocates.
+    static func deviceImages(_ train: LabelledImages, batch: Int, chunk requested: Int?, on backend: any Backend) throws -> (Tensor, Int?) {
+        let d = train.pixelsPerImage
+        if let requested, requested < train.count {
+            let chunk = max(batch, requested / batch * batch)
+            return (Tensor(rows: chunk, cols: d, buffer: try backend.allocate(count: chunk * d, dtype: .float32)), chunk)
+        }
+        do {
+            return (try Tensor(train.pixels, rows: train.count, cols: d, on: backend), nil)
+        } catch BackendError.outOfMemory(_) {
+            var chunk = train.count / 2 / batch * batch
+            while chunk >= batch {
+                if let buffer = try? backend.allocate(count: chunk * d, dtype: .float32) { return (Tensor(rows: chunk, cols: d, buffer: buffer), chunk) }
+                chunk = chunk / 2 / batch * batch
+            }
+            throw BackendError.outOfMemory("not even one batch of \(batch) images of \(d) values fits on \(backend.deviceDescription)")
+        }
+    }
+
+    /// Makes the images of step `s` of the current epoch available on the device; returns the offset in `order` of the
+    /// step's batch. Resident: the epoch's permutation (uploaded once per epoch). Streamed: the chunk holding step `s`,
+    /// gathered on the host in the epoch's order and uploaded when it is not the one on the device.
+    func batchOffset(step s: Int) throws -> Int {
+        let b = config.batchSize
+        guard let chunk = streamChunk else {
+            try uploadOrderIfNeeded()
+            return s * b
+        }
+        let perChunk = chunk / b, c = s / perChunk
+        if loadedChunk?.epoch != epoch || loadedChunk?.chunk != c {
+            if hostOrder?.epoch != epoch { hostOrder = (epoch, permutation(epoch: epoch)) }
+            let order = hostOrder!.order, d = images.cols
+            let first = c * chunk, last = min(first + chunk, stepsPerEpoch * b)
+            var rows: [Float] = []
+            rows.reserveCapacity((last - first) * d)
+            for i in first..<last { rows += hostImages[(Int(order[i]) * d)..<((Int(order[i]) + 1) * d)] }
+            try backend.upload(rows, to: images.buffer, offset: 0)
+            loadedChunk = (epoch, c)
+        }
+        return (s % perChunk) * b
     }
 
     /// The order of the training images in epoch `epoch`: a Fisher-Yates shuffle driven by Philox.
@@ -151,9 +206,8 @@ public final class Trainer {
     public func steps(_ count: Int, firstBatch: Int) throws -> [(reconstruction: Double, kl: Double)] {
         try require(count >= 1 && pendingSteps + count <= Self.readbackInterval,
                     "steps: \(count) steps with \(pendingSteps) waiting exceed the \(Self.readbackInterval) of one read-back")
-        try uploadOrderIfNeeded()
         for s in 0..<count {
-            try enqueueStep(indices: order, offset: ((firstBatch + s) % stepsPerEpoch) * config.batchSize, count: config.batchSize)
+            try enqueueStep(indices: order, offset: batchOffset(step: (firstBatch + s) % stepsPerEpoch), count: config.batchSize)
         }
         return try collectPendingSteps()
     }
@@ -174,7 +228,7 @@ public final class Trainer {
         let counter = PhiloxCounter(0, UInt32(truncatingIfNeeded: globalStep), UInt32(truncatingIfNeeded: globalStep >> 32), 0)
         let binarize = config.dynamicBinarization && config.model.likelihood == .bernoulli
         let binarization = (key: PhiloxKey(seed: config.seed, stream: RandomStream.binarization), counter: counter)
-        try backend.gatherRows(images.buffer, rows: imageCount, cols: images.cols, indices: indices, indexOffset: offset, count: b,
+        try backend.gatherRows(images.buffer, rows: images.rows, cols: images.cols, indices: indices, indexOffset: offset, count: b,
                                binarizing: binarize && tape.fusesOps ? binarization : nil, into: x.buffer)
         if binarize && !tape.fusesOps {
             try backend.fillRandom(.bernoulli, into: x.buffer, count: x.count, key: binarization.key, counter: counter, probabilities: x.buffer)
@@ -234,7 +288,6 @@ public final class Trainer {
     ) throws -> TrainingOutcome {
         try require(checkpointEvery.map { $0 >= 1 } ?? true, "--checkpoint-every must be >= 1, got \(checkpointEvery ?? 0)")
         while epoch < config.epochs {
-            try uploadOrderIfNeeded()  // every step gathers its images through the order on the device
             if stepInEpoch == 0, let rbm = model.discrete?.rbm {
                 // the KL this epoch reports uses log Z of the prior as the epoch starts (the gradient does not need it)
                 rbm.logZ = try rbm.annealedLogPartition(chains: DiscreteVAEDefaults.trainingAISChains,
@@ -265,7 +318,7 @@ public final class Trainer {
                     if let run { try saveCheckpoint(to: run) }
                     return .interrupted(epoch: epoch, step: stepInEpoch)
                 }
-                try enqueueStep(indices: order, offset: stepInEpoch * config.batchSize, count: config.batchSize)
+                try enqueueStep(indices: order, offset: batchOffset(step: stepInEpoch), count: config.batchSize)
                 stepInEpoch += 1
                 if pendingSteps == Self.readbackInterval || stepInEpoch == stepsPerEpoch { try collect() }
                 if let every = checkpointEvery, let run, globalStep % every == 0, stepInEpoch < stepsPerEpoch {
