@@ -46,6 +46,7 @@ struct EvalCommand: ParsableCommand {
         let live = isatty(STDERR_FILENO) != 0
         let started = Date()
         let evaluator = Evaluator(model: model, backend: backend)
+        evaluator.binarizesTestSet = config.binarization != .none
         evaluator.aisChains = aisChains
         evaluator.aisTemperatures = aisTemperatures
         let result = try evaluator.evaluate(

@@ -66,7 +66,9 @@ struct ReportCommand: ParsableCommand {
         let (config, model) = try loadRun(path, on: backend)
         let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: nil)
         try config.model.requireInput(data.test)
-        var result = try Evaluator(model: model, backend: backend).evaluate(data.test, k: 1, limit: nil, importanceSampling: false).json
+        let evaluator = Evaluator(model: model, backend: backend)
+        evaluator.binarizesTestSet = config.binarization != .none
+        var result = try evaluator.evaluate(data.test, k: 1, limit: nil, importanceSampling: false).json
         result["k"] = 0
         let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         if (try? json.write(to: URL(fileURLWithPath: "\(path)/eval.json"), options: .atomic)) == nil {

@@ -8,6 +8,7 @@ import LatentKit
 extension DatasetName: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
 extension Likelihood: ExpressibleByArgument {}
+extension Binarization: ExpressibleByArgument {}
 extension LatentFamily: ExpressibleByArgument {}
 extension KLEstimator: ExpressibleByArgument {}
 extension DirichletApproximation: ExpressibleByArgument {}
@@ -36,6 +37,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "With --test-data: its labels (.npy).") var testLabels: String?
     @Option(help: "With --data and no --test-data: the fraction held out for testing, chosen by --seed (default 0.1).")
     var testFraction: Double?
+    @Option(help: "Bernoulli likelihood: dynamic (a fresh binary draw of each value every time it is seen; default), fixed (one draw, before training) or none (the values as they are).")
+    var binarize: Binarization?
     @Option(help: "Stream the training set to the device in chunks of this many images (default: whole if it fits, else the largest chunks that do).")
     var streamChunk: Int?
     @Option(help: "Run directory to create (default: runs/<dataset>-<latent>-<time>).") var out: String?
@@ -159,7 +162,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil),
                                            ("--batch-norm", batchNorm), ("--posterior", posterior != nil), ("--grid", grid != nil),
                                            ("--beta", beta != nil), ("--groups", groups != nil), ("--gibbs-chains", gibbsChains != nil),
-                                           ("--gibbs-steps", gibbsSteps != nil), ("--data", data != nil), ("--labels", labels != nil),
+                                           ("--gibbs-steps", gibbsSteps != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
                                            ("--test-fraction", testFraction != nil)]
             if let flag = fixed.first(where: \.1) {
@@ -250,6 +253,7 @@ struct TrainCommand: ParsableCommand {
         if let gibbsSteps { config.model.gibbsSteps = gibbsSteps }
         if let iwSamples { config.iwSamples = iwSamples }
         config.streamChunk = streamChunk
+        if let binarize { config.binarization = binarize }
         config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself
         do { try config.validate() } catch { throw ValidationError("\(error)") }

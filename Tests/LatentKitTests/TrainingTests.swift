@@ -142,6 +142,36 @@ import TestSupport
         #expect(try parameters(resumed) == parameters(resident))
     }
 
+    /// `--binarize`: on data that is already binary every mode trains bit for bit alike (a Bernoulli draw of 0 or 1 is
+    /// itself); on grey levels `fixed` is deterministic and differs from `dynamic`, and `none` from both. An old
+    /// configuration's `dynamicBinarization: false` reads as `none`.
+    @Test(arguments: TestBackends.all)
+    func binarizationModes(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let grey = try mnist(trainLimit: 400, testLimit: 1).train
+        let binary = try LabelledImages(count: grey.count, rows: 28, cols: 28, pixels: grey.pixels.map { $0 > 0.5 ? 1 : 0 }, labels: grey.labels)
+        func run(_ mode: Binarization, _ images: LabelledImages) throws -> [[Float]] {
+            var c = config(epochs: 1)
+            c.trainLimit = nil
+            c.binarization = mode
+            let trainer = try Trainer(config: c, backend: backend, train: images)
+            _ = try trainer.train(run: nil)
+            return try parameters(trainer)
+        }
+        let onBinary = try [Binarization.dynamic, .fixed, .none].map { try run($0, binary) }
+        #expect(onBinary[0] == onBinary[1] && onBinary[0] == onBinary[2])
+        let dynamic = try run(.dynamic, grey), fixed = try run(.fixed, grey), none = try run(.none, grey)
+        #expect(fixed == (try run(.fixed, grey)))
+        #expect(fixed != dynamic && none != dynamic && none != fixed)
+
+        let legacy = try JSONDecoder().decode(RunConfig.self, from: Data(#"{"dynamicBinarization": false}"#.utf8))
+        #expect(legacy.binarization == .none)
+        var gaussian = RunConfig()
+        gaussian.model.likelihood = .gaussian
+        gaussian.binarization = .fixed
+        #expect(throws: (any Error).self) { try gaussian.validate() }
+    }
+
     /// `checkpointEvery` saves mid-epoch checkpoints (here at steps 7 and 14 of 20) without stopping; a run killed after
     /// step 14 resumes from that checkpoint and ends where an uninterrupted run ends, bit for bit.
     @Test(arguments: TestBackends.all)

@@ -59,6 +59,10 @@ public final class Evaluator {
     public static let testBinarizationKey = PhiloxKey(seed: 0x7E57, stream: 0)
     static let noiseStream: UInt32 = 0x2000
 
+    /// Whether ``testImages(_:limit:)`` binarises the test set for a Bernoulli model (false for a run trained with
+    /// `--binarize none`, which evaluates on the values as they are).
+    public var binarizesTestSet = true
+
     public init(model: VAE, backend: any Backend) {
         self.model = model
         self.backend = backend
@@ -70,7 +74,7 @@ public final class Evaluator {
     public func testImages(_ test: LabelledImages, limit: Int?) throws -> Tensor {
         let n = min(limit ?? test.count, test.count)
         let x = try Tensor(Array(test.pixels.prefix(n * test.pixelsPerImage)), rows: n, cols: test.pixelsPerImage, on: backend)
-        if model.config.likelihood == .bernoulli {
+        if model.config.likelihood == .bernoulli && binarizesTestSet {
             try backend.fillRandom(.bernoulli, into: x.buffer, count: x.count, key: Self.testBinarizationKey,
                                    counter: PhiloxCounter(), probabilities: x.buffer)
         }

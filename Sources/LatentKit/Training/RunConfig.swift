@@ -2,6 +2,17 @@
 
 import Foundation
 
+/// How data in [0, 1] becomes binary for a Bernoulli likelihood.
+public enum Binarization: String, CaseIterable, Codable, Sendable {
+    /// Each value a fresh Bernoulli(value) draw every time a step sees it (Salakhutdinov & Murray; the default), and the
+    /// test set binarised once with a fixed key.
+    case dynamic
+    /// The training set binarised once, with the run's seed, before training; the test set as for `dynamic`.
+    case fixed
+    /// The values as they are, in training and in evaluation (a cross-entropy, not a likelihood, for values inside (0, 1)).
+    case none
+}
+
 public struct RunConfig: Codable, Equatable, Sendable {
     public var model = ModelConfig()
     public var dataset: DatasetName = .mnist
@@ -17,8 +28,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var seed: UInt32 = 1
     /// Train on the first N training images only (quick runs and tests).
     public var trainLimit: Int?
-    /// Resample each training pixel as Bernoulli(intensity) every time it is seen (for Bernoulli likelihoods).
-    public var dynamicBinarization: Bool = true
+    /// How data in [0, 1] becomes binary for a Bernoulli likelihood (see ``Binarization``).
+    public var binarization: Binarization = .dynamic
+    /// Resample each training pixel as Bernoulli(intensity) every time it is seen: ``Binarization/dynamic``.
+    public var dynamicBinarization: Bool { binarization == .dynamic }
     /// KL warm-up (paper 004): the KL weight rises linearly from 0 to 1 over this many epochs (0: off).
     public var warmupEpochs: Int = 0
     /// Importance samples of the IWAE bound (Burda et al.); 1 is the ELBO.
@@ -28,6 +41,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var streamChunk: Int?
 
     public init() {}
+
+    /// Keys of fields earlier versions wrote: `dynamicBinarization` (true or false) before `binarization`.
+    enum LegacyKeys: String, CodingKey { case dynamicBinarization }
 
     /// Reads configurations written by earlier versions too: absent fields take their defaults.
     public init(from decoder: any Decoder) throws {
@@ -45,7 +61,11 @@ public struct RunConfig: Codable, Equatable, Sendable {
         epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? d.epsilon
         seed = try c.decodeIfPresent(UInt32.self, forKey: .seed) ?? d.seed
         trainLimit = try c.decodeIfPresent(Int.self, forKey: .trainLimit)
-        dynamicBinarization = try c.decodeIfPresent(Bool.self, forKey: .dynamicBinarization) ?? d.dynamicBinarization
+        if let b = try c.decodeIfPresent(Binarization.self, forKey: .binarization) {
+            binarization = b
+        } else if let dynamic = try decoder.container(keyedBy: LegacyKeys.self).decodeIfPresent(Bool.self, forKey: .dynamicBinarization) {
+            binarization = dynamic ? .dynamic : .none
+        }
         warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? d.warmupEpochs
         iwSamples = try c.decodeIfPresent(Int.self, forKey: .iwSamples) ?? d.iwSamples
         streamChunk = try c.decodeIfPresent(Int.self, forKey: .streamChunk)
@@ -84,6 +104,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try require(warmupEpochs >= 0, "--warmup-epochs must be >= 0, got \(warmupEpochs)")
         try require(iwSamples >= 1, "--iw-samples must be >= 1, got \(iwSamples)")
         try data?.validate()
+        try require(binarization == .dynamic || model.likelihood == .bernoulli,
+                    "--binarize \(binarization.rawValue) applies to the Bernoulli likelihood only (this run's is \(model.likelihood.rawValue))")
         if let n = streamChunk { try require(n >= batchSize, "--stream-chunk must hold at least one batch (\(batchSize) images), got \(n)") }
         try require(iwSamples == 1 || model.latent != .dvae, "--iw-samples: the discrete VAE trains on the ELBO only")
     }

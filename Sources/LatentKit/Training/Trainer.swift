@@ -109,6 +109,7 @@ public final class Trainer {
         tape = Tape(pool: pool)
         for (_, p) in model.parameters { tape.watch(p) }
         imageCount = train.count
+        let train = config.binarization == .fixed && config.model.likelihood == .bernoulli ? try Self.binarizedOnce(train, seed: config.seed) : train
         (images, streamChunk) = try Self.deviceImages(train, batch: config.batchSize, chunk: config.streamChunk, on: backend)
         hostImages = streamChunk == nil ? [] : train.pixels
         indices = try backend.allocate(count: config.batchSize, dtype: .int32)
@@ -116,6 +117,16 @@ public final class Trainer {
         if let chunk = streamChunk { try backend.upload((0..<chunk).map(Int32.init), to: order, offset: 0) }
         history = try backend.allocate(count: 2 * Self.readbackInterval, dtype: .float32)
         tape.fusesOps = fusesOps
+    }
+
+    /// `train` with every value replaced by one Bernoulli(value) draw (Philox, stream ``RandomStream/binarization`` at the
+    /// highest counter word, apart from every step's draws; on the CPU backend, which draws what every backend draws).
+    static func binarizedOnce(_ train: LabelledImages, seed: UInt32) throws -> LabelledImages {
+        let cpu = CPUBackend.shared, values = try cpu.buffer(train.pixels)
+        try cpu.fillRandom(.bernoulli, into: values, count: train.pixels.count, key: PhiloxKey(seed: seed, stream: RandomStream.binarization),
+                           counter: PhiloxCounter(0, 0, 0, 0xF1ED), probabilities: values)
+        return try LabelledImages(count: train.count, rows: train.rows, cols: train.cols, pixels: cpu.download(values), labels: train.labels,
+                                  isLabelled: train.isLabelled)
     }
 
     /// The training set on the device, whole, or (when `chunk` asks for fewer images than the set holds, or when the set
