@@ -280,6 +280,22 @@ import TestSupport
         #expect(try Checkpoint.read(path).tensors == c.tensors)
     }
 
+    /// A posterior whose variance underflows (log-variance −300: the sample is its mean, and log q of it is 0 × ∞, as a
+    /// 2,801-token 20 Newsgroups document gave) makes the importance-sampled NLL a clear error naming the item, never a
+    /// NaN in a reported mean.
+    @Test(arguments: TestBackends.all)
+    func aNonFiniteImportanceSampledNLLIsAnError(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let model = try VAE(RunConfig().model, on: backend, seed: 1)
+        let (_, bias) = try #require(model.parameters.first { $0.0.hasSuffix("heads.bias") || $0.0.hasSuffix("log_variance.bias") })
+        try backend.upload([Float](repeating: -300, count: bias.count), to: bias.buffer, offset: 0)
+        #expect {
+            _ = try Evaluator(model: model, backend: backend).evaluate(Self.slice.test, k: 5, limit: 3)
+        } throws: { error in
+            "\(error)".contains("the importance-sampled NLL of test item 0 is nan") && "\(error)".contains("--k 0")
+        }
+    }
+
     @Test(arguments: TestBackends.all)
     func evaluationOfATrainedModel(kind: BackendKind) throws {
         let backend = try TestBackends.backend(kind)
