@@ -64,15 +64,14 @@ public struct DiagonalNormal {
 
 /// z = σ(y) with y ~ N(mean, diag(e^logVariance)): a distribution on (0, 1)^n (paper 001).
 public struct LogitNormal {
-    public let mean: Tensor
-    public let logVariance: Tensor
-    public let tape: Tape
+    /// The distribution of the logit y.
+    public let logit: DiagonalNormal
+    public var mean: Tensor { logit.mean }
+    public var logVariance: Tensor { logit.logVariance }
+    var tape: Tape { logit.tape }
 
     public init(mean: Tensor, logVariance: Tensor, on tape: Tape) throws {
-        try tape.requireSameShape([mean, logVariance], "LogitNormal")
-        self.mean = mean
-        self.logVariance = logVariance
-        self.tape = tape
+        logit = try DiagonalNormal(mean: mean, logVariance: logVariance, on: tape)
     }
 
     /// The sample z and its logit y (densities are best computed from y: z near 0 or 1 loses it in float).
@@ -92,9 +91,7 @@ public struct LogitNormal {
     }
 
     /// KL(self ‖ other): exactly the KL of the underlying Gaussians (σ is a bijection, and KL is invariant under one).
-    public func kl(to other: LogitNormal) throws -> Tensor {
-        try DiagonalNormal(mean: mean, logVariance: logVariance, on: tape).kl(to: DiagonalNormal(mean: other.mean, logVariance: other.logVariance, on: tape))
-    }
+    public func kl(to other: LogitNormal) throws -> Tensor { try logit.kl(to: other.logit) }
 }
 
 /// G independent K-way relaxed categoricals (Concrete / Gumbel-softmax, Maddison et al., Jang et al.) per row, in log
