@@ -25,6 +25,7 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Importance samples per image for the log-likelihood (Burda et al. use 5000); 0 skips it.") var k: Int = 5000
     @Option(help: "Evaluate the first N test images only.") var limit: Int?
     @Option(help: "Folder with the dataset's IDX files (default: the run's).") var dataDir: String?
+    @Option(help: "Evaluate on this .npy file (N x D, D the model's input size) instead of the run's test set.") var data: String?
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Option(help: "Discrete VAE: parallel AIS chains for log Z of the RBM prior.") var aisChains: Int = DiscreteVAEDefaults.aisChains
     @Option(help: "Discrete VAE: AIS inverse temperatures.") var aisTemperatures: Int = DiscreteVAEDefaults.aisTemperatures
@@ -41,8 +42,14 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let backend = try backendOptions.make()
         let (config, model) = try loadRun(runDirectory, on: backend)
-        let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: limit)
-        try config.model.requireInput(data.test)
+        let test: LabelledImages
+        if let path = self.data {
+            guard dataDir == nil else { throw ValidationError("--data and --data-dir: pass one or the other") }
+            test = try LabelledImages(npy: path, labels: nil)  // `evaluate` takes its first --limit items
+        } else {
+            test = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: limit).test
+        }
+        try config.model.requireInput(test)
         let live = isatty(STDERR_FILENO) != 0
         let started = Date()
         let evaluator = Evaluator(model: model, backend: backend)
@@ -50,10 +57,10 @@ struct EvalCommand: ParsableCommand {
         evaluator.aisChains = aisChains
         evaluator.aisTemperatures = aisTemperatures
         let result = try evaluator.evaluate(
-            data.test, k: max(k, 1), limit: limit, importanceSampling: k > 0,
+            test, k: max(k, 1), limit: limit, importanceSampling: k > 0,
             progress: { done in
-                if live && (done % 10 == 0 || done == data.test.count) {
-                    FileHandle.standardError.write(Data("\r\u{1B}[Kimportance sampling: \(done)/\(data.test.count) images".utf8))
+                if live && (done % 10 == 0 || done == test.count) {
+                    FileHandle.standardError.write(Data("\r\u{1B}[Kimportance sampling: \(done)/\(test.count) images".utf8))
                 }
             })
         if live && k > 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }

@@ -115,6 +115,14 @@ import TestSupport
         let eval = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "5", "--json"])
         let json = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any] ?? [:]
         #expect(eval.status == 0 && json["images"] as? Int == 30, "\(eval.stderr)")
+        // eval on other files: the first 30 training pictures as a test set, and a file of the wrong width
+        try NPY.encode(Array(mnist.pixels.prefix(30 * 784)), shape: [30, 784]).write(to: URL(fileURLWithPath: dir + "/other.npy"))
+        let other = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "0", "--data", dir + "/other.npy", "--limit", "20", "--json"])
+        let otherJSON = try JSONSerialization.jsonObject(with: Data(other.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(other.status == 0 && otherJSON["images"] as? Int == 20, "\(other.stderr)")
+        try NPY.encode([Float](repeating: 0.5, count: 30), shape: [10, 3]).write(to: URL(fileURLWithPath: dir + "/narrow.npy"))
+        let narrow = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "0", "--data", dir + "/narrow.npy"])
+        #expect(narrow.status == 1 && narrow.stderr.contains("the model takes 784"), "\(narrow.stderr)")
         let analyze = try runTool(["analyze", run, "--backend", kind.rawValue, "--neighbours", "2"])
         #expect(analyze.status == 0, "\(analyze.stderr)")
         let plots = try runTool(["plots", run, "--backend", kind.rawValue, "--tsne-points", "30"])
