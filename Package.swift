@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers, bottom to top (nothing reaches up):
 //   COpenCL, CBLAS, CZlib  system libraries (module map + shim header)
+//   CMPI                MPI loaded at run time (dlopen): no link-time dependency on libmpi
 //   Kernels             OpenCL C sources as Swift strings, no dependencies
 //   LatentCore          the backend protocol, op enums, buffers, Philox, scalar special functions
 //   LatentCPU           the CPU backend (Swift + OpenBLAS): the executable specification
@@ -27,6 +28,7 @@ let package = Package(
         .systemLibrary(name: "COpenCL", path: "Sources/COpenCL"),
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "CMPI", path: "Sources/CMPI", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "Kernels", path: "Kernels"),
         .target(
             name: "LatentCore",
@@ -34,7 +36,7 @@ let package = Package(
         ),
         .target(name: "LatentCPU", dependencies: ["LatentCore", "CBLAS"]),
         .target(name: "LatentOpenCL", dependencies: ["LatentCore", "COpenCL", "Kernels"]),
-        .target(name: "LatentKit", dependencies: ["LatentCore", "LatentCPU", "LatentOpenCL", "CZlib"]),
+        .target(name: "LatentKit", dependencies: ["LatentCore", "LatentCPU", "LatentOpenCL", "CZlib", "CMPI"]),
         .target(name: "LatentChecks", dependencies: ["LatentKit", .product(name: "RealModule", package: "swift-numerics")]),
         .executableTarget(
             name: "latentkit",

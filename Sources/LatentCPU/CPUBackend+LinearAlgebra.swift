@@ -36,7 +36,7 @@ extension CPUBackend {
     }
 
     public func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, indexOffset: Int, count: Int,
-                           binarizing: (key: PhiloxKey, counter: PhiloxCounter)?, into y: Buffer) throws {
+                           binarizing: (key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int)?, into y: Buffer) throws {
         try checkGather(x, rows: rows, cols: cols, indices: indices, indexOffset: indexOffset, count: count, y)
         let xs = try host(x, "gather source"), ix = try host(indices, "gather indices"), ys = try host(y, "gather output")
         let src = xs.floats, idx = ix.ints + indexOffset, dst = ys.floats
@@ -50,8 +50,8 @@ extension CPUBackend {
                 }
             }
         }
-        if let (key, counter) = binarizing {
-            try fillRandom(.bernoulli, into: y, count: count * cols, key: key, counter: counter, probabilities: y)
+        if let (key, counter, streamOffset) = binarizing {
+            try fillRandom(.bernoulli, into: y, count: count * cols, key: key, counter: counter, streamOffset: streamOffset, probabilities: y)
         }
     }
 }

@@ -19,12 +19,14 @@ public enum RandomTransform {
 extension CPUBackend {
     public func fillRandom(
         _ distribution: RandomDistribution, into y: Buffer, count: Int,
-        key: PhiloxKey, counter: PhiloxCounter, probabilities: Buffer?
+        key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int, probabilities: Buffer?
     ) throws {
-        try checkRandomFill(distribution, y, count, probabilities)
+        try checkRandomFill(distribution, y, count, probabilities, streamOffset: streamOffset)
         let out = try host(y, "random output").floats
         let p = try probabilities.map { try host($0, "bernoulli probabilities").floats }
-        let blocks = (count + 3) / 4
+        // Stream element `shift + j` of the counter below is element `streamOffset + j` of the whole stream: output j.
+        let shift = streamOffset % 4, counter = counter.advanced(by: UInt64(streamOffset / 4)), total = count + shift
+        let blocks = (total + 3) / 4
         // Sixteen Philox blocks (64 elements) per iteration; element 4b + l is word l of block b.
         parallelChunks((blocks + 15) / 16, grain: 1 << 8) { range in
             var v = [Float](repeating: 0, count: 64)
@@ -34,8 +36,8 @@ extension CPUBackend {
                 for lane in 0..<16 {
                     for l in 0..<4 { v[4 * lane + l] = Philox.uniform(words[l][lane]) }
                 }
-                let base = group * 64
-                let n = min(64, count - base)
+                let base = group * 64 - shift
+                let first = max(0, -base), n = min(64, count - base)
                 switch distribution {
                 case .uniform: break
                 case .normal:
@@ -45,23 +47,25 @@ extension CPUBackend {
                         v[i + 1] = z1
                     }
                 case .gumbel:
-                    for i in 0..<n { v[i] = RandomTransform.gumbel(v[i]) }
+                    for i in first..<n { v[i] = RandomTransform.gumbel(v[i]) }
                 case .bernoulli:
-                    for i in 0..<n { v[i] = v[i] < p![base + i] ? 1 : 0 }
+                    for i in first..<n { v[i] = v[i] < p![base + i] ? 1 : 0 }
                 }
-                for i in 0..<n { out[base + i] = v[i] }
+                for i in first..<n { out[base + i] = v[i] }
             }
         }
     }
 
-    public func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws {
+    public func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter,
+                          streamOffset: Int) throws {
+        try require(streamOffset >= 0, "gamma fill: negative stream offset \(streamOffset)")
         let a = try host(alpha, "gamma concentration"), out = try host(y, "gamma output")
         try a.check(holds: count, "gamma concentration")
         try out.check(holds: count, "gamma output")
         try require(count <= Int(UInt32.max), "too many gamma variates")
         let ap = a.floats, op = out.floats
         parallelChunks(count, grain: 1 << 10) { range in
-            for i in range { op[i] = GammaDistribution.sample(alpha: ap[i], index: UInt32(i), key: key, counter: counter) }
+            for i in range { op[i] = GammaDistribution.sample(alpha: ap[i], index: UInt32(truncatingIfNeeded: streamOffset + i), key: key, counter: counter) }
         }
     }
 

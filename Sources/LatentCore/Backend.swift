@@ -52,24 +52,28 @@ public protocol Backend: AnyObject, Sendable {
         alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer) throws
     /// `y[i, :] = x[indices[indexOffset + i], :]` for `i < count`; an index outside `0..<rows` gives a row of NaN. With
     /// `binarizing`, each gathered value `p` then becomes 1 with probability `p`, else 0, drawn exactly as
-    /// ``fillRandom(_:into:count:key:counter:probabilities:)`` draws ``RandomDistribution/bernoulli`` over `y` (one
-    /// launch for a training step's minibatch instead of two).
+    /// ``fillRandom(_:into:count:key:counter:streamOffset:probabilities:)`` draws ``RandomDistribution/bernoulli`` over `y` (one
+    /// launch for a training step's minibatch instead of two), element `i` of `y` being element `streamOffset + i` of
+    /// the stream.
     func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, indexOffset: Int, count: Int,
-                    binarizing: (key: PhiloxKey, counter: PhiloxCounter)?, into y: Buffer) throws
+                    binarizing: (key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int)?, into y: Buffer) throws
     /// The `k` smallest elements of each row of the `rows × cols` matrix `x`, in ascending order, into `values` and
     /// their column indices into `indices` (`int32`), both `rows × k`. The order is total: ties go to the lower
     /// column and NaN comes after every number, so both backends pick the same elements. Needs `1 <= k <= cols`.
     func smallestPerRow(_ x: Buffer, rows: Int, cols: Int, k: Int, intoValues values: Buffer, intoIndices indices: Buffer) throws
 
     // MARK: random
-    /// Fills `count` elements from `distribution`; element `i` comes from word `i % 4` of the Philox block at
-    /// counter `counter + i / 4`. `probabilities` is required for ``RandomDistribution/bernoulli``.
+    /// Fills `count` elements from `distribution`: elements `streamOffset ..< streamOffset + count` of the stream in
+    /// which element `j` comes from word `j % 4` of the Philox block at counter `counter + j / 4` (so a fill of a slice
+    /// of rows draws what a fill of all of them draws there: how each rank of a data-parallel run draws its part of the
+    /// global batch). `probabilities` (indexed like `y`) is required for ``RandomDistribution/bernoulli``.
     func fillRandom(
         _ distribution: RandomDistribution, into y: Buffer, count: Int,
-        key: PhiloxKey, counter: PhiloxCounter, probabilities: Buffer?) throws
+        key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int, probabilities: Buffer?) throws
     /// Gamma(α_i, 1) variates by Marsaglia-Tsang (α < 1 boosted from α + 1 by u^(1/α)), clamped below at the smallest
-    /// normal float. Element `i`'s attempt `a` uses the Philox block with counter `(i, a, counter.c0, counter.c1)`.
-    func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws
+    /// normal float. Element `i`'s attempt `a` uses the Philox block with counter `(streamOffset + i, a, counter.c0,
+    /// counter.c1)`.
+    func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int) throws
     /// The implicit reparameterisation gradient (Figurnov et al. 2018): `dα = g · dx/dα` with
     /// `dx/dα = -(∂P(α, x)/∂α) / p(x; α)` for the regularised incomplete gamma P, by its power series.
     func gammaBackward(concentration alpha: Buffer, sample x: Buffer, gradient g: Buffer, into dAlpha: Buffer, count: Int) throws
@@ -353,8 +357,22 @@ extension Backend {
         }
     }
 
-    /// Checks the shared argument rules of ``fillRandom(_:into:count:key:counter:probabilities:)``.
-    public func checkRandomFill(_ distribution: RandomDistribution, _ y: Buffer, _ count: Int, _ probabilities: Buffer?) throws {
+    /// A fill from the start of the stream (`streamOffset` 0).
+    public func fillRandom(
+        _ distribution: RandomDistribution, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter, probabilities: Buffer?
+    ) throws {
+        try fillRandom(distribution, into: y, count: count, key: key, counter: counter, streamOffset: 0, probabilities: probabilities)
+    }
+
+    /// Gamma variates from element 0 of the stream (`streamOffset` 0).
+    public func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws {
+        try fillGamma(concentration: alpha, into: y, count: count, key: key, counter: counter, streamOffset: 0)
+    }
+
+    /// Checks the shared argument rules of ``fillRandom(_:into:count:key:counter:streamOffset:probabilities:)``.
+    public func checkRandomFill(_ distribution: RandomDistribution, _ y: Buffer, _ count: Int, _ probabilities: Buffer?,
+                                streamOffset: Int = 0) throws {
+        try require(streamOffset >= 0, "random fill: negative stream offset \(streamOffset)")
         try y.check(holds: count, "random output")
         if distribution == .bernoulli {
             guard let p = probabilities else {

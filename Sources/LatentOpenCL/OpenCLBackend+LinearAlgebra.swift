@@ -30,16 +30,17 @@ extension OpenCLBackend {
     }
 
     public func gatherRows(_ x: Buffer, rows: Int, cols: Int, indices: Buffer, indexOffset: Int, count: Int,
-                           binarizing: (key: PhiloxKey, counter: PhiloxCounter)?, into y: Buffer) throws {
+                           binarizing: (key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int)?, into y: Buffer) throws {
         try checkGather(x, rows: rows, cols: cols, indices: indices, indexOffset: indexOffset, count: count, y)
         _ = try int(count * cols, "count * cols")
         let source: [Argument] = [
             .buffer(try mem(x, "gather source")), try int(rows, "rows"), try int(cols, "cols"),
             .buffer(try mem(indices, "gather indices")), try int(indexOffset, "index offset"),
         ]
-        if let (key, counter) = binarizing {
-            try launch(.random, "random_gather_bernoulli_f32", global: (count * cols + 3) / 4,
-                       [.buffer(try mem(y, "gather output"))] + source + (try philoxArguments(count: count * cols, key: key, counter: counter)))
+        if let (key, counter, streamOffset) = binarizing {
+            try launch(.random, "random_gather_bernoulli_f32", global: philoxBlocks(count: count * cols, streamOffset: streamOffset),
+                       [.buffer(try mem(y, "gather output"))] + source
+                           + (try philoxArguments(count: count * cols, key: key, counter: counter, streamOffset: streamOffset)))
         } else {
             try launch(.memory, "memory_gather_rows_f32", global: count * cols, source + [try int(count, "count"), .buffer(try mem(y, "gather output"))])
         }

@@ -115,7 +115,7 @@ func joinRows(_ a: [Float], _ b: [Float], rows: Int, n: Int) -> [Float] {
         for binarise in [false, true] {
             let fused = try backend.allocate(count: count * cols, dtype: .float32)
             try backend.gatherRows(x, rows: rows, cols: cols, indices: indices, indexOffset: offset, count: count,
-                                   binarizing: binarise ? (key, counter) : nil, into: fused)
+                                   binarizing: binarise ? (key, counter, 0) : nil, into: fused)
             let twoOps = try backend.allocate(count: count * cols, dtype: .float32)
             try backend.gatherRows(x, rows: rows, cols: cols, indices: try backend.buffer(Array(order[offset...])), count: count, into: twoOps)
             if binarise { try backend.fillRandom(.bernoulli, into: twoOps, count: count * cols, key: key, counter: counter, probabilities: twoOps) }

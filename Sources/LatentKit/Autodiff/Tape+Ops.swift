@@ -150,9 +150,10 @@ extension Tape {
     }
 
     /// Gamma(α, 1) variates, one per element of `alpha`, differentiable in α by implicit reparameterisation.
-    public func gammaSample(_ alpha: Tensor, key: PhiloxKey, counter: PhiloxCounter) throws -> Tensor {
+    public func gammaSample(_ alpha: Tensor, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int = 0) throws -> Tensor {
         let y = try output(alpha.rows, alpha.cols)
-        try backend.fillGamma(concentration: alpha.buffer, into: y.buffer, count: alpha.count, key: key, counter: counter)
+        try backend.fillGamma(concentration: alpha.buffer, into: y.buffer, count: alpha.count, key: key, counter: counter,
+                              streamOffset: streamOffset)
         return record(.gammaSample(alpha), y, inputs: [alpha])
     }
 

@@ -103,6 +103,7 @@ public final class Evaluator {
                                    counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
             model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 2)
             model.gammaCounter = PhiloxCounter(UInt32(start), 0, 0, 0)
+            model.batchSlice = nil
             let (y, input) = try model.sample(q, noise: noise, on: tape)
             let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(input, on: tape), on: tape))
             // the analytic KL where the family has one (the same expectation as Monte Carlo, without its noise);
@@ -165,6 +166,7 @@ public final class Evaluator {
                                    counter: Self.importanceCounter(sample: start, image: i), probabilities: nil)
             model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 3)
             model.gammaCounter = PhiloxCounter(UInt32(start), UInt32(i), 0, 0)
+            model.batchSlice = nil
             let (y, input) = try model.sample(qc, noise: noise, on: tape)
             let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
             let logLikelihood = try model.logLikelihood(xs, model.decode(input, on: tape), on: tape)

@@ -24,7 +24,8 @@ extension VAE {
     /// Logits y and the sample z = softmax(y) on the simplex (for `exact`, y is z itself).
     func dirichletSample(_ alpha: Tensor, noise: Tensor, on tape: Tape) throws -> (latent: Tensor, decoderInput: Tensor) {
         guard let approximation = config.dirichletApproximation.logisticNormal else {
-            let gamma = try tape.gammaSample(alpha, key: gammaKey, counter: gammaCounter)
+            let gamma = try tape.gammaSample(alpha, key: gammaKey, counter: gammaCounter,
+                                             streamOffset: batchSlice?.streamOffset(elements: alpha.count) ?? 0)
             let z = try tape.binary(.div, gamma, tape.sum(gamma, axis: .eachRow), broadcast: .column)
             return (z, z)
         }

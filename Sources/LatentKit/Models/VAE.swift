@@ -226,6 +226,9 @@ public final class VAE {
     /// evaluator set them for every batch, as they do the noise of the other families).
     public var gammaKey = PhiloxKey(seed: 0, stream: 0x4000)
     public var gammaCounter = PhiloxCounter()
+    /// Where this batch's images sit in the global batch of a data-parallel step (nil: the batch is the whole one), so
+    /// that the Gamma variates of an image do not depend on the number of ranks.
+    public var batchSlice: BatchSlice?
     let encoder: [Dense]
     /// The posterior's location head; with ``ModelConfig/joinsHeads`` the mean and log-variance heads as one layer.
     let meanHead: Dense

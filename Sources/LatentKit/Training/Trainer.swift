@@ -76,6 +76,14 @@ public final class Trainer {
     private var orderEpoch = -1
     /// The (bound, KL) batch sums of each step enqueued since the last read-back, two floats a step.
     let history: Buffer
+    /// The ranks of a data-parallel job (nil: one process), and this rank's slice of every global batch.
+    public let communicator: Communicator?
+    public let slice: BatchSlice
+    /// Averages the gradients over the ranks (nil: one process, or a slice trained alone).
+    let exchange: GradientExchange?
+    /// Data-parallel: whether some rank asked to stop, as the last exchange agreed; polled instead of `shouldStop`.
+    private var stopAgreed = false
+    private var pollStop: () -> Bool = { false }
     /// Steps enqueued whose loss terms have not been read back yet.
     public private(set) var pendingSteps = 0
     /// Steps between two read-backs of the loss terms: the only blocking call of a training step, one in this many.
@@ -95,8 +103,24 @@ public final class Trainer {
 
     /// `fusesOps: false` runs every fused op of a step as the ops it replaces and Adam once per parameter tensor: the reference
     /// the fused step is tested against.
-    public init(config: RunConfig, backend: any Backend, train: LabelledImages, fusesOps: Bool = true) throws {
+    ///
+    /// `communicator`: train as one rank of a data-parallel job (see ``BatchSlice`` and ``GradientExchange``): every rank
+    /// must call this with the same configuration and data (checked), and rank 0's initial parameters are broadcast.
+    /// `rankSlice` without a communicator trains rank `rank` of `ranks`'s slice alone, without averaging: what that rank
+    /// computes in its first step (for tests).
+    public init(config: RunConfig, backend: any Backend, train: LabelledImages, fusesOps: Bool = true,
+                communicator: Communicator? = nil, rankSlice: (rank: Int, ranks: Int)? = nil) throws {
         try config.validate()
+        let ranks = communicator.map { (rank: $0.rank, ranks: $0.size) } ?? rankSlice ?? (0, 1)
+        slice = try BatchSlice(rank: ranks.rank, of: ranks.ranks, batch: config.batchSize)
+        self.communicator = communicator
+        if let communicator, communicator.size > 1 {
+            var fingerprint = Fingerprint()
+            fingerprint.add(String(decoding: try JSONEncoder.sorted.encode(config), as: UTF8.self))
+            try communicator.requireAgreement(on: fingerprint.value, "the run's configuration (flags)")
+            fingerprint.add(train.pixels)
+            try communicator.requireAgreement(on: fingerprint.value, "the training data (\(train.count) images on this rank)")
+        }
         try require(train.pixelsPerImage == config.model.inputSize,
                     "the dataset has \(train.pixelsPerImage) pixels per image, the model expects \(config.model.inputSize)")
         try require(train.count >= config.batchSize, "the training set (\(train.count) images) is smaller than one batch (\(config.batchSize))")
@@ -113,10 +137,39 @@ public final class Trainer {
         (images, streamChunk) = try Self.deviceImages(train, batch: config.batchSize, chunk: config.streamChunk, on: backend)
         hostImages = streamChunk == nil ? [] : train.pixels
         indices = try backend.allocate(count: config.batchSize, dtype: .int32)
+        if let communicator, communicator.size > 1 {
+            exchange = try GradientExchange(parameters: model.parameters.map(\.1), communicator: communicator, on: backend)
+        } else {
+            exchange = nil
+        }
         order = try backend.allocate(count: streamChunk ?? train.count, dtype: .int32)
         if let chunk = streamChunk { try backend.upload((0..<chunk).map(Int32.init), to: order, offset: 0) }
         history = try backend.allocate(count: 2 * Self.readbackInterval, dtype: .float32)
         tape.fusesOps = fusesOps
+        try broadcastState()
+    }
+
+    /// Data-parallel: rank 0's parameters, optimiser moments and statistics on every rank (after initialisation, so that
+    /// every replica starts alike whatever each rank computed, and after a restore).
+    func broadcastState() throws {
+        guard let communicator, communicator.size > 1 else { return }
+        for (_, t) in model.parameters + optimizer.state + model.statistics {
+            var values = try backend.download(t.buffer, offset: 0, count: t.count)
+            try communicator.broadcast(&values, from: 0)
+            if !communicator.isRoot { try backend.upload(values, to: t.buffer, offset: 0) }
+        }
+    }
+
+    /// Whether this process writes the run's files: one process, or rank 0 of a data-parallel job.
+    public var writesRunFiles: Bool { communicator?.isRoot ?? true }
+
+    /// Data-parallel: seconds per step spent exchanging gradients (read, allreduce, write) and in the allreduce alone,
+    /// over the steps since the last call, and the floats each exchange sends.
+    public func exchangeTimes() -> (exchange: Double, allreduce: Double, floatsPerStep: Int)? {
+        guard let exchange, exchange.exchanges > 0 else { return nil }
+        defer { exchange.resetTimes() }
+        let n = Double(exchange.exchanges)
+        return (exchange.seconds.exchange / n, exchange.seconds.allreduce / n, exchange.floatsPerStep)
     }
 
     /// `train` with every value replaced by one Bernoulli(value) draw (Philox, stream ``RandomStream/binarization`` at the
@@ -233,26 +286,34 @@ public final class Trainer {
 
     /// Enqueues one optimisation step on the images `indices[offset ..< offset + count]` without waiting for the device;
     /// its loss terms go to the history buffer.
-    func enqueueStep(indices: Buffer, offset: Int, count b: Int) throws {
+    /// Data-parallel (and `rankSlice`): a global batch's step computes this rank's slice of it.
+    func enqueueStep(indices: Buffer, offset: Int, count: Int) throws {
         tape.reset()
+        let sliced = slice.count < config.batchSize && count == config.batchSize
+        let b = sliced ? slice.count : count, offset = sliced ? offset + slice.first : offset
+        let part = sliced ? slice : BatchSlice(wholeBatchOf: b)
         let x = try pool.tensor(rows: b, cols: images.cols)
         let counter = PhiloxCounter(0, UInt32(truncatingIfNeeded: globalStep), UInt32(truncatingIfNeeded: globalStep >> 32), 0)
         let binarize = config.dynamicBinarization && config.model.likelihood == .bernoulli
-        let binarization = (key: PhiloxKey(seed: config.seed, stream: RandomStream.binarization), counter: counter)
+        let binarization = (key: PhiloxKey(seed: config.seed, stream: RandomStream.binarization), counter: counter,
+                            streamOffset: part.streamOffset(elements: x.count))
         try backend.gatherRows(images.buffer, rows: images.rows, cols: images.cols, indices: indices, indexOffset: offset, count: b,
                                binarizing: binarize && tape.fusesOps ? binarization : nil, into: x.buffer)
         if binarize && !tape.fusesOps {
-            try backend.fillRandom(.bernoulli, into: x.buffer, count: x.count, key: binarization.key, counter: counter, probabilities: x.buffer)
+            try backend.fillRandom(.bernoulli, into: x.buffer, count: x.count, key: binarization.key, counter: counter,
+                                   streamOffset: binarization.streamOffset, probabilities: x.buffer)
         }
         model.temperature = config.model.temperature(atStep: globalStep)
         model.gammaKey = PhiloxKey(seed: config.seed, stream: RandomStream.gamma)
         model.gammaCounter = counter
+        model.batchSlice = part
         let q = try model.encode(x, on: tape)
         let k = config.iwSamples, beta = klWeight
         let noise = try pool.tensor(rows: b * k, cols: config.model.latentSize)
         if !model.drawsItsOwnNoise {
             try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count,
-                                   key: PhiloxKey(seed: config.seed, stream: RandomStream.noise), counter: counter, probabilities: nil)
+                                   key: PhiloxKey(seed: config.seed, stream: RandomStream.noise), counter: counter,
+                                   streamOffset: part.streamOffset(elements: noise.count), probabilities: nil)
         }
         let terms = config.model.latent == .dvae
             ? try model.dvaeTrainingTerms(x: x, posterior: q, uniforms: noise, klWeight: beta, step: globalStep, seed: config.seed, on: tape)
@@ -261,6 +322,7 @@ public final class Trainer {
             : try Objective.iwae(model: model, x: x, posterior: q, noise: noise, samples: k,
                                  repeater: repeater(batch: b), klWeight: beta, on: tape)
         try tape.backward(from: terms.loss)
+        if let exchange { stopAgreed = try exchange.average(gradientsOn: tape, stopRequested: pollStop()) }
         try optimizer.update(from: tape, oneLaunchPerTensor: !tape.fusesOps)
         // recorded after the backward pass and Adam are enqueued, so a later read-back never drains the queue mid-step
         try backend.copy(from: terms.summary.buffer, offset: 0, to: history, offset: 2 * pendingSteps, count: 2)
@@ -273,11 +335,12 @@ public final class Trainer {
     /// `pendingSteps` of the current epoch (``stepInEpoch`` already counts them).
     func collectPendingSteps() throws -> [(reconstruction: Double, kl: Double)] {
         guard pendingSteps > 0 else { return [] }
-        let values = try backend.download(history, offset: 0, count: 2 * pendingSteps)
+        var values = try backend.download(history, offset: 0, count: 2 * pendingSteps).map(Double.init)
+        if exchange != nil, let communicator { try communicator.sum(&values) }  // the global batch's sums
         let first = pendingSteps
         pendingSteps = 0
         return try (0..<first).map { s in
-            let kl = Double(values[2 * s + 1]), reconstruction = -Double(values[2 * s]) - kl
+            let kl = values[2 * s + 1], reconstruction = -values[2 * s] - kl
             if !reconstruction.isFinite || !kl.isFinite {
                 let term = !reconstruction.isFinite ? "the reconstruction term (-log p(x|z))" : "the KL term"
                 let stepNumber = stepInEpoch - first + s + 1, global = globalStep - first + s + 1
@@ -295,9 +358,13 @@ public final class Trainer {
     /// back the steps before it, so that a killed run loses at most that many steps.
     public func train(
         run: RunDirectory?, checkpointEvery: Int? = nil, progress: (TrainingProgress) -> Void = { _ in },
-        epochDone: (EpochMetrics) -> Void = { _ in }, shouldStop: () -> Bool = { false }
+        epochDone: (EpochMetrics) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }
     ) throws -> TrainingOutcome {
         try require(checkpointEvery.map { $0 >= 1 } ?? true, "--checkpoint-every must be >= 1, got \(checkpointEvery ?? 0)")
+        // data-parallel: every rank stops at the step after the one whose exchange carried some rank's wish to stop
+        pollStop = shouldStop
+        defer { pollStop = { false } }
+        let stopNow = exchange == nil ? shouldStop : { [unowned self] in stopAgreed }
         while epoch < config.epochs {
             if stepInEpoch == 0, let rbm = model.discrete?.rbm {
                 // the KL this epoch reports uses log Z of the prior as the epoch starts (the gradient does not need it)
@@ -324,7 +391,7 @@ public final class Trainer {
                     kl: epochTotals.kl / Double(max(epochTotals.images, 1)), imagesPerSecond: rate, etaSeconds: remaining / rate))
             }
             while stepInEpoch < stepsPerEpoch {
-                if shouldStop() {
+                if stopNow() {
                     try collect()
                     if let run { try saveCheckpoint(to: run) }
                     return .interrupted(epoch: epoch, step: stepInEpoch)
@@ -344,7 +411,7 @@ public final class Trainer {
             epoch += 1
             stepInEpoch = 0
             epochTotals = (0, 0, 0, 0)
-            if let run {
+            if let run, writesRunFiles {
                 try run.appendMetrics(metrics.json)
                 try saveCheckpoint(to: run)
             }
@@ -367,7 +434,11 @@ public final class Trainer {
         return c
     }
 
-    public func saveCheckpoint(to run: RunDirectory) throws { try checkpoint().write(to: run.checkpoint) }
+    /// Writes the checkpoint (rank 0 alone, in a data-parallel job).
+    public func saveCheckpoint(to run: RunDirectory) throws {
+        guard writesRunFiles else { return }
+        try checkpoint().write(to: run.checkpoint)
+    }
 
     /// Restores parameters, optimiser moments and the position in training from `checkpoint`.
     public func restore(from checkpoint: Checkpoint) throws {
@@ -383,5 +454,6 @@ public final class Trainer {
         optimizer.step = try integer("adam_step")
         epochTotals = (Double(checkpoint.metadata["epoch_reconstruction"] ?? "") ?? 0, Double(checkpoint.metadata["epoch_kl"] ?? "") ?? 0,
                        try integer("epoch_images"), Double(checkpoint.metadata["epoch_seconds"] ?? "") ?? 0)
+        try broadcastState()
     }
 }
