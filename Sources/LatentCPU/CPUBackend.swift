@@ -24,7 +24,7 @@ public final class CPUBuffer: Buffer, @unchecked Sendable {
 public final class CPUBackend: Backend, @unchecked Sendable {
     public let kind = BackendKind.cpu
     public var deviceDescription: String {
-        "CPU (\(ProcessInfo.processInfo.activeProcessorCount) cores, OpenBLAS GEMM)"
+        "CPU (\(cores) threads, OpenBLAS GEMM)"
     }
 
     /// One instance for the whole process; the backend holds no state, this only saves allocations.
@@ -116,7 +116,14 @@ public final class CPUBackend: Backend, @unchecked Sendable {
     public func synchronize() throws {}
 }
 
-let cores = ProcessInfo.processInfo.activeProcessorCount
+/// Threads of the CPU backend: `LATENTKIT_THREADS` if set, else the cores shared evenly among the ranks of an `mpirun`
+/// job on this machine (so that two ranks on two cores run one thread each), else every core.
+let cores: Int = {
+    let environment = ProcessInfo.processInfo.environment
+    if let n = environment["LATENTKIT_THREADS"].flatMap(Int.init), n >= 1 { return n }
+    let ranksHere = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "PMI_LOCAL_SIZE"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first ?? 1
+    return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, ranksHere))
+}()
 
 /// Runs `body` over `0..<count` split into contiguous chunks, on all cores when the work is large enough to pay
 /// for the hand-off (below `grain` elements per core it stays on the calling thread; a dispatch costs a few

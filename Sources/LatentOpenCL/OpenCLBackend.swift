@@ -100,7 +100,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     public static func devices() throws -> [CLDeviceInfo] { try CLQuery.allDevices() }
 
     /// The device `--backend opencl` uses: `LATENTKIT_OPENCL_DEVICE=P:D` (platform and device index) if set,
-    /// else the first GPU, else the first device of any kind.
+    /// else (for one of several ranks of an `mpirun` job on a machine with several GPUs) the GPU of its local rank, else
+    /// the first GPU, else the first device of any kind.
     public static func defaultDevice() throws -> CLDeviceInfo {
         let all = try devices()
         if let pick = ProcessInfo.processInfo.environment["LATENTKIT_OPENCL_DEVICE"], !pick.isEmpty {
@@ -113,7 +114,13 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             }
             return d
         }
-        guard let d = all.first(where: \.isGPU) ?? all.first else {
+        // one rank of several on a machine (mpirun): the GPU of its local rank
+        let gpus = all.filter(\.isGPU), environment = ProcessInfo.processInfo.environment
+        if gpus.count > 1, let local = ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"].lazy
+            .compactMap({ environment[$0].flatMap(Int.init) }).first {
+            return gpus[local % gpus.count]
+        }
+        guard let d = gpus.first ?? all.first else {
             throw BackendError.unavailable("OpenCL platforms found, but no devices")
         }
         return d

@@ -40,6 +40,9 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
+        // under mpirun: the ranks split the importance sampling by image; rank 0 prints
+        let communicator = try Communicator.world()
+        let root = communicator?.isRoot ?? true
         let backend = try backendOptions.make()
         let (config, model) = try loadRun(runDirectory, on: backend)
         let test: LabelledImages
@@ -50,20 +53,23 @@ struct EvalCommand: ParsableCommand {
             test = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: limit).test
         }
         try config.model.requireInput(test)
-        let live = isatty(STDERR_FILENO) != 0
+        let live = root && isatty(STDERR_FILENO) != 0
         let started = Date()
         let evaluator = Evaluator(model: model, backend: backend)
         evaluator.binarizesTestSet = config.binarization != .none
         evaluator.aisChains = aisChains
         evaluator.aisTemperatures = aisTemperatures
+        evaluator.communicator = communicator
         let result = try evaluator.evaluate(
             test, k: max(k, 1), limit: limit, importanceSampling: k > 0,
             progress: { done in
+                let share = communicator == nil ? "" : " (rank 0's share)"
                 if live && (done % 10 == 0 || done == test.count) {
-                    FileHandle.standardError.write(Data("\r\u{1B}[Kimportance sampling: \(done)/\(test.count) images".utf8))
+                    FileHandle.standardError.write(Data("\r\u{1B}[Kimportance sampling: \(done)/\(test.count) images\(share)".utf8))
                 }
             })
         if live && k > 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        guard root else { return }
         if json {
             let data = try JSONSerialization.data(withJSONObject: result.json, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -84,7 +90,8 @@ struct EvalCommand: ParsableCommand {
             print(String(format: "test perplexity %.1f", result.perplexity ?? bound) + (result.perplexity == nil ? " (bound: exp(-ELBO per token))" : "")
                   + String(format: ", bound %.1f; %.1f tokens per document", bound, tokens))
         }
-        print(String(format: "%.1f s on %@", Date().timeIntervalSince(started), backend.name))
+        print(String(format: "%.1f s on %@", Date().timeIntervalSince(started), backend.name)
+              + (communicator.map { " × \($0.size) ranks" } ?? ""))
     }
 }
 

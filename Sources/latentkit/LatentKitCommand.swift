@@ -16,15 +16,31 @@ struct LatentKitCommand: ParsableCommand {
     /// ArgumentParser's main, with the OpenCL backend shut down before the process exits, whatever the outcome: glibc's
     /// `exit` destroys thread-local storage before it runs `atexit` handlers and static destructors, and OpenCL runtimes
     /// keep per-thread state there (Oclgrind's use-after-free, seen as heap corruption at exit).
+    ///
+    /// Under `mpirun` (a data-parallel `train` or `eval`), every rank finalises MPI at the end; a rank that fails prints
+    /// its error prefixed by its rank and ends the whole job (MPI_Abort), so that no other rank waits for it in a
+    /// collective, unless every rank raised the same error together (a disagreement found by a collective).
     static func main() {
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch {
             OpenCLBackend.shutDownShared()
+            if let communicator = Communicator.ifMade, communicator.size > 1 {
+                let code = exitCode(for: error)
+                if code != .success {
+                    let message = error is ExitCode ? "" : "rank \(communicator.rank) of \(communicator.size): \(error)\n"
+                    FileHandle.standardError.write(Data(message.utf8))
+                    if (error as? DistributedError)?.isCollective != true && code.rawValue != 130 { communicator.abort(code: code.rawValue) }
+                }
+                communicator.finalize()
+                Foundation.exit(code.rawValue)
+            }
+            Communicator.ifMade?.finalize()
             exit(withError: error)
         }
         OpenCLBackend.shutDownShared()
+        Communicator.ifMade?.finalize()
     }
 }
 

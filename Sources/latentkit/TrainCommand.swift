@@ -80,32 +80,45 @@ struct TrainCommand: ParsableCommand {
         setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
         if let n = checkpointEvery, n < 1 { throw ToolError("--checkpoint-every must be >= 1, got \(n)") }
         var (config, run, resuming) = try prepare()
+        // under mpirun: one rank of a data-parallel run; rank 0 alone prints and writes the run's files
+        let communicator = try Communicator.world()
+        let root = communicator?.isRoot ?? true
         let backend = try backendOptions.make()
         let data = try config.loadData(trainLimit: config.trainLimit, testLimit: 1)
         if !resuming, let files = config.data { try config.model.fit(to: data.train, from: files.train, likelihood: likelihood) }
-        let trainer = try Trainer(config: config, backend: backend, train: data.train)
-        if !resuming { try run.create() }  // only once the data, backend and model are known to be good
+        let trainer = try Trainer(config: config, backend: backend, train: data.train, communicator: communicator)
+        if !resuming && root { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
-            try trainer.restore(from: Checkpoint.read(run.checkpoint))
-            try run.keepMetrics(ofEpochs: trainer.epoch)
-            print("resuming \(run.path) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch) of \(trainer.stepsPerEpoch)")
-        } else {
+            try trainer.restore(from: Checkpoint.read(run.checkpoint))  // every rank reads it: the run folder is shared
+            if root {
+                try run.keepMetrics(ofEpochs: trainer.epoch)
+                print("resuming \(run.path) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch) of \(trainer.stepsPerEpoch)")
+            }
+        } else if root {
             try config.save(to: run.config)
         }
-        print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataName), \(data.train.count) images, "
+        if root { print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataName), \(data.train.count) images, "
               + "\(config.model.latent.rawValue) \(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-"
               + "\(config.model.latentSize) \(config.model.activation.rawValue)"
               + (config.model.decoderHidden.map { ", decoder " + ([config.model.latentSize] + $0 + [config.model.inputSize]).map(String.init).joined(separator: "-") } ?? "")
               + ", batch \(config.batchSize), \(config.epochs) epochs"
               + (config.model.precisionStructure.map { ", \(config.model.posterior.rawValue) posterior (\($0))" } ?? "")
               + (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "") + (config.warmupEpochs > 0 ? ", warm-up \(config.warmupEpochs)" : "")
-              + (trainer.streamChunk.map { ", streamed to the device in chunks of \($0) images" } ?? "") + " -> \(run.path)")
+              + (trainer.streamChunk.map { ", streamed to the device in chunks of \($0) images" } ?? "")
+              + (communicator.map { ", data-parallel over \($0.size) ranks (\($0.implementation)), \(trainer.slice.count) images each" } ?? "")
+              + " -> \(run.path)") }
 
         let stop = StopFlag()
-        signal(SIGINT, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        source.setEventHandler { stop.set() }
-        source.resume()
+        // Ctrl-C; under mpirun also SIGTERM, which is what Open MPI's mpirun sends every rank when it gets Ctrl-C
+        let signals = [SIGINT] + (communicator == nil ? [] : [SIGTERM])
+        let sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.set() }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
 
         let outcome: TrainingOutcome
         do {
@@ -118,15 +131,15 @@ struct TrainCommand: ParsableCommand {
             throw ToolError("\(error); the last checkpoint is kept: resume with latentkit train --resume \(run.path)")
         }
         if case .interrupted(let epoch, let step) = outcome {
-            print("\ninterrupted at epoch \(epoch + 1), step \(step); checkpoint saved. Resume with: latentkit train --resume \(run.path)")
+            if root { print("\ninterrupted at epoch \(epoch + 1), step \(step); checkpoint saved. Resume with: latentkit train --resume \(run.path)") }
             throw ExitCode(130)
         }
-        print("done: \(run.path) (evaluate with: latentkit eval \(run.path))")
+        if root { print("done: \(run.path) (evaluate with: latentkit eval \(run.path))") }
     }
 
     /// Runs `trainer` with the progress line and the per-epoch lines.
     private func train(_ trainer: Trainer, run: RunDirectory, config: RunConfig, stop: StopFlag) throws -> TrainingOutcome {
-        let live = isatty(STDOUT_FILENO) != 0
+        let root = trainer.writesRunFiles, live = root && isatty(STDOUT_FILENO) != 0
         var lastDraw = Date.distantPast
         return try trainer.train(
             run: run, checkpointEvery: checkpointEvery,
@@ -138,9 +151,16 @@ struct TrainCommand: ParsableCommand {
                 FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
             },
             epochDone: { m in
+                let exchange = trainer.exchangeTimes()
+                guard root else { return }
                 if live { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
                 print(String(format: "epoch %d/%d  loss %.3f  reconstruction %.3f  KL %.3f  %.1f s  %.0f images/s",
-                             m.epoch, config.epochs, m.loss, m.reconstruction, m.kl, m.seconds, m.imagesPerSecond))
+                             m.epoch, config.epochs, m.loss, m.reconstruction, m.kl, m.seconds, m.imagesPerSecond)
+                      + (exchange.map { e in
+                          let step = m.seconds / Double(trainer.stepsPerEpoch)
+                          return String(format: "  gradient exchange %.2f ms/step (allreduce %.2f ms, %.0f%% of a step; %d floats)",
+                                        1000 * e.exchange, 1000 * e.allreduce, 100 * e.exchange / step, e.floatsPerStep)
+                      } ?? ""))
             },
             shouldStop: { stop.isSet })
     }

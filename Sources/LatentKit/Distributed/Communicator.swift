@@ -41,6 +41,10 @@ public final class Communicator: @unchecked Sendable {  // immutable after init;
     }
 
     private static let shared = Result { try Communicator() }
+    private static let made = Once()
+
+    /// The communicator if ``world()`` has made one (to finalise or abort at exit), else nil.
+    public static var ifMade: Communicator? { made.isSet ? try? shared.get() : nil }
 
     private init() throws {
         var message = [CChar](repeating: 0, count: 512)
@@ -57,6 +61,7 @@ public final class Communicator: @unchecked Sendable {  // immutable after init;
         self.size = Int(size)
         let environment = ProcessInfo.processInfo.environment
         localRank = ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first ?? 0
+        Self.made.set()
     }
 
     private func check(_ status: Int32, _ call: String) throws {
@@ -141,4 +146,12 @@ public struct Fingerprint {
 
     public mutating func add(_ text: String) { var t = text; t.withUTF8 { add(UnsafeRawBufferPointer($0)) } }
     public mutating func add(_ values: [Float]) { values.withUnsafeBytes { add($0) } }
+}
+
+/// A flag set once, read from any thread.
+private final class Once: @unchecked Sendable {  // every access holds the lock
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
