@@ -17,8 +17,14 @@ public var toolPath: String {
 /// `whileRunning` is called with the process once it has started (e.g. to send it a signal).
 public func runTool(_ arguments: [String], input: String = "", environment: [String: String] = [:],
                     whileRunning: (Process) -> Void = { _ in }) throws -> ToolResult {
+    try runProgram(toolPath, arguments, input: input, environment: environment, whileRunning: whileRunning)
+}
+
+/// Runs `executable arguments...` as ``runTool(_:input:environment:whileRunning:)`` runs `latentkit`.
+public func runProgram(_ executable: String, _ arguments: [String], input: String = "", environment: [String: String] = [:],
+                       whileRunning: (Process) -> Void = { _ in }) throws -> ToolResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: toolPath)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
