@@ -52,16 +52,18 @@ static void *symbol(void *library, const char *name, char *error, size_t error_s
 
 #define RESOLVE(target, name) (*(void **)&(target) = symbol(library, name, error, error_size, &missing))
 
-lk_mpi_flavour lk_mpi_load(const char *path, char *error, size_t error_size) {
+lk_mpi_flavour lk_mpi_load(const char *path, int prefer_mpich, char *error, size_t error_size) {
     if (flavour != LK_MPI_NONE) return flavour;
-    static const char *candidates[] = {"libmpi.so.40", "libmpich.so.12", "libmpi.so.12", "libmpi.so"};
+    static const char *open_mpi_first[] = {"libmpi.so.40", "libmpich.so.12", "libmpi.so.12", "libmpi.so"};
+    static const char *mpich_first[] = {"libmpich.so.12", "libmpi.so.12", "libmpi.so.40", "libmpi.so"};
+    const char **candidates = prefer_mpich ? mpich_first : open_mpi_first;
     void *library = NULL;
     if (path) {
         library = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
         if (!library) { snprintf(error, error_size, "cannot load the MPI library %s: %s", path, dlerror()); return LK_MPI_NONE; }
     } else {
         // RTLD_GLOBAL: Open MPI's own plugins, which it dlopens, resolve their symbols against libmpi.
-        for (size_t i = 0; i < sizeof candidates / sizeof *candidates && !library; i++)
+        for (size_t i = 0; i < 4 && !library; i++)
             library = dlopen(candidates[i], RTLD_NOW | RTLD_GLOBAL);
         if (!library) {
             snprintf(error, error_size, "no MPI library found (tried libmpi.so.40, libmpich.so.12, libmpi.so.12, libmpi.so; "

@@ -11,18 +11,30 @@ import Testing
 import TestSupport
 
 @Suite(.serialized) struct DataParallelTests {
-    static let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    /// Debian's launchers of each implementation (setup.sh installs both; /usr/bin/mpirun is whichever the alternatives
+    /// system picked).
+    enum Launcher: String {
+        case openMPI = "/usr/bin/mpirun.openmpi"
+        case mpich = "/usr/bin/mpirun.mpich"
+
+        /// The command line before the program (`--oversubscribe`: Open MPI allows more ranks than cores only when told).
+        func command(ranks: Int) throws -> [String] {
+            guard FileManager.default.isExecutableFile(atPath: rawValue) else {
+                Issue.record("\(rawValue) not found: scripts/setup.sh installs Open MPI (openmpi-bin, libopenmpi-dev) and MPICH (mpich)")
+                throw DistributedError("no \(rawValue)")
+            }
+            return [rawValue] + (self == .openMPI ? ["--oversubscribe"] : []) + ["-np", "\(ranks)"]
+        }
+    }
+
     /// Open MPI refuses to run as root unless told (CI runs as root).
     static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
 
-    /// `mpirun -np ranks latentkit arguments...` (`--oversubscribe`: more ranks than cores is allowed here).
-    static func mpi(_ ranks: Int, _ arguments: [String], whileRunning: (Process) -> Void = { _ in }) throws -> ToolResult {
-        guard let mpirun else {
-            Issue.record("mpirun not found: scripts/setup.sh installs Open MPI (openmpi-bin, libopenmpi-dev)")
-            throw DistributedError("no mpirun")
-        }
-        return try runProgram("/usr/bin/python3", unblockingSignals + [mpirun, "--oversubscribe", "-np", "\(ranks)", toolPath] + arguments,
-                              environment: environment, whileRunning: whileRunning)
+    /// `mpirun -np ranks latentkit arguments...`.
+    static func mpi(_ ranks: Int, _ arguments: [String], launcher: Launcher = .openMPI,
+                    whileRunning: (Process) -> Void = { _ in }) throws -> ToolResult {
+        try runProgram("/usr/bin/python3", unblockingSignals + launcher.command(ranks: ranks) + [toolPath] + arguments,
+                       environment: environment, whileRunning: whileRunning)
     }
 
     /// Runs the program that follows with no signal blocked: a process the test runner starts inherits its threads'
@@ -32,11 +44,7 @@ import TestSupport
 
     /// `mpirun -np ranks sh -c SCRIPT`: for ranks given different arguments ($OMPI_COMM_WORLD_RANK, $LK the tool).
     static func mpiScript(_ ranks: Int, _ script: String) throws -> ToolResult {
-        guard let mpirun else {
-            Issue.record("mpirun not found: scripts/setup.sh installs Open MPI (openmpi-bin, libopenmpi-dev)")
-            throw DistributedError("no mpirun")
-        }
-        return try runProgram("/usr/bin/python3", unblockingSignals + [mpirun, "--oversubscribe", "-np", "\(ranks)", "sh", "-c", script],
+        try runProgram("/usr/bin/python3", unblockingSignals + Launcher.openMPI.command(ranks: ranks) + ["sh", "-c", script],
                               environment: environment.merging(["LK": toolPath]) { $1 })
     }
 
@@ -61,16 +69,17 @@ import TestSupport
         ["train", "--backend", backend, "--limit", "2000", "--batch-size", "100", "--epochs", "\(epochs)", "--out", run]
     }
 
-    static let recipes: [(String, [String])] = [
-        ("gaussian, cpu", []),
-        ("gaussian, opencl", ["--backend", "opencl"]),
-        ("dirichlet exact (Gamma draws), cpu", ["--latent", "dirichlet", "--dirichlet-approx", "exact"]),
-        ("concrete 20x10, cpu", ["--latent", "concrete", "--categorical", "20x10"]),
+    static let recipes: [(String, [String], Launcher)] = [
+        ("gaussian, cpu", [], .openMPI),
+        ("gaussian, opencl", ["--backend", "opencl"], .openMPI),
+        ("dirichlet exact (Gamma draws), cpu", ["--latent", "dirichlet", "--dirichlet-approx", "exact"], .openMPI),
+        ("concrete 20x10, cpu", ["--latent", "concrete", "--categorical", "20x10"], .openMPI),
+        ("gaussian, cpu, MPICH", [], .mpich),
     ]
 
     @Test(arguments: recipes.indices)
     func twoRanksTrainAsOneProcessAtEqualGlobalBatch(recipe: Int) throws {
-        let (name, flags) = Self.recipes[recipe]
+        let (name, flags, launcher) = Self.recipes[recipe]
         if flags.contains("opencl") && !TestBackends.others.contains(.opencl) {
             Issue.record("no OpenCL platform: the OpenCL recipe did not run")  // as every OpenCL test fails without one
             return
@@ -79,9 +88,9 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let one = try runTool(Self.trainArguments(dir + "/one") + flags)
         #expect(one.status == 0, "\(one.stderr.suffix(600))")
-        let two = try Self.mpi(2, Self.trainArguments(dir + "/two") + flags)
+        let two = try Self.mpi(2, Self.trainArguments(dir + "/two") + flags, launcher: launcher)
         #expect(two.status == 0, "\(two.stdout.suffix(600)) \(two.stderr.suffix(600))")
-        #expect(two.stdout.contains("data-parallel over 2 ranks (Open MPI), 50 images each"))
+        #expect(two.stdout.contains("data-parallel over 2 ranks (\(launcher == .mpich ? "MPICH" : "Open MPI")), 50 images each"))
         let a = try Self.curve(dir + "/one"), b = try Self.curve(dir + "/two")
         #expect(a.count == 10 && b.count == 10)
         let difference = Self.largestRelativeDifference(b, a)
@@ -240,6 +249,15 @@ import TestSupport
         let resumed = try runTool(["train", "--resume", run, "--backend", "cpu", "--epochs", "\(epoch + 1)"])
         #expect(resumed.status == 0, "\(resumed.stderr.suffix(600))")
         #expect(resumed.stdout.contains("resuming \(run) at epoch \(epoch + 1), step \(kept.metadata["step_in_epoch"]!)"))
+    }
+
+    /// One `latentkit` serves both uses: it loads MPI at run time and has no link-time dependency on it, so it starts on
+    /// a GPU node without MPI.
+    @Test func theExecutableDoesNotLinkMPI() throws {
+        let result = try runProgram("/usr/bin/readelf", ["-d", toolPath])
+        #expect(result.status == 0)
+        let needed = result.stdout.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+        #expect(!needed.isEmpty && !needed.contains { $0.lowercased().contains("mpi") }, "\(needed)")
     }
 
     /// `eval` on 2 ranks: each importance-samples half of the images (51 and 50), and the report is one process's,

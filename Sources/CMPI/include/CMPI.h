@@ -18,9 +18,10 @@ typedef enum { LK_MPI_FLOAT32 = 0, LK_MPI_FLOAT64 = 1, LK_MPI_BYTES = 2 } lk_mpi
 /// Reductions.
 typedef enum { LK_MPI_SUM = 0, LK_MPI_MAX = 1 } lk_mpi_operation;
 
-/// Opens `library` (or, when NULL, the first of libmpi.so.40, libmpich.so.12, libmpi.so.12, libmpi.so that loads) and
-/// resolves every function and handle. Returns the flavour, or LK_MPI_NONE with a one-line reason in `error`.
-lk_mpi_flavour lk_mpi_load(const char *library, char *error, size_t error_size);
+/// Opens `library` (or, when NULL, the first of libmpi.so.40, libmpich.so.12, libmpi.so.12, libmpi.so that loads; the
+/// MPICH names first when `prefer_mpich`, for a process that a PMI launcher such as MPICH's Hydra started) and resolves
+/// every function and handle. Returns the flavour, or LK_MPI_NONE with a one-line reason in `error`.
+lk_mpi_flavour lk_mpi_load(const char *library, int prefer_mpich, char *error, size_t error_size);
 
 /// MPI_Init (unless MPI is already initialised), then this process's rank and the world's size. 0 on success, else
 /// the MPI error code.

@@ -49,7 +49,8 @@ public final class Communicator: @unchecked Sendable {  // immutable after init;
     private init() throws {
         var message = [CChar](repeating: 0, count: 512)
         let path = ProcessInfo.processInfo.environment["LATENTKIT_MPI_LIBRARY"]
-        let flavour = lk_mpi_load(path, &message, message.count)
+        let preferMPICH: Int32 = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil ? 1 : 0
+        let flavour = lk_mpi_load(path, preferMPICH, &message, message.count)
         guard flavour != LK_MPI_NONE else {
             throw DistributedError("mpirun started this process, but MPI could not be loaded: " + String(cString: message))
         }
