@@ -179,6 +179,20 @@ import TestSupport
         #expect(Date().timeIntervalSince(started) < 60)
     }
 
+    /// Rank 1 alone finds no OpenCL platform (an empty ICD folder) under `--backend opencl`: it says so and ends the job.
+    @Test func aRankWithoutAnOpenCLDeviceEndsTheJobWithItsError() throws {
+        let dir = try temporaryDirectory("mpi-no-device")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/no-icd", withIntermediateDirectories: true)
+        let script = "if [ $OMPI_COMM_WORLD_RANK = 1 ]; then export OCL_ICD_VENDORS=\(dir)/no-icd; fi; "
+            + "exec \"$LK\" train --backend opencl --limit 200 --epochs 1 --out \(dir)/run"
+        let started = Date()
+        let result = try Self.mpiScript(2, script)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("rank 1 of 2:") && result.stderr.lowercased().contains("opencl"), "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) < 60)
+    }
+
     /// The pid of rank `rank` of the job training into `run` (found by its command line and environment).
     static func pid(ofRank rank: Int, training run: String) throws -> Int32? {
         for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") {
