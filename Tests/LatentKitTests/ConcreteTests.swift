@@ -93,5 +93,13 @@ import TestSupport
         #expect(losses.allSatisfy { $0.isFinite })
         #expect(losses[2] < losses[0] - 20, "\(shape): \(losses)")
         #expect(abs(trainer.model.temperature - Float.exp(-1e-3 * 59)) < 1e-6, "annealed from 1 over 59 steps")
+        // the discrete model's bounds: the importance-sampled NLL never above the −ELBO of the same model
+        let result = try Evaluator(model: trainer.model, backend: trainer.backend).evaluate(Self.test, k: 100, limit: 500)
+        let nll = try #require(result.negativeLogLikelihood)
+        print("concrete \(shape) on \(kind), discrete model: -ELBO \(result.negativeELBO), NLL \(nll); relaxed objective \(result.relaxedObjective ?? .nan)")
+        #expect(nll <= result.negativeELBO, "\(shape): NLL \(nll) > -ELBO \(result.negativeELBO)")
+        #expect(result.relaxedObjective != nil && result.json["test_relaxed_objective"] != nil)
     }
+
+    static let test = try! mnist(trainLimit: 1, testLimit: 500).test
 }

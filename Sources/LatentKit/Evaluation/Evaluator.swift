@@ -18,6 +18,9 @@ public struct EvaluationResult: Sendable {
     public var logZStandardError: Double?
     /// The standard error of the importance-sampled NLL over the images (sd / √images); discrete VAE only so far.
     public var nllStandardError: Double?
+    /// Concrete: the relaxed objective the run was trained on (relaxed samples at the training temperature, the
+    /// training KL), which bounds no model's likelihood; ``negativeELBO`` and the NLL are the discrete model's.
+    public var relaxedObjective: Double?
     /// Multinomial likelihood: the mean tokens (sum of counts) of the evaluated documents, for perplexities.
     public var tokensPerDocument: Double?
     /// exp(−ELBO per token): the perplexity bound of topic-model papers (ProdLDA's), with its importance-sampled
@@ -31,6 +34,7 @@ public struct EvaluationResult: Sendable {
         var d: [String: Any] = ["test_neg_elbo": negativeELBO, "test_recon": reconstruction, "test_kl": kl, "k": k, "images": images,
                                 "active_units": activeUnits, "unit_activity": unitActivity]
         d["test_nll"] = negativeLogLikelihood ?? NSNull()
+        if let relaxedObjective { d["test_relaxed_objective"] = relaxedObjective }
         if let tokensPerDocument {
             d["tokens_per_document"] = tokensPerDocument
             d["perplexity_bound"] = perplexityBound ?? NSNull()
@@ -93,8 +97,9 @@ public final class Evaluator {
         return t
     }
 
-    /// Single-sample ELBO over `x`, in batches; returns the per-image means of -log p(x|z) and KL.
-    public func elbo(_ x: Tensor, batchSize: Int = 500, seed: UInt32 = 1) throws -> (reconstruction: Double, kl: Double) {
+    /// Single-sample ELBO over `x`, in batches; returns the per-image means of -log p(x|z) and KL. For the Concrete,
+    /// the discrete model's (CategoricalEvaluation.swift), or with `relaxed` the relaxed objective it was trained on.
+    public func elbo(_ x: Tensor, batchSize: Int = 500, seed: UInt32 = 1, relaxed: Bool = false) throws -> (reconstruction: Double, kl: Double) {
         var reconstruction = 0.0, kl = 0.0
         let wasTraining = model.training
         model.training = false  // batch normalisation by its running statistics
@@ -110,6 +115,14 @@ public final class Evaluator {
             model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 2)
             model.gammaCounter = PhiloxCounter(UInt32(start), 0, 0, 0)
             model.batchSlice = nil
+            if model.config.latent == .concrete && !relaxed {
+                let z = try model.categoricalSample(logits: try q.location, gumbel: noise, on: tape)
+                let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(z.oneHot, on: tape), on: tape))
+                let klSum = try tape.sumAll(tape.categoricalKL(try q.location, categories: model.config.categories))
+                reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
+                kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0])
+                continue
+            }
             let (y, input) = try model.sample(q, noise: noise, on: tape)
             let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(input, on: tape), on: tape))
             // the analytic KL where the family has one (the same expectation as Monte Carlo, without its noise);
@@ -173,6 +186,11 @@ public final class Evaluator {
             model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 3)
             model.gammaCounter = PhiloxCounter(UInt32(start), UInt32(i), 0, 0)
             model.batchSlice = nil
+            if model.config.latent == .concrete {  // the discrete model's weights p(x|z) p(z) / q(z|x)
+                let z = try model.categoricalSample(logits: try qc.location, gumbel: noise, on: tape)
+                let logLikelihood = try model.logLikelihood(xs, model.decode(z.oneHot, on: tape), on: tape)
+                return try tape.affine(tape.binary(.sub, logLikelihood, z.logProbability), alpha: 1, beta: model.uniformCategoricalLogPrior)
+            }
             let (y, input) = try model.sample(qc, noise: noise, on: tape)
             let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
             let logLikelihood = try model.logLikelihood(xs, model.decode(input, on: tape), on: tape)
@@ -253,6 +271,10 @@ public final class Evaluator {
             negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl,
             negativeLogLikelihood: nll.map { $0.reduce(0, +) / Double($0.count) }, k: k, images: x.rows,
             unitActivity: try unitActivity(x))
+        if model.config.latent == .concrete {
+            let (r, k) = try elbo(x, relaxed: true)
+            result.relaxedObjective = r + k
+        }
         if model.config.likelihood == .multinomial {
             let n = min(limit ?? test.count, test.count)
             result.tokensPerDocument = test.pixels.prefix(n * test.pixelsPerImage).reduce(0) { $0 + Double($1) } / Double(n)
