@@ -13,6 +13,7 @@ extension LatentFamily: ExpressibleByArgument {}
 extension KLEstimator: ExpressibleByArgument {}
 extension DirichletApproximation: ExpressibleByArgument {}
 extension AlphaActivation: ExpressibleByArgument {}
+extension DirichletDecoderInput: ExpressibleByArgument {}
 extension PosteriorStructure: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
@@ -59,7 +60,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
     @Option(help: "KL term: analytic or monte-carlo (default: monte-carlo for logit-normal, else analytic; for concrete, analytic is the categorical KL of Jang et al.).") var kl: KLEstimator?
     @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
-    @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many epochs (default 5 for dirichlet, else 0).") var warmupEpochs: Int?
+    @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many steps (default 3000 for dirichlet, else 0).") var warmupSteps: Int?
+    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (in place of --warmup-steps).") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
     @Option(help: "Concrete: posterior temperature (default 1; the start when annealing).") var temperature: Float?
     @Option(help: "Concrete: prior temperature (default 1).") var priorTemperature: Float?
@@ -68,6 +70,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dirichlet: logistic-normal approximation for sampling: laplace or kl.") var dirichletApprox: DirichletApproximation?
     @Option(help: "Dirichlet: alpha activation: softplus, exp-tanh or scaled-softmax.") var alphaActivation: AlphaActivation?
     @Option(help: "Dirichlet: the symmetric prior's concentration (default 1).") var priorConcentration: Float?
+    @Option(help: "Dirichlet: what the decoder is given: clr (the sample's centred log-ratio, default) or simplex (the sample z, as paper 000).")
+    var decoderInput: DirichletDecoderInput?
     @Flag(help: "Batch normalisation on the hidden layers (running statistics at evaluation).") var batchNorm = false
     @Option(help: "Gaussian: the posterior's precision structure: diagonal, chain (tridiagonal) or grid (block-tridiagonal).") var posterior: PosteriorStructure?
     @Option(help: "Grid posterior: RxC latent grid, R·C = latent size (default: the squarest, 4x5 for 20).") var grid: String?
@@ -86,6 +90,8 @@ struct TrainCommand: ParsableCommand {
         let backend = try backendOptions.make()
         let data = try config.loadData(trainLimit: config.trainLimit, testLimit: 1)
         if !resuming, let files = config.data { try config.model.fit(to: data.train, from: files.train, likelihood: likelihood) }
+        // bags of words: ProdLDA's decoder of the topic proportions themselves, whose first layer's columns are the topics
+        if !resuming && decoderInput == nil && config.model.likelihood == .multinomial { config.model.dirichletDecoderInput = .simplex }
         let trainer = try Trainer(config: config, backend: backend, train: data.train, communicator: communicator)
         if !resuming && root { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
@@ -103,7 +109,7 @@ struct TrainCommand: ParsableCommand {
               + (config.model.decoderHidden.map { ", decoder " + ([config.model.latentSize] + $0 + [config.model.inputSize]).map(String.init).joined(separator: "-") } ?? "")
               + ", batch \(config.batchSize), \(config.epochs) epochs"
               + (config.model.precisionStructure.map { ", \(config.model.posterior.rawValue) posterior (\($0))" } ?? "")
-              + (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "") + (config.warmupEpochs > 0 ? ", warm-up \(config.warmupEpochs)" : "")
+              + (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "") + (config.warmupLength(stepsPerEpoch: trainer.stepsPerEpoch) > 0 ? ", KL warm-up \(config.warmupLength(stepsPerEpoch: trainer.stepsPerEpoch)) steps" : "")
               + (trainer.streamChunk.map { ", streamed to the device in chunks of \($0) images" } ?? "")
               + (communicator.map { ", data-parallel over \($0.size) ranks (\($0.implementation)), \(trainer.slice.count) images each" } ?? "")
               + " -> \(run.path)") }
@@ -140,7 +146,7 @@ struct TrainCommand: ParsableCommand {
     /// Runs `trainer` with the progress line and the per-epoch lines.
     private func train(_ trainer: Trainer, run: RunDirectory, config: RunConfig, stop: StopFlag) throws -> TrainingOutcome {
         let root = trainer.writesRunFiles, live = root && isatty(STDOUT_FILENO) != 0
-        var lastDraw = Date.distantPast
+        var lastDraw = Date.distantPast, warnedOfCollapse = false
         return try trainer.train(
             run: run, checkpointEvery: checkpointEvery,
             progress: { p in
@@ -153,6 +159,12 @@ struct TrainCommand: ParsableCommand {
             epochDone: { m in
                 let exchange = trainer.exchangeTimes()
                 guard root else { return }
+                defer {
+                    if !warnedOfCollapse, let warning = m.collapseWarning(latent: config.model.latent) {
+                        warnedOfCollapse = true
+                        FileHandle.standardError.write(Data((warning + "\n").utf8))
+                    }
+                }
                 if live { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
                 print(String(format: "epoch %d/%d  loss %.3f  reconstruction %.3f  KL %.3f  %.1f s  %.0f images/s",
                              m.epoch, config.epochs, m.loss, m.reconstruction, m.kl, m.seconds, m.imagesPerSecond)
@@ -175,11 +187,11 @@ struct TrainCommand: ParsableCommand {
                                            ("--latent-size", latentSize != nil), ("--hidden", hidden != nil), ("--decoder-hidden", decoderHidden != nil), ("--activation", activation != nil),
                                            ("--learning-rate", learningRate != nil), ("--likelihood", likelihood != nil), ("--limit", limit != nil),
                                            ("--out", out != nil), ("--latent", latent != nil), ("--prior-variance", priorVariance != nil),
-                                           ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--warmup-epochs", warmupEpochs != nil),
+                                           ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--warmup-epochs", warmupEpochs != nil), ("--warmup-steps", warmupSteps != nil),
                                            ("--categorical", categorical != nil), ("--temperature", temperature != nil),
                                            ("--prior-temperature", priorTemperature != nil), ("--anneal", anneal != nil),
                                            ("--min-temperature", minTemperature != nil), ("--dirichlet-approx", dirichletApprox != nil),
-                                           ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil),
+                                           ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil), ("--decoder-input", decoderInput != nil),
                                            ("--batch-norm", batchNorm), ("--posterior", posterior != nil), ("--grid", grid != nil),
                                            ("--beta", beta != nil), ("--groups", groups != nil), ("--gibbs-chains", gibbsChains != nil),
                                            ("--gibbs-steps", gibbsSteps != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
@@ -252,9 +264,11 @@ struct TrainCommand: ParsableCommand {
         if let priorTemperature { config.model.priorTemperature = priorTemperature }
         if let anneal { config.model.annealRate = anneal }
         if let minTemperature { config.model.minimumTemperature = minTemperature }
-        if [dirichletApprox != nil, alphaActivation != nil, priorConcentration != nil].contains(true) && config.model.latent != .dirichlet {
-            throw ValidationError("--dirichlet-approx, --alpha-activation and --prior-concentration apply to --latent dirichlet only")
+        if [dirichletApprox != nil, alphaActivation != nil, priorConcentration != nil, decoderInput != nil].contains(true)
+            && config.model.latent != .dirichlet {
+            throw ValidationError("--dirichlet-approx, --alpha-activation, --prior-concentration and --decoder-input apply to --latent dirichlet only")
         }
+        if let decoderInput { config.model.dirichletDecoderInput = decoderInput }
         if let dirichletApprox { config.model.dirichletApproximation = dirichletApprox }
         if let alphaActivation { config.model.alphaActivation = alphaActivation }
         config.model.priorConcentration = priorConcentration
@@ -274,7 +288,12 @@ struct TrainCommand: ParsableCommand {
         if let iwSamples { config.iwSamples = iwSamples }
         config.streamChunk = streamChunk
         if let binarize { config.binarization = binarize }
-        config.warmupEpochs = warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
+        if warmupEpochs != nil && warmupSteps != nil { throw ValidationError("--warmup-steps and --warmup-epochs: pass one or the other") }
+        if let warmupEpochs {
+            config.warmupEpochs = warmupEpochs
+        } else {
+            config.warmupSteps = warmupSteps ?? RunConfig.defaultWarmupSteps(for: config.model.latent)
+        }
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let stamp = DateFormatter()

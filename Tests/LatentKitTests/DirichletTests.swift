@@ -7,10 +7,30 @@ import Testing
 import TestSupport
 
 @Suite struct DirichletTests {
-    func model(k: Int, approximation: DirichletApproximation = .laplace, beta: Float? = nil, on backend: any Backend) throws -> VAE {
+    /// A small Dirichlet VAE whose decoder is given z itself (`input`), so that `sample(...).1` is the point on the simplex.
+    func model(k: Int, approximation: DirichletApproximation = .laplace, beta: Float? = nil,
+               input: DirichletDecoderInput = .simplex, on backend: any Backend) throws -> VAE {
         try smallVAE(.dirichlet, latentSize: k, on: backend) {
             $0.dirichletApproximation = approximation
             $0.priorConcentration = beta
+            $0.dirichletDecoderInput = input
+        }
+    }
+
+    /// The decoder's input by default is the centred log-ratio of the sample: rows that sum to 0 and whose softmax is
+    /// the sample z on the simplex (from the same noise), for every sampler.
+    @Test(arguments: TestBackends.all, DirichletApproximation.allCases)
+    func theDecoderIsGivenTheCentredLogRatioOfTheSample(kind: BackendKind, approximation: DirichletApproximation) throws {
+        let backend = try TestBackends.backend(kind), alpha: [Float] = [0.3, 2, 7.5, 1]
+        let simplex = try model(k: 4, approximation: approximation, on: backend)
+        let clr = try model(k: 4, approximation: approximation, input: .centredLogRatio, on: backend)
+        let (_, z) = try sampleLogits(simplex, alpha: alpha, n: 200, on: backend)
+        let (_, v) = try sampleLogits(clr, alpha: alpha, n: 200, on: backend)
+        for r in 0..<200 {
+            let row = v[(4 * r)..<(4 * r + 4)].map(Double.init), top = row.max()!
+            #expect(abs(row.reduce(0, +)) < 1e-4 * (1 + row.map(abs).max()!), "row \(r) sums to \(row.reduce(0, +))")
+            let e = row.map { Foundation.exp($0 - top) }, total = e.reduce(0, +)
+            for j in 0..<4 { #expect(abs(e[j] / total - Double(z[4 * r + j])) < 1e-5, "row \(r): softmax(clr) vs z") }
         }
     }
 

@@ -42,7 +42,7 @@ public struct LatentPictures {
             tape.reset()
             let b = min(batchSize, count - start)
             let z = try Tensor(Array(points[(start * nz)..<((start + b) * nz)]), rows: b, cols: nz, on: backend)
-            let mean = try model.expectation(model.decode(z, on: tape), on: tape)
+            let mean = try model.expectation(model.decode(model.decoderInput(simplexPoints: z, on: tape), on: tape), on: tape)
             images += try backend.download(mean.buffer, offset: 0, count: mean.count)
         }
         tape.reset()

@@ -22,15 +22,31 @@ extension DirichletApproximation {
 
 extension VAE {
     /// Logits y and the sample z = softmax(y) on the simplex (for `exact`, y is z itself).
+    /// The decoder's input is z, or its centred log-ratio (``DirichletDecoderInput``): for the exact sampler
+    /// log γ − mean(log γ) (the normaliser Σγ cancels), for the logistic-normal ones y − mean(y).
     func dirichletSample(_ alpha: Tensor, noise: Tensor, on tape: Tape) throws -> (latent: Tensor, decoderInput: Tensor) {
+        let clr = config.dirichletDecoderInput == .centredLogRatio
         guard let approximation = config.dirichletApproximation.logisticNormal else {
             let gamma = try tape.gammaSample(alpha, key: gammaKey, counter: gammaCounter,
                                              streamOffset: batchSlice?.streamOffset(elements: alpha.count) ?? 0)
             let z = try tape.binary(.div, gamma, tape.sum(gamma, axis: .eachRow), broadcast: .column)
-            return (z, z)
+            return (z, clr ? try centredRows(tape.unary(.log, gamma), on: tape) : z)
         }
         let y = try tape.dirichletSample(approximation, alpha: alpha, noise: noise)
-        return (y, try tape.unary(.exp, tape.logSoftmax(y)))
+        return (y, clr ? try centredRows(y, on: tape) : try tape.unary(.exp, tape.logSoftmax(y)))
+    }
+
+    /// Each row minus its mean.
+    func centredRows(_ v: Tensor, on tape: Tape) throws -> Tensor {
+        try tape.binary(.sub, v, tape.affine(tape.sum(v, axis: .eachRow), alpha: 1 / Float(v.cols)), broadcast: .column)
+    }
+
+    /// What the decoder is given for points `z` on the simplex (codes, interpolations): z, or its centred log-ratio,
+    /// with z floored at 10⁻⁶ so that a vertex of the simplex stays finite.
+    public func decoderInput(simplexPoints z: Tensor, on tape: Tape) throws -> Tensor {
+        guard config.latent == .dirichlet && config.dirichletDecoderInput == .centredLogRatio else { return z }
+        let floor = try Tensor([1e-6], rows: 1, cols: 1, on: tape.backend)
+        return try centredRows(tape.unary(.log, tape.binary(.max, z, floor, broadcast: .scalar)), on: tape)
     }
 
     /// KL(Dir(α) ‖ Dir(β·1)) of each row, summed over the components.

@@ -27,6 +27,15 @@ public enum LatentFamily: String, CaseIterable, Codable, Sendable {
     case dvae
 }
 
+/// What the decoder of a Dirichlet VAE is given of a sample z on the simplex.
+public enum DirichletDecoderInput: String, CaseIterable, Codable, Sendable {
+    /// z itself (paper 000): entries near 1/K, a small scale for the decoder's first layer.
+    case simplex
+    /// Its centred log-ratio log z − mean(log z): the same information (z = softmax of it), at unit scale; for the
+    /// logistic-normal samplers it is the sampled logit centred.
+    case centredLogRatio = "clr"
+}
+
 /// How a Dirichlet is approximated by a logistic normal for sampling (paper 000).
 public enum DirichletApproximation: String, CaseIterable, Codable, Sendable {
     /// Laplace approximation in the softmax basis: μ_k = log α_k - mean_j log α_j,
@@ -88,6 +97,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var dirichletApproximation: DirichletApproximation = .laplace
     /// Dirichlet: how α is made positive.
     public var alphaActivation: AlphaActivation = .softplus
+    /// Dirichlet: what the decoder is given (a run recorded without it, before it existed, used `simplex`).
+    public var dirichletDecoderInput: DirichletDecoderInput = .centredLogRatio
     /// Dirichlet: the symmetric prior's concentration β (nil: the default recipe's, see ``effectivePriorConcentration``).
     public var priorConcentration: Float?
     /// Batch normalisation after every hidden layer's affine map (before its activation).
@@ -132,6 +143,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         minimumTemperature = try c.decodeIfPresent(Float.self, forKey: .minimumTemperature) ?? 0.5
         dirichletApproximation = try c.decodeIfPresent(DirichletApproximation.self, forKey: .dirichletApproximation) ?? .laplace
         alphaActivation = try c.decodeIfPresent(AlphaActivation.self, forKey: .alphaActivation) ?? .softplus
+        dirichletDecoderInput = try c.decodeIfPresent(DirichletDecoderInput.self, forKey: .dirichletDecoderInput) ?? .simplex
         priorConcentration = try c.decodeIfPresent(Float.self, forKey: .priorConcentration)
         batchNorm = try c.decodeIfPresent(Bool.self, forKey: .batchNorm) ?? false
         posterior = try c.decodeIfPresent(PosteriorStructure.self, forKey: .posterior) ?? .diagonal

@@ -32,8 +32,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var binarization: Binarization = .dynamic
     /// Resample each training pixel as Bernoulli(intensity) every time it is seen: ``Binarization/dynamic``.
     public var dynamicBinarization: Bool { binarization == .dynamic }
-    /// KL warm-up (paper 004): the KL weight rises linearly from 0 to 1 over this many epochs (0: off).
+    /// KL warm-up (paper 004): the KL weight rises linearly from 0 to 1 over ``warmupSteps`` steps when set, else over
+    /// this many epochs' steps (0: off).
     public var warmupEpochs: Int = 0
+    /// KL warm-up in steps: the same length whatever the data's size (an epoch of 1,000 images is 10 steps, of 60,000
+    /// is 600). Takes precedence over ``warmupEpochs``.
+    public var warmupSteps: Int?
     /// Importance samples of the IWAE bound (Burda et al.); 1 is the ELBO.
     public var iwSamples: Int = 1
     /// Keep the training set on the host and stream it to the device in chunks of this many images (rounded down to whole
@@ -67,14 +71,23 @@ public struct RunConfig: Codable, Equatable, Sendable {
             binarization = dynamic ? .dynamic : .none
         }
         warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? d.warmupEpochs
+        warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps)
         iwSamples = try c.decodeIfPresent(Int.self, forKey: .iwSamples) ?? d.iwSamples
         streamChunk = try c.decodeIfPresent(Int.self, forKey: .streamChunk)
     }
 
     /// The default KL warm-up of a latent family when none is asked for: 5 epochs for the Dirichlet, whose
     /// posterior otherwise collapses onto the prior in the first epoch (measured: KL 0.004 nats after 2 epochs
-    /// without warm-up, 8.4 and rising with it), none for the others.
+    /// without warm-up, 8.4 and rising with it), none for the others. Superseded as the default by
+    /// ``defaultWarmupSteps(for:)``; kept for programs that ask for warm-up in epochs.
     public static func defaultWarmupEpochs(for latent: LatentFamily) -> Int { latent == .dirichlet ? 5 : 0 }
+
+    /// The default KL warm-up in steps: 3,000 for the Dirichlet (5 epochs of MNIST at batch 100, the old default, whose
+    /// length in steps shrank with the data: 50 steps on 1,000 images, and the posterior collapsed), none for the others.
+    public static func defaultWarmupSteps(for latent: LatentFamily) -> Int? { latent == .dirichlet ? 3000 : nil }
+
+    /// Steps of KL warm-up for epochs of `stepsPerEpoch` steps.
+    public func warmupLength(stepsPerEpoch: Int) -> Int { warmupSteps ?? warmupEpochs * stepsPerEpoch }
 
     /// The run's data: its own files when it has them, else the named dataset (from `directory` when given, else from
     /// the run's directory).
@@ -102,6 +115,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try require(epsilon > 0, "Adam epsilon must be positive")
         if let n = trainLimit { try require(n >= 1, "--limit must be >= 1, got \(n)") }
         try require(warmupEpochs >= 0, "--warmup-epochs must be >= 0, got \(warmupEpochs)")
+        try require((warmupSteps ?? 0) >= 0, "--warmup-steps must be >= 0, got \(warmupSteps ?? 0)")
         try require(iwSamples >= 1, "--iw-samples must be >= 1, got \(iwSamples)")
         try data?.validate()
         try require(binarization == .dynamic || model.likelihood == .bernoulli,

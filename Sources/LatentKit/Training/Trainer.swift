@@ -40,6 +40,18 @@ public struct EpochMetrics: Sendable {
     public var seconds: Double
     public var imagesPerSecond: Double
 
+    /// A one-line warning when the posterior collapsed onto the prior in this epoch: a KL below 0.5 nats per item (the
+    /// KL term itself, not weighted by a warm-up) means the code carries next to nothing about the input.
+    public func collapseWarning(latent: LatentFamily) -> String? {
+        guard kl < EpochMetrics.collapseThreshold else { return nil }
+        let family = latent == .dirichlet ? "Dirichlet posterior" : "\(latent.rawValue) posterior"
+        return String(format: "warning: the %@ collapsed onto the prior in epoch %d (KL %.3f nats per item, below %.1f): the code "
+                      + "carries next to nothing about the input; a longer KL warm-up helps (--warmup-steps, e.g. 10000), "
+                      + "as do more data or a lower --learning-rate", family, epoch, kl, EpochMetrics.collapseThreshold)
+    }
+
+    public static let collapseThreshold = 0.5
+
     var json: [String: Any] {
         ["epoch": epoch, "loss": loss, "reconstruction": reconstruction, "kl": kl, "seconds": seconds, "images_per_second": imagesPerSecond]
     }
@@ -237,13 +249,14 @@ public final class Trainer {
         return order
     }
 
-    /// The KL weight at the current step: rises linearly from 0 to 1 over `warmupEpochs` epochs.
+    /// The KL weight at the current step: rises linearly from 0 to 1 over the warm-up's steps.
     public var klWeight: Float { klWeight(epoch: epoch, stepInEpoch: stepInEpoch) }
 
     /// The KL weight of the step at `stepInEpoch` of `epoch` (both counted from 0).
     public func klWeight(epoch: Int, stepInEpoch: Int) -> Float {
-        guard config.warmupEpochs > 0 else { return 1 }
-        return min(1, (Float(epoch) + Float(stepInEpoch) / Float(stepsPerEpoch)) / Float(config.warmupEpochs))
+        let length = config.warmupLength(stepsPerEpoch: stepsPerEpoch)
+        guard length > 0 else { return 1 }
+        return min(1, Float(epoch * stepsPerEpoch + stepInEpoch) / Float(length))
     }
 
     func repeater(batch b: Int) throws -> Objective.Repeater {
