@@ -60,8 +60,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
     @Option(help: "KL term: analytic or monte-carlo (default: monte-carlo for logit-normal, else analytic; for concrete, analytic is the categorical KL of Jang et al.).") var kl: KLEstimator?
     @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
-    @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many steps (default 3000 for dirichlet, else 0).") var warmupSteps: Int?
-    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (in place of --warmup-steps).") var warmupEpochs: Int?
+    @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many steps (in place of --warmup-epochs).") var warmupSteps: Int?
+    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (default 5 for dirichlet, else 0).") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
     @Option(help: "Concrete: posterior temperature (default 1; the start when annealing).") var temperature: Float?
     @Option(help: "Concrete: prior temperature (default 1).") var priorTemperature: Float?
@@ -289,11 +289,8 @@ struct TrainCommand: ParsableCommand {
         config.streamChunk = streamChunk
         if let binarize { config.binarization = binarize }
         if warmupEpochs != nil && warmupSteps != nil { throw ValidationError("--warmup-steps and --warmup-epochs: pass one or the other") }
-        if let warmupEpochs {
-            config.warmupEpochs = warmupEpochs
-        } else {
-            config.warmupSteps = warmupSteps ?? RunConfig.defaultWarmupSteps(for: config.model.latent)
-        }
+        config.warmupSteps = warmupSteps
+        config.warmupEpochs = warmupSteps != nil ? 0 : warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let stamp = DateFormatter()

@@ -32,7 +32,7 @@ import TestSupport
         let dir = try temporaryDirectory("warmup")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let base = ["train", "--backend", "cpu", "--latent", "dirichlet", "--limit", "100", "--epochs", "1"]
-        for (flags, steps, epochs) in [([String](), 3000, 0), (["--warmup-steps", "70"], 70, 0), (["--warmup-epochs", "2"], nil, 2)] as [([String], Int?, Int)] {
+        for (flags, steps, epochs) in [([String](), nil, 5), (["--warmup-steps", "70"], 70, 0), (["--warmup-epochs", "2"], nil, 2)] as [([String], Int?, Int)] {
             let run = dir + "/run\(flags.joined())"
             let result = try runTool(base + flags + ["--out", run])
             #expect(result.status == 0, "\(result.stderr)")

@@ -46,7 +46,7 @@ public struct EpochMetrics: Sendable {
         guard kl < EpochMetrics.collapseThreshold else { return nil }
         let family = latent == .dirichlet ? "Dirichlet posterior" : "\(latent.rawValue) posterior"
         return String(format: "warning: the %@ collapsed onto the prior in epoch %d (KL %.3f nats per item, below %.1f): the code "
-                      + "carries next to nothing about the input; a longer KL warm-up helps (--warmup-steps, e.g. 10000), "
+                      + "carries next to nothing about the input; a longer KL warm-up helps (--warmup-steps, e.g. 3000), "
                       + "as do more data or a lower --learning-rate", family, epoch, kl, EpochMetrics.collapseThreshold)
     }
 
