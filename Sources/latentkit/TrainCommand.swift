@@ -14,6 +14,11 @@ extension KLEstimator: ExpressibleByArgument {}
 extension DirichletApproximation: ExpressibleByArgument {}
 extension AlphaActivation: ExpressibleByArgument {}
 extension DirichletDecoderInput: ExpressibleByArgument {}
+
+/// `--objective`: what a training step maximises.
+enum TrainingObjective: String, ExpressibleByArgument, CaseIterable {
+    case elbo, iwae, renyi
+}
 extension PosteriorStructure: ExpressibleByArgument {}
 
 struct TrainCommand: ParsableCommand {
@@ -59,7 +64,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Latent family: gaussian, logit-normal, concrete, dirichlet or dvae.") var latent: LatentFamily?
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
     @Option(help: "KL term: analytic or monte-carlo (default: monte-carlo for logit-normal, else analytic; for concrete, analytic is the categorical KL of Jang et al.).") var kl: KLEstimator?
-    @Option(help: "Importance samples k of the IWAE bound (1: the ELBO).") var iwSamples: Int?
+    @Option(help: "Importance samples k of the IWAE or Rényi bound (1: the ELBO; default 5 with --objective iwae or renyi).") var iwSamples: Int?
+    @Option(help: "Objective: elbo, iwae (Burda et al.) or renyi (the variational Rényi bound of Li & Turner, with --renyi-alpha; default: elbo, or iwae when --iw-samples > 1).")
+    var objective: TrainingObjective?
+    @Option(help: "The α of --objective renyi, in [0, 1]: 0 is the IWAE bound, 1 the ELBO.") var renyiAlpha: Float?
     @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many steps (in place of --warmup-epochs).") var warmupSteps: Int?
     @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (default 5 for dirichlet, else 0).") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
@@ -109,7 +117,7 @@ struct TrainCommand: ParsableCommand {
               + (config.model.decoderHidden.map { ", decoder " + ([config.model.latentSize] + $0 + [config.model.inputSize]).map(String.init).joined(separator: "-") } ?? "")
               + ", batch \(config.batchSize), \(config.epochs) epochs"
               + (config.model.precisionStructure.map { ", \(config.model.posterior.rawValue) posterior (\($0))" } ?? "")
-              + (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "") + (config.warmupLength(stepsPerEpoch: trainer.stepsPerEpoch) > 0 ? ", KL warm-up \(config.warmupLength(stepsPerEpoch: trainer.stepsPerEpoch)) steps" : "")
+              + (config.renyiAlpha.map { ", Rényi bound α=\($0) k=\(config.iwSamples)" } ?? (config.iwSamples > 1 ? ", IWAE k=\(config.iwSamples)" : "")) + (config.warmupLength(stepsPerEpoch: trainer.stepsPerEpoch) > 0 ? ", KL warm-up \(config.warmupLength(stepsPerEpoch: trainer.stepsPerEpoch)) steps" : "")
               + (trainer.streamChunk.map { ", streamed to the device in chunks of \($0) images" } ?? "")
               + (communicator.map { ", data-parallel over \($0.size) ranks (\($0.implementation)), \(trainer.slice.count) images each" } ?? "")
               + " -> \(run.path)") }
@@ -187,7 +195,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--latent-size", latentSize != nil), ("--hidden", hidden != nil), ("--decoder-hidden", decoderHidden != nil), ("--activation", activation != nil),
                                            ("--learning-rate", learningRate != nil), ("--likelihood", likelihood != nil), ("--limit", limit != nil),
                                            ("--out", out != nil), ("--latent", latent != nil), ("--prior-variance", priorVariance != nil),
-                                           ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--warmup-epochs", warmupEpochs != nil), ("--warmup-steps", warmupSteps != nil),
+                                           ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--objective", objective != nil), ("--renyi-alpha", renyiAlpha != nil), ("--warmup-epochs", warmupEpochs != nil), ("--warmup-steps", warmupSteps != nil),
                                            ("--categorical", categorical != nil), ("--temperature", temperature != nil),
                                            ("--prior-temperature", priorTemperature != nil), ("--anneal", anneal != nil),
                                            ("--min-temperature", minTemperature != nil), ("--dirichlet-approx", dirichletApprox != nil),
@@ -286,6 +294,19 @@ struct TrainCommand: ParsableCommand {
         if let gibbsChains { config.model.gibbsChains = gibbsChains }
         if let gibbsSteps { config.model.gibbsSteps = gibbsSteps }
         if let iwSamples { config.iwSamples = iwSamples }
+        switch objective {
+        case .elbo?:
+            guard (iwSamples ?? 1) == 1 && renyiAlpha == nil else { throw ValidationError("--objective elbo takes one sample and no --renyi-alpha") }
+        case .iwae?:
+            guard renyiAlpha == nil else { throw ValidationError("--renyi-alpha applies to --objective renyi only") }
+            config.iwSamples = iwSamples ?? 5
+        case .renyi?:
+            guard let renyiAlpha else { throw ValidationError("--objective renyi needs --renyi-alpha A (0: IWAE, 1: the ELBO)") }
+            config.renyiAlpha = renyiAlpha
+            config.iwSamples = iwSamples ?? 5
+        case nil:
+            if renyiAlpha != nil { throw ValidationError("--renyi-alpha applies to --objective renyi only") }
+        }
         config.streamChunk = streamChunk
         if let binarize { config.binarization = binarize }
         if warmupEpochs != nil && warmupSteps != nil { throw ValidationError("--warmup-steps and --warmup-epochs: pass one or the other") }

@@ -73,6 +73,15 @@ public enum Objective {
     /// logsumexp on the device. With k = 1 this is the ELBO with the Monte Carlo KL.
     public static func iwae(model: VAE, x: Tensor, posterior q: Posterior, noise: Tensor, samples k: Int,
                             repeater: Repeater, klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
+        try renyi(alpha: 0, model: model, x: x, posterior: q, noise: noise, samples: k, repeater: repeater, klWeight: beta, on: tape)
+    }
+
+    /// The variational Rényi bound of Li & Turner (2016), paper 003's proposal:
+    /// L_α = 1/(1−α) · log (1/k) Σ_j w_j^(1−α), w_j = p(x|z_j) [p(z_j) / q(z_j|x)]^beta, with k samples per image. α = 0
+    /// is the IWAE bound; α → 1 tends to the mean of log w_j, the ELBO with the Monte Carlo KL, which α = 1 is.
+    /// Between them it is a bound on log p(x) tighter than the ELBO and looser than IWAE's.
+    public static func renyi(alpha: Float, model: VAE, x: Tensor, posterior q: Posterior, noise: Tensor, samples k: Int,
+                             repeater: Repeater, klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
         let b = x.rows
         try require(noise.rows == b * k, "IWAE: noise has \(noise.rows) rows, \(b) images x \(k) samples need \(b * k)")
         let qK = try q.mapped(by: repeater.matrix, on: tape)
@@ -82,8 +91,14 @@ public enum Objective {
         let logLikelihood = try model.logLikelihood(xK, model.decode(input, on: tape), on: tape)
         let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qK, on: tape)
         let logWeights = try tape.binary(.add, logLikelihood, tape.affine(tape.binary(.sub, logPrior, logQ), alpha: beta))
-        let bound = try tape.affine(tape.sumAll(tape.logSumExp(tape.reshape(logWeights, rows: b, cols: k), axis: .eachRow)),
-                                    alpha: 1, beta: -Float(b) * Float.log(Float(k)))
+        let bound: Tensor
+        if alpha == 1 {
+            bound = try tape.affine(tape.sumAll(logWeights), alpha: 1 / Float(k))
+        } else {
+            let scaled = try tape.affine(logWeights, alpha: 1 - alpha)
+            bound = try tape.affine(tape.sumAll(tape.logSumExp(tape.reshape(scaled, rows: b, cols: k), axis: .eachRow)),
+                                    alpha: 1 / (1 - alpha), beta: -Float(b) * Float.log(Float(k)) / (1 - alpha))
+        }
         // reported only: the KL of the posterior (closed form where there is one, else at the first sample)
         let kl = model.config.hasAnalyticKL
             ? try tape.sumAll(model.kl(q, latent: y, estimator: .analytic, on: tape))

@@ -40,6 +40,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var warmupSteps: Int?
     /// Importance samples of the IWAE bound (Burda et al.); 1 is the ELBO.
     public var iwSamples: Int = 1
+    /// Train on the variational Rényi bound with this α (Li & Turner 2016; ``Objective/renyi(alpha:model:x:posterior:noise:samples:repeater:klWeight:on:)``)
+    /// and ``iwSamples`` samples; nil: the ELBO (k = 1) or the IWAE bound.
+    public var renyiAlpha: Float?
     /// Keep the training set on the host and stream it to the device in chunks of this many images (rounded down to whole
     /// batches); nil: on the device whole when it fits, streamed in the largest chunks that do when it does not.
     public var streamChunk: Int?
@@ -73,6 +76,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         warmupEpochs = try c.decodeIfPresent(Int.self, forKey: .warmupEpochs) ?? d.warmupEpochs
         warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps)
         iwSamples = try c.decodeIfPresent(Int.self, forKey: .iwSamples) ?? d.iwSamples
+        renyiAlpha = try c.decodeIfPresent(Float.self, forKey: .renyiAlpha)
         streamChunk = try c.decodeIfPresent(Int.self, forKey: .streamChunk)
     }
 
@@ -118,6 +122,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
                     "--binarize \(binarization.rawValue) applies to the Bernoulli likelihood only (this run's is \(model.likelihood.rawValue))")
         if let n = streamChunk { try require(n >= batchSize, "--stream-chunk must hold at least one batch (\(batchSize) images), got \(n)") }
         try require(iwSamples == 1 || model.latent != .dvae, "--iw-samples: the discrete VAE trains on the ELBO only")
+        if let a = renyiAlpha {
+            try require(a.isFinite && a >= 0 && a <= 1, "--renyi-alpha must lie in [0, 1], got \(a)")
+            try require(model.latent != .dvae, "--objective renyi: the discrete VAE trains on the ELBO only")
+        }
     }
 
     public func save(to path: String) throws {

@@ -330,10 +330,10 @@ public final class Trainer {
         }
         let terms = config.model.latent == .dvae
             ? try model.dvaeTrainingTerms(x: x, posterior: q, uniforms: noise, klWeight: beta, step: globalStep, seed: config.seed, on: tape)
-            : k == 1
+            : k == 1 && config.renyiAlpha == nil
             ? try Objective.elbo(model: model, x: x, posterior: q, noise: noise, klWeight: beta, on: tape)
-            : try Objective.iwae(model: model, x: x, posterior: q, noise: noise, samples: k,
-                                 repeater: repeater(batch: b), klWeight: beta, on: tape)
+            : try Objective.renyi(alpha: config.renyiAlpha ?? 0, model: model, x: x, posterior: q, noise: noise, samples: k,
+                                  repeater: repeater(batch: b), klWeight: beta, on: tape)
         try tape.backward(from: terms.loss)
         if let exchange { stopAgreed = try exchange.average(gradientsOn: tape, stopRequested: pollStop()) }
         try optimizer.update(from: tape, oneLaunchPerTensor: !tape.fusesOps)
