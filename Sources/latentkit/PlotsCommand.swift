@@ -10,7 +10,7 @@ struct PlotsCommand: ParsableCommand {
         abstract: "Pictures of a trained run: reconstructions, prior samples, interpolations, the 2-D lattice, code scatter (t-SNE above 2-D), code histograms, learning curves.",
         discussion: """
             Writes reconstructions.png, samples.png, interpolations.png, lattice.png (latent size 2, gaussian or \
-            logit-normal only), scatter.svg, histograms.svg and learning_curves.svg into --out (default RUN_DIR/plots). \
+            logit-normal only), scatter.svg, histograms.svg, correlations.svg (paper 003: pairwise scatters of the most and least active units) and learning_curves.svg into --out (default RUN_DIR/plots). \
             Codes are computed from the test set's grey levels: the Gaussian posterior mean, σ of the logit-normal's \
             mean logit, the Concrete's class probabilities, the Dirichlet's α/α₀.
             """)
@@ -120,6 +120,15 @@ struct PlotsCommand: ParsableCommand {
         try Plots.histograms(columns, names: (0..<units).map { "unit \($0 + 1)" }, title: "Test codes per unit (\(Self.codeName(family)))")
             .write(to: path("histograms.svg"))
         wrote("histograms.svg", "histograms of \(units) of \(nz) units")
+
+        // paper 003's correlations plot: inactive units show as constant lines
+        let drawn = Plots.unitsForCorrelations(codes, dimensions: nz)
+        if drawn.count >= 2 {
+            try Plots.correlations(codes, dimensions: nz, units: drawn,
+                                   title: "Test codes (\(Self.codeName(family))) of the most and least active units, pairwise")
+                .write(to: path("correlations.svg"))
+            wrote("correlations.svg", "pairwise scatters of units \(drawn.map { String($0.unit + 1) }.joined(separator: ", ")) (most active first)")
+        }
 
         let metrics = try run.readMetrics()
         if metrics.isEmpty {

@@ -253,4 +253,37 @@ func decodePNG(_ path: String) throws -> (width: Int, height: Int, channels: Int
         let points = try LatentPictures.interpolation(from: [0, 1], to: [1, -1], steps: 5)
         #expect(points == [0, 1, 0.25, 0.5, 0.5, 0, 0.75, -0.5, 1, -1])
     }
+
+    /// Paper 003's correlations plot: the most and least active units by Cov_x(E_q[u|x]), and an inactive unit's pairs
+    /// on one line (every point of a pair with it shares that coordinate).
+    @Test func correlationsPlotShowsAnInactiveUnitAsALine() throws {
+        let n = 400, nz = 5
+        var codes = [Float](repeating: 0, count: n * nz)
+        let noise = randomFloats(n * nz, in: -1...1, seed: 8)
+        for i in 0..<n {
+            codes[i * nz + 0] = 3 * noise[i * nz]        // most active
+            codes[i * nz + 1] = noise[i * nz + 1]
+            codes[i * nz + 2] = 0.5 * noise[i * nz + 2]
+            codes[i * nz + 3] = 0.25                     // inactive: the same mean for every input
+            codes[i * nz + 4] = 0.01 * noise[i * nz + 4]
+        }
+        let units = Plots.unitsForCorrelations(codes, dimensions: nz, most: 2, least: 2)
+        #expect(units.map(\.unit) == [0, 1, 4, 3], "\(units)")
+        #expect(units.last!.activity == 0)
+        let svg = try Plots.correlations(codes, dimensions: nz, units: units, title: "t").text
+        let groups = svg.components(separatedBy: "<g class=\"pair\" ").dropFirst()
+        #expect(groups.count == 6)
+        for group in groups {
+            let header = group.prefix { $0 != ">" }
+            let body = group.components(separatedBy: "</g>")[0]
+            func coordinates(_ name: String) -> Set<String> {
+                Set(body.components(separatedBy: " \(name)=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) })
+            }
+            let cx = coordinates("cx"), cy = coordinates("cy")
+            #expect(cx.count > 0 && cy.count > 0)
+            if header.contains("data-y=\"4\"") { #expect(cy.count == 1, "the inactive unit up: one height, got \(cy.count)") }
+            if header.contains("data-x=\"4\"") { #expect(cx.count == 1, "the inactive unit across: one position, got \(cx.count)") }
+            if !header.contains("\"4\"") { #expect(cx.count > 50 && cy.count > 50, "active pairs spread: \(header)") }
+        }
+    }
 }
