@@ -46,6 +46,8 @@ for recipe in "${recipes[@]}"; do
     check "train $name" --data-races -- "$bin" train "${tiny[@]}" $flags --out "$work/run-${name// /-}"
 done
 check "eval gaussian (IS)" --data-races -- "$bin" eval "$work/run-gaussian" --backend opencl --data-dir "$data" --k 4 --limit 10
+check "eval concrete (discrete IS)" --data-races -- "$bin" eval "$work/run-concrete-2x2-monte-carlo" --backend opencl --data-dir "$data" \
+    --k 4 --limit 10
 check "eval dvae (IS, AIS)" --data-races -- "$bin" eval "$work/run-dvae" --backend opencl --data-dir "$data" --k 4 --limit 10 \
     --ais-chains 8 --ais-temperatures 20
 check "analyze (k-NN selection)" --data-races -- "$bin" analyze "$work/run-gaussian" --backend opencl --data-dir "$data" \
