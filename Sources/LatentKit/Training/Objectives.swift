@@ -95,7 +95,7 @@ public enum Objective {
         if alpha == 1 {
             bound = try tape.affine(tape.sumAll(logWeights), alpha: 1 / Float(k))
         } else {
-            let scaled = try tape.affine(logWeights, alpha: 1 - alpha)
+            let scaled = alpha == 0 ? logWeights : try tape.affine(logWeights, alpha: 1 - alpha)  // IWAE: no launch for ×1
             bound = try tape.affine(tape.sumAll(tape.logSumExp(tape.reshape(scaled, rows: b, cols: k), axis: .eachRow)),
                                     alpha: 1 / (1 - alpha), beta: -Float(b) * Float.log(Float(k)) / (1 - alpha))
         }
