@@ -121,8 +121,7 @@ public final class CPUBackend: Backend, @unchecked Sendable {
 let cores: Int = {
     let environment = ProcessInfo.processInfo.environment
     if let n = environment["LATENTKIT_THREADS"].flatMap(Int.init), n >= 1 { return n }
-    let ranksHere = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "PMI_LOCAL_SIZE"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first ?? 1
-    return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, ranksHere))
+    return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, LaunchEnvironment.localSize ?? 1))
 }()
 
 /// Runs `body` over `0..<count` split into contiguous chunks, on all cores when the work is large enough to pay

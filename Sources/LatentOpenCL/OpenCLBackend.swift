@@ -115,9 +115,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
             return d
         }
         // one rank of several on a machine (mpirun): the GPU of its local rank
-        let gpus = all.filter(\.isGPU), environment = ProcessInfo.processInfo.environment
-        if gpus.count > 1, let local = ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"].lazy
-            .compactMap({ environment[$0].flatMap(Int.init) }).first {
+        let gpus = all.filter(\.isGPU)
+        if gpus.count > 1, let local = LaunchEnvironment.localRank {
             return gpus[local % gpus.count]
         }
         guard let d = gpus.first ?? all.first else {

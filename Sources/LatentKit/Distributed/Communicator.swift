@@ -20,18 +20,13 @@ public struct DistributedError: Error, CustomStringConvertible {
 public final class Communicator: @unchecked Sendable {  // immutable after init; MPI itself serialises the calls
     public let rank: Int
     public let size: Int
-    /// This process's rank among the ranks on its machine (for choosing a GPU).
-    public let localRank: Int
     /// "Open MPI" or "MPICH".
     public let implementation: String
 
     public var isRoot: Bool { rank == 0 }
 
     /// Whether the environment says `mpirun` (Open MPI's, or a PMI launcher such as MPICH's Hydra) started this process.
-    public static var launchedByMPI: Bool {
-        let environment = ProcessInfo.processInfo.environment
-        return environment["OMPI_COMM_WORLD_SIZE"] != nil || environment["PMI_SIZE"] != nil
-    }
+    public static var launchedByMPI: Bool { LaunchEnvironment.startedByMPI }
 
     /// The job's communicator when `mpirun` started this process, made on first use (MPI_Init runs once per process);
     /// nil otherwise. Throws when MPI cannot be loaded or initialised.
@@ -49,7 +44,7 @@ public final class Communicator: @unchecked Sendable {  // immutable after init;
     private init() throws {
         var message = [CChar](repeating: 0, count: 512)
         let path = ProcessInfo.processInfo.environment["LATENTKIT_MPI_LIBRARY"]
-        let preferMPICH: Int32 = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] == nil ? 1 : 0
+        let preferMPICH: Int32 = LaunchEnvironment.startedByOpenMPI ? 0 : 1
         let flavour = lk_mpi_load(path, preferMPICH, &message, message.count)
         guard flavour != LK_MPI_NONE else {
             throw DistributedError("mpirun started this process, but MPI could not be loaded: " + String(cString: message))
@@ -60,8 +55,6 @@ public final class Communicator: @unchecked Sendable {  // immutable after init;
         guard status == 0 else { throw DistributedError("MPI_Init failed with error code \(status)") }
         self.rank = Int(rank)
         self.size = Int(size)
-        let environment = ProcessInfo.processInfo.environment
-        localRank = ["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"].lazy.compactMap { environment[$0].flatMap(Int.init) }.first ?? 0
         Self.made.set()
     }
 
