@@ -14,7 +14,7 @@ import PackageDescription
 //   latentkit           the command-line tool
 let package = Package(
     name: "LatentKit",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "LatentKit", targets: ["LatentKit"]),
         .library(name: "LatentChecks", targets: ["LatentChecks"]),
@@ -49,5 +49,5 @@ let package = Package(
             exclude: ["Data"]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

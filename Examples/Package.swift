@@ -10,7 +10,7 @@ let latentKitIdentity = URL(fileURLWithPath: Context.packageDirectory).deletingL
 
 let package = Package(
     name: "LatentKitExamples",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     dependencies: [.package(path: "..")],
     targets: [
         .executableTarget(name: "train-a-vae", dependencies: [.product(name: "LatentKit", package: latentKitIdentity)],
@@ -18,5 +18,5 @@ let package = Package(
         .executableTarget(name: "dirichlet-block", dependencies: [.product(name: "LatentKit", package: latentKitIdentity)],
                           path: "Sources/DirichletBlock"),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

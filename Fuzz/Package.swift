@@ -9,7 +9,7 @@ let latentKitIdentity = URL(fileURLWithPath: Context.packageDirectory).deletingL
 
 let package = Package(
     name: "LatentKitFuzz",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     dependencies: [.package(path: "..")],
     targets: [
         .executableTarget(
@@ -18,5 +18,5 @@ let package = Package(
             path: "Sources"
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

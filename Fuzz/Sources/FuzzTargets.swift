@@ -14,6 +14,8 @@ enum FuzzTarget: String {
     case idx3, idx1, safetensors, config, report, npy
 }
 
+// nonisolated(unsafe): both are set once in LLVMFuzzerInitialize, before libFuzzer calls LLVMFuzzerTestOneInput, and
+// libFuzzer calls it from one thread.
 nonisolated(unsafe) var target = FuzzTarget.idx3
 nonisolated(unsafe) var scratch = ""
 
@@ -38,7 +40,8 @@ public func initialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutabl
     }
     let name = ProcessInfo.processInfo.environment["LATENTKIT_FUZZ_TARGET"] ?? ""
     guard let t = FuzzTarget(rawValue: name) else {
-        fputs("LATENTKIT_FUZZ_TARGET must be one of idx3, idx1, safetensors, config, report, npy (got '\(name)')\n", stderr)
+        FileHandle.standardError.write(Data(
+            "LATENTKIT_FUZZ_TARGET must be one of idx3, idx1, safetensors, config, report, npy (got '\(name)')\n".utf8))
         exit(2)
     }
     target = t

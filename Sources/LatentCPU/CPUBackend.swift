@@ -6,6 +6,9 @@ import Foundation
 import LatentCore
 
 /// Host memory for the CPU backend.
+// @unchecked: `raw` is set once and freed in deinit. The memory it points to is read and written only by CPU backend
+// ops, which run one at a time on the calling thread (the worker pool splits one op into disjoint ranges and returns
+// when all are done); sharing a buffer between threads that issue ops at once is the caller's race, as with any array.
 public final class CPUBuffer: Buffer, @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
 
@@ -21,7 +24,7 @@ public final class CPUBuffer: Buffer, @unchecked Sendable {
 }
 
 /// The CPU backend. Stateless apart from its buffers, so one instance can serve every thread.
-public final class CPUBackend: Backend, @unchecked Sendable {
+public final class CPUBackend: Backend {
     public let kind = BackendKind.cpu
     public var deviceDescription: String {
         "CPU (\(cores) threads, OpenBLAS GEMM)"

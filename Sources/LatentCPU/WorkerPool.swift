@@ -7,6 +7,10 @@ import Dispatch
 import Foundation
 import Synchronization
 
+// @unchecked: `job` and `chunkCount` are written only by the caller that holds `busy`, before the sequentially
+// consistent increment of `generation` that helpers acquire, and cleared only after `remaining` (which each helper
+// decrements with release ordering after its last read of them) reaches zero. The jobs are the CPU ops' loops, closures
+// over raw buffer pointers: chunk c writes only its own range of the output, so helpers never write the same element.
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool(helpers: max(0, cores - 1))
 

@@ -14,6 +14,8 @@ public enum DType: String, CaseIterable, Sendable {
 ///
 /// A buffer has no shape: shapes are arguments of the operations, so one buffer can serve as a
 /// matrix in one call and a flat vector in the next.
+// @unchecked: an open class cannot be checked. Its own properties are `let`; a subclass holds one handle to its storage,
+// set in init, and the storage's contents are ordered by the owning backend (see CPUBuffer and OpenCLBuffer).
 open class Buffer: @unchecked Sendable {
     /// Number of elements.
     public let count: Int

@@ -2,6 +2,7 @@
 
 import COpenCL
 import Foundation
+import Synchronization
 import LatentCore
 
 let openCLErrorNames: [Int32: String] = [
@@ -91,14 +92,8 @@ struct InjectedFault: Sendable {
     }
 
     /// Calls seen so far, from any thread.
-    private final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = 0
-        func increment() -> Int {
-            lock.lock()
-            defer { lock.unlock() }
-            value += 1
-            return value
-        }
+    private final class Counter: Sendable {
+        private let value = Atomic<Int>(0)
+        func increment() -> Int { value.add(1, ordering: .relaxed).newValue }
     }
 }

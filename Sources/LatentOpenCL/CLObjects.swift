@@ -6,6 +6,8 @@ import Foundation
 import LatentCore
 
 /// An OpenCL platform and one of its devices, with the facts the toolkit needs about it.
+// @unchecked: `id` is an opaque cl_device_id, valid for the whole process; OpenCL's API calls are thread-safe for every
+// object but a kernel's arguments (OpenCL 1.2, appendix A.2), so the handle may be used from any thread.
 public struct CLDeviceInfo: @unchecked Sendable, CustomStringConvertible {
     public let platformIndex: Int
     public let deviceIndex: Int
@@ -187,6 +189,8 @@ final class CLKernel {
 }
 
 /// Device memory for the OpenCL backend.
+// @unchecked: `mem` is set in init and released in deinit; cl_mem handles are thread-safe (OpenCL 1.2, appendix A.2),
+// and the contents are ordered by the backend's one in-order queue.
 public final class OpenCLBuffer: Buffer, @unchecked Sendable {
     let mem: cl_mem
     init(context: CLContext, count: Int, dtype: DType) throws {

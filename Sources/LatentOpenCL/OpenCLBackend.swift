@@ -6,6 +6,9 @@ import Foundation
 import Kernels
 import LatentCore
 
+// @unchecked: the mutable state (`programs`, `kernels`, `scratch`, `isShutDown`) is read and written only while holding
+// `lock`, and so is every set-arguments-then-enqueue sequence (clSetKernelArg is OpenCL's one call that is not
+// thread-safe); the context, queue and device handles are set in init and are thread-safe (OpenCL 1.2, appendix A.2).
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let kind = BackendKind.opencl
     public let device: CLDeviceInfo
@@ -130,20 +133,12 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         sharedWasMade.set()
         return backend
     }
-    private static let sharedWasMade = Flag()
+    private static let sharedWasMade = SetOnceFlag()
 
     /// Shuts the process-wide backend down if it was made (see ``shutDown()``): a program calls this before it exits.
     public static func shutDownShared() {
         guard sharedWasMade.isSet, case .success(let backend) = sharedResult else { return }
         backend.shutDown()
-    }
-
-    /// A flag set once, read from any thread.
-    private final class Flag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = false
-        func set() { lock.withLock { value = true } }
-        var isSet: Bool { lock.withLock { value } }
     }
 
     /// Releases, in order and while the OpenCL runtime is alive, CLBlast's cached programs and then every kernel,

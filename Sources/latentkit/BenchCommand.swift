@@ -56,7 +56,7 @@ struct BenchCommand: ParsableCommand {
                                   perSecond: workload.workPerIteration / median))
             print(workload.name.padding(toLength: Swift.max(48, workload.name.count), withPad: " ", startingAt: 0)
                   + String(format: " %10.3f ms  ", median * 1000) + workload.throughput(secondsPerIteration: median) + "  (\(times.count) iterations)")
-            fflush(stdout)
+            flushStandardOutput()
         }
         if let json { try writeJSON(timings, to: json) }
     }

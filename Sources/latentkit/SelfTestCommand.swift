@@ -56,7 +56,7 @@ struct SelfTestCommand: ParsableCommand {
             let seconds = Date().timeIntervalSince(started)
             outcomes.append(Outcome(group: check.group, name: check.name, passed: passed, summary: summary, seconds: seconds))
             print("\(passed ? "PASS" : "FAIL") \(check): \(summary)")
-            fflush(stdout)
+            flushStandardOutput()
         }
         let failed = outcomes.filter { !$0.passed }
         if let json { try writeJSON(outcomes, to: json) }

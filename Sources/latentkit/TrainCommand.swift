@@ -89,7 +89,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Discrete VAE: block-Gibbs sweeps of the chains per training step (default 5).") var gibbsSteps: Int?
 
     func run() throws {
-        setvbuf(stdout, nil, _IOLBF, 0)  // one line per epoch reaches a pipe or a log file as it happens
+        lineBufferStandardOutput()
         if let n = checkpointEvery, n < 1 { throw ToolError("--checkpoint-every must be >= 1, got \(n)") }
         var (config, run, resuming) = try prepare()
         // under mpirun: one rank of a data-parallel run; rank 0 alone prints and writes the run's files
@@ -122,7 +122,7 @@ struct TrainCommand: ParsableCommand {
               + (communicator.map { ", data-parallel over \($0.size) ranks (\($0.implementation)), \(trainer.slice.count) images each" } ?? "")
               + " -> \(run.path)") }
 
-        let stop = StopFlag()
+        let stop = SetOnceFlag()
         // Ctrl-C; under mpirun also SIGTERM, which is what Open MPI's mpirun sends every rank when it gets Ctrl-C
         let signals = [SIGINT] + (communicator == nil ? [] : [SIGTERM])
         let sources = signals.map { number in
@@ -152,7 +152,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Runs `trainer` with the progress line and the per-epoch lines.
-    private func train(_ trainer: Trainer, run: RunDirectory, config: RunConfig, stop: StopFlag) throws -> TrainingOutcome {
+    private func train(_ trainer: Trainer, run: RunDirectory, config: RunConfig, stop: SetOnceFlag) throws -> TrainingOutcome {
         let root = trainer.writesRunFiles, live = root && isatty(STDOUT_FILENO) != 0
         var lastDraw = Date.distantPast, warnedOfCollapse = false
         return try trainer.train(
@@ -325,13 +325,6 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// Set from the SIGINT handler, polled by the training loop.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-}
 
 func duration(_ seconds: Double) -> String {
     guard seconds.isFinite else { return "?" }

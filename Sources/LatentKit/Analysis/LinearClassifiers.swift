@@ -2,7 +2,6 @@
 // dimensions, so a pass over 60,000 codes is a few tens of milliseconds (measured in the README) and the device
 // would add transfers without saving time. Both are deterministic: fixed chunking, fixed summation order.
 
-import Dispatch
 import Foundation
 
 /// Column means and standard deviations of a training set; a constant column keeps its scale (divides by 1).
@@ -61,7 +60,7 @@ public struct LogisticRegression: Sendable {
         var gradients = [[Double]](repeating: [Double](repeating: 0, count: c * width), count: chunks)
         losses.withUnsafeMutableBufferPointer { lossOut in
             gradients.withUnsafeMutableBufferPointer { gradOut in
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                parallelFor(iterations: chunks) { chunk in
                     var g = [Double](repeating: 0, count: c * width), z = [Double](repeating: 0, count: c)
                     var loss = 0.0
                     for i in stride(from: chunk * n / chunks, to: (chunk + 1) * n / chunks, by: 1) {

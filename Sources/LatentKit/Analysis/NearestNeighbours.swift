@@ -5,6 +5,7 @@
 // the Euclidean distance of their square roots does, so simplex codes are square-rooted first.
 
 import Foundation
+import Synchronization
 
 public enum Distance: String, Sendable {
     case euclidean, hellinger
@@ -30,9 +31,14 @@ public struct NearestNeighbours {
     public var blockElements = 1 << 25
     /// Seconds spent in the distance GEMMs and in the selections of the last search (the device is synchronised
     /// after each, once per block of query rows).
-    public final class Timing: @unchecked Sendable {
-        public var distances = 0.0
-        public var selection = 0.0
+    public final class Timing: Sendable {
+        private let seconds = Mutex((distances: 0.0, selection: 0.0))
+        public var distances: Double { seconds.withLock { $0.distances } }
+        public var selection: Double { seconds.withLock { $0.selection } }
+        func reset() { seconds.withLock { $0 = (0, 0) } }
+        func add(distances: Double = 0, selection: Double = 0) {
+            seconds.withLock { $0.distances += distances; $0.selection += selection }
+        }
     }
     public let timing = Timing()
 
@@ -60,8 +66,7 @@ public struct NearestNeighbours {
             throw DataError("k = \(k) nearest neighbours need at least \(k) training codes, got \(reference.count)")
         }
         let d = query.size, width = d + 2, n = reference.count
-        timing.distances = 0
-        timing.selection = 0
+        timing.reset()
         let trainRows = augment(distance.embedding(reference.values), count: n, size: d, queries: false)
         let queryRows = augment(distance.embedding(query.values), count: query.count, size: d, queries: true)
         let trainBuffer = try backend.buffer(trainRows), queryBuffer = try backend.buffer(queryRows)
@@ -79,11 +84,11 @@ public struct NearestNeighbours {
             try backend.gemm(transposeA: false, transposeB: true, m: b, n: n, k: width, alpha: 1, queryBlock, trainBuffer,
                              beta: 0, distances)
             try backend.synchronize()
-            timing.distances += Date().timeIntervalSince(clock)
+            timing.add(distances: Date().timeIntervalSince(clock))
             clock = Date()
             try backend.smallestPerRow(distances, rows: b, cols: n, k: k, intoValues: values, intoIndices: indices)
             try backend.synchronize()
-            timing.selection += Date().timeIntervalSince(clock)
+            timing.add(selection: Date().timeIntervalSince(clock))
             result += try backend.downloadInt32(indices, offset: 0, count: b * k)
             if keepDistances { squared += try backend.download(values, offset: 0, count: b * k) }
         }

@@ -6,7 +6,6 @@
 // Deterministic for a seed: the initial embedding comes from a seeded generator, and the parallel loops write
 // per-point results that are then summed in a fixed order.
 
-import Dispatch
 import Foundation
 
 public struct TSNE: Sendable {
@@ -212,7 +211,7 @@ public struct TSNE: Sendable {
     /// each index writes for itself are deterministic).
     static func parallelRanges(_ n: Int, threads: Int, _ body: (Range<Int>) -> Void) {
         let chunks = max(1, min(n, threads * 4))
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        parallelFor(iterations: chunks) { c in
             body((c * n / chunks)..<((c + 1) * n / chunks))
         }
     }

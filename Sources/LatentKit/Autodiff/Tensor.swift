@@ -2,13 +2,14 @@
 // training step allocates nothing once the first step has run.
 
 import Foundation
+import Synchronization
 
 /// A `rows × cols` row-major matrix of floats stored on a backend.
 ///
 /// Vectors are `n × 1` or `1 × n` matrices and scalars `1 × 1`: every op of the VAE is a matrix op, and one
 /// shape type keeps the gradient rules short. A tensor made by a ``Tape`` returns its buffer to the tape's pool
 /// when it is released.
-public final class Tensor: @unchecked Sendable {
+public final class Tensor: Sendable {
     public let rows: Int
     public let cols: Int
     public let buffer: Buffer
@@ -49,10 +50,10 @@ public final class Tensor: @unchecked Sendable {
 
 /// Buffers of released tensors, kept by size for reuse. Allocation on a device is slow (and on OpenCL may
 /// synchronise); a VAE step asks for the same sizes every time, so after the first step every request is a hit.
-public final class BufferPool: @unchecked Sendable {
+public final class BufferPool: Sendable {
     public let backend: any Backend
-    private var free: [Int: [Buffer]] = [:]
-    private let lock = NSLock()
+    /// Released buffers by element count.
+    private let free = Mutex<[Int: [Buffer]]>([:])
 
     public init(backend: any Backend) { self.backend = backend }
 
@@ -62,9 +63,7 @@ public final class BufferPool: @unchecked Sendable {
     public static let poisonsBuffers = ProcessInfo.processInfo.environment["LATENTKIT_POISON_BUFFERS"] == "1"
 
     func take(count: Int) throws -> Buffer {
-        lock.lock()
-        let recycled = free[count]?.popLast()
-        lock.unlock()
+        let recycled = free.withLock { $0[count]?.popLast() }
         let b = try recycled ?? backend.allocate(count: count, dtype: .float32)
         if Self.poisonsBuffers { try backend.fill(b, with: .nan, offset: 0, count: count) }
         return b
@@ -72,9 +71,7 @@ public final class BufferPool: @unchecked Sendable {
 
     func recycle(_ buffer: Buffer) {
         guard buffer.dtype == .float32 else { return }
-        lock.lock()
-        free[buffer.count, default: []].append(buffer)
-        lock.unlock()
+        free.withLock { $0[buffer.count, default: []].append(buffer) }
     }
 
     /// A tensor with uninitialised contents from the pool.

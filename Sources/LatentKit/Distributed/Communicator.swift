@@ -17,7 +17,7 @@ public struct DistributedError: Error, CustomStringConvertible {
 
 /// MPI_COMM_WORLD of the job this process belongs to: its rank, the number of ranks, and the collectives training needs.
 /// Every collective is called by every rank in the same order; each one blocks until all ranks have joined it.
-public final class Communicator: @unchecked Sendable {  // immutable after init; MPI itself serialises the calls
+public final class Communicator: Sendable {
     public let rank: Int
     public let size: Int
     /// "Open MPI" or "MPICH".
@@ -36,7 +36,7 @@ public final class Communicator: @unchecked Sendable {  // immutable after init;
     }
 
     private static let shared = Result { try Communicator() }
-    private static let made = Once()
+    private static let made = SetOnceFlag()
 
     /// The communicator if ``world()`` has made one (to finalise or abort at exit), else nil.
     public static var ifMade: Communicator? { made.isSet ? try? shared.get() : nil }
@@ -140,12 +140,4 @@ public struct Fingerprint {
 
     public mutating func add(_ text: String) { var t = text; t.withUTF8 { add(UnsafeRawBufferPointer($0)) } }
     public mutating func add(_ values: [Float]) { values.withUnsafeBytes { add($0) } }
-}
-
-/// A flag set once, read from any thread.
-private final class Once: @unchecked Sendable {  // every access holds the lock
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
 }
