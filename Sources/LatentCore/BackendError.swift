@@ -40,3 +40,10 @@ public enum BackendError: Error, CustomStringConvertible, Equatable {
 public func require(_ condition: Bool, _ message: @autoclosure () -> String) throws {
     if !condition { throw BackendError.invalidArgument(message()) }
 }
+
+extension String {
+    /// The text of a C string that a C function wrote into `characters`: the bytes before the first NUL, as UTF-8.
+    public init(nulTerminated characters: [CChar]) {
+        self.init(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -14,7 +14,7 @@ public enum BackendChoice: String, CaseIterable, Sendable {
 }
 
 public enum Backends {
-    /// The backend for `choice`. `.opencl` throws ``BackendError/unavailable(_:)`` when no OpenCL device exists;
+    /// The backend for `choice`. `.opencl` throws `BackendError.unavailable` when no OpenCL device exists;
     /// `.auto` never throws for that reason, it falls back to the CPU.
     public static func make(_ choice: BackendChoice) throws -> any Backend {
         switch choice {

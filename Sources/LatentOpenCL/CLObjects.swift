@@ -49,7 +49,7 @@ enum CLQuery {
         try check(get(0, nil, &size), call)
         var bytes = [CChar](repeating: 0, count: size + 1)
         try check(bytes.withUnsafeMutableBytes { get(size, $0.baseAddress, nil) }, call)
-        return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+        return String(nulTerminated: bytes).trimmingCharacters(in: .whitespaces)
     }
 
     static func platformString(_ p: cl_platform_id, _ param: Int32) throws -> String {

@@ -21,7 +21,7 @@ extension Tape {
     }
 
     /// `f(x · weight + bias)`: a GEMM and one fused epilogue (bias and activation); its gradient is one fused kernel
-    /// (activation derivative and bias gradient) and the two GEMMs. `activation` is one of ``UnaryOp/denseActivations``
+    /// (activation derivative and bias gradient) and the two GEMMs. `activation` is one of `UnaryOp.denseActivations`
     /// or nil.
     public func dense(_ x: Tensor, weight: Tensor, bias: Tensor, activation: UnaryOp?) throws -> Tensor {
         if !fusesOps {

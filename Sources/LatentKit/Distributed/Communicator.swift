@@ -47,7 +47,7 @@ public final class Communicator: Sendable {
         let preferMPICH: Int32 = LaunchEnvironment.startedByOpenMPI ? 0 : 1
         let flavour = lk_mpi_load(path, preferMPICH, &message, message.count)
         guard flavour != LK_MPI_NONE else {
-            throw DistributedError("mpirun started this process, but MPI could not be loaded: " + String(cString: message))
+            throw DistributedError("mpirun started this process, but MPI could not be loaded: " + String(nulTerminated: message))
         }
         implementation = flavour == LK_MPI_OPEN_MPI ? "Open MPI" : "MPICH"
         var rank: Int32 = 0, size: Int32 = 0

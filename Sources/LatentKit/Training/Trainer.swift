@@ -116,7 +116,7 @@ public final class Trainer {
     /// `fusesOps: false` runs every fused op of a step as the ops it replaces and Adam once per parameter tensor: the reference
     /// the fused step is tested against.
     ///
-    /// `communicator`: train as one rank of a data-parallel job (see ``BatchSlice`` and ``GradientExchange``): every rank
+    /// `communicator`: train as one rank of a data-parallel job (see ``BatchSlice`` and `GradientExchange`): every rank
     /// must call this with the same configuration and data (checked), and rank 0's initial parameters are broadcast.
     /// `rankSlice` without a communicator trains rank `rank` of `ranks`'s slice alone, without averaging: what that rank
     /// computes in its first step (for tests).
@@ -267,7 +267,7 @@ public final class Trainer {
     }
 
     /// One optimisation step on the images `batch` (indices into the training set), read back at once (a blocking
-    /// call: for tests and benchmarks of single steps; ``train(run:progress:epochDone:shouldStop:)`` does not wait).
+    /// call: for tests and benchmarks of single steps; ``train(run:checkpointEvery:progress:epochDone:shouldStop:)`` does not wait).
     /// Returns the batch sums of the negative log-likelihood and the KL (for the IWAE bound: the KL, and the rest of
     /// the negative bound).
     public func step(batch: [Int32]) throws -> (reconstruction: Double, kl: Double) {
@@ -278,7 +278,7 @@ public final class Trainer {
     }
 
     /// `count` optimisation steps (at most ``readbackInterval``) on consecutive batches of the current epoch's order, starting
-    /// at batch `firstBatch` (wrapping around), enqueued as ``train(run:progress:epochDone:shouldStop:)`` enqueues them and
+    /// at batch `firstBatch` (wrapping around), enqueued as ``train(run:checkpointEvery:progress:epochDone:shouldStop:)`` enqueues them and
     /// read back once at the end: what a benchmark of training throughput times. The epoch's position does not move.
     public func steps(_ count: Int, firstBatch: Int) throws -> [(reconstruction: Double, kl: Double)] {
         try require(count >= 1 && pendingSteps + count <= Self.readbackInterval,
