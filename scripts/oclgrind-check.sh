@@ -41,7 +41,7 @@ recipes=("gaussian|" "logit-normal|--latent logit-normal" "concrete 1x4|--latent
          "concrete 2x2 monte-carlo|--latent concrete --categorical 2x2 --kl monte-carlo" "dirichlet laplace|--latent dirichlet"
          "dirichlet kl|--latent dirichlet --dirichlet-approx kl" "dirichlet exact|--latent dirichlet --dirichlet-approx exact"
          "batch-norm|--batch-norm" "iwae-3|--iw-samples 3" "chain|--posterior chain" "grid 2x2|--posterior grid --grid 2x2"
-         "dvae|--latent dvae --gibbs-chains 8 --gibbs-steps 2")
+         "dvae|--latent dvae --gibbs-chains 8 --gibbs-steps 2" "streamed|--stream-chunk 20")
 for recipe in "${recipes[@]}"; do
     name=${recipe%%|*}; flags=${recipe#*|}
     # shellcheck disable=SC2086

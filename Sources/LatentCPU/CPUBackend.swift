@@ -71,6 +71,14 @@ public final class CPUBackend: Backend {
         }
     }
 
+    /// Ops run in issue order on the calling thread, so the ops issued before have finished and the copy is made now.
+    public func startUpload(_ values: [Float], to buffer: Buffer, offset: Int) throws -> PendingUpload {
+        try upload(values, to: buffer, offset: offset)
+        return PendingUpload()
+    }
+
+    public func finishUpload(_ upload: PendingUpload) throws {}
+
     public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
         let b = try host(buffer, "download source")
         try require(offset >= 0, "negative offset")

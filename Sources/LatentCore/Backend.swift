@@ -22,6 +22,13 @@ public protocol Backend: AnyObject, Sendable {
     func upload(_ values: [Int32], to buffer: Buffer, offset: Int) throws
     func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float]
     func downloadInt32(_ buffer: Buffer, offset: Int, count: Int) throws -> [Int32]
+    /// Starts copying `values` into `buffer` at `offset` and returns without waiting: the copy begins once the ops issued
+    /// so far have finished, and may run while ops issued later compute (which therefore must not use that range of
+    /// `buffer`). Ops issued after ``finishUpload(_:)`` of the returned upload see the values. `values` is copied at the
+    /// call. For streaming data: the next chunk's upload overlaps the current chunk's steps.
+    func startUpload(_ values: [Float], to buffer: Buffer, offset: Int) throws -> PendingUpload
+    /// Makes every op issued from now on wait for `upload`, without waiting on the host.
+    func finishUpload(_ upload: PendingUpload) throws
     /// Copies `count` elements.
     func copy(from source: Buffer, offset sourceOffset: Int, to destination: Buffer, offset destinationOffset: Int, count: Int) throws
     /// Copies a `rows × cols` block between matrices with the given row strides (in elements).

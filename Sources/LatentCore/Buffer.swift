@@ -10,6 +10,12 @@ public enum DType: String, CaseIterable, Sendable {
     public var byteWidth: Int { 4 }
 }
 
+/// An upload that ``Backend/startUpload(_:to:offset:)`` started. A backend that copies at once returns this class itself,
+/// which is complete; a backend with a device subclasses it to hold what later work must wait for.
+open class PendingUpload {
+    public init() {}
+}
+
 /// Memory owned by one backend. Subclasses (one per backend) hold the storage and free it in `deinit`.
 ///
 /// A buffer has no shape: shapes are arguments of the operations, so one buffer can serve as a

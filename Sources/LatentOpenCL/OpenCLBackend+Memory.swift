@@ -44,6 +44,50 @@ extension OpenCLBackend {
         try values.withUnsafeBytes { try write($0.baseAddress!, bytes: $0.count, to: buffer, byteOffset: offset * 4) }
     }
 
+    /// A marker on the compute queue (the ops issued so far) gates a non-blocking write on the transfer queue, whose event
+    /// ``finishUpload(_:)`` turns into a barrier on the compute queue. The values are staged in memory of the upload's
+    /// own, which an event callback frees once the device has read it, so no call here waits on the host.
+    public func startUpload(_ values: [Float], to buffer: Buffer, offset: Int) throws -> PendingUpload {
+        let m = try mem(buffer, "upload destination")
+        try require(offset >= 0, "negative offset")
+        try buffer.check(holds: offset + values.count, "upload destination")
+        if values.isEmpty { return PendingUpload() }
+        let bytes = values.count * 4
+        let staging = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        values.withUnsafeBytes { staging.copyMemory(from: $0.baseAddress!, byteCount: bytes) }
+        var enqueued = false
+        defer { if !enqueued { staging.deallocate() } }
+        return try withTransferQueues { compute, transfer in
+            var before: cl_event?
+            try check(clEnqueueMarkerWithWaitList(compute, 0, nil, &before), "clEnqueueMarkerWithWaitList")
+            defer { clReleaseEvent(before) }
+            var done: cl_event?
+            try check(clEnqueueWriteBuffer(transfer, m, cl_bool(CL_FALSE), offset * 4, bytes, staging, 1, &before, &done),
+                      "clEnqueueWriteBuffer (non-blocking)")
+            enqueued = true
+            let upload = OpenCLPendingUpload(done: done!)
+            let freeStaging: @convention(c) (cl_event?, cl_int, UnsafeMutableRawPointer?) -> Void = { _, _, staging in
+                staging?.deallocate()
+            }
+            let registered = clSetEventCallback(done, CL_COMPLETE, freeStaging, staging)
+            if registered != CL_SUCCESS {
+                _ = clWaitForEvents(1, &done)  // the write may still read the staging copy: free it only when it is done
+                staging.deallocate()
+                try check(registered, "clSetEventCallback")
+            }
+            try check(clFlush(transfer), "clFlush")
+            return upload
+        }
+    }
+
+    public func finishUpload(_ upload: PendingUpload) throws {
+        guard let upload = upload as? OpenCLPendingUpload else { return }  // the base class: nothing pending
+        try withQueue { q in
+            var done: cl_event? = upload.done
+            try check(clEnqueueBarrierWithWaitList(q, 1, &done, nil), "clEnqueueBarrierWithWaitList")
+        }
+    }
+
     public func download(_ buffer: Buffer, offset: Int, count: Int) throws -> [Float] {
         try require(offset >= 0, "negative offset")
         try buffer.check(holds: offset + count, "download source")
@@ -97,4 +141,11 @@ extension OpenCLBackend {
         if count == 0 { return }
         try launch(.memory, "memory_fill_f32", global: count, [.buffer(m), try int(offset, "fill offset"), try int(count, "fill count"), .float(value)])
     }
+}
+
+/// A write on the transfer queue that later compute work can wait for.
+final class OpenCLPendingUpload: PendingUpload {
+    let done: cl_event
+    init(done: cl_event) { self.done = done }
+    deinit { clReleaseEvent(done) }
 }

@@ -25,6 +25,8 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
     /// Scratch memory for kernels that need per-row workspace, grown on demand and reused: the queue is in order, so
     /// a later kernel that reuses it starts only after the earlier one has finished with it.
     private var scratch: Buffer?
+    /// A second in-order queue for uploads that overlap compute (``startUpload(_:to:offset:)``), made on first use.
+    private var transferQueue: CLQueue?
     /// How the kernels that reduce along a row or a column run (batch normalisation and column sums down columns, the
     /// Dirichlet KL along rows): `nil` picks per call (``usesColumnTiles(columns:)``, ``usesRowGroups(rows:length:)``);
     /// tests fix it to check both forms.
@@ -156,6 +158,10 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         kernels.removeAll()
         programs.removeAll()
         scratch = nil
+        if let transferQueue {
+            _ = clFinish(transferQueue.handle)
+            transferQueue.release()
+        }
         queue.release()
         context.release()
     }
@@ -277,6 +283,14 @@ public final class OpenCLBackend: Backend, @unchecked Sendable {
         defer { lock.unlock() }
         try requireAlive()
         return try body(queue.handle)
+    }
+
+    /// `withQueue` with the transfer queue too (made on first use).
+    func withTransferQueues<T>(_ body: (_ compute: cl_command_queue, _ transfer: cl_command_queue) throws -> T) throws -> T {
+        try withQueue { q in
+            if transferQueue == nil { transferQueue = try CLQueue(context: context, device: device.id) }
+            return try body(q, transferQueue!.handle)
+        }
     }
 
     private func requireAlive() throws {

@@ -78,6 +78,33 @@ import TestSupport
         #expect(throws: BackendError.self) { try backend.fill(dst, with: 0, offset: 10, count: 3) }
     }
 
+    /// An upload started ahead (streaming's next chunk) lands after the ops issued before it have read the old values,
+    /// and before the ops issued after `finishUpload`; the values are taken at the call.
+    @Test(arguments: TestBackends.all)
+    func uploadStartedAheadIsOrderedWithTheOps(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let n = 256
+        var rng = TestRandom(seed: 91)
+        let x = rng.floats(n * n, in: -1...1)
+        var y = rng.floats(n * n, in: -1...1)
+        let wanted = y
+        let a = try backend.buffer(x), before = try backend.allocate(count: n * n, dtype: .float32)
+        let after = try backend.allocate(count: n * n, dtype: .float32), busy = try backend.allocate(count: n * n, dtype: .float32)
+        // a GEMM that reads `a` (long enough on a device to be running when the upload could start), then a copy of it
+        try backend.gemm(transposeA: false, transposeB: false, m: n, n: n, k: n, alpha: 1, a, a, beta: 0, busy)
+        try backend.copy(from: a, offset: 0, to: before, offset: 0, count: n * n)
+        let upload = try backend.startUpload(y, to: a, offset: 0)
+        y[0] = 1e9  // taken at the call: later changes do not reach the device
+        try backend.gemm(transposeA: false, transposeB: false, m: n, n: n, k: n, alpha: 1, busy, busy, beta: 0, busy)
+        try backend.finishUpload(upload)
+        try backend.copy(from: a, offset: 0, to: after, offset: 0, count: n * n)
+        #expect(try backend.download(before) == x)
+        #expect(try backend.download(after) == wanted)
+        let empty = try backend.startUpload([], to: a, offset: n * n)
+        try backend.finishUpload(empty)
+        #expect(throws: BackendError.self) { _ = try backend.startUpload([1, 2], to: a, offset: n * n - 1) }
+    }
+
     /// Three Adam steps against PyTorch's formula in float64.
     @Test(arguments: TestBackends.all)
     func adamMatchesReference(kind: BackendKind) throws {

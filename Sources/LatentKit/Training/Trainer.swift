@@ -70,16 +70,22 @@ public final class Trainer {
     public let optimizer: Adam
     let pool: BufferPool
     let tape: Tape
-    /// The training images on the device: all of them, or with ``streamChunk`` one chunk of them.
-    let images: Tensor
+    /// The training images on the device: all of them (one slot), or with ``streamChunk`` two slots of one chunk each.
+    let imageSlots: [Tensor]
+    /// The slot the steps being issued read.
+    private var activeSlot = 0
+    /// The images the steps being issued read.
+    var images: Tensor { imageSlots[activeSlot] }
     let imageCount: Int
-    /// Streaming: images per chunk (whole batches). The training set then stays on the host (`hostImages`) and `images`
-    /// holds one chunk of the epoch's order, uploaded when a step enters it (one upload per chunk; the upload is enqueued
-    /// behind the steps before it, so it never overwrites images they still read), and steps gather through the identity
+    /// Streaming: images per chunk (whole batches). The training set then stays on the host (`hostImages`); the steps of
+    /// one chunk of the epoch's order read one slot while the next chunk's upload, started after the chunk's first step
+    /// is issued, fills the other (double buffering: the upload overlaps the steps). Steps gather through the identity
     /// in `order`. nil: the whole set is on the device and steps gather through the epoch's permutation in `order`.
     public let streamChunk: Int?
     let hostImages: [Float]
-    private var loadedChunk: (epoch: Int, chunk: Int)?
+    /// Streaming: the chunk each slot holds or is being filled with, and its upload.
+    private var slotChunks: [ChunkKey?] = [nil, nil]
+    private var slotUploads: [PendingUpload?] = [nil, nil]
     private var hostOrder: (epoch: Int, order: [Int32])?
     /// The minibatch indices of ``step(batch:)``.
     let indices: Buffer
@@ -146,7 +152,7 @@ public final class Trainer {
         for (_, p) in model.parameters { tape.watch(p) }
         imageCount = train.count
         let train = config.binarization == .fixed && config.model.likelihood == .bernoulli ? try Self.binarizedOnce(train, seed: config.seed) : train
-        (images, streamChunk) = try Self.deviceImages(train, batch: config.batchSize, chunk: config.streamChunk, on: backend)
+        (imageSlots, streamChunk) = try Self.deviceImages(train, batch: config.batchSize, chunk: config.streamChunk, on: backend)
         hostImages = streamChunk == nil ? [] : train.pixels
         indices = try backend.allocate(count: config.batchSize, dtype: .int32)
         if let communicator, communicator.size > 1 {
@@ -194,21 +200,24 @@ public final class Trainer {
                                   isLabelled: train.isLabelled)
     }
 
-    /// The training set on the device, whole, or (when `chunk` asks for fewer images than the set holds, or when the set
-    /// does not fit) as a buffer of one chunk: the largest number of whole batches, halving from half the set, that the
-    /// device allocates.
-    static func deviceImages(_ train: LabelledImages, batch: Int, chunk requested: Int?, on backend: any Backend) throws -> (Tensor, Int?) {
+    /// The training set on the device, whole (one slot), or (when `chunk` asks for fewer images than the set holds, or
+    /// when the set does not fit) as two slots of one chunk each: the largest number of whole batches, halving from a
+    /// quarter of the set, of which the device allocates two.
+    static func deviceImages(_ train: LabelledImages, batch: Int, chunk requested: Int?, on backend: any Backend) throws -> ([Tensor], Int?) {
         let d = train.pixelsPerImage
+        func slots(_ chunk: Int) throws -> [Tensor] {
+            try (0..<2).map { _ in Tensor(rows: chunk, cols: d, buffer: try backend.allocate(count: chunk * d, dtype: .float32)) }
+        }
         if let requested, requested < train.count {
             let chunk = max(batch, requested / batch * batch)
-            return (Tensor(rows: chunk, cols: d, buffer: try backend.allocate(count: chunk * d, dtype: .float32)), chunk)
+            return (try slots(chunk), chunk)
         }
         do {
-            return (try Tensor(train.pixels, rows: train.count, cols: d, on: backend), nil)
+            return ([try Tensor(train.pixels, rows: train.count, cols: d, on: backend)], nil)
         } catch BackendError.outOfMemory(_) {
-            var chunk = train.count / 2 / batch * batch
+            var chunk = train.count / 4 / batch * batch
             while chunk >= batch {
-                if let buffer = try? backend.allocate(count: chunk * d, dtype: .float32) { return (Tensor(rows: chunk, cols: d, buffer: buffer), chunk) }
+                if let both = try? slots(chunk) { return (both, chunk) }
                 chunk = chunk / 2 / batch * batch
             }
             throw BackendError.outOfMemory("not even one batch of \(batch) images of \(d) values fits on \(backend.deviceDescription)")
@@ -216,26 +225,55 @@ public final class Trainer {
     }
 
     /// Makes the images of step `s` of the current epoch available on the device; returns the offset in `order` of the
-    /// step's batch. Resident: the epoch's permutation (uploaded once per epoch). Streamed: the chunk holding step `s`,
-    /// gathered on the host in the epoch's order and uploaded when it is not the one on the device.
+    /// step's batch. Resident: the epoch's permutation (uploaded once per epoch). Streamed: the slot holding the chunk of
+    /// step `s` becomes the active one (its upload was started a chunk earlier, or starts now when it was not: the first
+    /// chunk, a resume, steps out of order), and once the chunk's first step is issued the next chunk's upload starts
+    /// into the other slot.
     func batchOffset(step s: Int) throws -> Int {
         let b = config.batchSize
         guard let chunk = streamChunk else {
             try uploadOrderIfNeeded()
             return s * b
         }
-        let perChunk = chunk / b, c = s / perChunk
-        if loadedChunk?.epoch != epoch || loadedChunk?.chunk != c {
-            if hostOrder?.epoch != epoch { hostOrder = (epoch, permutation(epoch: epoch)) }
-            let order = hostOrder!.order, d = images.cols
-            let first = c * chunk, last = min(first + chunk, stepsPerEpoch * b)
-            var rows: [Float] = []
-            rows.reserveCapacity((last - first) * d)
-            for i in first..<last { rows += hostImages[(Int(order[i]) * d)..<((Int(order[i]) + 1) * d)] }
-            try backend.upload(rows, to: images.buffer, offset: 0)
-            loadedChunk = (epoch, c)
+        let perChunk = chunk / b, current = ChunkKey(epoch: epoch, chunk: s / perChunk)
+        if slotChunks[activeSlot] != current {
+            let other = 1 - activeSlot
+            if slotChunks[other] != current { try startUpload(current, into: other) }
+            if let upload = slotUploads[other] { try backend.finishUpload(upload) }  // the steps issued from here on read it
+            activeSlot = other
+        }
+        // after the chunk's first step, so that the host's gather does not hold back the device's queue
+        if s % perChunk == min(1, perChunk - 1), let next = nextChunk(after: current, perChunk: perChunk),
+           slotChunks[1 - activeSlot] != next {
+            try startUpload(next, into: 1 - activeSlot)
         }
         return (s % perChunk) * b
+    }
+
+    /// Starts the upload of chunk `key`'s images, gathered on the host in its epoch's order, into slot `slot`: it begins
+    /// once the steps issued so far (which may read the slot's previous chunk) have finished.
+    private func startUpload(_ key: ChunkKey, into slot: Int) throws {
+        if hostOrder?.epoch != key.epoch { hostOrder = (key.epoch, permutation(epoch: key.epoch)) }
+        let order = hostOrder!.order, d = imageSlots[slot].cols, chunk = imageSlots[slot].rows
+        let first = key.chunk * chunk, last = min(first + chunk, stepsPerEpoch * config.batchSize)
+        var rows: [Float] = []
+        rows.reserveCapacity((last - first) * d)
+        for i in first..<last { rows += hostImages[(Int(order[i]) * d)..<((Int(order[i]) + 1) * d)] }
+        slotUploads[slot] = try backend.startUpload(rows, to: imageSlots[slot].buffer, offset: 0)
+        slotChunks[slot] = key
+    }
+
+    /// The chunk after `key` in training order, or nil after the last epoch's last chunk.
+    private func nextChunk(after key: ChunkKey, perChunk: Int) -> ChunkKey? {
+        let chunks = (stepsPerEpoch + perChunk - 1) / perChunk
+        if key.chunk + 1 < chunks { return ChunkKey(epoch: key.epoch, chunk: key.chunk + 1) }
+        return key.epoch + 1 < config.epochs ? ChunkKey(epoch: key.epoch + 1, chunk: 0) : nil
+    }
+
+    /// A chunk of an epoch's order of the training images.
+    struct ChunkKey: Equatable {
+        let epoch: Int
+        let chunk: Int
     }
 
     /// The order of the training images in epoch `epoch`: a Fisher-Yates shuffle driven by Philox.
