@@ -97,9 +97,9 @@ struct TrainCommand: ParsableCommand {
         let root = communicator?.isRoot ?? true
         let backend = try backendOptions.make()
         let data = try config.loadData(trainLimit: config.trainLimit, testLimit: 1)
-        if !resuming, let files = config.data { try config.model.fit(to: data.train, from: files.train, likelihood: likelihood) }
-        // bags of words: ProdLDA's decoder of the topic proportions themselves, whose first layer's columns are the topics
-        if !resuming && decoderInput == nil && config.model.likelihood == .multinomial { config.model.dirichletDecoderInput = .simplex }
+        if !resuming, let files = config.data {
+            try config.model.fit(to: data.train, from: files.train, likelihood: likelihood, decoderInput: decoderInput)
+        }
         let trainer = try Trainer(config: config, backend: backend, train: data.train, communicator: communicator)
         if !resuming && root { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {

@@ -149,6 +149,25 @@ import TestSupport
     }
 
     /// Bad data is a one-line error before training starts (and no run directory is made).
+    /// Fitting to data picks the likelihood from the values and, for bags of words, gives a Dirichlet's decoder the topic
+    /// proportions (ProdLDA) unless told otherwise; the same from Swift as from the command line.
+    @Test func fittingPicksTheLikelihoodAndTheDecoderInput() throws {
+        func images(_ pixels: [Float]) throws -> LabelledImages {
+            try LabelledImages(count: 2, rows: 1, cols: 3, pixels: pixels, labels: [0, 0], isLabelled: false)
+        }
+        var config = ModelConfig()
+        config.latent = .dirichlet
+        try config.fit(to: images([0, 0.5, 1, 1, 0, 0.25]), from: "grey.npy")
+        #expect(config.likelihood == .bernoulli && config.inputSize == 3)
+        #expect(config.dirichletDecoderInput == .centredLogRatio)
+        try config.fit(to: images([0, 3, 1, 7, 0, 2]), from: "counts.npy")
+        #expect(config.likelihood == .multinomial && config.dirichletDecoderInput == .simplex)
+        try config.fit(to: images([0, 3, 1, 7, 0, 2]), from: "counts.npy", decoderInput: .centredLogRatio)
+        #expect(config.dirichletDecoderInput == .centredLogRatio)
+        try config.fit(to: images([-1.5, 3, 1, 7, 0, 2]), from: "real.npy")
+        #expect(config.likelihood == .gaussian && config.dirichletDecoderInput == .centredLogRatio)
+    }
+
     @Test func badDataIsRefusedBeforeTraining() throws {
         let dir = try temporaryDirectory("npy-bad")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -132,8 +132,11 @@ extension Dataset {
 extension ModelConfig {
     /// Fits a new model to its own data (`train`, read from `path`): the input size is the data's, and the likelihood is
     /// `likelihood` when given, else the data's kind's (values in [0, 1]: Bernoulli; counts: multinomial; other real
-    /// values: Gaussian). Values the likelihood cannot take are refused with the item and feature named.
-    public mutating func fit(to train: LabelledImages, from path: String, likelihood: Likelihood? = nil) throws {
+    /// values: Gaussian). Values the likelihood cannot take are refused with the item and feature named. A Dirichlet's
+    /// decoder is given `decoderInput` when given, else, for bags of words (the multinomial likelihood), the topic
+    /// proportions themselves (ProdLDA's decoder, whose first layer's columns are the topics); otherwise the setting stays.
+    public mutating func fit(to train: LabelledImages, from path: String, likelihood: Likelihood? = nil,
+                             decoderInput: DirichletDecoderInput? = nil) throws {
         inputSize = train.pixelsPerImage
         let d = train.pixelsPerImage
         switch likelihood {
@@ -157,6 +160,11 @@ extension ModelConfig {
             self.likelihood = .multinomial
         case let other?:
             self.likelihood = other
+        }
+        if let decoderInput {
+            dirichletDecoderInput = decoderInput
+        } else if self.likelihood == .multinomial {
+            dirichletDecoderInput = .simplex
         }
         try validate()
     }
