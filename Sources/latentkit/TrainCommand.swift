@@ -316,7 +316,7 @@ struct TrainCommand: ParsableCommand {
         do { try config.validate() } catch { throw ValidationError("\(error)") }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyyMMdd-HHmmss"
-        let dataName = config.data.map { URL(fileURLWithPath: $0.train).deletingPathExtension().lastPathComponent } ?? config.dataset.rawValue
+        let dataName = URL(fileURLWithPath: config.dataName).deletingPathExtension().lastPathComponent
         let run = RunDirectory(out ?? "runs/\(dataName)-\(config.model.latent)-\(stamp.string(from: Date()))")
         if FileManager.default.fileExists(atPath: run.checkpoint) {
             throw ValidationError("\(run.path) already holds a run; use --resume \(run.path) to continue it, or another --out")

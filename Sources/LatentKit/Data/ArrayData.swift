@@ -15,6 +15,9 @@ public struct DataFiles: Codable, Equatable, Sendable {
 
     public static let defaultTestFraction = 0.1
 
+    /// The data's name: the training file's name, as runs, reports and the loaded ``Dataset`` show it.
+    public var name: String { URL(fileURLWithPath: train).lastPathComponent }
+
     public init(train: String, trainLabels: String? = nil, test: String? = nil, testLabels: String? = nil,
                 testFraction: Double = DataFiles.defaultTestFraction) {
         self.train = train
@@ -40,10 +43,17 @@ public enum DataKind: String, Sendable {
     case real = "real values"
 
     public static func of(_ values: [Float]) -> DataKind {
-        if values.allSatisfy({ $0 >= 0 && $0 <= 1 }) { return .unitInterval }
-        if values.allSatisfy({ $0 >= 0 && $0 == $0.rounded() }) { return .counts }
+        if values.allSatisfy(\.isInUnitInterval) { return .unitInterval }
+        if values.allSatisfy(\.isCount) { return .counts }
         return .real
     }
+}
+
+extension Float {
+    /// A value the Bernoulli likelihood takes.
+    fileprivate var isInUnitInterval: Bool { self >= 0 && self <= 1 }
+    /// A value the multinomial likelihood takes: a non-negative integer.
+    fileprivate var isCount: Bool { self >= 0 && self == rounded() }
 }
 
 extension LabelledImages {
@@ -80,7 +90,16 @@ extension LabelledImages {
 
     /// The first item and feature with a value outside [0, 1], if any.
     public func firstOutsideUnitInterval() -> (item: Int, feature: Int, value: Float)? {
-        guard let i = pixels.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) else { return nil }
+        firstValue { !$0.isInUnitInterval }
+    }
+
+    /// The first value that is not a non-negative integer count, if any (for the multinomial likelihood).
+    public func firstNonCount() -> (item: Int, feature: Int, value: Float)? {
+        firstValue { !$0.isCount }
+    }
+
+    private func firstValue(where test: (Float) -> Bool) -> (item: Int, feature: Int, value: Float)? {
+        guard let i = pixels.firstIndex(where: test) else { return nil }
         return (i / pixelsPerImage, i % pixelsPerImage, pixels[i])
     }
 }
@@ -110,7 +129,7 @@ extension Dataset {
         }
         if let n = trainLimit, n < train.count { train = try train.subset(Array(0..<n)) }
         if let n = testLimit, n < test.count { test = try test.subset(Array(0..<n)) }
-        self.init(name: URL(fileURLWithPath: files.train).lastPathComponent, train: train, test: test)
+        self.init(name: files.name, train: train, test: test)
     }
 
     /// A Fisher–Yates shuffle of 0..<n driven by SplitMix64 from `seed`: the same split on every machine and version.
@@ -138,7 +157,6 @@ extension ModelConfig {
     public mutating func fit(to train: LabelledImages, from path: String, likelihood: Likelihood? = nil,
                              decoderInput: DirichletDecoderInput? = nil) throws {
         inputSize = train.pixelsPerImage
-        let d = train.pixelsPerImage
         switch likelihood {
         case nil:
             switch train.kind {
@@ -153,8 +171,8 @@ extension ModelConfig {
             }
             self.likelihood = .bernoulli
         case .multinomial?:
-            if let bad = train.pixels.firstIndex(where: { !($0 >= 0 && $0 == $0.rounded()) }) {
-                throw DataError("\(path): item \(bad / d), feature \(bad % d) is \(train.pixels[bad]); "
+            if let bad = train.firstNonCount() {
+                throw DataError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value); "
                                 + "--likelihood multinomial needs non-negative integer counts")
             }
             self.likelihood = .multinomial

@@ -100,7 +100,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
 
     /// The data's name for progress lines: the dataset's, or the training file's.
-    public var dataName: String { data.map { URL(fileURLWithPath: $0.train).lastPathComponent } ?? dataset.rawValue }
+    public var dataName: String { data?.name ?? dataset.rawValue }
 
     public var adam: AdamHyperparameters {
         AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
