@@ -83,7 +83,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Batch normalisation on the hidden layers (running statistics at evaluation).") var batchNorm = false
     @Option(help: "Gaussian: the posterior's precision structure: diagonal, chain (tridiagonal) or grid (block-tridiagonal).") var posterior: PosteriorStructure?
     @Option(help: "Grid posterior: RxC latent grid, R·C = latent size (default: the squarest, 4x5 for 20).") var grid: String?
-    @Option(help: "Discrete VAE: β of the spike-and-exponential smoothing, in (0, 80] (default 10).") var beta: Float?
+    @Option(help: "Discrete VAE: β of the spike-and-exponential smoothing, in (0, 80] (default 3).") var beta: Float?
     @Option(help: "Discrete VAE: groups of the hierarchical posterior, dividing the latent size (default 1).") var groups: Int?
     @Option(help: "Discrete VAE: persistent Gibbs chains of the RBM prior's negative phase (default 100).") var gibbsChains: Int?
     @Option(help: "Discrete VAE: block-Gibbs sweeps of the chains per training step (default 5).") var gibbsSteps: Int?

@@ -148,7 +148,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         batchNorm = try c.decodeIfPresent(Bool.self, forKey: .batchNorm) ?? false
         posterior = try c.decodeIfPresent(PosteriorStructure.self, forKey: .posterior) ?? .diagonal
         grid = try c.decodeIfPresent(GridShape.self, forKey: .grid)
-        spikeBeta = try c.decodeIfPresent(Float.self, forKey: .spikeBeta) ?? DiscreteVAEDefaults.beta
+        spikeBeta = try c.decodeIfPresent(Float.self, forKey: .spikeBeta) ?? DiscreteVAEDefaults.betaOfUnrecordedRuns
         posteriorGroups = try c.decodeIfPresent(Int.self, forKey: .posteriorGroups) ?? 1
         gibbsChains = try c.decodeIfPresent(Int.self, forKey: .gibbsChains) ?? DiscreteVAEDefaults.gibbsChains
         gibbsSteps = try c.decodeIfPresent(Int.self, forKey: .gibbsSteps) ?? DiscreteVAEDefaults.gibbsSteps
