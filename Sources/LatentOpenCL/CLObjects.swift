@@ -190,7 +190,8 @@ final class CLKernel {
 
 /// Device memory for the OpenCL backend.
 // @unchecked: `mem` is set in init and released in deinit; cl_mem handles are thread-safe (OpenCL 1.2, appendix A.2),
-// and the contents are ordered by the backend's one in-order queue.
+// and the contents are ordered by the backend's in-order compute queue (uploads on its transfer queue wait for, and are
+// waited for by, the compute queue through events).
 public final class OpenCLBuffer: Buffer, @unchecked Sendable {
     let mem: cl_mem
     init(context: CLContext, count: Int, dtype: DType) throws {

@@ -6,9 +6,10 @@ import Foundation
 import Kernels
 import LatentCore
 
-// @unchecked: the mutable state (`programs`, `kernels`, `scratch`, `isShutDown`) is read and written only while holding
-// `lock`, and so is every set-arguments-then-enqueue sequence (clSetKernelArg is OpenCL's one call that is not
-// thread-safe); the context, queue and device handles are set in init and are thread-safe (OpenCL 1.2, appendix A.2).
+// @unchecked: the mutable state (`programs`, `kernels`, `scratch`, `transferQueue`, `isShutDown`) is read and written
+// only while holding `lock`, and so is every set-arguments-then-enqueue sequence (clSetKernelArg is OpenCL's one call
+// that is not thread-safe); the context, queue and device handles are set in init and are thread-safe (OpenCL 1.2,
+// appendix A.2).
 public final class OpenCLBackend: Backend, @unchecked Sendable {
     public let kind = BackendKind.opencl
     public let device: CLDeviceInfo

@@ -76,7 +76,7 @@ extension LabelledImages {
                 throw DataError("\(labelPath): labels of shape \(l.shape); they must be one integer per item (N or N × 1)")
             }
             guard l.values.count == n else { throw DataError("\(labelPath) has \(l.values.count) labels but \(path) has \(n) items") }
-            if let bad = l.values.firstIndex(where: { !($0 >= 0 && $0 <= 255 && $0 == $0.rounded()) }) {
+            if let bad = l.values.firstIndex(where: { !($0.isCount && $0 <= 255) }) {
                 throw DataError("\(labelPath): label \(bad) is \(l.values[bad]); labels must be integers from 0 to 255")
             }
             labels = l.values.map { UInt8($0) }
