@@ -58,6 +58,14 @@ extension KernelSources {
         lk_store4(y, b, n, shift, v);
     }
 
+    /* Inverted dropout's mask: 1/keep where the uniform is below keep, else 0. */
+    __kernel void random_dropout_mask_f32(__global float* y, const float keep, LK_RANDOM_ARGS) {
+        LK_RANDOM_HEAD
+        float scale = 1.0f / keep;
+        lk_store4(y, b, n, shift, (float4)(u.x < keep ? scale : 0.0f, u.y < keep ? scale : 0.0f,
+                                           u.z < keep ? scale : 0.0f, u.w < keep ? scale : 0.0f));
+    }
+
     /* The gathered rows x[idx[offset + i], :] binarised as random_bernoulli_f32 binarises y in place: one launch for a
        training step's minibatch. n = count * cols. */
     inline float lk_gathered(__global const float* x, int rows, int cols, __global const int* idx, int offset, int e) {

@@ -3,7 +3,7 @@
 # memory access, for the faults a GPU has and PoCL hides: a training step of every recipe, an `eval` with importance
 # sampling and AIS, `analyze` (the per-row selection kernel of k-NN), and the work-group forms of every row and column
 # kernel (`selftest` at small shapes), at tiny shapes, with --data-races and with every
-# pool buffer filled with NaN before use (LATENTKIT_POISON_BUFFERS=1: a read before a write turns the loss into NaN).
+# pool buffer filled with NaN before use, and the count recipe of bags of words (LATENTKIT_POISON_BUFFERS=1: a read before a write turns the loss into NaN).
 # Any Oclgrind report, a non-zero exit or a non-finite loss fails. Then a gaussian run with --uninitialized: every report
 # must name a kernel listed, with the reason it is safe, in scripts/oclgrind-uninitialized.txt.
 # Usage: scripts/oclgrind-check.sh [path/to/latentkit] [data dir]    (defaults: .build/release/latentkit, data/mnist)
@@ -47,6 +47,16 @@ for recipe in "${recipes[@]}"; do
     # shellcheck disable=SC2086
     check "train $name" --data-races -- "$bin" train "${tiny[@]}" $flags --out "$work/run-${name// /-}"
 done
+# Bags of words (counts): the count recipe's parts (softmax-Gaussian, head and decoder batch norm, both dropouts, the
+# background bias, Scholar's annealing) and the sparse Dirichlet, on 60 random documents of 30 words.
+python3 -c "
+import numpy as np
+r = np.random.default_rng(5); x = r.poisson(0.6, size=(60, 30)).astype('<f4'); x[:, 0] += 1
+np.save('$work/counts.npy', x)"
+words=(--backend opencl --data "$work/counts.npy" --epochs 1 --batch-size 20 --hidden 16,16 --latent-size 4)
+check "train topic-model recipe" --data-races -- "$bin" train "${words[@]}" --background-bias --decoder-batch-norm-anneal 1 --out "$work/run-topics"
+check "train sparse dirichlet (words)" --data-races -- "$bin" train "${words[@]}" --latent dirichlet --prior-concentration 0.1 --out "$work/run-dir-words"
+check "eval topic-model recipe" --data-races -- "$bin" eval "$work/run-topics" --backend opencl --k 4
 check "eval gaussian (IS)" --data-races -- "$bin" eval "$work/run-gaussian" --backend opencl --data-dir "$data" --k 4 --limit 10
 check "eval concrete (discrete IS)" --data-races -- "$bin" eval "$work/run-concrete-2x2-monte-carlo" --backend opencl --data-dir "$data" \
     --k 4 --limit 10

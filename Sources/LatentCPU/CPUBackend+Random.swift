@@ -56,6 +56,17 @@ extension CPUBackend {
         }
     }
 
+    /// The uniforms of ``fillRandom(_:into:count:key:counter:streamOffset:probabilities:)``, then each mapped to
+    /// `u < keep ? 1 / keep : 0` (the kernel `random_dropout_mask_f32` compares the same uniforms).
+    public func fillDropoutMask(into y: Buffer, count: Int, keep: Float, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int) throws {
+        try checkDropoutMask(y, count, keep: keep, streamOffset: streamOffset)
+        try fillRandom(.uniform, into: y, count: count, key: key, counter: counter, streamOffset: streamOffset, probabilities: nil)
+        let out = try host(y, "dropout mask").floats, scale = 1 / keep
+        parallelChunks(count, grain: 1 << 12) { range in
+            for i in range { out[i] = out[i] < keep ? scale : 0 }
+        }
+    }
+
     public func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter,
                           streamOffset: Int) throws {
         try require(streamOffset >= 0, "gamma fill: negative stream offset \(streamOffset)")

@@ -84,6 +84,14 @@ public enum AgreementChecks {
                 return try t.batchNorm(x[0], scale: x[1], shift: x[2], runningMean: statistics.runningMean,
                                        runningVariance: statistics.runningVariance, epsilon: BatchNorm.epsilon, momentum: BatchNorm.momentum)
             })
+            cases.append(AgreementCase("batchNorm fixed scale, eps 1e-3 \(r)x\(c)", [spec(r, c, -2...2), spec(1, c, -1...1)]) { t, x in
+                let bn = try BatchNorm(name: "bn", features: c, epsilon: 1e-3, momentum: 1e-3, learnsScale: false, on: t.backend)
+                return try t.batchNorm(x[0], scale: bn.scale, shift: x[1], runningMean: bn.runningMean,
+                                       runningVariance: bn.runningVariance, epsilon: bn.epsilon, momentum: bn.momentum)
+            })
+            cases.append(AgreementCase("dropout keep 0.8 \(r)x\(c)", [spec(r, c, -2...2)]) { t, x in
+                try t.dropout(x[0], keep: 0.8, key: PhiloxKey(seed: 5, stream: 0x1004), counter: PhiloxCounter(0, 3, 0, 0), streamOffset: 1)
+            })
             cases.append(AgreementCase("gaussian posterior (joined heads) \(r)x\(c)", [spec(r, 2 * c, -2...1), spec(r, c, -2...2, constant: true)]) { t, x in
                 let (z, kl) = try t.gaussianPosterior(heads: x[0], noise: x[1])
                 return try t.binary(.add, z, kl, broadcast: .column)

@@ -58,11 +58,40 @@ public enum PhiloxChecks {
                 result.compare(Double(got[i]), Double(want[i]), rtol: exact ? 0 : 1e-5, atol: exact ? 0 : 1e-5, "\(distribution)[\(i)]")
             }
         }
+        for (count, offset) in [(4097, 0), (1001, 3)] {
+            let mask = { (b: any Backend) throws -> [Float] in
+                let out = try b.allocate(count: count, dtype: .float32)
+                try b.fillDropoutMask(into: out, count: count, keep: 0.8, key: key, counter: carryCounter, streamOffset: offset)
+                return try b.download(out)
+            }
+            let got = try mask(backend), want = try mask(CPUBackend.shared)
+            for i in got.indices { result.compare(Double(got[i]), Double(want[i]), rtol: 0, atol: 0, "dropout mask[\(i)] of \(count) from \(offset)") }
+        }
+        return result
+    }
+
+    /// Dropout's mask is the uniform stream thresholded: element i is 1/keep exactly where the uniform fill's element i
+    /// is below keep, and about a fraction keep of the elements survive.
+    static func dropoutMaskCheck(_ backend: any Backend) throws -> CheckResult {
+        var result = CheckResult(tolerance: "exact against the uniform stream; kept share within 4 standard errors")
+        let count = 40_000, key = PhiloxKey(seed: 7, stream: 0x1004)
+        for keep: Float in [0.5, 0.8, 1] {
+            let out = try backend.allocate(count: count, dtype: .float32)
+            try backend.fillDropoutMask(into: out, count: count, keep: keep, key: key, counter: carryCounter, streamOffset: 5)
+            let mask = try backend.download(out)
+            let uniforms = try backend.allocate(count: count, dtype: .float32)
+            try backend.fillRandom(.uniform, into: uniforms, count: count, key: key, counter: carryCounter, streamOffset: 5, probabilities: nil)
+            let u = try backend.download(uniforms)
+            for i in 0..<count { result.compare(Double(mask[i]), u[i] < keep ? Double(1 / keep) : 0, rtol: 0, atol: 0, "keep \(keep) [\(i)]") }
+            let kept = Double(mask.filter { $0 > 0 }.count) / Double(count), se = (Double(keep) * (1 - Double(keep)) / Double(count)).squareRoot()
+            result.compare(kept, Double(keep), rtol: 0, atol: 4 * se + 1e-12, "share kept at keep \(keep)")
+        }
         return result
     }
 
     public static let all: [Check] = [
         Check("philox", "Random123 known answers") { try knownAnswerCheck($0) },
         Check("philox", "bits and draws against the CPU backend", needsReference: true) { try agreementCheck($0) },
+        Check("philox", "dropout masks: the uniform stream thresholded") { try dropoutMaskCheck($0) },
     ]
 }

@@ -64,6 +64,18 @@ public struct Recipe: Sendable, CustomStringConvertible {
             c.model.posterior = .grid
             c.model.grid = GridShape(rows: 2, columns: 2)
         },
+        // ProdLDA's parts: the softmax-Gaussian, batch norm on the heads and (annealed) on the logits, both dropouts, a
+        // linear decoder
+        Recipe(name: "topic-model parts") { c in
+            c.model.latent = .softmaxGaussian
+            c.model.decoderHidden = []
+            c.model.decoderBatchNorm = true
+            c.model.decoderBatchNormAnnealEpochs = 1
+            c.model.encoderHeadBatchNorm = true
+            c.model.dropout = 0.2
+            c.model.latentDropout = 0.2
+            c.beta1 = 0.99
+        },
         Recipe(name: "dvae") { c in
             c.model.latent = .dvae
             c.model.gibbsChains = 8

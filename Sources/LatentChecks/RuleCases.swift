@@ -311,8 +311,42 @@ public let familyCases: [RuleCase] = {
             }
             return y
         }))
+    // ProdLDA's decoder batch norm: the scale a constant 1 (as BatchNorm keeps it when it does not learn it), the
+    // shift learned, ε = 1e-3
+    cases.append(RuleCase(
+        description: "batchNorm fixed scale, learned shift, eps 1e-3", inputs: [(6, 3, -2...2, false), (1, 3, 1...1, true), (1, 3, -1...1, false)],
+        tape: { t, x in
+            let statistics = try BatchNorm(name: "bn", features: 3, epsilon: 1e-3, momentum: 1e-3, learnsScale: false, on: t.backend)
+            return try t.batchNorm(x[0], scale: x[1], shift: x[2], runningMean: statistics.runningMean, runningVariance: statistics.runningVariance,
+                                   epsilon: statistics.epsilon, momentum: statistics.momentum)
+        },
+        reference: { x in
+            var y = [Double](repeating: 0, count: 18)
+            for c in 0..<3 {
+                let col = (0..<6).map { x[0][$0 * 3 + c] }
+                let m = col.reduce(0, +) / 6, v = col.reduce(0) { $0 + ($1 - m) * ($1 - m) } / 6
+                for r in 0..<6 { y[r * 3 + c] = (col[r] - m) / (v + Double(Float(1e-3))).squareRoot() + x[2][c] }
+            }
+            return y
+        }))
+    // inverted dropout: the mask is a constant of the step, so y = x ⊙ mask and dx = dy ⊙ mask
+    cases.append(RuleCase(
+        description: "dropout keep 0.7", inputs: [(5, 8, -2...2, false)],
+        tape: { t, x in try t.dropout(x[0], keep: 0.7, key: PhiloxKey(seed: 3, stream: 0x1004), counter: PhiloxCounter(0, 9, 0, 0), streamOffset: 2) },
+        reference: { x in
+            let u = try! dropoutReferenceUniforms(count: 40, key: PhiloxKey(seed: 3, stream: 0x1004), counter: PhiloxCounter(0, 9, 0, 0), streamOffset: 2)
+            return (0..<40).map { u[$0] < 0.7 ? x[0][$0] * Double(Float(1) / Float(0.7)) : 0 }
+        }))
     return cases
 }()
+
+/// The uniform stream dropout thresholds, drawn by the CPU backend (the reference of Philox's uniforms; the Philox
+/// checks hold it to Random123's known answers).
+func dropoutReferenceUniforms(count: Int, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int) throws -> [Float] {
+    let cpu = CPUBackend.shared, out = try cpu.allocate(count: count, dtype: .float32)
+    try cpu.fillRandom(.uniform, into: out, count: count, key: key, counter: counter, streamOffset: streamOffset, probabilities: nil)
+    return try cpu.download(out)
+}
 
 /// The structures the kernel tests cover: the chain, grids with several block rows, a single dense block.
 public let testedStructures: [PrecisionStructure] = [.chain(5), PrecisionStructure(blocks: 2, blockSize: 3), PrecisionStructure(blocks: 3, blockSize: 2),

@@ -77,6 +77,10 @@ public protocol Backend: AnyObject, Sendable {
     func fillRandom(
         _ distribution: RandomDistribution, into y: Buffer, count: Int,
         key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int, probabilities: Buffer?) throws
+    /// Dropout's mask with keep probability `keep` in (0, 1]: element `i` is `1 / keep` when the uniform that
+    /// ``fillRandom(_:into:count:key:counter:streamOffset:probabilities:)`` draws there for ``RandomDistribution/uniform``
+    /// is below `keep`, else 0 (inverted dropout: the kept values are scaled so that the mean is unchanged).
+    func fillDropoutMask(into y: Buffer, count: Int, keep: Float, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int) throws
     /// Gamma(α_i, 1) variates by Marsaglia-Tsang (α < 1 boosted from α + 1 by u^(1/α)), clamped below at the smallest
     /// normal float. Element `i`'s attempt `a` uses the Philox block with counter `(streamOffset + i, a, counter.c0,
     /// counter.c1)`.
@@ -374,6 +378,13 @@ extension Backend {
     /// Gamma variates from element 0 of the stream (`streamOffset` 0).
     public func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter) throws {
         try fillGamma(concentration: alpha, into: y, count: count, key: key, counter: counter, streamOffset: 0)
+    }
+
+    /// Checks the shared argument rules of ``fillDropoutMask(into:count:keep:key:counter:streamOffset:)``.
+    public func checkDropoutMask(_ y: Buffer, _ count: Int, keep: Float, streamOffset: Int) throws {
+        try require(keep > 0 && keep <= 1, "dropout: the keep probability must lie in (0, 1], got \(keep)")
+        try require(streamOffset >= 0, "random fill: negative stream offset \(streamOffset)")
+        try y.check(holds: count, "dropout mask")
     }
 
     /// Checks the shared argument rules of ``fillRandom(_:into:count:key:counter:streamOffset:probabilities:)``.

@@ -26,6 +26,13 @@ extension OpenCLBackend {
         try launch(.random, "random_\(distribution.rawValue)_f32", global: philoxBlocks(count: count, streamOffset: streamOffset), args)
     }
 
+    public func fillDropoutMask(into y: Buffer, count: Int, keep: Float, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int) throws {
+        try checkDropoutMask(y, count, keep: keep, streamOffset: streamOffset)
+        try launch(.random, "random_dropout_mask_f32", global: philoxBlocks(count: count, streamOffset: streamOffset),
+                   [.buffer(try mem(y, "dropout mask")), .float(keep)]
+                   + philoxArguments(count: count, key: key, counter: counter, streamOffset: streamOffset))
+    }
+
     public func fillGamma(concentration alpha: Buffer, into y: Buffer, count: Int, key: PhiloxKey, counter: PhiloxCounter,
                           streamOffset: Int) throws {
         try require(streamOffset >= 0, "gamma fill: negative stream offset \(streamOffset)")

@@ -92,7 +92,8 @@ struct EvalCommand: ParsableCommand {
         }
         if let bound = result.perplexityBound, let tokens = result.tokensPerDocument {
             print(String(format: "test perplexity %.1f", result.perplexity ?? bound) + (result.perplexity == nil ? " (bound: exp(-ELBO per token))" : "")
-                  + String(format: ", bound %.1f; %.1f tokens per document", bound, tokens))
+                  + String(format: ", bound %.1f (corpus: exp(Σ -ELBO / Σ tokens)), per-document bound %.1f (mean of exp(-ELBO_d / N_d)); "
+                           + "%.1f tokens per document", bound, result.documentPerplexityBound ?? .nan, tokens))
         }
         print(String(format: "%.1f s on %@", Date().timeIntervalSince(started), backend.name)
               + (communicator.map { " × \($0.size) ranks" } ?? ""))

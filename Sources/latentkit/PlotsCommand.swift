@@ -152,6 +152,7 @@ struct PlotsCommand: ParsableCommand {
         case .concrete: return "class probabilities"
         case .dirichlet: return "α/α₀"
         case .dvae: return "q(z = 1)"
+        case .softmaxGaussian: return "softmax(mean)"
         }
     }
 

@@ -61,7 +61,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Decoder likelihood: bernoulli (binarised data), gaussian (continuous) or multinomial (counts, e.g. bags of words; default with --data: from the data's values).")
     var likelihood: Likelihood?
     @Option(help: "Train on the first N training images only.") var limit: Int?
-    @Option(help: "Latent family: gaussian, logit-normal, concrete, dirichlet or dvae.") var latent: LatentFamily?
+    @Option(help: "Latent family: gaussian, logit-normal, concrete, dirichlet, dvae or softmax-gaussian (ProdLDA's; the default for counts).") var latent: LatentFamily?
     @Option(help: "Logit-normal prior variance α (prior N(0, α I) on the logits; default 1.78).") var priorVariance: Float?
     @Option(help: "KL term: analytic or monte-carlo (default: monte-carlo for logit-normal, else analytic; for concrete, analytic is the categorical KL of Jang et al.).") var kl: KLEstimator?
     @Option(help: "Importance samples k of the IWAE or Rényi bound (1: the ELBO; default 5 with --objective iwae or renyi).") var iwSamples: Int?
@@ -77,10 +77,22 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Concrete: the annealing floor (default 0.5).") var minTemperature: Float?
     @Option(help: "Dirichlet: logistic-normal approximation for sampling: laplace or kl.") var dirichletApprox: DirichletApproximation?
     @Option(help: "Dirichlet: alpha activation: softplus, exp-tanh or scaled-softmax.") var alphaActivation: AlphaActivation?
-    @Option(help: "Dirichlet: the symmetric prior's concentration (default 1).") var priorConcentration: Float?
+    @Option(help: "Dirichlet and softmax-gaussian: the symmetric Dirichlet prior's concentration α (default 1; softmax-gaussian: its Laplace approximation).") var priorConcentration: Float?
     @Option(help: "Dirichlet: what the decoder is given: clr (the sample's centred log-ratio, default) or simplex (the sample z, as paper 000).")
     var decoderInput: DirichletDecoderInput?
     @Flag(help: "Batch normalisation on the hidden layers (running statistics at evaluation).") var batchNorm = false
+    @Flag(inversion: .prefixedNo, help: "Batch normalisation of the decoder's output logits, scale fixed at 1, learned shift, ε = momentum = 1e-3 (ProdLDA's; default on for counts).")
+    var decoderBatchNorm: Bool?
+    @Option(help: "Fade the decoder's batch norm out over the first E epochs (Scholar's annealing; default 0: kept throughout).")
+    var decoderBatchNormAnneal: Int?
+    @Flag(inversion: .prefixedNo, help: "Batch normalisation without scale or shift on the encoder's output heads (ProdLDA's; default on for counts).")
+    var encoderHeadBatchNorm: Bool?
+    @Option(help: "Dropout probability on the encoder's last hidden layer, in training (default 0; 0.2 for counts).") var dropout: Float?
+    @Option(help: "Dropout probability on the latent sample the decoder sees, in training (default 0; 0.2 for counts).") var latentDropout: Float?
+    @Option(help: "Adam β₁ (default 0.9; 0.99 for counts).") var adamBeta1: Float?
+    @Option(help: "Adam β₂ (default 0.999).") var adamBeta2: Float?
+    @Flag(inversion: .prefixedNo, help: "Bags of words: a fixed decoder bias of the training corpus's log word frequencies (Scholar's background).")
+    var backgroundBias: Bool?
     @Option(help: "Gaussian: the posterior's precision structure: diagonal, chain (tridiagonal) or grid (block-tridiagonal).") var posterior: PosteriorStructure?
     @Option(help: "Grid posterior: RxC latent grid, R·C = latent size (default: the squarest, 4x5 for 20).") var grid: String?
     @Option(help: "Discrete VAE: β of the spike-and-exponential smoothing, in (0, 80] (default 3).") var beta: Float?
@@ -99,8 +111,15 @@ struct TrainCommand: ParsableCommand {
         let data = try config.loadData(trainLimit: config.trainLimit, testLimit: 1)
         if !resuming, let files = config.data {
             try config.model.fit(to: data.train, from: files.train, likelihood: likelihood, decoderInput: decoderInput)
+            CountRecipe.apply(to: &config, keeping: givenRecipeSettings, documents: data.train.count)
+            config.model.klEstimator = kl ?? config.model.effectiveKLEstimator
+            do { try config.validate() } catch { throw ValidationError("\(error)") }
         }
         let trainer = try Trainer(config: config, backend: backend, train: data.train, communicator: communicator)
+        if trainer.flooredBackgroundWords > 0 && root {
+            print("note: \(trainer.flooredBackgroundWords) of the vocabulary's words never occur in the training documents; the background "
+                  + "bias gives them the frequency of half an occurrence")
+        }
         if !resuming && root { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
             try trainer.restore(from: Checkpoint.read(run.checkpoint))  // every rank reads it: the run folder is shared
@@ -185,6 +204,19 @@ struct TrainCommand: ParsableCommand {
             shouldStop: { stop.isSet })
     }
 
+    /// The settings of the count recipe that flags chose (``CountRecipe``).
+    var givenRecipeSettings: Set<RecipeSetting> {
+        let given: [(RecipeSetting, Bool)] = [
+            (.latent, latent != nil), (.hidden, hidden != nil), (.decoderHidden, decoderHidden != nil), (.activation, activation != nil),
+            (.epochs, epochs != nil), (.batchSize, batchSize != nil), (.learningRate, learningRate != nil), (.adamBeta1, adamBeta1 != nil),
+            (.adamBeta2, adamBeta2 != nil), (.decoderBatchNorm, decoderBatchNorm != nil), (.decoderBatchNormAnneal, decoderBatchNormAnneal != nil),
+            (.encoderHeadBatchNorm, encoderHeadBatchNorm != nil), (.dropout, dropout != nil), (.latentDropout, latentDropout != nil),
+            (.backgroundBias, backgroundBias != nil), (.priorConcentration, priorConcentration != nil),
+            (.warmup, warmupSteps != nil || warmupEpochs != nil), (.dirichletApproximation, dirichletApprox != nil),
+        ]
+        return Set(given.filter(\.1).map(\.0))
+    }
+
     /// The run's configuration and directory, new or resumed, with flags checked before anything runs.
     func prepare() throws -> (RunConfig, RunDirectory, Bool) {
         if let resume {
@@ -204,7 +236,10 @@ struct TrainCommand: ParsableCommand {
                                            ("--beta", beta != nil), ("--groups", groups != nil), ("--gibbs-chains", gibbsChains != nil),
                                            ("--gibbs-steps", gibbsSteps != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
-                                           ("--test-fraction", testFraction != nil)]
+                                           ("--test-fraction", testFraction != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
+                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
+                                           ("--dropout", dropout != nil), ("--latent-dropout", latentDropout != nil), ("--adam-beta1", adamBeta1 != nil),
+                                           ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -272,15 +307,25 @@ struct TrainCommand: ParsableCommand {
         if let priorTemperature { config.model.priorTemperature = priorTemperature }
         if let anneal { config.model.annealRate = anneal }
         if let minTemperature { config.model.minimumTemperature = minTemperature }
-        if [dirichletApprox != nil, alphaActivation != nil, priorConcentration != nil, decoderInput != nil].contains(true)
-            && config.model.latent != .dirichlet {
-            throw ValidationError("--dirichlet-approx, --alpha-activation, --prior-concentration and --decoder-input apply to --latent dirichlet only")
+        if [dirichletApprox != nil, alphaActivation != nil, decoderInput != nil].contains(true) && config.model.latent != .dirichlet {
+            throw ValidationError("--dirichlet-approx, --alpha-activation and --decoder-input apply to --latent dirichlet only")
+        }
+        if priorConcentration != nil && !config.model.hasSimplexLatent {
+            throw ValidationError("--prior-concentration applies to --latent dirichlet and softmax-gaussian only")
         }
         if let decoderInput { config.model.dirichletDecoderInput = decoderInput }
         if let dirichletApprox { config.model.dirichletApproximation = dirichletApprox }
         if let alphaActivation { config.model.alphaActivation = alphaActivation }
         config.model.priorConcentration = priorConcentration
         config.model.batchNorm = batchNorm
+        if let decoderBatchNorm { config.model.decoderBatchNorm = decoderBatchNorm }
+        if let decoderBatchNormAnneal { config.model.decoderBatchNormAnnealEpochs = decoderBatchNormAnneal }
+        if let encoderHeadBatchNorm { config.model.encoderHeadBatchNorm = encoderHeadBatchNorm }
+        if let dropout { config.model.dropout = dropout }
+        if let latentDropout { config.model.latentDropout = latentDropout }
+        if let adamBeta1 { config.beta1 = adamBeta1 }
+        if let adamBeta2 { config.beta2 = adamBeta2 }
+        if let backgroundBias { config.model.backgroundBias = backgroundBias }
         if let posterior { config.model.posterior = posterior }
         if let grid {
             guard let shape = GridShape(parsing: grid) else { throw ValidationError("--grid takes RxC with positive integers, e.g. 4x5; got '\(grid)'") }
@@ -313,7 +358,10 @@ struct TrainCommand: ParsableCommand {
         config.warmupSteps = warmupSteps
         config.warmupEpochs = warmupSteps != nil ? 0 : warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself
-        do { try config.validate() } catch { throw ValidationError("\(error)") }
+        // with --data and no --likelihood the likelihood (and so what applies) is known once the data are read: fit checks then
+        if data == nil || likelihood != nil {
+            do { try config.validate() } catch { throw ValidationError("\(error)") }
+        }
         let stamp = DateFormatter()
         stamp.dateFormat = "yyyyMMdd-HHmmss"
         let dataName = URL(fileURLWithPath: config.dataName).deletingPathExtension().lastPathComponent

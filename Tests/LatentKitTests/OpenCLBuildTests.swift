@@ -24,7 +24,7 @@ import TestSupport
         expected[.reductions] = ReduceOp.allCases.flatMap { ["reductions_\($0.rawValue)_rows_f32", "reductions_\($0.rawValue)_columns_f32"] }
             + ["reductions_sum_columns_tiled_f32"]
             + SoftmaxOp.allCases.map { "reductions_\($0.rawValue)_f32" }
-        expected[.random] = RandomDistribution.allCases.map { "random_\($0.rawValue)_f32" } + ["random_bits_u32", "random_gather_bernoulli_f32"]
+        expected[.random] = RandomDistribution.allCases.map { "random_\($0.rawValue)_f32" } + ["random_bits_u32", "random_gather_bernoulli_f32", "random_dropout_mask_f32"]
         expected[.memory] = ["memory_gather_rows_f32", "memory_fill_f32", "memory_copy_block_f32"]
         expected[.optimisers] = ["optimisers_adam_f32"]
         expected[.distributions] = ["gaussian_sample", "gaussian_kl", "bernoulli_log_likelihood", "gaussian_log_density", "gaussian_posterior"]

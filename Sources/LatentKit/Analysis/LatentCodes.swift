@@ -14,6 +14,8 @@ public enum CodeKind: String, Sendable {
     case probabilities
     /// Dirichlet: α / α₀, the posterior mean on the simplex.
     case normalisedAlpha = "normalised-alpha"
+    /// Softmax-Gaussian: softmax of the Gaussian's mean, the topic proportions ProdLDA reads.
+    case softmaxMean = "softmax-mean"
     /// Discrete VAE: q(z_u = 1 | x) of each binary unit, along the median path ρ = 1/2 of the hierarchical posterior.
     case unitProbabilities = "unit-probabilities"
 }
@@ -26,11 +28,12 @@ extension LatentFamily {
         case .concrete: return .probabilities
         case .dirichlet: return .normalisedAlpha
         case .dvae: return .unitProbabilities
+        case .softmaxGaussian: return .softmaxMean
         }
     }
 
     /// Codes on a simplex (probabilities), compared by the Hellinger distance rather than the Euclidean (paper 000).
-    public var hasSimplexCodes: Bool { self == .concrete || self == .dirichlet }
+    public var hasSimplexCodes: Bool { self == .concrete || self == .dirichlet || self == .softmaxGaussian }
 }
 
 /// `count` codes of `size` values, row-major, with the label of each image.

@@ -87,7 +87,7 @@ public struct LatentPictures {
         switch family {
         case .gaussian: coordinate = inverseNormalCDF
         case .logitNormal: coordinate = { $0 }
-        case .concrete, .dirichlet, .dvae:
+        case .concrete, .dirichlet, .dvae, .softmaxGaussian:
             throw DataError("the lattice is drawn for gaussian and logit-normal latents; a \(family.rawValue) latent of size 2 "
                             + "is one simplex coordinate — see scatter.svg instead")
         }

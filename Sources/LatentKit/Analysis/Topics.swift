@@ -15,26 +15,69 @@ public struct Topic: Sendable {
     public let coherence: Double
 }
 
+/// A topic model's topics scored as the field scores them.
+public struct TopicReport: Sendable {
+    public let topics: [Topic]
+    /// The mean of the topics' NPMI.
+    public let meanCoherence: Double
+    /// Topic diversity TD@25 (Dieng et al. 2020): the unique words among every topic's top 25, divided by 25 K.
+    public let diversity: Double
+    /// Topics that share fewer than half of their top words with every other topic.
+    public let distinct: Int
+}
+
 public enum Topics {
+    /// Words per topic of the diversity measure TD@25.
+    public static let diversityWords = 25
+
     /// The topics of `model` (multinomial likelihood, linear decoder) with the `top` words of each, and their NPMI on
     /// `documents` (counts, one row per document). `vocabulary` names the columns.
     public static func extract(from model: VAE, on backend: any Backend, vocabulary: [String], top: Int,
                                documents: LabelledImages) throws -> [Topic] {
+        try report(from: model, on: backend, vocabulary: vocabulary, top: top, documents: documents).topics
+    }
+
+    /// ``extract(from:on:vocabulary:top:documents:)`` with the diversity and the count of distinct topics.
+    public static func report(from model: VAE, on backend: any Backend, vocabulary: [String], top: Int,
+                              documents: LabelledImages) throws -> TopicReport {
+        try score(weights: try weights(of: model, on: backend, vocabulary: vocabulary), topics: model.config.latentSize,
+                  vocabulary: vocabulary, top: top, documents: documents)
+    }
+
+    /// The `K × V` topic-word matrix of `model` (row k: latent unit k's decoder weights, the values topics rank by).
+    public static func weights(of model: VAE, on backend: any Backend, vocabulary: [String]) throws -> [Float] {
         let config = model.config
         try require(config.likelihood == .multinomial, "topics need a run with the multinomial likelihood (bags of words), not \(config.likelihood.rawValue)")
         try require(model.decoder.isEmpty, "topics read the word weights of a linear decoder: train with --decoder-hidden none "
                     + "(this run's decoder has hidden layers \(config.decoderWidths))")
         try require(vocabulary.count == config.inputSize, "the vocabulary has \(vocabulary.count) words but the model has \(config.inputSize) columns")
+        return try backend.download(model.outputHead.weight.buffer)  // latent × vocabulary
+    }
+
+    /// Scores any `topics × V` topic-word matrix (row-major; larger means more of the word): each topic's `top` words
+    /// and their NPMI on `documents`, the topic diversity TD@25 and the distinct topics. One scorer for LatentKit's
+    /// topics and for other tools' (Pyro, scikit-learn, gensim), so that all are scored alike.
+    public static func score(weights: [Float], topics k: Int, vocabulary: [String], top: Int, documents: LabelledImages) throws -> TopicReport {
+        let v = vocabulary.count
+        try require(k >= 1 && weights.count == k * v, "the topic-word matrix has \(weights.count) values, not \(k) topics x \(v) words")
+        try require(documents.pixelsPerImage == v, "the documents have \(documents.pixelsPerImage) words per row, the vocabulary \(v)")
         try require(top >= 2, "--top must be at least 2 (coherence needs word pairs), got \(top)")
-        let weights = try backend.download(model.outputHead.weight.buffer)  // latent × vocabulary
-        let n = min(top, vocabulary.count)
-        let presence = DocumentFrequencies(documents)
-        return (0..<config.latentSize).map { k in
-            let row = weights[(k * vocabulary.count)..<((k + 1) * vocabulary.count)]
-            let best = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(n)
-            return Topic(unit: k, words: best.map { (vocabulary[$0 - row.startIndex], row[$0]) },
-                         coherence: presence.npmi(best.map { $0 - row.startIndex }))
+        if let bad = weights.firstIndex(where: { !$0.isFinite }) {
+            throw DataError("the topic-word matrix has a non-finite value at topic \(bad / v), word \(bad % v)")
         }
+        let n = min(top, v), presence = DocumentFrequencies(documents)
+        let ranked = (0..<k).map { topic -> [Int] in
+            let row = weights[(topic * v)..<((topic + 1) * v)]
+            return row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(max(n, diversityWords)).map { $0 - row.startIndex }
+        }
+        let topics = ranked.enumerated().map { topic, words in
+            Topic(unit: topic, words: words.prefix(n).map { (vocabulary[$0], weights[topic * v + $0]) }, coherence: presence.npmi(Array(words.prefix(n))))
+        }
+        let d = min(diversityWords, v)
+        let diversity = Double(Set(ranked.flatMap { $0.prefix(d) }).count) / Double(d * k)
+        let sets = ranked.map { Set($0.prefix(n)) }
+        let distinct = (0..<k).filter { a in (0..<k).allSatisfy { b in a == b || 2 * sets[a].intersection(sets[b]).count < n } }.count
+        return TopicReport(topics: topics, meanCoherence: topics.map(\.coherence).reduce(0, +) / Double(k), diversity: diversity, distinct: distinct)
     }
 
     /// Reads a vocabulary file: one word per line, in the data's column order; blank lines are errors.

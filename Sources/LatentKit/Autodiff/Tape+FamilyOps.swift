@@ -106,6 +106,15 @@ extension Tape {
         return recordFamily(.dirichletLogDensity(sample: z, alpha: alpha), lp, inputs: [z, alpha])
     }
 
+    /// Inverted dropout: each element of `x` kept with probability `keep` and scaled by 1/keep, else 0, the mask drawn
+    /// from Philox (``Backend/fillDropoutMask(into:count:keep:key:counter:streamOffset:)``), so that every backend drops
+    /// the same elements. The product's rule is the gradient: `dx = dy · mask`.
+    public func dropout(_ x: Tensor, keep: Float, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int = 0) throws -> Tensor {
+        let mask = try pool.tensor(rows: x.rows, cols: x.cols)
+        try backend.fillDropoutMask(into: mask.buffer, count: mask.count, keep: keep, key: key, counter: counter, streamOffset: streamOffset)
+        return try binary(.mul, x, mask)
+    }
+
     /// Batch normalisation of each column of `x` by the batch's statistics, which also updates the running ones.
     public func batchNorm(_ x: Tensor, scale: Tensor, shift: Tensor, runningMean: Tensor, runningVariance: Tensor,
                           epsilon: Float, momentum: Float) throws -> Tensor {

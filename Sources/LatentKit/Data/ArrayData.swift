@@ -98,6 +98,12 @@ extension LabelledImages {
         firstValue { !$0.isCount }
     }
 
+    /// The first item whose values are all 0, if any (a document with no tokens, for the multinomial likelihood).
+    public func firstEmptyRow() -> Int? {
+        let d = pixelsPerImage
+        return (0..<count).first { r in !pixels[(r * d)..<((r + 1) * d)].contains { $0 != 0 } }
+    }
+
     private func firstValue(where test: (Float) -> Bool) -> (item: Int, feature: Int, value: Float)? {
         guard let i = pixels.firstIndex(where: test) else { return nil }
         return (i / pixelsPerImage, i % pixelsPerImage, pixels[i])

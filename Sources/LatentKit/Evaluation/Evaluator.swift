@@ -26,6 +26,9 @@ public struct EvaluationResult: Sendable {
     /// exp(−ELBO per token): the perplexity bound of topic-model papers (ProdLDA's), with its importance-sampled
     /// counterpart from the NLL; nil unless the likelihood is multinomial.
     public var perplexityBound: Double? { tokensPerDocument.map { Foundation.exp(negativeELBO / $0) } }
+    /// The mean over documents of exp(−ELBO_d / N_d): the per-document perplexity bound (papers mix it with the corpus-level
+    /// ``perplexityBound``, exp(Σ −ELBO_d / Σ N_d)).
+    public var documentPerplexityBound: Double?
     public var perplexity: Double? { tokensPerDocument.flatMap { t in negativeLogLikelihood.map { Foundation.exp($0 / t) } } }
     /// Units with activity above 0.01.
     public var activeUnits: Int { unitActivity.filter { $0 > 0.01 }.count }
@@ -39,6 +42,7 @@ public struct EvaluationResult: Sendable {
             d["tokens_per_document"] = tokensPerDocument
             d["perplexity_bound"] = perplexityBound ?? NSNull()
             d["perplexity"] = perplexity ?? NSNull()
+            d["perplexity_bound_document"] = documentPerplexityBound ?? NSNull()
         }
         if let logZ {
             d["log_z"] = logZ
@@ -100,7 +104,13 @@ public final class Evaluator {
     /// Single-sample ELBO over `x`, in batches; returns the per-image means of -log p(x|z) and KL. For the Concrete,
     /// the discrete model's (CategoricalEvaluation.swift), or with `relaxed` the relaxed objective it was trained on.
     public func elbo(_ x: Tensor, batchSize: Int = 500, seed: UInt32 = 1, relaxed: Bool = false) throws -> (reconstruction: Double, kl: Double) {
-        var reconstruction = 0.0, kl = 0.0
+        let rows = try elboRows(x, batchSize: batchSize, seed: seed, relaxed: relaxed)
+        return (rows.reconstruction.reduce(0, +) / Double(x.rows), rows.kl.reduce(0, +) / Double(x.rows))
+    }
+
+    /// ``elbo(_:batchSize:seed:relaxed:)`` of each row: −log p(x|z) and the KL of every image (one read-back a batch).
+    public func elboRows(_ x: Tensor, batchSize: Int = 500, seed: UInt32 = 1, relaxed: Bool = false) throws -> (reconstruction: [Double], kl: [Double]) {
+        var reconstruction: [Double] = [], kl: [Double] = []
         let wasTraining = model.training
         model.training = false  // batch normalisation by its running statistics
         defer { model.training = wasTraining }
@@ -117,22 +127,22 @@ public final class Evaluator {
             model.batchSlice = nil
             if model.config.latent == .concrete && !relaxed {
                 let z = try model.categoricalSample(logits: try q.location, gumbel: noise, on: tape)
-                let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(z.oneHot, on: tape), on: tape))
-                let klSum = try tape.sumAll(tape.categoricalKL(try q.location, categories: model.config.categories))
-                reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
-                kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0])
+                let ll = try model.logLikelihood(xb, model.decode(z.oneHot, on: tape), on: tape)
+                let klRows = try tape.categoricalKL(try q.location, categories: model.config.categories)
+                reconstruction += try backend.download(ll.buffer, offset: 0, count: b).map { -Double($0) }
+                kl += try backend.download(klRows.buffer, offset: 0, count: b).map(Double.init)
                 continue
             }
             let (y, input) = try model.sample(q, noise: noise, on: tape)
-            let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(input, on: tape), on: tape))
+            let ll = try model.logLikelihood(xb, model.decode(input, on: tape), on: tape)
             // the analytic KL where the family has one (the same expectation as Monte Carlo, without its noise);
             // for the Concrete, the KL the model was trained with (its "analytic" one is a different objective)
-            let klSum = try tape.sumAll(model.kl(q, latent: y, estimator: model.config.hasAnalyticKL ? .analytic : nil, on: tape))
-            reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
-            kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0])
+            let klRows = try model.kl(q, latent: y, estimator: model.config.hasAnalyticKL ? .analytic : nil, on: tape)
+            reconstruction += try backend.download(ll.buffer, offset: 0, count: b).map { -Double($0) }
+            kl += try backend.download(klRows.buffer, offset: 0, count: b).map(Double.init)
         }
         tape.reset()
-        return (reconstruction / Double(x.rows), kl / Double(x.rows))
+        return (reconstruction, kl)
     }
 
     /// E_q[u|x] for every image and unit: the mean of the Gaussian variable (Gaussian; for the logit-normal, of the
@@ -153,6 +163,8 @@ public final class Evaluator {
             case .concrete:
                 let groups = model.config.categoricalGroups
                 m = try tape.unary(.exp, tape.logSoftmax(tape.reshape(q.location, rows: b * groups, cols: nz / groups)))
+            case .softmaxGaussian:
+                m = try tape.unary(.exp, tape.logSoftmax(q.location))
             case .dirichlet:
                 m = try tape.binary(.div, q.location, tape.sum(q.location, axis: .eachRow), broadcast: .column)
             case .dvae:
@@ -265,7 +277,8 @@ public final class Evaluator {
         if model.config.latent == .dvae {
             return try evaluateDiscreteVAE(x, k: k, importanceSampling: importanceSampling, progress: progress)
         }
-        let (reconstruction, kl) = try elbo(x)
+        let rows = try elboRows(x)
+        let reconstruction = rows.reconstruction.reduce(0, +) / Double(x.rows), kl = rows.kl.reduce(0, +) / Double(x.rows)
         let nll = importanceSampling ? try importanceSampledNLL(x, k: k, progress: progress) : nil
         var result = EvaluationResult(
             negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl,
@@ -277,7 +290,12 @@ public final class Evaluator {
         }
         if model.config.likelihood == .multinomial {
             let n = min(limit ?? test.count, test.count)
-            result.tokensPerDocument = test.pixels.prefix(n * test.pixelsPerImage).reduce(0) { $0 + Double($1) } / Double(n)
+            let v = test.pixelsPerImage
+            let tokens = (0..<n).map { d in test.pixels[(d * v)..<((d + 1) * v)].reduce(0) { $0 + Double($1) } }
+            result.tokensPerDocument = tokens.reduce(0, +) / Double(n)
+            // the mean over documents of exp(−ELBO_d / N_d), the per-document form some topic-model papers report
+            result.documentPerplexityBound = (0..<n).map { d in Foundation.exp((rows.reconstruction[d] + rows.kl[d]) / max(tokens[d], 1)) }
+                .reduce(0, +) / Double(n)
         }
         return result
     }

@@ -2,6 +2,8 @@
 // log-densities and KL term of q(z|x) and p(z).
 //   gaussian      y = mean + e^(lv/2) ε, ε ~ N(0, I); decoder sees y; prior N(0, I)
 //   logit-normal  the same y, decoder sees z = σ(y); prior on y N(0, α I) (paper 001)
+//   softmax-gaussian  the same y, decoder sees z = softmax(y); prior on y N(0, (1/α)(1 − 1/K) I), the Laplace
+//                 approximation of Dir(α·1) (ProdLDA)
 //   concrete      ExpConcrete (Maddison et al. 2017): y = log-softmax((log α + G) / λ) per categorical, G ~ Gumbel;
 //                 decoder sees z = e^y; prior: uniform locations, temperature λ_p
 // Each family's sample, densities and KL are single fused kernels with backward kernels (Tape+FamilyOps.swift).
@@ -109,6 +111,10 @@ extension VAE {
             let (mean, logVariance) = try gaussianParts(q)
             let (y, z) = try tape.logitNormalSample(mean: mean, logVariance: logVariance, noise: noise)
             return (y, z)
+        case .softmaxGaussian:
+            let (mean, logVariance) = try gaussianParts(q)
+            let y = try tape.gaussianSample(mean: mean, logVariance: logVariance, noise: noise)
+            return (y, try decoderInput(gaussian: y, on: tape))
         case .concrete:
             let y = try tape.concreteSample(logits: try q.location, gumbel: noise, temperature: temperature ?? self.temperature, categories: config.categories)
             return (y, try tape.unary(.exp, y))
@@ -118,6 +124,12 @@ extension VAE {
             let s = try dvaeSample(q, uniforms: noise, on: tape)
             return (s.indicator, s.zeta)
         }
+    }
+
+    /// What the decoder sees of a Gaussian latent `y` of the families whose sample is one (the fused path of
+    /// ``Objective/elbo(model:x:posterior:noise:klWeight:on:)`` samples y itself): y, or softmax(y) for the softmax-Gaussian.
+    public func decoderInput(gaussian y: Tensor, on tape: Tape) throws -> Tensor {
+        config.latent == .softmaxGaussian ? try tape.unary(.exp, tape.logSoftmax(y)) : y
     }
 
     /// The ExpConcrete log-density of each row of `y` (summed over its categoricals) for logits `logAlpha` (nil:
@@ -131,7 +143,7 @@ extension VAE {
     /// Concrete densities are those of the ExpConcrete variable y, whose map to z = e^y is shared.
     public func logDensities(latent y: Tensor, posterior q: Posterior, on tape: Tape) throws -> (posterior: Tensor, prior: Tensor) {
         switch config.latent {
-        case .gaussian, .logitNormal:
+        case .gaussian, .logitNormal, .softmaxGaussian:
             let (mean, logVariance) = try gaussianParts(q)
             let zero = try tape.pool.tensor(rows: y.rows, cols: y.cols)
             let priorLogVariance = try tape.pool.tensor(rows: y.rows, cols: y.cols)

@@ -25,6 +25,9 @@ public enum LatentFamily: String, CaseIterable, Codable, Sendable {
     case dirichlet
     /// Rolfe's discrete VAE (paper 002): binary z smoothed by spike-and-exponential ζ, an RBM prior (DiscreteVAE.swift).
     case dvae
+    /// ProdLDA's latent (Srivastava & Sutton 2017): y from a diagonal Gaussian, the decoder sees z = softmax(y) on the
+    /// simplex; the prior on y is the Laplace approximation of a symmetric Dirichlet(α), N(0, (1/α)(1 − 1/K) I).
+    case softmaxGaussian = "softmax-gaussian"
 }
 
 /// What the decoder of a Dirichlet VAE is given of a sample z on the simplex.
@@ -103,6 +106,28 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var priorConcentration: Float?
     /// Batch normalisation after every hidden layer's affine map (before its activation).
     public var batchNorm: Bool = false
+    /// ProdLDA's batch normalisation of the decoder's output logits (scale fixed at 1, learned shift, ε and momentum
+    /// ``decoderBatchNormEpsilon``): batch statistics in training, running ones in evaluation.
+    public var decoderBatchNorm: Bool = false
+    /// Scholar's annealing (Card et al. 2018): the decoder's logits are w·BN(η) + (1 − w)·η with w falling linearly from
+    /// 1 to 0 over this many epochs, BN(η) alone after them (0: no annealing, w = 1 throughout).
+    public var decoderBatchNormAnnealEpochs: Int = 0
+    /// ProdLDA's batch normalisation of the encoder's output heads, with neither scale nor shift (ε 1e-3, momentum 1e-3).
+    public var encoderHeadBatchNorm: Bool = false
+    /// Inverted dropout on the encoder's last hidden layer, and on the sample the decoder sees (training only; masks from
+    /// Philox, so every backend drops the same units).
+    public var dropout: Float = 0
+    public var latentDropout: Float = 0
+    /// A bag-of-words decoder adds the training corpus's log unigram frequencies to its logits, a fixed bias (Scholar,
+    /// Card et al. 2018), so that its weights model departures from the background.
+    public var backgroundBias: Bool = false
+    /// ProdLDA's ε of the decoder's and the heads' batch normalisation.
+    public static let decoderBatchNormEpsilon: Float = 1e-3
+    /// Their running statistics' momentum. Training normalises by the batch's statistics whatever it is; evaluation by the
+    /// running ones, which ProdLDA's 1e-3 leaves far from the data's after a short run (a fraction 0.999^t of their
+    /// initial 0 and 1 remains after t steps: 37% after 1,000), so PyTorch's 0.1 (pyro-ppl's ProdLDA keeps it too).
+    public static let decoderBatchNormMomentum: Float = 0.1
+
     /// Gaussian: the structure of the posterior's precision (StructuredGaussian.swift).
     public var posterior: PosteriorStructure = .diagonal
     /// `--posterior grid`: the latent grid (nil: the squarest, see ``effectiveGrid``).
@@ -152,6 +177,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         posteriorGroups = try c.decodeIfPresent(Int.self, forKey: .posteriorGroups) ?? 1
         gibbsChains = try c.decodeIfPresent(Int.self, forKey: .gibbsChains) ?? DiscreteVAEDefaults.gibbsChains
         gibbsSteps = try c.decodeIfPresent(Int.self, forKey: .gibbsSteps) ?? DiscreteVAEDefaults.gibbsSteps
+        decoderBatchNorm = try c.decodeIfPresent(Bool.self, forKey: .decoderBatchNorm) ?? false
+        decoderBatchNormAnnealEpochs = try c.decodeIfPresent(Int.self, forKey: .decoderBatchNormAnnealEpochs) ?? 0
+        encoderHeadBatchNorm = try c.decodeIfPresent(Bool.self, forKey: .encoderHeadBatchNorm) ?? false
+        dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
+        latentDropout = try c.decodeIfPresent(Float.self, forKey: .latentDropout) ?? 0
+        backgroundBias = try c.decodeIfPresent(Bool.self, forKey: .backgroundBias) ?? false
     }
 
     /// Dirichlet: β of the symmetric prior Dir(β·1). Default 1 (the uniform distribution on the simplex): paper
@@ -174,7 +205,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     /// The diagonal Gaussian's mean and log-variance heads are one layer of `2 nz` outputs: one GEMM and one epilogue
     /// for both, and one fused kernel for the sample and the KL (Objective.elbo).
-    public var joinsHeads: Bool { latent == .gaussian && posterior == .diagonal }
+    public var joinsHeads: Bool { (latent == .gaussian || latent == .softmaxGaussian) && posterior == .diagonal }
 
     /// Whether `--kl analytic` is the exact KL of the model's q and p. For the Concrete it is not: there it means
     /// Jang et al.'s KL of the discrete categoricals the relaxation stands for.
@@ -183,8 +214,20 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// The Dirichlet's number of components.
     public var components: Int { latentSize }
 
-    /// Log-variance of the prior on the Gaussian variable: 0 (N(0, I)) or log α.
-    public var priorLogVariance: Float { latent == .logitNormal ? Float.log(priorVariance) : 0 }
+    /// Log-variance of the prior on the Gaussian variable: 0 (N(0, I)), log α (logit-normal), or for the softmax-Gaussian
+    /// that of the Laplace approximation of Dir(α·1) in the softmax basis, log((1/α)(1 − 1/K)).
+    public var priorLogVariance: Float {
+        switch latent {
+        case .logitNormal: return Float.log(priorVariance)
+        case .softmaxGaussian:
+            let k = Double(latentSize), alpha = Double(effectivePriorConcentration)
+            return Float(Foundation.log((1 / alpha) * (1 - 1 / k)))
+        default: return 0
+        }
+    }
+
+    /// Whether the decoder's input lies on the simplex (its codes are topic proportions).
+    public var hasSimplexLatent: Bool { latent == .dirichlet || latent == .softmaxGaussian }
 
     public func validate() throws {
         if latent == .logitNormal {
@@ -201,8 +244,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         } else {
             try require(categoricalGroups == 1, "--categorical applies to --latent concrete only")
         }
-        if latent == .dirichlet {
-            try require(latentSize >= 2, "a Dirichlet needs K >= 2 components, got \(latentSize)")
+        if latent == .dirichlet || latent == .softmaxGaussian {
+            try require(latentSize >= 2, "a \(latent == .dirichlet ? "Dirichlet" : "softmax-Gaussian") needs K >= 2 components, got \(latentSize)")
             let beta = effectivePriorConcentration
             try require(beta > 0 && beta.isFinite, "--prior-concentration must be positive and finite, got \(beta)")
         }
@@ -213,6 +256,18 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(decoderWidths.allSatisfy { $0 >= 1 }, "decoder hidden layer sizes must be positive, got \(decoderWidths)")
         try require(decoderHidden == nil || latent != .dvae, "--decoder-hidden: the discrete VAE's decoder mirrors its encoder")
         try require(inputSize >= 1, "input size must be positive")
+        for (flag, p) in [("--dropout", dropout), ("--latent-dropout", latentDropout)] {
+            try require(p >= 0 && p < 1, "\(flag) must lie in [0, 1), got \(p)")
+        }
+        try require(decoderBatchNormAnnealEpochs >= 0, "--decoder-batch-norm-anneal must be >= 0 epochs, got \(decoderBatchNormAnnealEpochs)")
+        try require(decoderBatchNormAnnealEpochs == 0 || decoderBatchNorm, "--decoder-batch-norm-anneal needs --decoder-batch-norm")
+        try require(!backgroundBias || likelihood == .multinomial,
+                    "--background-bias applies to bags of words (the multinomial likelihood), not \(likelihood.rawValue)")
+        try require(!(decoderBatchNorm || backgroundBias) || likelihood != .gaussian,
+                    "--decoder-batch-norm applies to logits (Bernoulli or multinomial likelihood), not to a Gaussian decoder")
+        try require(latent != .dvae || !(decoderBatchNorm || encoderHeadBatchNorm || dropout > 0 || latentDropout > 0 || backgroundBias),
+                    "--decoder-batch-norm, --encoder-head-batch-norm, --dropout, --latent-dropout and --background-bias: the discrete VAE's "
+                    + "decoder and posterior do not take them")
     }
 }
 
@@ -230,6 +285,19 @@ public final class VAE {
     let alphaScale: Tensor?
     /// One per hidden layer (encoder then decoder) when batch normalisation is on.
     let normalisers: [BatchNorm]
+    /// ``ModelConfig/encoderHeadBatchNorm``: one per head (the joined heads' one covers both).
+    let headNormalisers: [BatchNorm]
+    /// ``ModelConfig/decoderBatchNorm``: on the output logits.
+    let outputNormaliser: BatchNorm?
+    /// ``ModelConfig/backgroundBias``: the training corpus's log unigram frequencies (`1 × inputSize`), fixed; set by the
+    /// trainer from its data (``setBackground(fromCounts:)``) and saved with the statistics.
+    public let background: Tensor?
+    /// The weight w of the decoder's batch norm in w·BN(η) + (1 − w)·η (``ModelConfig/decoderBatchNormAnnealEpochs``): the
+    /// trainer sets it every step; checkpoints record it, and evaluation uses the recorded value.
+    public var decoderBatchNormWeight: Float = 1
+    /// The Philox counter of the current step's dropout masks (the trainer sets it every step, as it does the noise's).
+    public var dropoutCounter = PhiloxCounter()
+    let seed: UInt32
     /// Batch statistics (training) or running statistics (evaluation) for batch normalisation.
     public var training = false
     /// The discrete VAE's RBM prior, group couplings and persistent chains (nil for the other families).
@@ -257,6 +325,7 @@ public final class VAE {
     public init(_ config: ModelConfig, on backend: any Backend, seed: UInt32) throws {
         try config.validate()
         self.config = config
+        self.seed = seed
         temperature = config.temperature
         var stream: UInt32 = 0
         func layer(_ name: String, _ inputs: Int, _ outputs: Int) throws -> Dense {
@@ -285,6 +354,17 @@ public final class VAE {
             ? try layer("decoder.log_variance", back.last!, config.inputSize) : nil
         normalisers = config.batchNorm
             ? try (encoder + decoder).map { try BatchNorm(name: "\($0.name).bn", features: $0.bias.cols, on: backend) } : []
+        let eps = ModelConfig.decoderBatchNormEpsilon
+        headNormalisers = config.encoderHeadBatchNorm
+            ? try ([meanHead] + (logVarianceHead.map { [$0] } ?? [])).map {
+                try BatchNorm(name: "\($0.name).bn", features: $0.bias.cols, epsilon: eps, momentum: ModelConfig.decoderBatchNormMomentum,
+                              learnsScale: false, learnsShift: false, on: backend)
+            } : []
+        outputNormaliser = config.decoderBatchNorm
+            ? try BatchNorm(name: "\(outputHead.name).bn", features: config.inputSize, epsilon: eps, momentum: ModelConfig.decoderBatchNormMomentum,
+                            learnsScale: false, on: backend) : nil
+        background = config.backgroundBias
+            ? try Tensor([Float](repeating: -Float.log(Float(config.inputSize)), count: config.inputSize), rows: 1, cols: config.inputSize, on: backend) : nil
         precisionHead = try VAE.makePrecisionHead(config, layer, on: backend)
         discrete = config.latent == .dvae ? try DiscreteVAEParts(config, on: backend, seed: seed, firstStream: stream + 1) : nil
     }
@@ -293,12 +373,16 @@ public final class VAE {
     public var parameters: [(String, Tensor)] {
         (encoder + [meanHead] + (logVarianceHead.map { [$0] } ?? []) + decoder + [outputHead] + (outputLogVarianceHead.map { [$0] } ?? []))
             .flatMap(\.parameters) + (alphaScale.map { [("encoder.alpha_scale", $0)] } ?? []) + normalisers.flatMap(\.parameters)
+            + (outputNormaliser?.parameters ?? [])
             + (precisionHead?.parameters ?? [])
             + (discrete?.parameters ?? [])
     }
 
     /// State that is saved but not trained: batch normalisation's running statistics.
-    public var statistics: [(String, Tensor)] { normalisers.flatMap(\.statistics) + (discrete?.statistics ?? []) }
+    public var statistics: [(String, Tensor)] {
+        normalisers.flatMap(\.statistics) + (discrete?.statistics ?? []) + headNormalisers.flatMap(\.statistics)
+            + (outputNormaliser?.statistics ?? []) + (background.map { [("decoder.background", $0)] } ?? [])
+    }
 
     /// Parameters the model keeps joined that checkpoints store as the layers they stand for: the diagonal Gaussian's
     /// heads (``ModelConfig/joinsHeads``) are `encoder.mean` and `encoder.log_variance`, as they always were.
@@ -313,6 +397,7 @@ public final class VAE {
         for (name, p) in parameters + statistics { try checkpoint.load(name, into: p, on: backend, joined: joinedColumns) }
         if let t = checkpoint.metadata["temperature"].flatMap(Float.init) { temperature = t }
         if let logZ = checkpoint.metadata["rbm_log_z"].flatMap(Double.init) { discrete?.rbm.logZ = logZ }
+        if let w = checkpoint.metadata["decoder_bn_weight"].flatMap(Float.init) { decoderBatchNormWeight = w }
     }
 
     /// The hidden layers; `normalisers` (empty without batch norm) pairs with `layers` in order.
@@ -331,12 +416,25 @@ public final class VAE {
 
     /// The parameters of q(z|x) for each row of `x` (for the Dirichlet: the concentrations α).
     public func encode(_ x: Tensor, on tape: Tape) throws -> Posterior {
-        let h = try hidden(x, encoder, normalisers.prefix(normalisers.isEmpty ? 0 : encoder.count), tape)
-        let location = try meanHead(h, on: tape)
+        var h = try hidden(x, encoder, normalisers.prefix(normalisers.isEmpty ? 0 : encoder.count), tape)
+        if training && config.dropout > 0 { h = try dropout(h, keep: 1 - config.dropout, stream: RandomStream.dropout, on: tape) }
+        /// A head's output, batch-normalised without scale or shift when ``ModelConfig/encoderHeadBatchNorm`` asks.
+        func head(_ i: Int, _ layer: Dense) throws -> Tensor {
+            let y = try layer(h, on: tape)
+            return headNormalisers.isEmpty ? y : try headNormalisers[i](y, training: training, on: tape)
+        }
+        let location = try head(0, meanHead)
         if config.joinsHeads { return Posterior(joined: location, on: tape) }
         if config.latent == .dirichlet { return Posterior(location: try alpha(location, on: tape), logVariance: nil) }
-        return Posterior(location: location, logVariance: try logVarianceHead.map { try $0(h, on: tape) },
+        return Posterior(location: location, logVariance: try logVarianceHead.map { try head(1, $0) },
                          offDiagonal: try precisionHead.map { try $0(h, on: tape) })
+    }
+
+    /// Inverted dropout of `x` with this step's mask from Philox stream `stream` (element i of the global batch's mask
+    /// at element `streamOffset + i`, so that a data-parallel rank drops what one process drops there).
+    func dropout(_ x: Tensor, keep: Float, stream: UInt32, on tape: Tape) throws -> Tensor {
+        try tape.dropout(x, keep: keep, key: PhiloxKey(seed: seed, stream: stream), counter: dropoutCounter,
+                         streamOffset: batchSlice?.streamOffset(elements: x.count) ?? 0)
     }
 
     /// The smallest concentration the activations produce: keeps lgamma, digamma and trigamma finite however far
@@ -354,9 +452,31 @@ public final class VAE {
     }
 
     public func decode(_ z: Tensor, on tape: Tape) throws -> Decoded {
-        let h = try hidden(z, decoder, normalisers.dropFirst(normalisers.isEmpty ? 0 : encoder.count), tape)
+        let input = training && config.latentDropout > 0 ? try dropout(z, keep: 1 - config.latentDropout, stream: RandomStream.latentDropout, on: tape) : z
+        let h = try hidden(input, decoder, normalisers.dropFirst(normalisers.isEmpty ? 0 : encoder.count), tape)
         if let lv = outputLogVarianceHead { return .gaussian(mean: try outputHead(h, on: tape), logVariance: try lv(h, on: tape)) }
-        return .logits(try outputHead(h, on: tape))
+        var logits = try outputHead(h, on: tape)
+        if let background { logits = try tape.binary(.add, logits, background, broadcast: .row) }
+        if let bn = outputNormaliser, decoderBatchNormWeight > 0 {
+            let w = decoderBatchNormWeight, normalised = try bn(logits, training: training, on: tape)
+            logits = w == 1 ? normalised : try tape.binary(.add, tape.affine(normalised, alpha: w), tape.affine(logits, alpha: 1 - w))
+        }
+        return .logits(logits)
+    }
+
+    /// The log unigram frequencies of the `rows × inputSize` counts `documents` as the fixed background bias: log(n_v / N)
+    /// with n_v floored at 1/2 for a word the corpus never uses. Returns how many words were floored.
+    @discardableResult
+    public func setBackground(fromCounts documents: LabelledImages, on backend: any Backend) throws -> Int {
+        guard let background else { return 0 }
+        let v = documents.pixelsPerImage
+        try require(v == background.cols, "background bias: the documents have \(v) words, the model \(background.cols)")
+        var counts = [Double](repeating: 0, count: v)
+        for d in 0..<documents.count { for w in 0..<v { counts[w] += Double(documents.pixels[d * v + w]) } }
+        let floored = counts.filter { $0 < 0.5 }.count
+        let total = max(counts.reduce(0, +), 1)
+        try backend.upload(counts.map { Float(Foundation.log(max($0, 0.5) / total)) }, to: background.buffer, offset: 0)
+        return floored
     }
 
     /// `log p(x | z)` of each row, `batch × 1`.

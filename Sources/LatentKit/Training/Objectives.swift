@@ -55,9 +55,9 @@ public enum Objective {
                             klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
         let logLikelihood: Tensor, kl: Tensor
         if let heads = q.joined, model.config.effectiveKLEstimator == .analytic, tape.fusesOps {
-            // the diagonal Gaussian: sample and KL in one kernel from the joined heads
+            // the diagonal Gaussian (and the softmax-Gaussian's): sample and KL in one kernel from the joined heads
             let (z, klRows) = try tape.gaussianPosterior(heads: heads, noise: noise, priorLogVariance: model.config.priorLogVariance)
-            logLikelihood = try model.logLikelihood(x, model.decode(z, on: tape), on: tape)
+            logLikelihood = try model.logLikelihood(x, model.decode(model.decoderInput(gaussian: z, on: tape), on: tape), on: tape)
             kl = klRows
         } else {
             let (y, input) = try model.sample(q, noise: noise, on: tape)

@@ -111,7 +111,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         try require(epochs >= 0, "epochs must be >= 0, got \(epochs)")
         try require(batchSize >= 1, "batch size must be >= 1, got \(batchSize)")
         try require(learningRate > 0 && learningRate.isFinite, "learning rate must be positive, got \(learningRate)")
-        try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "Adam betas must lie in [0, 1)")
+        try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "--adam-beta1 and --adam-beta2 must lie in [0, 1), got \(beta1) and \(beta2)")
         try require(epsilon > 0, "Adam epsilon must be positive")
         if let n = trainLimit { try require(n >= 1, "--limit must be >= 1, got \(n)") }
         try require(warmupEpochs >= 0, "--warmup-epochs must be >= 0, got \(warmupEpochs)")

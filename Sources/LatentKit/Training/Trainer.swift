@@ -12,6 +12,8 @@ enum RandomStream {
     static let noise: UInt32 = 0x1001
     static let shuffle: UInt32 = 0x1002
     static let gamma: UInt32 = 0x1003
+    static let dropout: UInt32 = 0x1004
+    static let latentDropout: UInt32 = 0x1005
     /// The discrete VAE's per-epoch AIS uses stream trainingAIS + epoch.
     static let trainingAIS: UInt32 = 0x6000
 }
@@ -73,7 +75,7 @@ public final class Trainer {
     /// The training images on the device: all of them (one slot), or with ``streamChunk`` two slots of one chunk each.
     let imageSlots: [Tensor]
     /// The slot the steps being issued read.
-    private var activeSlot = 0
+    var activeSlot = 0
     /// The images the steps being issued read.
     var images: Tensor { imageSlots[activeSlot] }
     let imageCount: Int
@@ -84,14 +86,14 @@ public final class Trainer {
     public let streamChunk: Int?
     let hostImages: [Float]
     /// Streaming: the chunk each slot holds or is being filled with, and its upload.
-    private var slotChunks: [ChunkKey?] = [nil, nil]
-    private var slotUploads: [PendingUpload?] = [nil, nil]
-    private var hostOrder: (epoch: Int, order: [Int32])?
+    var slotChunks: [ChunkKey?] = [nil, nil]
+    var slotUploads: [PendingUpload?] = [nil, nil]
+    var hostOrder: (epoch: Int, order: [Int32])?
     /// The minibatch indices of ``step(batch:)``.
     let indices: Buffer
     /// The current epoch's permutation of the training images, on the device (uploaded once per epoch).
     let order: Buffer
-    private var orderEpoch = -1
+    var orderEpoch = -1
     /// The (bound, KL) batch sums of each step enqueued since the last read-back, two floats a step.
     let history: Buffer
     /// The ranks of a data-parallel job (nil: one process), and this rank's slice of every global batch.
@@ -110,10 +112,14 @@ public final class Trainer {
     /// gradient is the tape's matmul rule), and the matching row indices, made on first use.
     private var repeater: (batch: Int, repeater: Objective.Repeater)?
 
+    /// ``ModelConfig/backgroundBias``: the vocabulary's words the training documents never use (their frequency is
+    /// floored at half an occurrence); the command says so once.
+    public private(set) var flooredBackgroundWords = 0
+
     /// Completed epochs, the step within the current epoch, and steps taken in all.
-    public private(set) var epoch = 0
-    public private(set) var stepInEpoch = 0
-    public private(set) var globalStep = 0
+    public internal(set) var epoch = 0
+    public internal(set) var stepInEpoch = 0
+    public internal(set) var globalStep = 0
     /// Sums over the current epoch so far: (negative log-likelihood, KL, images, seconds).
     var epochTotals = (reconstruction: 0.0, kl: 0.0, images: 0, seconds: 0.0)
 
@@ -144,8 +150,13 @@ public final class Trainer {
         try require(train.count >= config.batchSize, "the training set (\(train.count) images) is smaller than one batch (\(config.batchSize))")
         self.config = config
         self.backend = backend
+        if config.model.likelihood == .multinomial, let empty = train.firstEmptyRow() {
+            throw DataError("training document \(empty) (row \(empty) of the counts, from 0) has no tokens; a bag of words needs at "
+                            + "least one (drop the row)")
+        }
         model = try VAE(config.model, on: backend, seed: config.seed)
         model.training = true
+        flooredBackgroundWords = try model.setBackground(fromCounts: train, on: backend)
         optimizer = try Adam(parameters: model.parameters, hyperparameters: config.adam, on: backend)
         pool = BufferPool(backend: backend)
         tape = Tape(pool: pool)
@@ -190,101 +201,12 @@ public final class Trainer {
         return (exchange.seconds.exchange / n, exchange.seconds.allreduce / n, exchange.floatsPerStep)
     }
 
-    /// `train` with every value replaced by one Bernoulli(value) draw (Philox, stream ``RandomStream/binarization`` at the
-    /// highest counter word, apart from every step's draws; on the CPU backend, which draws what every backend draws).
-    static func binarizedOnce(_ train: LabelledImages, seed: UInt32) throws -> LabelledImages {
-        let cpu = CPUBackend.shared, values = try cpu.buffer(train.pixels)
-        try cpu.fillRandom(.bernoulli, into: values, count: train.pixels.count, key: PhiloxKey(seed: seed, stream: RandomStream.binarization),
-                           counter: PhiloxCounter(0, 0, 0, 0xF1ED), probabilities: values)
-        return try LabelledImages(count: train.count, rows: train.rows, cols: train.cols, pixels: cpu.download(values), labels: train.labels,
-                                  isLabelled: train.isLabelled)
-    }
-
-    /// The training set on the device, whole (one slot), or (when `chunk` asks for fewer images than the set holds, or
-    /// when the set does not fit) as two slots of one chunk each: the largest number of whole batches, halving from a
-    /// quarter of the set, of which the device allocates two.
-    static func deviceImages(_ train: LabelledImages, batch: Int, chunk requested: Int?, on backend: any Backend) throws -> ([Tensor], Int?) {
-        let d = train.pixelsPerImage
-        func slots(_ chunk: Int) throws -> [Tensor] {
-            try (0..<2).map { _ in Tensor(rows: chunk, cols: d, buffer: try backend.allocate(count: chunk * d, dtype: .float32)) }
-        }
-        if let requested, requested < train.count {
-            let chunk = max(batch, requested / batch * batch)
-            return (try slots(chunk), chunk)
-        }
-        do {
-            return ([try Tensor(train.pixels, rows: train.count, cols: d, on: backend)], nil)
-        } catch BackendError.outOfMemory(_) {
-            var chunk = train.count / 4 / batch * batch
-            while chunk >= batch {
-                if let both = try? slots(chunk) { return (both, chunk) }
-                chunk = chunk / 2 / batch * batch
-            }
-            throw BackendError.outOfMemory("not even one batch of \(batch) images of \(d) values fits on \(backend.deviceDescription)")
-        }
-    }
-
-    /// Makes the images of step `s` of the current epoch available on the device; returns the offset in `order` of the
-    /// step's batch. Resident: the epoch's permutation (uploaded once per epoch). Streamed: the slot holding the chunk of
-    /// step `s` becomes the active one (its upload was started a chunk earlier, or starts now when it was not: the first
-    /// chunk, a resume, steps out of order), and once the chunk's first step is issued the next chunk's upload starts
-    /// into the other slot.
-    func batchOffset(step s: Int) throws -> Int {
-        let b = config.batchSize
-        guard let chunk = streamChunk else {
-            try uploadOrderIfNeeded()
-            return s * b
-        }
-        let perChunk = chunk / b, current = ChunkKey(epoch: epoch, chunk: s / perChunk)
-        if slotChunks[activeSlot] != current {
-            let other = 1 - activeSlot
-            if slotChunks[other] != current { try startUpload(current, into: other) }
-            if let upload = slotUploads[other] { try backend.finishUpload(upload) }  // the steps issued from here on read it
-            activeSlot = other
-        }
-        // after the chunk's first step, so that the host's gather does not hold back the device's queue
-        if s % perChunk == min(1, perChunk - 1), let next = nextChunk(after: current, perChunk: perChunk),
-           slotChunks[1 - activeSlot] != next {
-            try startUpload(next, into: 1 - activeSlot)
-        }
-        return (s % perChunk) * b
-    }
-
-    /// Starts the upload of chunk `key`'s images, gathered on the host in its epoch's order, into slot `slot`: it begins
-    /// once the steps issued so far (which may read the slot's previous chunk) have finished.
-    private func startUpload(_ key: ChunkKey, into slot: Int) throws {
-        if hostOrder?.epoch != key.epoch { hostOrder = (key.epoch, permutation(epoch: key.epoch)) }
-        let order = hostOrder!.order, d = imageSlots[slot].cols, chunk = imageSlots[slot].rows
-        let first = key.chunk * chunk, last = min(first + chunk, stepsPerEpoch * config.batchSize)
-        var rows: [Float] = []
-        rows.reserveCapacity((last - first) * d)
-        for i in first..<last { rows += hostImages[(Int(order[i]) * d)..<((Int(order[i]) + 1) * d)] }
-        slotUploads[slot] = try backend.startUpload(rows, to: imageSlots[slot].buffer, offset: 0)
-        slotChunks[slot] = key
-    }
-
-    /// The chunk after `key` in training order, or nil after the last epoch's last chunk.
-    private func nextChunk(after key: ChunkKey, perChunk: Int) -> ChunkKey? {
-        let chunks = (stepsPerEpoch + perChunk - 1) / perChunk
-        if key.chunk + 1 < chunks { return ChunkKey(epoch: key.epoch, chunk: key.chunk + 1) }
-        return key.epoch + 1 < config.epochs ? ChunkKey(epoch: key.epoch + 1, chunk: 0) : nil
-    }
-
-    /// A chunk of an epoch's order of the training images.
-    struct ChunkKey: Equatable {
-        let epoch: Int
-        let chunk: Int
-    }
-
-    /// The order of the training images in epoch `epoch`: a Fisher-Yates shuffle driven by Philox.
-    public func permutation(epoch: Int) -> [Int32] {
-        var order = (0..<imageCount).map(Int32.init)
-        let key = PhiloxKey(seed: config.seed, stream: RandomStream.shuffle)
-        for i in stride(from: imageCount - 1, to: 0, by: -1) {
-            let word = Philox.block(counter: SIMD4(UInt32(i), UInt32(epoch), 0, 0), key: key)[0]
-            order.swapAt(i, Int((UInt64(word) * UInt64(i + 1)) >> 32))
-        }
-        return order
+    /// The weight of the decoder's batch norm at global step `step` (``ModelConfig/decoderBatchNormAnnealEpochs``): 1 without
+    /// annealing, else falling linearly from 1 at step 0 to 0 after the annealing epochs' steps.
+    public func decoderBatchNormWeight(atStep step: Int) -> Float {
+        let length = config.model.decoderBatchNormAnnealEpochs * stepsPerEpoch
+        guard length > 0 else { return 1 }
+        return max(0, 1 - Float(step) / Float(length))
     }
 
     /// The KL weight at the current step: rises linearly from 0 to 1 over the warm-up's steps.
@@ -327,14 +249,6 @@ public final class Trainer {
         return try collectPendingSteps()
     }
 
-    /// Uploads the current epoch's permutation unless it is already on the device: one upload per epoch.
-    private func uploadOrderIfNeeded() throws {
-        if orderEpoch != epoch {
-            try backend.upload(permutation(epoch: epoch), to: order, offset: 0)
-            orderEpoch = epoch
-        }
-    }
-
     /// Enqueues one optimisation step on the images `indices[offset ..< offset + count]` without waiting for the device;
     /// its loss terms go to the history buffer.
     /// Data-parallel (and `rankSlice`): a global batch's step computes this rank's slice of it.
@@ -358,6 +272,8 @@ public final class Trainer {
         model.gammaKey = PhiloxKey(seed: config.seed, stream: RandomStream.gamma)
         model.gammaCounter = counter
         model.batchSlice = part
+        model.dropoutCounter = counter
+        model.decoderBatchNormWeight = decoderBatchNormWeight(atStep: globalStep)
         let q = try model.encode(x, on: tape)
         let k = config.iwSamples, beta = klWeight
         let noise = try pool.tensor(rows: b * k, cols: config.model.latentSize)
@@ -471,40 +387,5 @@ public final class Trainer {
         return .finished
     }
 
-    // MARK: checkpoints
 
-    public func checkpoint() throws -> Checkpoint {
-        var c = Checkpoint()
-        for (name, t) in model.parameters + optimizer.state + model.statistics { try c.add(name, t, from: backend, joined: model.joinedColumns) }
-        c.metadata = [
-            "format": "latentkit", "epoch": "\(epoch)", "step_in_epoch": "\(stepInEpoch)", "global_step": "\(globalStep)",
-            "adam_step": "\(optimizer.step)", "temperature": "\(config.model.temperature(atStep: globalStep))", "epoch_reconstruction": "\(epochTotals.reconstruction)", "epoch_kl": "\(epochTotals.kl)",
-            "epoch_images": "\(epochTotals.images)", "epoch_seconds": "\(epochTotals.seconds)",
-        ]
-        if let rbm = model.discrete?.rbm { c.metadata["rbm_log_z"] = "\(rbm.logZ)" }
-        return c
-    }
-
-    /// Writes the checkpoint (rank 0 alone, in a data-parallel job).
-    public func saveCheckpoint(to run: RunDirectory) throws {
-        guard writesRunFiles else { return }
-        try checkpoint().write(to: run.checkpoint)
-    }
-
-    /// Restores parameters, optimiser moments and the position in training from `checkpoint`.
-    public func restore(from checkpoint: Checkpoint) throws {
-        try model.load(from: checkpoint, on: backend)
-        for (name, m) in optimizer.state { try checkpoint.load(name, into: m, on: backend, joined: model.joinedColumns) }
-        func integer(_ key: String) throws -> Int {
-            guard let v = checkpoint.metadata[key].flatMap(Int.init) else { throw DataError("checkpoint metadata lacks '\(key)'") }
-            return v
-        }
-        epoch = try integer("epoch")
-        stepInEpoch = try integer("step_in_epoch")
-        globalStep = try integer("global_step")
-        optimizer.step = try integer("adam_step")
-        epochTotals = (Double(checkpoint.metadata["epoch_reconstruction"] ?? "") ?? 0, Double(checkpoint.metadata["epoch_kl"] ?? "") ?? 0,
-                       try integer("epoch_images"), Double(checkpoint.metadata["epoch_seconds"] ?? "") ?? 0)
-        try broadcastState()
-    }
 }

@@ -1,0 +1,189 @@
+// The topic-model recipe's building blocks (issue 21): the softmax-Gaussian latent and its Laplace prior, dropout,
+// ProdLDA's batch norms, the background bias, Adam's betas, the count recipe's defaults, and `topics`' field measures
+// (TD@25, distinct topics, the reference documents, --export and --weights). The kernels' own checks (the dropout mask
+// against the uniform stream, the fixed-scale batch norm's gradient, backend agreement) run with every other check in
+// FamilyKernelTests, PhiloxTests and SelfTestTests.
+
+import Foundation
+import LatentKit
+import Testing
+import TestSupport
+
+@Suite struct TopicModelTests {
+    /// The Laplace approximation of Dir(α·1) in the softmax basis (Srivastava & Sutton 2017, eq. 3; paper 000):
+    /// μ = 0, Σ_kk = (1/α)(1 − 2/K) + (1/K²) Σ_j 1/α = (1/α)(1 − 1/K); the KL is that of two diagonal Gaussians.
+    @Test(arguments: TestBackends.all)
+    func softmaxGaussianKLIsToTheLaplacePrior(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        for (k, alpha) in [(20, 1.0), (50, 0.02), (3, 2.5)] {
+            var c = ModelConfig()
+            c.latent = .softmaxGaussian
+            c.latentSize = k
+            c.priorConcentration = Float(alpha)
+            let model = try VAE(c, on: backend, seed: 1)
+            let tape = Tape(pool: BufferPool(backend: backend))
+            let mean = randomFloats(2 * k, in: -1...1, seed: 3), lv = randomFloats(2 * k, in: -2...1, seed: 4)
+            let q = Posterior(location: try Tensor(mean, rows: 2, cols: k, on: backend), logVariance: try Tensor(lv, rows: 2, cols: k, on: backend))
+            let noise = try Tensor([Float](repeating: 0.3, count: 2 * k), rows: 2, cols: k, on: backend)
+            let (y, z) = try model.sample(q, noise: noise, on: tape)
+            let kl = try backend.download(model.kl(q, latent: y, on: tape).buffer)
+            let priorVariance = (1 / alpha) * (1 - 1 / Double(k))
+            for r in 0..<2 {
+                var want = 0.0
+                for j in 0..<k {
+                    let m = Double(mean[r * k + j]), v = exp(Double(lv[r * k + j]))
+                    want += 0.5 * (log(priorVariance / v) + (v + m * m) / priorVariance - 1)
+                }
+                #expect(abs(Double(kl[r]) - want) < 1e-4 * max(1, abs(want)), "K \(k) α \(alpha) row \(r): \(kl[r]) vs \(want)")
+            }
+            // the decoder sees softmax(y): rows on the simplex
+            let zs = try backend.download(z.buffer)
+            for r in 0..<2 { #expect(abs(zs[(r * k)..<((r + 1) * k)].reduce(0, +) - 1) < 1e-5) }
+        }
+    }
+
+    /// The count recipe sets what no flag gave, keeps what one did, and leaves other likelihoods alone.
+    @Test func countRecipeFillsWhatNoFlagSet() {
+        var config = RunConfig()
+        config.model.likelihood = .multinomial
+        config.epochs = 7
+        CountRecipe.apply(to: &config, keeping: [.epochs])
+        #expect(config.epochs == 7 && config.model.latent == .softmaxGaussian && config.model.decoderHidden == [] && config.batchSize == 200)
+        #expect(config.model.decoderBatchNorm && config.model.encoderHeadBatchNorm && config.model.dropout > 0 && config.beta1 == 0.99)
+        var dirichlet = RunConfig()
+        dirichlet.model.likelihood = .multinomial
+        dirichlet.model.latent = .dirichlet
+        CountRecipe.apply(to: &dirichlet, keeping: [.latent])
+        #expect(dirichlet.model.latent == .dirichlet && dirichlet.model.decoderHidden == [])
+        var images = RunConfig()
+        CountRecipe.apply(to: &images, keeping: [])
+        #expect(images == RunConfig())
+    }
+
+    /// Dropout acts in training only: the same batch encodes to the same posterior twice in evaluation, and to different
+    /// ones in training steps with different counters; the dropped share is about the rate.
+    @Test func dropoutActsInTrainingOnly() throws {
+        let backend = try TestBackends.backend(.cpu)
+        var c = ModelConfig()
+        c.inputSize = 30
+        c.hidden = [64]
+        c.latentSize = 4
+        c.dropout = 0.5
+        let model = try VAE(c, on: backend, seed: 2)
+        let x = try Tensor(randomFloats(5 * 30, in: 0...1, seed: 8), rows: 5, cols: 30, on: backend)
+        func location(_ training: Bool, _ counter: UInt32) throws -> [Float] {
+            model.training = training
+            model.dropoutCounter = PhiloxCounter(0, counter, 0, 0)
+            let tape = Tape(pool: BufferPool(backend: backend))
+            return try backend.download(model.encode(x, on: tape).location.buffer)
+        }
+        #expect(try location(false, 1) == location(false, 2))
+        #expect(try location(true, 1) == location(true, 1))
+        #expect(try location(true, 1) != location(true, 2))
+        #expect(try location(true, 1) != location(false, 1))
+    }
+
+    /// Scholar's annealing: the decoder batch norm's weight falls linearly from 1 to 0 over the annealing epochs.
+    @Test func decoderBatchNormAnnealing() throws {
+        var config = RunConfig()
+        config.model.inputSize = 784
+        config.model.hidden = [8]
+        config.model.decoderBatchNorm = true
+        config.model.decoderBatchNormAnnealEpochs = 2
+        config.batchSize = 20
+        let images = try Recipe.syntheticImages(count: 100)  // 5 steps an epoch
+        let trainer = try Trainer(config: config, backend: try TestBackends.backend(.cpu), train: images)
+        #expect(trainer.decoderBatchNormWeight(atStep: 0) == 1 && trainer.decoderBatchNormWeight(atStep: 5) == 0.5)
+        #expect(trainer.decoderBatchNormWeight(atStep: 10) == 0 && trainer.decoderBatchNormWeight(atStep: 400) == 0)
+        _ = try trainer.step(batch: (0..<20).map(Int32.init))
+        #expect(try trainer.checkpoint().metadata["decoder_bn_weight"] == "\(trainer.decoderBatchNormWeight(atStep: 1))")
+    }
+
+    static func writeCorpus(_ dir: String, documents n: Int = 600, emptyWord: Bool = false) throws {
+        var counts = TopicsTests.plantedCorpus(documents: n)
+        if emptyWord { for d in 0..<n { counts[d * 100 + 99] = 0 } }
+        try NPY.encode(Array(counts.prefix(n * 100)), shape: [n, 100]).write(to: URL(fileURLWithPath: dir + "/corpus.npy"))
+        try Data((0..<100).map { "t\($0 / 20)w\($0 % 20)\n" }.joined().utf8).write(to: URL(fileURLWithPath: dir + "/vocab.txt"))
+    }
+
+    /// `train --data COUNTS.npy` with no recipe flag trains the count recipe, records every part in config.json, and
+    /// `topics` scores it on the run's test documents with the field's measures; its export, scored by `--weights`,
+    /// gives the same figures.
+    @Test(arguments: TestBackends.all)
+    func countDefaultsTrainTopicsThatScoreAlikeEitherWay(kind: BackendKind) throws {
+        let dir = try temporaryDirectory("count-recipe")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.writeCorpus(dir, documents: 1000)
+        let run = dir + "/run"
+        let train = try runTool(["train", "--backend", kind.rawValue, "--data", dir + "/corpus.npy", "--latent-size", "5", "--epochs", "40",
+                                 "--background-bias", "--adam-beta2", "0.99", "--out", run])
+        #expect(train.status == 0, "\(train.stderr)")
+        let config = try RunConfig.load(from: run + "/config.json")
+        #expect(config.model.latent == .softmaxGaussian && config.model.decoderHidden == [] && config.model.decoderBatchNorm)
+        #expect(config.model.encoderHeadBatchNorm && config.model.dropout == 0.2 && config.model.latentDropout == 0.2 && config.model.backgroundBias)
+        #expect(config.beta1 == 0.99 && config.beta2 == 0.99 && config.epochs == 40 && config.batchSize == 200)
+
+        let topics = try runTool(["topics", run, "--vocabulary", dir + "/vocab.txt", "--top", "5", "--json", "--backend", kind.rawValue,
+                                  "--export", dir + "/topics.npy"])
+        #expect(topics.status == 0, "\(topics.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(topics.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(json["reference"] as? String == "test" && json["documents"] as? Int == 100, "\(topics.stdout)")
+        let found = (json["topics"] as? [[String: Any]] ?? []).map { ($0["words"] as? [String] ?? []).map { $0.prefix(2) } }
+        #expect(found.count == 5 && found.allSatisfy { Set($0).count == 1 } && Set(found.map(\.first)).count == 5, "\(topics.stdout)")
+        // each topic's top 25 holds its own 20 words and 5 of others': at least 100 unique words of 125
+        #expect(json["distinct"] as? Int == 5 && (json["diversity"] as? Double ?? 0) >= 0.8, "\(topics.stdout)")
+
+        let matrix = try NPY.read(dir + "/topics.npy")
+        #expect(matrix.shape == [5, 100])
+        let rescored = try runTool(["topics", "--weights", dir + "/topics.npy", "--documents", dir + "/corpus.npy", "--vocabulary",
+                                    dir + "/vocab.txt", "--top", "5", "--json"])
+        let again = try runTool(["topics", run, "--reference", "train", "--vocabulary", dir + "/vocab.txt", "--top", "5", "--json",
+                                 "--backend", kind.rawValue])
+        let a = try JSONSerialization.jsonObject(with: Data(rescored.stdout.utf8)) as? [String: Any] ?? [:]
+        let b = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any] ?? [:]
+        // the run's training documents are the 900 the held-out split left; --weights was given all 1,000: same topics,
+        // NPMI of the same words on overlapping documents
+        #expect(rescored.status == 0 && again.status == 0, "\(rescored.stderr) \(again.stderr)")
+        #expect((a["topics"] as? [[String: Any]])?.map { $0["words"] as? [String] ?? [] } == (b["topics"] as? [[String: Any]])?.map { $0["words"] as? [String] ?? [] })
+        #expect(b["reference"] as? String == "train" && b["documents"] as? Int == 900 && a["documents"] as? Int == 1000)
+
+        // eval reports the per-document perplexity beside the corpus-level one
+        let eval = try runTool(["eval", run, "--k", "0", "--json", "--backend", kind.rawValue])
+        let e = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any] ?? [:]
+        #expect(eval.status == 0 && (e["perplexity_bound"] as? Double ?? 0) > 1 && (e["perplexity_bound_document"] as? Double ?? 0) > 1, "\(eval.stdout)")
+    }
+
+    /// Bad input: one line, a non-zero exit, nothing written.
+    @Test func badTopicModelInputIsOneLine() throws {
+        let dir = try temporaryDirectory("count-bad")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.writeCorpus(dir, documents: 200, emptyWord: true)
+        // a word the training documents never use: the background bias floors it and says so
+        let floored = try runTool(["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--latent-size", "3", "--epochs", "1",
+                                   "--background-bias", "--out", dir + "/floored"])
+        #expect(floored.status == 0 && floored.stdout.contains("1 of the vocabulary's words never occur"), "\(floored.stdout) \(floored.stderr)")
+        // a document with no tokens
+        var counts = TopicsTests.plantedCorpus(documents: 200)
+        for w in 0..<100 { counts[7 * 100 + w] = 0 }
+        try NPY.encode(counts, shape: [200, 100]).write(to: URL(fileURLWithPath: dir + "/empty-doc.npy"))
+        try NPY.encode([Float](repeating: 0.5, count: 300), shape: [3, 100]).write(to: URL(fileURLWithPath: dir + "/w3x100.npy"))
+        try NPY.encode([Float](repeating: 0.5, count: 297), shape: [3, 99, 1]).write(to: URL(fileURLWithPath: dir + "/w-bad.npy"))
+        let cases: [([String], String)] = [
+            (["train", "--backend", "cpu", "--data", dir + "/empty-doc.npy", "--epochs", "1", "--out", dir + "/e"], "has no tokens"),
+            (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--dropout", "1", "--out", dir + "/d"], "--dropout must lie in [0, 1)"),
+            (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--adam-beta1", "1.5", "--out", dir + "/b"], "--adam-beta1"),
+            (["train", "--backend", "cpu", "--background-bias", "--limit", "100", "--out", dir + "/m"], "--background-bias applies to bags of words"),
+            (["train", "--backend", "cpu", "--prior-concentration", "0.1", "--limit", "100", "--out", dir + "/p"], "--prior-concentration applies"),
+            (["topics", "--weights", dir + "/w-bad.npy", "--documents", dir + "/corpus.npy", "--vocabulary", dir + "/vocab.txt"], "K x 100 needed"),
+            (["topics", "--weights", dir + "/w3x100.npy", "--documents", dir + "/w3x100.npy", "--vocabulary", dir + "/vocab.txt"], "not a count"),
+            (["topics", "--weights", dir + "/w3x100.npy", "--vocabulary", dir + "/vocab.txt"], "--weights needs --documents"),
+            (["train", "--resume", dir + "/floored", "--dropout", "0.1"], "--dropout cannot change when resuming"),
+        ]
+        for (arguments, message) in cases {
+            let result = try runTool(arguments)
+            #expect(result.status != 0 && result.stderr.contains(message) && result.stderr.split(separator: "\n").count <= 2,
+                    "\(arguments): \(result.stderr)")
+        }
+        for made in ["e", "d", "b", "m", "p"] { #expect(!FileManager.default.fileExists(atPath: dir + "/" + made)) }
+    }
+}
