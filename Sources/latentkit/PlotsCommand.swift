@@ -22,6 +22,8 @@ struct PlotsCommand: ParsableCommand {
     @Option(help: "Seed of the prior samples and of t-SNE's initial embedding.") var seed: UInt32 = 1
     @Option(help: "Folder with the dataset's IDX files (default: the run's).") var dataDir: String?
     @Flag(help: "Require the 2-D lattice (an error unless the latent size is 2; it is drawn by default when it is).") var lattice = false
+    @Option(help: "Bag-of-words runs: the vocabulary (default: the run's, from train --vocabulary).") var vocabulary: String?
+    @Option(help: "Bag-of-words runs: the labels' names, one a line in label order (default: the label numbers).") var labelNames: String?
 
     static let latticeSide = 20
     static let reconstructionCount = 16
@@ -130,6 +132,8 @@ struct PlotsCommand: ParsableCommand {
             wrote("correlations.svg", "pairwise scatters of units \(drawn.map { String($0.unit + 1) }.joined(separator: ", ")) (most active first)")
         }
 
+        try topicPlots(run: run, config: config, model: model, backend: backend, test: test, codes: codes, path: path, wrote: wrote)
+
         let metrics = try run.readMetrics()
         if metrics.isEmpty {
             print("note: no learning_curves.svg: \(run.metrics) has no epochs")
@@ -143,6 +147,48 @@ struct PlotsCommand: ParsableCommand {
             ], xLabel: "epoch").write(to: path("learning_curves.svg"))
             wrote("learning_curves.svg", "loss, reconstruction and KL over \(metrics.count) epoch\(metrics.count == 1 ? "" : "s")")
         }
+    }
+
+    /// A bag-of-words run with a linear decoder: topics.svg (each topic's top words sized by weight), topic_npmi.svg
+    /// (NPMI per topic on the test documents) and, for labelled documents and a simplex latent, topic_labels.svg (the
+    /// mean topic proportion per label).
+    func topicPlots(run: RunDirectory, config: RunConfig, model: VAE, backend: any Backend, test: LabelledImages, codes: [Float],
+                    path: (String) -> String, wrote: (String, String) -> Void) throws {
+        guard config.model.likelihood == .multinomial else { return }
+        guard config.model.decoderWidths.isEmpty else {
+            print("note: no topic plots: the decoder has hidden layers (topics are the weights of a linear decoder)")
+            return
+        }
+        guard vocabulary != nil || FileManager.default.fileExists(atPath: run.vocabulary) else {
+            print("note: no topic plots: \(run.path) has no vocabulary; pass --vocabulary VOCAB.txt (or train with --vocabulary)")
+            return
+        }
+        let words = try run.vocabulary(vocabulary)
+        let report = try Topics.report(from: model, on: backend, vocabulary: words, top: 10, documents: test)
+        try Plots.topicWords(report.topics, title: String(format: "Topics: top words by weight (mean NPMI %.3f, TD@25 %.2f, %d distinct)",
+                                                          report.meanCoherence, report.diversity, report.distinct)).write(to: path("topics.svg"))
+        wrote("topics.svg", "the top 10 words of \(report.topics.count) topics, sized by weight")
+        try Plots.topicCoherence(report.topics, title: "NPMI per topic on \(test.count) test documents").write(to: path("topic_npmi.svg"))
+        wrote("topic_npmi.svg", "NPMI per topic")
+        guard test.isLabelled else {
+            print("note: no topic_labels.svg: the documents have no labels (train with --labels and --test-labels)")
+            return
+        }
+        guard config.model.latent.hasSimplexCodes else {
+            print("note: no topic_labels.svg: a \(config.model.latent.rawValue) latent's codes are not topic proportions")
+            return
+        }
+        let labels = test.labels.map(Int.init), classes = (labels.max() ?? 0) + 1
+        var names = (0..<classes).map { "label \($0)" }
+        if let labelNames {
+            let given = try Topics.readVocabulary(labelNames)
+            try require(given.count >= classes, "\(labelNames): \(given.count) names, but the labels run to \(classes - 1)")
+            names = Array(given.prefix(classes))
+        }
+        try Plots.topicLabels(proportions: codes, topics: config.model.latentSize, labels: labels, labelNames: names,
+                              topicNames: report.topics.map { "\($0.unit + 1): " + $0.words.prefix(3).map(\.word).joined(separator: " ") },
+                              title: "Mean topic proportion per label (\(test.count) test documents)").write(to: path("topic_labels.svg"))
+        wrote("topic_labels.svg", "mean topic proportions of \(classes) labels")
     }
 
     static func codeName(_ family: LatentFamily) -> String {

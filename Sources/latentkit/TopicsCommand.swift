@@ -27,7 +27,8 @@ struct TopicsCommand: ParsableCommand {
             """)
 
     @Argument(help: "A run directory made by latentkit train (not with --weights).") var runDirectory: String?
-    @Option(help: "The vocabulary: one word per line, in the order of the data's columns.") var vocabulary: String
+    @Option(help: "The vocabulary: one word per line, in the order of the data's columns (default: the run's, from train --vocabulary).")
+    var vocabulary: String?
     @Option(help: "Words shown (and scored) per topic.") var top: Int = 10
     @Option(help: "The documents NPMI counts in: test (the run's test documents, the default) or train.") var reference: TopicReference?
     @Option(help: "Also write the run's K x V topic-word matrix to this .npy file (float32, one topic a row).") var export: String?
@@ -42,6 +43,7 @@ struct TopicsCommand: ParsableCommand {
             if runDirectory != nil { throw ValidationError("--weights scores a matrix in place of a run: pass one or the other") }
             if documents == nil { throw ValidationError("--weights needs --documents DOCS.npy, the reference documents") }
             if reference != nil || export != nil { throw ValidationError("--reference and --export apply to a run, not to --weights") }
+            if vocabulary == nil { throw ValidationError("--weights needs --vocabulary VOCAB.txt") }
         } else {
             if runDirectory == nil { throw ValidationError("pass a run directory, or --weights FILE.npy --documents DOCS.npy") }
             if documents != nil { throw ValidationError("--documents applies to --weights; a run scores on its own documents (--reference)") }
@@ -49,7 +51,7 @@ struct TopicsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let words = try Topics.readVocabulary(vocabulary)
+        let words = try weights == nil ? RunDirectory(runDirectory!).vocabulary(vocabulary) : Topics.readVocabulary(vocabulary ?? "")
         let report: TopicReport, referenceName: String, documentCount: Int
         if let weights, let documents {
             let matrix = try NPY.read(weights)

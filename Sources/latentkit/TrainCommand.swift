@@ -39,6 +39,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Your own data: a NumPy .npy file of N items x D features (or N x H x W pictures) in place of --dataset.")
     var data: String?
     @Option(help: "With --data: a .npy file of N integer labels (0 to 255), for analyze.") var labels: String?
+    @Option(help: "With --data (counts): the vocabulary, one word a line in the columns' order, recorded with the run for topics and plots.")
+    var vocabulary: String?
     @Option(help: "With --data: a .npy test set (default: hold out --test-fraction of --data).") var testData: String?
     @Option(help: "With --test-data: its labels (.npy).") var testLabels: String?
     @Option(help: "With --data and no --test-data: the fraction held out for testing, chosen by --seed (default 0.1).")
@@ -115,6 +117,11 @@ struct TrainCommand: ParsableCommand {
             config.model.klEstimator = kl ?? config.model.effectiveKLEstimator
             do { try config.validate() } catch { throw ValidationError("\(error)") }
         }
+        let vocabularyWords = try vocabulary.map { path in
+            let words = try Topics.readVocabulary(path)
+            try require(words.count == config.model.inputSize, "\(path): the vocabulary has \(words.count) words but the data have \(config.model.inputSize) columns")
+            return words
+        }
         let trainer = try Trainer(config: config, backend: backend, train: data.train, communicator: communicator)
         if trainer.flooredBackgroundWords > 0 && root {
             print("note: \(trainer.flooredBackgroundWords) of the vocabulary's words never occur in the training documents; the background "
@@ -129,6 +136,7 @@ struct TrainCommand: ParsableCommand {
             }
         } else if root {
             try config.save(to: run.config)
+            if let words = vocabularyWords { try Data(words.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: run.vocabulary), options: .atomic) }
         }
         if root { print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataName), \(data.train.count) images, "
               + "\(config.model.latent.rawValue) \(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-"
@@ -236,7 +244,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--beta", beta != nil), ("--groups", groups != nil), ("--gibbs-chains", gibbsChains != nil),
                                            ("--gibbs-steps", gibbsSteps != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
-                                           ("--test-fraction", testFraction != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
+                                           ("--test-fraction", testFraction != nil), ("--vocabulary", vocabulary != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
                                            ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
                                            ("--dropout", dropout != nil), ("--latent-dropout", latentDropout != nil), ("--adam-beta1", adamBeta1 != nil),
                                            ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil)]
@@ -260,8 +268,8 @@ struct TrainCommand: ParsableCommand {
             func absolute(_ path: String?) -> String? { path.map { URL(fileURLWithPath: $0).standardizedFileURL.path } }
             config.data = DataFiles(train: absolute(data)!, trainLabels: absolute(labels), test: absolute(testData), testLabels: absolute(testLabels),
                                     testFraction: testFraction ?? DataFiles.defaultTestFraction)
-        } else if [labels, testData, testLabels].contains(where: { $0 != nil }) || testFraction != nil {
-            throw ValidationError("--labels, --test-data, --test-labels and --test-fraction apply to --data only")
+        } else if [labels, testData, testLabels, vocabulary].contains(where: { $0 != nil }) || testFraction != nil {
+            throw ValidationError("--labels, --test-data, --test-labels, --test-fraction and --vocabulary apply to --data only")
         }
         if let batchSize { config.batchSize = batchSize }
         if let latentSize { config.model.latentSize = latentSize }

@@ -160,6 +160,8 @@ extension ModelConfig {
     /// values: Gaussian). Values the likelihood cannot take are refused with the item and feature named. A Dirichlet's
     /// decoder is given `decoderInput` when given, else, for bags of words (the multinomial likelihood), the topic
     /// proportions themselves (ProdLDA's decoder, whose first layer's columns are the topics); otherwise the setting stays.
+    /// The whole configuration is checked after (``CountRecipe`` may still fill it in): by ``RunConfig/validate()``, which
+    /// the ``Trainer`` calls.
     public mutating func fit(to train: LabelledImages, from path: String, likelihood: Likelihood? = nil,
                              decoderInput: DirichletDecoderInput? = nil) throws {
         inputSize = train.pixelsPerImage
@@ -190,6 +192,5 @@ extension ModelConfig {
         } else if self.likelihood == .multinomial {
             dirichletDecoderInput = .simplex
         }
-        try validate()
     }
 }

@@ -152,6 +152,17 @@ public struct RunDirectory: Sendable {
     public var config: String { "\(path)/config.json" }
     public var metrics: String { "\(path)/metrics.jsonl" }
     public var checkpoint: String { "\(path)/checkpoint.safetensors" }
+    /// A bag-of-words run's vocabulary (`train --vocabulary`), one word a line in the columns' order.
+    public var vocabulary: String { "\(path)/vocabulary.txt" }
+
+    /// The vocabulary at `path`, or else the run's own (`train --vocabulary`); an error naming both when neither exists.
+    public func vocabulary(_ path: String?) throws -> [String] {
+        if let path { return try Topics.readVocabulary(path) }
+        guard FileManager.default.fileExists(atPath: vocabulary) else {
+            throw DataError("\(self.path) has no vocabulary: pass --vocabulary VOCAB.txt (or train with --vocabulary to record one)")
+        }
+        return try Topics.readVocabulary(vocabulary)
+    }
 
     /// Creates the directory (and parents), failing clearly when it cannot be written.
     public func create() throws {
