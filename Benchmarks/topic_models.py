@@ -143,7 +143,7 @@ def train_prodlda(a, k, seed, train, test, work):
         kl = (torch.log(prior_scale / scale) + (scale ** 2 + loc ** 2) / (2 * prior_scale ** 2) - 0.5).sum(-1)
         bound = float(torch.exp((recon + kl).sum() / xt.sum()))
         matrix = os.path.join(work, f"prodlda-{k}-{seed}.npy")
-        np.save(matrix, decoder.beta.weight.detach().numpy().T.astype("<f4"))
+        np.save(matrix, np.ascontiguousarray(decoder.beta.weight.detach().numpy().T, dtype="<f4"))
     return matrix, bound, seconds, {"test_kl": float(kl.mean())}
 
 
@@ -173,6 +173,7 @@ def main():
     p.add_argument("--split", choices=["test", "validation"], default="test")
     p.add_argument("--latentkit", default=os.path.join(ROOT, ".build", "release", "latentkit"))
     p.add_argument("--json")
+    p.add_argument("--work", help="keep the runs and the exported topic-word matrices in this folder (default: a temporary one)")
     a = p.parse_args()
     a.vocab = os.path.join(a.data, "vocab.txt")
     models = a.models.split(",")
@@ -180,7 +181,9 @@ def main():
         if m not in MODELS:
             sys.exit(f"topic_models: unknown model {m} (known: {', '.join(MODELS)})")
     os.environ.setdefault("OMP_NUM_THREADS", "2")
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as scratch:
+        work = a.work or scratch
+        os.makedirs(work, exist_ok=True)
         train, test = os.path.join(a.data, "train.npy"), os.path.join(a.data, "test.npy")
         if a.split == "validation":
             x = np.load(train)

@@ -87,15 +87,7 @@ public let ruleCases: [RuleCase] = {
     cases.append(RuleCase(
         description: "batchNorm (training)", inputs: [(5, 4, -2...2, false)],
         tape: { t, x in try BatchNorm(name: "bn", features: 4, on: t.backend)(x[0], training: true, on: t) },
-        reference: { x in
-            var y = [Double](repeating: 0, count: 20)
-            for c in 0..<4 {
-                let col = (0..<5).map { x[0][$0 * 4 + c] }
-                let m = col.reduce(0, +) / 5, v = col.reduce(0) { $0 + ($1 - m) * ($1 - m) } / 5
-                for r in 0..<5 { y[r * 4 + c] = (col[r] - m) / (v + Double(BatchNorm.epsilon)).squareRoot() }
-            }
-            return y
-        }))
+        reference: { x in batchNormReference(x[0], rows: 5, cols: 4, scale: [1, 1, 1, 1], shift: [0, 0, 0, 0], epsilon: Double(BatchNorm.epsilon)) }))
     cases.append(RuleCase(
         description: "reshape", inputs: [(3, 4, -2...2, false)],
         tape: { t, x in try t.unary(.tanh, t.reshape(x[0], rows: 6, cols: 2)) },
@@ -302,15 +294,7 @@ public let familyCases: [RuleCase] = {
             return try t.batchNorm(x[0], scale: x[1], shift: x[2], runningMean: statistics.runningMean, runningVariance: statistics.runningVariance,
                                    epsilon: BatchNorm.epsilon, momentum: BatchNorm.momentum)
         },
-        reference: { x in
-            var y = [Double](repeating: 0, count: 15)
-            for c in 0..<3 {
-                let col = (0..<5).map { x[0][$0 * 3 + c] }
-                let m = col.reduce(0, +) / 5, v = col.reduce(0) { $0 + ($1 - m) * ($1 - m) } / 5
-                for r in 0..<5 { y[r * 3 + c] = x[1][c] * (col[r] - m) / (v + Double(BatchNorm.epsilon)).squareRoot() + x[2][c] }
-            }
-            return y
-        }))
+        reference: { x in batchNormReference(x[0], rows: 5, cols: 3, scale: x[1], shift: x[2], epsilon: Double(BatchNorm.epsilon)) }))
     // ProdLDA's decoder batch norm: the scale a constant 1 (as BatchNorm keeps it when it does not learn it), the
     // shift learned, ε = 1e-3
     cases.append(RuleCase(
@@ -320,15 +304,7 @@ public let familyCases: [RuleCase] = {
             return try t.batchNorm(x[0], scale: x[1], shift: x[2], runningMean: statistics.runningMean, runningVariance: statistics.runningVariance,
                                    epsilon: statistics.epsilon, momentum: statistics.momentum)
         },
-        reference: { x in
-            var y = [Double](repeating: 0, count: 18)
-            for c in 0..<3 {
-                let col = (0..<6).map { x[0][$0 * 3 + c] }
-                let m = col.reduce(0, +) / 6, v = col.reduce(0) { $0 + ($1 - m) * ($1 - m) } / 6
-                for r in 0..<6 { y[r * 3 + c] = (col[r] - m) / (v + Double(Float(1e-3))).squareRoot() + x[2][c] }
-            }
-            return y
-        }))
+        reference: { x in batchNormReference(x[0], rows: 6, cols: 3, scale: [1, 1, 1], shift: x[2], epsilon: Double(Float(1e-3))) }))
     // inverted dropout: the mask is a constant of the step, so y = x ⊙ mask and dx = dy ⊙ mask
     cases.append(RuleCase(
         description: "dropout keep 0.7", inputs: [(5, 8, -2...2, false)],
@@ -339,6 +315,17 @@ public let familyCases: [RuleCase] = {
         }))
     return cases
 }()
+
+/// Batch normalisation by the batch's statistics (the biased variance) in float64: scale · (x − mean) / √(var + ε) + shift.
+func batchNormReference(_ x: [Double], rows: Int, cols: Int, scale: [Double], shift: [Double], epsilon: Double) -> [Double] {
+    var y = [Double](repeating: 0, count: rows * cols)
+    for c in 0..<cols {
+        let col = (0..<rows).map { x[$0 * cols + c] }
+        let m = col.reduce(0, +) / Double(rows), v = col.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(rows)
+        for r in 0..<rows { y[r * cols + c] = scale[c] * (col[r] - m) / (v + epsilon).squareRoot() + shift[c] }
+    }
+    return y
+}
 
 /// The uniform stream dropout thresholds, drawn by the CPU backend (the reference of Philox's uniforms; the Philox
 /// checks hold it to Random123's known answers).

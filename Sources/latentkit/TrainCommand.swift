@@ -90,7 +90,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Batch normalisation without scale or shift on the encoder's output heads (ProdLDA's; default on for counts).")
     var encoderHeadBatchNorm: Bool?
     @Option(help: "Dropout probability on the encoder's last hidden layer, in training (default 0; 0.2 for counts).") var dropout: Float?
-    @Option(help: "Dropout probability on the latent sample the decoder sees, in training (default 0; 0.2 for counts).") var latentDropout: Float?
+    @Option(help: "Dropout probability on the latent sample the decoder sees, in training (default 0).") var latentDropout: Float?
     @Option(help: "Adam β₁ (default 0.9; 0.99 for counts).") var adamBeta1: Float?
     @Option(help: "Adam β₂ (default 0.999).") var adamBeta2: Float?
     @Flag(inversion: .prefixedNo, help: "Bags of words: a fixed decoder bias of the training corpus's log word frequencies (Scholar's background).")
@@ -317,9 +317,6 @@ struct TrainCommand: ParsableCommand {
         if let minTemperature { config.model.minimumTemperature = minTemperature }
         if [dirichletApprox != nil, alphaActivation != nil, decoderInput != nil].contains(true) && config.model.latent != .dirichlet {
             throw ValidationError("--dirichlet-approx, --alpha-activation and --decoder-input apply to --latent dirichlet only")
-        }
-        if priorConcentration != nil && !config.model.hasSimplexLatent {
-            throw ValidationError("--prior-concentration applies to --latent dirichlet and softmax-gaussian only")
         }
         if let decoderInput { config.model.dirichletDecoderInput = decoderInput }
         if let dirichletApprox { config.model.dirichletApproximation = dirichletApprox }

@@ -174,7 +174,7 @@ import TestSupport
             let n = 257
             let location = randomFloats(n * 10, in: latent == .dirichlet ? 0.05...20 : -3...3, seed: 8)
             let q = Posterior(location: try Tensor(location, rows: n, cols: 10, on: backend),
-                              logVariance: latent == .gaussian || latent == .logitNormal
+                              logVariance: latent == .gaussian || latent == .logitNormal || latent == .softmaxGaussian
                                   ? try Tensor(randomFloats(n * 10, in: -3...1, seed: 9), rows: n, cols: 10, on: backend) : nil)
             let noise = try Tensor([Float](repeating: 0, count: n * 10), rows: n, cols: 10, on: backend)
             try backend.fillRandom(vae.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: 12, stream: 3),

@@ -21,7 +21,11 @@ import TestSupport
         for recipe in Recipe.all {
             let want = try losses(recipe, on: shared), got = try losses(recipe, on: small)
             let worst = zip(got, want).map { abs($0 - $1) / max(abs($1), 1) }.max()!
-            #expect(worst <= 1e-5, "\(recipe): work-groups of 64 \(got) vs \(shared.workGroupSize) \(want)")
+            // batch norm of 784 Bernoulli logits, most of them near-constant columns, then Adam's first steps (whose
+            // update is ±lr for a gradient of any size) turn the reduction order's last bits into 8e-8, 8e-6, 1.6e-5
+            // over three steps (measured); every other recipe stays within 1e-5
+            let tolerance = recipe.name == "topic-model parts" ? 5e-5 : 1e-5
+            #expect(worst <= tolerance, "\(recipe): work-groups of 64 \(got) vs \(shared.workGroupSize) \(want)")
         }
         // the per-row selection of the analysis kernels
         let rows = 37, cols = 300, k = 7

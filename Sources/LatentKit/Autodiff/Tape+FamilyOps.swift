@@ -107,7 +107,7 @@ extension Tape {
     }
 
     /// Inverted dropout: each element of `x` kept with probability `keep` and scaled by 1/keep, else 0, the mask drawn
-    /// from Philox (``Backend/fillDropoutMask(into:count:keep:key:counter:streamOffset:)``), so that every backend drops
+    /// from Philox (`Backend.fillDropoutMask`), so that every backend drops
     /// the same elements. The product's rule is the gradient: `dx = dy · mask`.
     public func dropout(_ x: Tensor, keep: Float, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int = 0) throws -> Tensor {
         let mask = try pool.tensor(rows: x.rows, cols: x.cols)

@@ -16,7 +16,9 @@ public enum HTML {
 
 /// The pictures `latentkit plots` writes, in the order the report shows them.
 public let plotFiles = ["reconstructions.png", "samples.png", "interpolations.png", "lattice.png",
-                        "scatter.svg", "histograms.svg", "learning_curves.svg", "topics.svg", "topic_npmi.svg", "topic_labels.svg"]
+                        "scatter.svg", "histograms.svg", "learning_curves.svg"] + topicPlotFiles
+/// The pictures `latentkit plots` adds for a bag-of-words run with a linear decoder.
+public let topicPlotFiles = ["topics.svg", "topic_npmi.svg", "topic_labels.svg"]
 
 /// What the report shows of one run, read from its directory.
 public struct RunSummary {

@@ -36,12 +36,20 @@ public enum CountRecipe {
         set(.adamBeta1, \.beta1, 0.99)
         set(.adamBeta2, \.beta2, 0.999)
         set(.decoderBatchNorm, \.model.decoderBatchNorm, true)
-        set(.encoderHeadBatchNorm, \.model.encoderHeadBatchNorm, true)
+        // the Dirichlet's concentrations come through a softplus: batch-normalised pre-activations cap them near 3, a
+        // posterior too wide to say much (validation: KL 3.2 nats, 2 distinct topics with it; 10.6 and 20 without)
+        set(.encoderHeadBatchNorm, \.model.encoderHeadBatchNorm, config.model.latent != .dirichlet)
         set(.dropout, \.model.dropout, 0.2)
-        set(.latentDropout, \.model.latentDropout, 0.2)
+        // ProdLDA drops 20% of θ too; without it validation NPMI rose from -0.028 to 0.015 (TD@25 0.81 to 0.83)
+        set(.latentDropout, \.model.latentDropout, 0)
         set(.epochs, \.epochs, 200)
         if config.model.latent == .dirichlet {
-            set(.priorConcentration, \.model.priorConcentration, 1)
+            // the exact sampler (Gamma variates, implicit gradients) against the Laplace one, on validation at 100 epochs:
+            // TD@25 0.85 and 20 distinct topics against 0.82 and 20, perplexity bound 832 against 880
+            set(.dirichletApproximation, \.model.dirichletApproximation, .exact)
+            // a sparse prior: α = 0.5 against 1, validation NPMI -0.029 against -0.081, TD@25 0.83 against 0.85, KL 8.6
+            // nats (no collapse), 20 distinct topics either way
+            set(.priorConcentration, \.model.priorConcentration, 0.5)
         }
     }
 }
