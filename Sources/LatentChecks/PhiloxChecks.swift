@@ -23,11 +23,12 @@ public enum PhiloxChecks {
     }
 
     public static func draw(_ backend: any Backend, _ distribution: RandomDistribution, count: Int, key: PhiloxKey,
-                            counter: PhiloxCounter = PhiloxCounter(), p: Float = 0.3) throws -> [Float] {
+                            counter: PhiloxCounter = PhiloxCounter(), streamOffset: Int = 0, p: Float = 0.3) throws -> [Float] {
         let out = try backend.allocate(count: count, dtype: .float32)
         let probabilities = try backend.allocate(count: count, dtype: .float32)
         try backend.fill(probabilities, with: p, offset: 0, count: count)
-        try backend.fillRandom(distribution, into: out, count: count, key: key, counter: counter, probabilities: probabilities)
+        try backend.fillRandom(distribution, into: out, count: count, key: key, counter: counter, streamOffset: streamOffset,
+                               probabilities: probabilities)
         return try backend.download(out)
     }
 
@@ -79,9 +80,7 @@ public enum PhiloxChecks {
             let out = try backend.allocate(count: count, dtype: .float32)
             try backend.fillDropoutMask(into: out, count: count, keep: keep, key: key, counter: carryCounter, streamOffset: 5)
             let mask = try backend.download(out)
-            let uniforms = try backend.allocate(count: count, dtype: .float32)
-            try backend.fillRandom(.uniform, into: uniforms, count: count, key: key, counter: carryCounter, streamOffset: 5, probabilities: nil)
-            let u = try backend.download(uniforms)
+            let u = try draw(backend, .uniform, count: count, key: key, counter: carryCounter, streamOffset: 5)
             for i in 0..<count { result.compare(Double(mask[i]), u[i] < keep ? Double(1 / keep) : 0, rtol: 0, atol: 0, "keep \(keep) [\(i)]") }
             let kept = Double(mask.filter { $0 > 0 }.count) / Double(count), se = (Double(keep) * (1 - Double(keep)) / Double(count)).squareRoot()
             result.compare(kept, Double(keep), rtol: 0, atol: 4 * se + 1e-12, "share kept at keep \(keep)")

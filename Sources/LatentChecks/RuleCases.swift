@@ -310,7 +310,9 @@ public let familyCases: [RuleCase] = {
         description: "dropout keep 0.7", inputs: [(5, 8, -2...2, false)],
         tape: { t, x in try t.dropout(x[0], keep: 0.7, key: PhiloxKey(seed: 3, stream: 0x1004), counter: PhiloxCounter(0, 9, 0, 0), streamOffset: 2) },
         reference: { x in
-            let u = try! dropoutReferenceUniforms(count: 40, key: PhiloxKey(seed: 3, stream: 0x1004), counter: PhiloxCounter(0, 9, 0, 0), streamOffset: 2)
+            // the CPU backend's uniforms: the reference of Philox's, held to Random123's known answers by the Philox checks
+            let u = try! PhiloxChecks.draw(CPUBackend.shared, .uniform, count: 40, key: PhiloxKey(seed: 3, stream: 0x1004),
+                                           counter: PhiloxCounter(0, 9, 0, 0), streamOffset: 2)
             return (0..<40).map { u[$0] < 0.7 ? x[0][$0] * Double(Float(1) / Float(0.7)) : 0 }
         }))
     return cases
@@ -325,14 +327,6 @@ func batchNormReference(_ x: [Double], rows: Int, cols: Int, scale: [Double], sh
         for r in 0..<rows { y[r * cols + c] = scale[c] * (col[r] - m) / (v + epsilon).squareRoot() + shift[c] }
     }
     return y
-}
-
-/// The uniform stream dropout thresholds, drawn by the CPU backend (the reference of Philox's uniforms; the Philox
-/// checks hold it to Random123's known answers).
-func dropoutReferenceUniforms(count: Int, key: PhiloxKey, counter: PhiloxCounter, streamOffset: Int) throws -> [Float] {
-    let cpu = CPUBackend.shared, out = try cpu.allocate(count: count, dtype: .float32)
-    try cpu.fillRandom(.uniform, into: out, count: count, key: key, counter: counter, streamOffset: streamOffset, probabilities: nil)
-    return try cpu.download(out)
 }
 
 /// The structures the kernel tests cover: the chain, grids with several block rows, a single dense block.

@@ -136,7 +136,7 @@ struct TrainCommand: ParsableCommand {
             }
         } else if root {
             try config.save(to: run.config)
-            if let words = vocabularyWords { try Data(words.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: run.vocabulary), options: .atomic) }
+            if let words = vocabularyWords { try writeAtomically(Data(words.map { $0 + "\n" }.joined().utf8), to: run.vocabulary) }
         }
         if root { print("training on \(backend.name) (\(backend.deviceDescription)): \(config.dataName), \(data.train.count) images, "
               + "\(config.model.latent.rawValue) \(config.model.inputSize)-\(config.model.hidden.map(String.init).joined(separator: "-"))-"
@@ -217,10 +217,9 @@ struct TrainCommand: ParsableCommand {
         let given: [(RecipeSetting, Bool)] = [
             (.latent, latent != nil), (.hidden, hidden != nil), (.decoderHidden, decoderHidden != nil), (.activation, activation != nil),
             (.epochs, epochs != nil), (.batchSize, batchSize != nil), (.learningRate, learningRate != nil), (.adamBeta1, adamBeta1 != nil),
-            (.adamBeta2, adamBeta2 != nil), (.decoderBatchNorm, decoderBatchNorm != nil), (.decoderBatchNormAnneal, decoderBatchNormAnneal != nil),
-            (.encoderHeadBatchNorm, encoderHeadBatchNorm != nil), (.dropout, dropout != nil), (.latentDropout, latentDropout != nil),
-            (.backgroundBias, backgroundBias != nil), (.priorConcentration, priorConcentration != nil),
-            (.warmup, warmupSteps != nil || warmupEpochs != nil), (.dirichletApproximation, dirichletApprox != nil),
+            (.adamBeta2, adamBeta2 != nil), (.decoderBatchNorm, decoderBatchNorm != nil), (.encoderHeadBatchNorm, encoderHeadBatchNorm != nil),
+            (.dropout, dropout != nil), (.latentDropout, latentDropout != nil), (.priorConcentration, priorConcentration != nil),
+            (.dirichletApproximation, dirichletApprox != nil),
         ]
         return Set(given.filter(\.1).map(\.0))
     }

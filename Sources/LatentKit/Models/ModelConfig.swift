@@ -244,7 +244,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         } else {
             try require(categoricalGroups == 1, "--categorical applies to --latent concrete only")
         }
-        if latent == .dirichlet || latent == .softmaxGaussian {
+        if hasSimplexLatent {
             try require(latentSize >= 2, "a \(latent == .dirichlet ? "Dirichlet" : "softmax-Gaussian") needs K >= 2 components, got \(latentSize)")
             let beta = effectivePriorConcentration
             try require(beta > 0 && beta.isFinite, "--prior-concentration must be positive and finite, got \(beta)")

@@ -12,10 +12,9 @@ public enum RecipeSetting: String, CaseIterable, Sendable {
     case latent = "--latent", hidden = "--hidden", decoderHidden = "--decoder-hidden", activation = "--activation"
     case epochs = "--epochs", batchSize = "--batch-size", learningRate = "--learning-rate"
     case adamBeta1 = "--adam-beta1", adamBeta2 = "--adam-beta2"
-    case decoderBatchNorm = "--decoder-batch-norm", decoderBatchNormAnneal = "--decoder-batch-norm-anneal"
-    case encoderHeadBatchNorm = "--encoder-head-batch-norm", dropout = "--dropout", latentDropout = "--latent-dropout"
-    case backgroundBias = "--background-bias", priorConcentration = "--prior-concentration", warmup = "--warmup-steps"
-    case dirichletApproximation = "--dirichlet-approx"
+    case decoderBatchNorm = "--decoder-batch-norm", encoderHeadBatchNorm = "--encoder-head-batch-norm"
+    case dropout = "--dropout", latentDropout = "--latent-dropout"
+    case priorConcentration = "--prior-concentration", dirichletApproximation = "--dirichlet-approx"
 }
 
 public enum CountRecipe {
