@@ -6,8 +6,11 @@ import LatentCore
 
 /// OpenBLAS runs single-threaded and the backend splits a large GEMM into row blocks, one per core. OpenBLAS's
 /// own thread pool spins and yields between the small GEMMs of a VAE step: on 2 cores a third of the time went
-/// to the scheduler (measured with perf), which this avoids.
-private let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
+/// to the scheduler (measured with perf), which this avoids. Its kernels are chosen first (``OpenBLASKernels``).
+let configuredBLAS: Void = {
+    _ = OpenBLASKernels.selected
+    openblas_set_num_threads(1)
+}()
 
 extension CPUBackend {
     public func gemm(
@@ -21,7 +24,7 @@ extension CPUBackend {
             for i in 0..<(m * n) { cv.floats[i] = beta == 0 ? 0 : beta * cv.floats[i] }
             return
         }
-        _ = singleThreadedBLAS
+        _ = configuredBLAS
         let lda = transposeA ? m : k, ldb = transposeB ? k : n
         let a = av.floats, b = bv.floats, c = cv.floats
         // Rows of C are independent: block i of op(A)'s rows starts at row i of A, or at column i when transposed.

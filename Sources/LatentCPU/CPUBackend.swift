@@ -27,13 +27,19 @@ public final class CPUBuffer: Buffer, @unchecked Sendable {
 public final class CPUBackend: Backend {
     public let kind = BackendKind.cpu
     public var deviceDescription: String {
-        "CPU (\(cores) threads, OpenBLAS GEMM)"
+        "CPU (\(cores) threads, OpenBLAS \(Self.gemmKernels) GEMM)"
     }
+
+    /// The OpenBLAS core whose GEMM kernels run (for example "SkylakeX", "Haswell"); see ``OpenBLASKernels``.
+    public static var gemmKernels: String { _ = configuredBLAS; return OpenBLASKernels.selected }
+
+    /// The OpenBLAS core for a CPU with these /proc/cpuinfo flags, or nil when OpenBLAS's own choice should stand.
+    public static func gemmKernels(forCPUFlags flags: Set<String>) -> String? { OpenBLASKernels.bestCore(for: flags) }
 
     /// One instance for the whole process; the backend holds no state, this only saves allocations.
     public static let shared = CPUBackend()
 
-    public init() {}
+    public init() { _ = configuredBLAS }
 
     func host(_ buffer: Buffer, _ role: String) throws -> CPUBuffer {
         guard let b = buffer as? CPUBuffer else {
