@@ -113,6 +113,34 @@ extension KernelSources {
         dl[i] = g[i / cols] * (x[i] - lk_sigmoid(l[i]));
     }
 
+    /* A bag of words' log-probability under softmax(l), without the multinomial coefficient:
+       ll[r] = sum_j c_j (l_j - z), z = log sum_j exp(l_j), written to lse[r] for the backward kernel */
+    __kernel void distributions_multinomial_log_likelihood_f32(__global const float* l, __global const float* c,
+                                                               __global float* ll, __global float* lse,
+                                                               const int rows, const int cols) {
+        int r = get_group_id(0), t = get_local_id(0);
+        long base = (long)r * cols;
+        __local float scratch[LK_WG];
+        float m = lk_row_max(l + base, cols, t, scratch);
+        float z = m + log(lk_row_sum_exp(l + base, cols, m, t, scratch));
+        float s;
+        LK_ROW_SUM(s, c[base + j] * (l[base + j] - z))
+        if (t == 0) { ll[r] = s; lse[r] = z; }
+    }
+
+    /* dl = g[r] (c - N exp(l - z)), N = sum_j c_j */
+    __kernel void distributions_multinomial_log_likelihood_backward_f32(__global const float* l, __global const float* c,
+                                                                        __global const float* lse, __global const float* g,
+                                                                        __global float* dl, const int rows, const int cols) {
+        int r = get_group_id(0), t = get_local_id(0);
+        long base = (long)r * cols;
+        __local float scratch[LK_WG];
+        float n;
+        LK_ROW_SUM(n, c[base + j])
+        float z = lse[r], gr = g[r];
+        for (int j = t; j < cols; j += LK_WG) dl[base + j] = gr * (c[base + j] - n * exp(l[base + j] - z));
+    }
+
     /* lp[r] = sum_j -1/2 (log 2 pi + lv + (x - mu)^2 exp(-lv)) */
     __kernel void distributions_gaussian_log_density_f32(__global const float* x, __global const float* mu,
                                                          __global const float* lv, __global float* lp,

@@ -64,6 +64,28 @@ extension KernelSources {
         return total;
     }
 
+    /* The row maximum by a tree in local memory, and the row's sum of e^(x - m), for kernels that give a work-group a row
+       (log-softmax, log-sum-exp, the multinomial likelihood). */
+    inline float lk_row_max(__global const float* xr, int cols, int t, __local float* scratch) {
+        float m = -INFINITY;
+        for (int j = t; j < cols; j += LK_WG) m = lk_max(m, xr[j]);
+        scratch[t] = m;
+        for (int s = LK_WG / 2; s > 0; s >>= 1) {
+            barrier(CLK_LOCAL_MEM_FENCE);
+            if (t < s) scratch[t] = lk_max(scratch[t], scratch[t + s]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float r = scratch[0];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        return r;
+    }
+
+    inline float lk_row_sum_exp(__global const float* xr, int cols, float m, int t, __local float* scratch) {
+        float s = 0.0f;
+        for (int j = t; j < cols; j += LK_WG) s += exp(xr[j] - m);
+        return lk_group_sum(scratch, s, t);
+    }
+
     /* A row's total from each work-item's part: a lone work-item (step 1) already holds it; a work-group adds its items'
        parts (every item of the group must call it, so calls sit outside item-dependent branches). */
     inline float lk_row_total(__local float* scratch, float part, int t, int step) { return step == 1 ? part : lk_group_sum(scratch, part, t); }

@@ -4,27 +4,6 @@
 
 extension KernelSources {
     public static let reductions = #"""
-    /* The row maximum by a tree in local memory (sums use lk_group_sum from the preamble). */
-    inline float lk_row_max(__global const float* xr, int cols, int t, __local float* scratch) {
-        float m = -INFINITY;
-        for (int j = t; j < cols; j += LK_WG) m = lk_max(m, xr[j]);
-        scratch[t] = m;
-        for (int s = LK_WG / 2; s > 0; s >>= 1) {
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (t < s) scratch[t] = lk_max(scratch[t], scratch[t + s]);
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        float r = scratch[0];
-        barrier(CLK_LOCAL_MEM_FENCE);
-        return r;
-    }
-
-    inline float lk_row_sum_exp(__global const float* xr, int cols, float m, int t, __local float* scratch) {
-        float s = 0.0f;
-        for (int j = t; j < cols; j += LK_WG) s += exp(xr[j] - m);
-        return lk_group_sum(scratch, s, t);
-    }
-
     __kernel void reductions_sum_rows_f32(__global const float* x, __global float* y, const int rows, const int cols) {
         __local float scratch[LK_WG];
         int r = get_group_id(0), t = get_local_id(0);

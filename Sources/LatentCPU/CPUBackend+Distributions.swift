@@ -115,6 +115,46 @@ extension CPUBackend {
         }
     }
 
+    public func multinomialLogLikelihood(logits: Buffer, counts: Buffer, rows: Int, cols: Int, into ll: Buffer, logNormaliser: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (counts, "counts")],
+                      perRow: [(ll, "log-likelihood output"), (logNormaliser, "log-normaliser output")])
+        let l = try host(logits, "logits").floats, c = try host(counts, "counts").floats
+        let out = try host(ll, "log-likelihood output").floats, lse = try host(logNormaliser, "log-normaliser output").floats
+        parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
+            var e = [Float](repeating: 0, count: cols)
+            for r in range {
+                let lr = l + r * cols, cr = c + r * cols
+                let m = reduceLine(.max, lr, count: cols, stride: 1)
+                e.withUnsafeMutableBufferPointer { ep in VectorMath.map(lr, ep.baseAddress!, 0..<cols) { VectorMath.exp($0 - VectorMath.V(repeating: m)) } }
+                var sum = 0.0
+                for j in 0..<cols { sum += Double(e[j]) }
+                let z = m + Float(Double.log(sum))
+                var s = 0.0
+                for j in 0..<cols { s += Double(cr[j] * (lr[j] - z)) }
+                out[r] = Float(s)
+                lse[r] = z
+            }
+        }
+    }
+
+    public func multinomialLogLikelihoodBackward(logits: Buffer, counts: Buffer, logNormaliser: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+                                                 into dLogits: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (counts, "counts"), (dLogits, "logits gradient")],
+                      perRow: [(logNormaliser, "log-normaliser"), (g, "log-likelihood gradient")])
+        let l = try host(logits, "logits").floats, c = try host(counts, "counts").floats, lse = try host(logNormaliser, "log-normaliser").floats
+        let gr = try host(g, "log-likelihood gradient").floats, dl = try host(dLogits, "logits gradient").floats
+        parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
+            for r in range {
+                let base = r * cols, z = lse[r]
+                var n = 0.0
+                for j in base..<(base + cols) { n += Double(c[j]) }
+                let total = Float(n)
+                VectorMath.map(l + base, dl + base, 0..<cols) { VectorMath.exp($0 - VectorMath.V(repeating: z)) }
+                for j in base..<(base + cols) { dl[j] = gr[r] * (c[j] - total * dl[j]) }
+            }
+        }
+    }
+
     public func gaussianLogDensity(_ x: Buffer, mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into lp: Buffer) throws {
         try checkRows(rows: rows, cols: cols, matrices: [(x, "x"), (mean, "mean"), (logVariance, "log-variance")], perRow: [(lp, "log-density output")])
         let xs = try host(x, "x").floats, mu = try host(mean, "mean").floats, lv = try host(logVariance, "log-variance").floats

@@ -117,6 +117,12 @@ public protocol Backend: AnyObject, Sendable {
     func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws
     /// `dLogits = g[r] (x - σ(l))`.
     func bernoulliLogLikelihoodBackward(logits: Buffer, targets: Buffer, gradient g: Buffer, rows: Int, cols: Int, into dLogits: Buffer) throws
+    /// Per row: `Σ_j c_j (l_j − z)` with `z = log Σ_j e^(l_j)`, the log-probability of the bag of words `counts` under
+    /// softmax(`logits`) without the multinomial coefficient; `z` goes to `logNormaliser` (`rows`) for the backward form.
+    func multinomialLogLikelihood(logits: Buffer, counts: Buffer, rows: Int, cols: Int, into ll: Buffer, logNormaliser: Buffer) throws
+    /// `dLogits = g[r] (c − N_r e^(l − z_r))`, `N_r = Σ_j c_rj`, from the forward form's `logNormaliser`.
+    func multinomialLogLikelihoodBackward(logits: Buffer, counts: Buffer, logNormaliser: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+                                          into dLogits: Buffer) throws
     /// Per row: `Σ_j log N(x; mean, e^logVariance) = -1/2 Σ_j (log 2π + lv + (x - mean)² e^-lv)`.
     func gaussianLogDensity(_ x: Buffer, mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into lp: Buffer) throws
     /// The gradients of ``gaussianLogDensity(_:mean:logVariance:rows:cols:into:)`` with respect to all three arguments.

@@ -80,6 +80,22 @@ extension OpenCLBackend {
                            [(logits, "logits"), (targets, "targets"), (g, "log-likelihood gradient"), (dLogits, "logits gradient")])
     }
 
+    public func multinomialLogLikelihood(logits: Buffer, counts: Buffer, rows: Int, cols: Int, into ll: Buffer, logNormaliser: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (counts, "counts")],
+                      perRow: [(ll, "log-likelihood output"), (logNormaliser, "log-normaliser output")])
+        try rowsLaunch("distributions_multinomial_log_likelihood_f32", rows: rows, cols: cols,
+                       [(logits, "logits"), (counts, "counts"), (ll, "log-likelihood output"), (logNormaliser, "log-normaliser output")])
+    }
+
+    public func multinomialLogLikelihoodBackward(logits: Buffer, counts: Buffer, logNormaliser: Buffer, gradient g: Buffer, rows: Int, cols: Int,
+                                                 into dLogits: Buffer) throws {
+        try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (counts, "counts"), (dLogits, "logits gradient")],
+                      perRow: [(logNormaliser, "log-normaliser"), (g, "log-likelihood gradient")])
+        try rowsLaunch("distributions_multinomial_log_likelihood_backward_f32", rows: rows, cols: cols,
+                       [(logits, "logits"), (counts, "counts"), (logNormaliser, "log-normaliser"), (g, "log-likelihood gradient"),
+                        (dLogits, "logits gradient")])
+    }
+
     public func gaussianLogDensity(_ x: Buffer, mean: Buffer, logVariance: Buffer, rows: Int, cols: Int, into lp: Buffer) throws {
         try checkRows(rows: rows, cols: cols, matrices: [(x, "x"), (mean, "mean"), (logVariance, "log-variance")], perRow: [(lp, "log-density output")])
         try rowsLaunch("distributions_gaussian_log_density_f32", rows: rows, cols: cols,

@@ -68,6 +68,37 @@ import TestSupport
         }
     }
 
+    /// Bags of words: sparse counts (most zero, as in a document), logits wide enough that a row's maximum dominates, and
+    /// a row of 2,000 words (a vocabulary's size) whose sums a work-group splits. Forward against the float64 formula,
+    /// backward against its finite differences (and, on the long rows, the float64 gradient).
+    @Test(arguments: TestBackends.all, [37, 2000])
+    func multinomialLogLikelihoodAndItsGradient(kind: BackendKind, cols: Int) throws {
+        let b = try TestBackends.backend(kind)
+        let n = Self.rows * cols
+        var logits = randomFloats(n, in: -8...8, seed: 9)
+        logits[0] = 80  // e^80 overflows unless the row's maximum is taken out first
+        let counts = randomFloats(n, in: 0...1, seed: 10).map { $0 < 0.8 ? Float(0) : Float(Int($0 * 40) % 7 + 1) }
+        let g = randomFloats(Self.rows, in: -1...1, seed: 11)
+        let ll = try b.allocate(count: Self.rows, dtype: .float32), z = try b.allocate(count: Self.rows, dtype: .float32)
+        let dl = try b.allocate(count: n, dtype: .float32)
+        try b.multinomialLogLikelihood(logits: try b.buffer(logits), counts: try b.buffer(counts), rows: Self.rows, cols: cols, into: ll, logNormaliser: z)
+        try b.multinomialLogLikelihoodBackward(logits: try b.buffer(logits), counts: try b.buffer(counts), logNormaliser: z, gradient: try b.buffer(g),
+                                               rows: Self.rows, cols: cols, into: dl)
+        let llv = try b.download(ll), dlv = try b.download(dl)
+        for r in 0..<Self.rows {
+            let l = (0..<cols).map { Double(logits[r * cols + $0]) }, c = (0..<cols).map { Double(counts[r * cols + $0]) }
+            close(llv[r], Reference.multinomialLogLikelihood(l, c), "log-likelihood row \(r)")
+            // finite differences of a sum of 2,000 terms are noisier than the float kernel; the long rows take the float64
+            // gradient g (c − N softmax(l)), the formula the short rows' finite differences check
+            let m = l.max()!, z = m + Foundation.log(l.reduce(0) { $0 + Foundation.exp($1 - m) }), total = c.reduce(0, +)
+            for j in 0..<cols {
+                let want = cols > 100 ? Double(g[r]) * (c[j] - total * Foundation.exp(l[j] - z))
+                    : Double(g[r]) * derivative(l, j) { Reference.multinomialLogLikelihood($0, c) }
+                close(dlv[r * cols + j], want, "dll/dl row \(r) word \(j)")
+            }
+        }
+    }
+
     @Test(arguments: TestBackends.all)
     func gaussianLogDensityAndItsGradient(kind: BackendKind) throws {
         let b = try TestBackends.backend(kind)

@@ -27,7 +27,8 @@ import TestSupport
         expected[.random] = RandomDistribution.allCases.map { "random_\($0.rawValue)_f32" } + ["random_bits_u32", "random_gather_bernoulli_f32", "random_dropout_mask_f32"]
         expected[.memory] = ["memory_gather_rows_f32", "memory_fill_f32", "memory_copy_block_f32"]
         expected[.optimisers] = ["optimisers_adam_f32"]
-        expected[.distributions] = ["gaussian_sample", "gaussian_kl", "bernoulli_log_likelihood", "gaussian_log_density", "gaussian_posterior"]
+        expected[.distributions] = ["gaussian_sample", "gaussian_kl", "bernoulli_log_likelihood", "multinomial_log_likelihood", "gaussian_log_density",
+                                    "gaussian_posterior"]
             .flatMap { ["distributions_\($0)_f32", "distributions_\($0)_backward_f32"] }
         expected[.families] = ["concrete_sample", "concrete_log_density", "categorical_kl", "logit_normal_sample", "logit_normal_log_density",
                                "dirichlet_sample", "dirichlet_approximation_log_density", "dirichlet_kl", "dirichlet_log_density"]

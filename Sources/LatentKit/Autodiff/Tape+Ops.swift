@@ -179,11 +179,15 @@ extension Tape {
 
     /// `Σ_v counts_v log softmax(logits)_v` of each row, `rows × 1`: the log-probability of a bag of words' tokens under
     /// the word distribution softmax(logits) (ProdLDA's reconstruction term; the multinomial coefficient, which does not
-    /// depend on the model, is left out, as perplexity leaves it out). Counts are constants. Composed of checked ops
-    /// (log-softmax, product, row sum): its gradient counts − N softmax(logits) comes from theirs.
+    /// depend on the model, is left out, as perplexity leaves it out). Counts are constants. One fused op each way (the
+    /// log-softmax, product and row sum it replaces made ten passes over the logits, the largest tensor of a topic model's
+    /// step); its gradient is counts − N softmax(logits).
     public func multinomialLogLikelihood(logits: Tensor, counts: Tensor) throws -> Tensor {
         try requireSameShape([logits, counts], "multinomialLogLikelihood")
-        return try sum(binary(.mul, logSoftmax(logits), counts), axis: .eachRow)
+        let ll = try output(logits.rows, 1), z = try output(logits.rows, 1)
+        try backend.multinomialLogLikelihood(logits: logits.buffer, counts: counts.buffer, rows: logits.rows, cols: logits.cols,
+                                             into: ll.buffer, logNormaliser: z.buffer)
+        return record(.multinomialLogLikelihood(logits: logits, counts: counts, logNormaliser: z), ll, inputs: [logits])
     }
 
     /// `log N(x; mean, diag e^logVariance)` of each row, `rows × 1`.

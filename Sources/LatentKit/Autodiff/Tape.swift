@@ -27,6 +27,7 @@ enum Rule {
     case logSoftmax(Tensor)
     case gammaSample(Tensor)
     case bernoulliLogLikelihood(logits: Tensor, targets: Tensor)
+    case multinomialLogLikelihood(logits: Tensor, counts: Tensor, logNormaliser: Tensor)
     case gaussianLogDensity(x: Tensor, mean: Tensor, logVariance: Tensor)
     /// The fused latent-family and batch-norm ops (Tape+FamilyOps.swift).
     case family(FamilyRule)

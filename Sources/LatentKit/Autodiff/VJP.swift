@@ -117,6 +117,12 @@ extension Tape {
                                                        rows: logits.rows, cols: logits.cols, into: dl.buffer)
             try accumulate(logits, dl)
 
+        case .multinomialLogLikelihood(let logits, let counts, let z):
+            let dl = try output(logits.rows, logits.cols)
+            try backend.multinomialLogLikelihoodBackward(logits: logits.buffer, counts: counts.buffer, logNormaliser: z.buffer, gradient: g.buffer,
+                                                         rows: logits.rows, cols: logits.cols, into: dl.buffer)
+            try accumulate(logits, dl)
+
         case .gaussianLogDensity(let x, let mean, let logVariance):
             let dx = try output(x.rows, x.cols), dmu = try output(x.rows, x.cols), dlv = try output(x.rows, x.cols)
             try backend.gaussianLogDensityBackward(x.buffer, mean: mean.buffer, logVariance: logVariance.buffer, gradient: g.buffer,
