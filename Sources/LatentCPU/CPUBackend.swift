@@ -35,6 +35,10 @@ public final class CPUBackend: Backend {
 
     /// The OpenBLAS core for a CPU with these /proc/cpuinfo flags, or nil when OpenBLAS's own choice should stand.
     public static func gemmKernels(forCPUFlags flags: Set<String>) -> String? { OpenBLASKernels.bestCore(for: flags) }
+    /// Whether OpenBLAS's core `name` has neither AVX2 nor AVX-512 GEMM kernels (Prescott, Nehalem, Sandybridge, …).
+    public static func gemmKernelsLackAVX2(_ name: String) -> Bool { OpenBLASKernels.lacksAVX2(name) }
+    /// Whether the user chose OpenBLAS's kernels with `OPENBLAS_CORETYPE` (then they are never replaced).
+    public static var gemmKernelsNamedByUser: Bool { OpenBLASKernels.namedByUser }
 
     /// One instance for the whole process; the backend holds no state, this only saves allocations.
     public static let shared = CPUBackend()

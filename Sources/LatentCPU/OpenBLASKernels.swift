@@ -14,17 +14,22 @@ enum OpenBLASKernels {
     /// `OPENBLAS_CORETYPE` would have at start-up. Must run before the first BLAS call.
     static let selected: String = {
         let chosen = corename()
-        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
-              withoutAVX2.contains(chosen.lowercased()), let better = bestCore(for: cpuFlags()),
+        guard !namedByUser, lacksAVX2(chosen), let better = bestCore(for: cpuFlags()),
               let handle = dlopen(nil, RTLD_NOW),
               let quit = dlsym(handle, "gotoblas_dynamic_quit"), let initialise = dlsym(handle, "gotoblas_dynamic_init")
         else { return chosen }  // a build without run-time core selection (DYNAMIC_ARCH) has its one core
         typealias Hook = @convention(c) () -> Void
-        setenv("OPENBLAS_CORETYPE", better, 1)  // read by gotoblas_dynamic_init; also what child processes inherit
+        setenv("OPENBLAS_CORETYPE", better, 1)  // the one way to name a core to gotoblas_dynamic_init
         unsafeBitCast(quit, to: Hook.self)()
         unsafeBitCast(initialise, to: Hook.self)()  // an unknown name falls back to OpenBLAS's own default
+        unsetenv("OPENBLAS_CORETYPE")  // the user's environment stays as it was
         return corename()
     }()
+
+    /// Whether the user named OpenBLAS's core (`OPENBLAS_CORETYPE`) when the process started; read before ``selected``.
+    static let namedByUser = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil
+
+    static func lacksAVX2(_ core: String) -> Bool { withoutAVX2.contains(core.lowercased()) }
 
     /// OpenBLAS's x86-64 cores that have neither AVX2 nor AVX-512 GEMM kernels.
     static let withoutAVX2: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "sandybridge",

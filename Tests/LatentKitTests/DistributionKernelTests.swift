@@ -68,16 +68,18 @@ import TestSupport
         }
     }
 
-    /// Bags of words: sparse counts (most zero, as in a document), logits wide enough that a row's maximum dominates, and
-    /// a row of 2,000 words (a vocabulary's size) whose sums a work-group splits. Forward against the float64 formula,
+    /// Bags of words: sparse counts (most zero, as in a document; one row empty), logits wide enough that a row's maximum
+    /// dominates, a vocabulary of one word, and rows of 2,000 words (a vocabulary's size) whose sums a work-group splits. Forward against the float64 formula,
     /// backward against its finite differences (and, on the long rows, the float64 gradient).
-    @Test(arguments: TestBackends.all, [37, 2000])
+    @Test(arguments: TestBackends.all, [1, 37, 2000])
     func multinomialLogLikelihoodAndItsGradient(kind: BackendKind, cols: Int) throws {
         let b = try TestBackends.backend(kind)
         let n = Self.rows * cols
         var logits = randomFloats(n, in: -8...8, seed: 9)
         logits[0] = 80  // e^80 overflows unless the row's maximum is taken out first
-        let counts = randomFloats(n, in: 0...1, seed: 10).map { $0 < 0.8 ? Float(0) : Float(Int($0 * 40) % 7 + 1) }
+        var counts = randomFloats(n, in: 0...1, seed: 10).map { $0 < 0.8 ? Float(0) : Float(Int($0 * 40) % 7 + 1) }
+        for j in 0..<cols { counts[cols + j] = 0 }  // an empty row: log-likelihood and gradient 0
+        counts[2 * cols] = 3  // and a non-empty one, whatever the draw (one word: log-likelihood 0)
         let g = randomFloats(Self.rows, in: -1...1, seed: 11)
         let ll = try b.allocate(count: Self.rows, dtype: .float32), z = try b.allocate(count: Self.rows, dtype: .float32)
         let dl = try b.allocate(count: n, dtype: .float32)

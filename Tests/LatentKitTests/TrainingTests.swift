@@ -58,9 +58,10 @@ import TestSupport
         print("after 20 steps: cpu \(cpu.last!), \(kind) \(other.last!), worst relative difference \(worst)")
     }
 
-    /// The fused step (dense epilogues, loss chain, gather+binarise, joined heads, one Adam launch) gives the losses of
+    /// The fused step (dense epilogues, loss chain, gather+binarise, joined heads, one Adam launch, the multinomial
+    /// likelihood) gives the losses of
     /// the unfused ops it replaces, step for step, for the recipes it changes most.
-    @Test(arguments: TestBackends.all, ["gaussian", "logit-normal", "batch-norm", "iwae-2"])
+    @Test(arguments: TestBackends.all, ["gaussian", "logit-normal", "batch-norm", "iwae-2", "multinomial"])
     func fusedStepGivesTheUnfusedLosses(kind: BackendKind, recipe: String) throws {
         var c = config()
         c.model.hidden = [64, 32]
@@ -68,6 +69,7 @@ import TestSupport
         case "logit-normal": c.model.latent = .logitNormal
         case "batch-norm": c.model.batchNorm = true
         case "iwae-2": c.iwSamples = 2
+        case "multinomial": c.model.likelihood = .multinomial  // the pixels as fractional counts: the fused likelihood
         default: break
         }
         let backend = try TestBackends.backend(kind)

@@ -184,6 +184,7 @@ extension Tape {
     /// step); its gradient is counts − N softmax(logits).
     public func multinomialLogLikelihood(logits: Tensor, counts: Tensor) throws -> Tensor {
         try requireSameShape([logits, counts], "multinomialLogLikelihood")
+        if !fusesOps { return try sum(binary(.mul, logSoftmax(logits), counts), axis: .eachRow) }
         let ll = try output(logits.rows, 1), z = try output(logits.rows, 1)
         try backend.multinomialLogLikelihood(logits: logits.buffer, counts: counts.buffer, rows: logits.rows, cols: logits.cols,
                                              into: ll.buffer, logNormaliser: z.buffer)
