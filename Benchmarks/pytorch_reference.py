@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The PyTorch twin of LatentKit's default run, for throughput side by side: the Gaussian VAE 784-200-200-20 (softplus,
 Bernoulli likelihood from logits, dynamically binarised MNIST, batch 100, Adam 1e-3), trained on the CPU with a fixed
-number of threads. Prints one line per epoch (loss, seconds, images/s) and the best epoch's images/s last.
+number of threads (`--batch-size` for other batches). Prints one line per epoch (loss, seconds, images/s) and the best epoch's images/s last.
 
-  python3 Benchmarks/pytorch_reference.py [--epochs 3] [--threads 2] [--data-dir data/mnist] [--limit N]
+  python3 Benchmarks/pytorch_reference.py [--epochs 3] [--threads 2] [--batch-size 100] [--data-dir data/mnist] [--limit N]
 
 Needs torch (a CPU wheel) and numpy; not a dependency of the package.
 """
@@ -49,13 +49,14 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--data-dir", default="data/mnist")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     images = torch.from_numpy(read_images(f"{args.data_dir}/train-images-idx3-ubyte.gz")[: args.limit])
     model = VAE()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
-    batch = 100
+    batch = args.batch_size
     best = 0.0
     for epoch in range(1, args.epochs + 1):
         order = torch.randperm(len(images))
