@@ -2,7 +2,8 @@
 # kill -9 at random moments (issue 12): trains with a checkpoint every 4 steps and kills the process with SIGKILL after a
 # random 0.1–1.5 s, again and again, each time resuming with `train --resume`, until the run finishes; then checks that
 # its final parameters and Adam moments equal those of an uninterrupted run bit for bit. After every kill the checkpoint
-# must parse and `--resume` must start from it, and the finished run's metrics.jsonl must hold each epoch once. Rounds repeat until at least KILLS kills (default 200). Counts the kills
+# must parse and `--resume` must start from it (verifying its checksums, with no fallback to the previous checkpoint),
+# and the finished run's metrics.jsonl must hold each epoch once. Rounds repeat until at least KILLS kills (default 200). Counts the kills
 # that landed while a checkpoint was being written (its .tmp file present). Not in CI: it takes a few minutes.
 # Usage: scripts/kill-test.sh [KILLS] [path/to/latentkit]    (environment: BACKEND, default cpu)
 set -euo pipefail
@@ -53,6 +54,10 @@ while [ "$kills" -lt "$want" ]; do
         fi
         kill -9 "$pid"
         wait "$pid" 2> /dev/null || true
+        # a resume verifies the checkpoint's checksums and would fall back to the previous one in a note: never needed here
+        if grep -q "fails its CRC-32C check\|is damaged" "$work/out.txt"; then
+            echo "kill-test: a kill left a checkpoint that fails verification:"; cat "$work/out.txt"; exit 1
+        fi
         kills=$((kills + 1))
         [ -f "$run/checkpoint.safetensors.tmp" ] && in_write=$((in_write + 1))
         if [ -f "$run/checkpoint.safetensors" ]; then

@@ -10,7 +10,8 @@ func loadRun(_ path: String, on backend: any Backend) throws -> (RunConfig, VAE)
     try run.requireRun()
     let config = try RunConfig.load(from: run.config)
     let model = try VAE(config.model, on: backend, seed: config.seed)
-    let checkpoint = try Checkpoint.read(run.checkpoint)
+    let (checkpoint, notice) = try run.readCheckpoint()
+    if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
     try model.load(from: checkpoint, on: backend)
     return (config, model)
 }

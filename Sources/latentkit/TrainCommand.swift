@@ -129,8 +129,11 @@ struct TrainCommand: ParsableCommand {
         }
         if !resuming && root { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
-            try trainer.restore(from: Checkpoint.read(run.checkpoint))  // every rank reads it: the run folder is shared
+            // every rank reads it (the run folder is shared); rank 0 says what it found
+            let (checkpoint, notice) = try run.readCheckpointForResume(movingDamagedAside: root)
+            try trainer.restore(from: checkpoint)
             if root {
+                if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
                 try run.keepMetrics(ofEpochs: trainer.epoch)
                 print("resuming \(run.path) at epoch \(trainer.epoch + 1), step \(trainer.stepInEpoch) of \(trainer.stepsPerEpoch)")
             }
@@ -370,7 +373,7 @@ struct TrainCommand: ParsableCommand {
         stamp.dateFormat = "yyyyMMdd-HHmmss"
         let dataName = URL(fileURLWithPath: config.dataName).deletingPathExtension().lastPathComponent
         let run = RunDirectory(out ?? "runs/\(dataName)-\(config.model.latent)-\(stamp.string(from: Date()))")
-        if FileManager.default.fileExists(atPath: run.checkpoint) {
+        if [run.checkpoint, run.previousCheckpoint].contains(where: FileManager.default.fileExists(atPath:)) {
             throw ValidationError("\(run.path) already holds a run; use --resume \(run.path) to continue it, or another --out")
         }
         return (config, run, false)

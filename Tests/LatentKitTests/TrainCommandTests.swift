@@ -119,6 +119,12 @@ import TestSupport
         var config = try RunConfig.load(from: run + "/config.json")
         config.model.latentSize = 10
         try config.save(to: run + "/config.json")
+        // the checkpoint records config.json's checksum, so the edit itself is found first
+        let edited = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "0"])
+        #expect(edited.status == 1 && edited.stderr.contains("config.json has changed since"), "\(edited.stderr)")
+        // and a checkpoint without that record (an older LatentKit's) is checked tensor by tensor
+        let checkpoint = run + "/checkpoint.safetensors"
+        try Data(CheckpointIntegrityTests.legacyFile(try Checkpoint.read(checkpoint))).write(to: URL(fileURLWithPath: checkpoint))
         let result = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "0"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("has shape [200, 20], the model expects [200, 10]"), "\(result.stderr)")

@@ -1,6 +1,8 @@
 // Checkpoints in the safetensors format (8-byte little-endian header length, a JSON header, little-endian float32
 // data), so NumPy and PyTorch users can load them with `safetensors.numpy.load_file`. Written to a temporary file,
-// flushed and renamed, so an interrupted write never destroys the previous checkpoint.
+// flushed and renamed, so an interrupted write never destroys the previous checkpoint; the one before it can be kept
+// beside it. Every file records the CRC-32C of each tensor and of its own header in its metadata, and reading verifies
+// them, so a torn or bit-rotted checkpoint (a shared file system's, say) is refused instead of trained on.
 
 import Foundation
 
@@ -13,8 +15,15 @@ public struct Checkpoint {
     /// Tensors by name, written in this order.
     public var names: [String] = []
     public var tensors: [String: Entry] = [:]
-    /// String metadata (safetensors allows only strings there).
+    /// String metadata (safetensors allows only strings there); without the checksums, which the file format keeps.
     public var metadata: [String: String] = [:]
+    /// Whether the file this was read from carried checksums and passed them; false for files written before checksums
+    /// (they still load) and for checkpoints built in memory.
+    public private(set) var verified = false
+
+    /// The metadata keys of the checksums: the header's (computed with its own eight digits as "00000000") and every
+    /// tensor's, comma-separated in the order of their data.
+    static let headerChecksumKey = "crc32c_header", tensorChecksumsKey = "crc32c_tensors"
 
     public init() {}
 
@@ -37,36 +46,103 @@ public struct Checkpoint {
     public func encoded() -> [UInt8] {
         var offset = 0
         var fields: [String] = []
+        var data: [UInt8] = []
+        var checksums: [String] = []
         for name in names {
             let e = tensors[name]!
             let bytes = e.values.count * 4
             fields.append("\(Self.jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],"
                           + "\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
+            let start = data.count
+            data.reserveCapacity(offset)
+            for v in e.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            checksums.append(CRC32C.hex(data[start...].withUnsafeBytes { CRC32C.checksum($0) }))
         }
-        if !metadata.isEmpty {
-            let pairs = metadata.keys.sorted().map { "\(Self.jsonString($0)):\(Self.jsonString(metadata[$0]!))" }
-            fields.insert("\"__metadata__\":{\(pairs.joined(separator: ","))}", at: 0)
-        }
+        var metadata = self.metadata
+        metadata[Self.tensorChecksumsKey] = checksums.joined(separator: ",")
+        metadata[Self.headerChecksumKey] = "00000000"
+        let pairs = metadata.keys.sorted().map { "\(Self.jsonString($0)):\(Self.jsonString(metadata[$0]!))" }
+        fields.insert("\"__metadata__\":{\(pairs.joined(separator: ","))}", at: 0)
         var header = Array("{\(fields.joined(separator: ","))}".utf8)
         while (8 + header.count) % 8 != 0 { header.append(0x20) }  // pad to 8-byte alignment, as the format suggests
         var out = withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header
-        out.reserveCapacity(out.count + offset)
-        for name in names {
-            for v in tensors[name]!.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        let digits = Self.headerChecksumDigits(in: out)!
+        let crc = out.withUnsafeBytes { CRC32C.checksum($0) }
+        out.replaceSubrange(digits, with: Array(CRC32C.hex(crc).utf8))
+        return out + data
+    }
+
+    /// Where the header's own checksum digits are in a file's first bytes (length and header): the eight bytes after
+    /// `"crc32c_header":"`, when that occurs exactly once.
+    static func headerChecksumDigits(in bytes: [UInt8]) -> Range<Int>? {
+        let key = Array("\"\(headerChecksumKey)\":\"".utf8)
+        var found: Range<Int>?
+        var i = 8
+        while i + key.count + 8 <= bytes.count {
+            if bytes[i] == key[0] && bytes[i..<(i + key.count)].elementsEqual(key) {
+                guard found == nil else { return nil }
+                found = (i + key.count)..<(i + key.count + 8)
+            }
+            i += 1
         }
-        return out
+        return found
+    }
+
+    /// Where the checkpoint before `path` is kept: `checkpoint.safetensors` → `checkpoint.previous.safetensors`.
+    public static func previousPath(of path: String) -> String {
+        path.hasSuffix(".safetensors") ? String(path.dropLast(".safetensors".count)) + ".previous.safetensors" : path + ".previous"
     }
 
     /// Writes atomically, so that a write interrupted at any moment (a kill, a full disk, a power cut) leaves the previous
     /// checkpoint whole: a temporary file beside `path`, flushed to disk (`fsync`), renamed over `path`, and the directory
     /// flushed so that the rename itself is durable. A failed write removes its temporary file and is a one-line error.
-    public func write(to path: String) throws {
-        let tmp = path + ".tmp"
-        let bytes = encoded()
+    /// With `keepingPrevious`, the checkpoint that was at `path` stays at ``previousPath(of:)`` (a hard link made before
+    /// the rename, so that `path` itself never goes missing): at every instant both files, or the new one, are whole.
+    public func write(to path: String, keepingPrevious: Bool = false) throws {
+        for step in writeSteps(to: path, keepingPrevious: keepingPrevious) { try step.run() }
+    }
+
+    /// ``write(to:keepingPrevious:)`` as the steps a kill can fall between, in order (a kill inside the first leaves
+    /// only a partial temporary file, which nothing reads). Public so that a test can stop after any of them.
+    public func writeSteps(to path: String, keepingPrevious: Bool) -> [(name: String, run: () throws -> Void)] {
+        let tmp = path + ".tmp", previous = Self.previousPath(of: path), previousTmp = previous + ".tmp"
+        var steps: [(name: String, run: () throws -> Void)] = [("write and flush \(tmp)", { try writeFlushed(encoded(), to: tmp) })]
+        if keepingPrevious {
+            steps.append(("link \(path) as \(previousTmp)", {
+                unlink(previousTmp)
+                guard FileManager.default.fileExists(atPath: path), link(path, previousTmp) != 0 else { return }
+                // a file system without hard links: a copy, flushed like the checkpoint itself
+                guard let bytes = FileManager.default.contents(atPath: path) else { return }
+                try writeFlushed([UInt8](bytes), to: previousTmp)
+            }))
+            steps.append(("rename \(previousTmp) to \(previous)", {
+                guard FileManager.default.fileExists(atPath: previousTmp) else { return }
+                guard rename(previousTmp, previous) == 0 else {
+                    throw DataError("cannot keep the previous checkpoint at \(previous): \(String(cString: strerror(errno)))")
+                }
+            }))
+        }
+        steps.append(("rename \(tmp) to \(path)", {
+            guard rename(tmp, path) == 0 else {
+                throw DataError("cannot move checkpoint into place at \(path): \(String(cString: strerror(errno)))")
+            }
+        }))
+        steps.append(("flush the directory", {
+            let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
+            if directory >= 0 {
+                _ = fsync(directory)
+                close(directory)
+            }
+        }))
+        return steps
+    }
+
+    /// Writes `bytes` to `path` and flushes them to disk; on failure removes the file and says why in one line.
+    private func writeFlushed(_ bytes: [UInt8], to path: String) throws {
         // POSIX calls rather than FileHandle, so that a failure names its cause (a full disk: "No space left on device").
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw DataError("cannot write checkpoint \(tmp): \(String(cString: strerror(errno)))") }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw DataError("cannot write checkpoint \(path): \(String(cString: strerror(errno)))") }
         var failure: String?
         bytes.withUnsafeBytes { buffer in
             var done = 0
@@ -83,31 +159,50 @@ public struct Checkpoint {
         }
         if close(fd) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
         if let failure {
-            unlink(tmp)
-            throw DataError("cannot write checkpoint \(tmp) (\(bytes.count) bytes): \(failure); the previous checkpoint is kept")
-        }
-        guard rename(tmp, path) == 0 else {
-            throw DataError("cannot move checkpoint into place at \(path): \(String(cString: strerror(errno)))")
-        }
-        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
-        if directory >= 0 {
-            _ = fsync(directory)
-            close(directory)
+            unlink(path)
+            throw DataError("cannot write checkpoint \(path) (\(bytes.count) bytes): \(failure); the previous checkpoint is kept")
         }
     }
 
+    /// Reads and verifies the checkpoint at `path`: every size is checked before anything is allocated, and a file with
+    /// checksums must match them (a one-line error naming the file, and the tensor where one is to blame).
     public static func read(_ path: String) throws -> Checkpoint {
         guard let data = FileManager.default.contents(atPath: path) else { throw DataError("\(path): cannot read checkpoint") }
-        let bytes = [UInt8](data)
+        return try decode([UInt8](data), path: path)
+    }
+
+    /// ``read(_:)`` of a file's bytes; `path` names them in errors.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
         guard bytes.count >= 8 else { throw DataError("\(path): not a safetensors file (too short)") }
         let headerLength = bytes[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(bytes.count - 8) else { throw DataError("\(path): header length \(headerLength) exceeds the file") }
         let body = 8 + Int(headerLength)
+        // the header's own checksum first, so that a damaged shape or offset is named as damage, not as a bad shape
+        let digits = headerChecksumDigits(in: Array(bytes[0..<body]))
+        if let digits {
+            guard let recorded = CRC32C.parse(String(decoding: bytes[digits], as: UTF8.self)) else {
+                throw DataError("\(path): the header's checksum field is malformed ('\(String(decoding: bytes[digits], as: UTF8.self))'): the file is damaged")
+            }
+            var zeroed = Array(bytes[0..<body])
+            zeroed.replaceSubrange(digits, with: Array("00000000".utf8))
+            let computed = zeroed.withUnsafeBytes { CRC32C.checksum($0) }
+            guard computed == recorded else {
+                throw DataError("\(path): the header fails its CRC-32C check (recorded \(CRC32C.hex(recorded)), computed \(CRC32C.hex(computed))): the file is damaged")
+            }
+        }
         guard let header = try? JSONSerialization.jsonObject(with: Data(bytes[8..<body])) as? [String: Any] else {
             throw DataError("\(path): header is not a JSON object")
         }
         var checkpoint = Checkpoint()
-        checkpoint.metadata = header["__metadata__"] as? [String: String] ?? [:]
+        if let metadata = header["__metadata__"] {
+            guard let strings = metadata as? [String: String] else { throw DataError("\(path): the header's __metadata__ is not a map of strings") }
+            checkpoint.metadata = strings
+        }
+        let tensorChecksums = checkpoint.metadata.removeValue(forKey: tensorChecksumsKey)
+        let headerChecksum = checkpoint.metadata.removeValue(forKey: headerChecksumKey)
+        guard (tensorChecksums == nil) == (digits == nil), (headerChecksum == nil) == (digits == nil) else {
+            throw DataError("\(path): the checksum record is incomplete (the header's or the tensors' is missing): the file is damaged")
+        }
         var entries: [(String, Int, [Int], Int)] = []
         for (name, value) in header where name != "__metadata__" {
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
@@ -130,7 +225,21 @@ public struct Checkpoint {
             }
             entries.append((name, offsets[0], shape, count))
         }
-        for (name, start, shape, count) in entries.sorted(by: { $0.1 < $1.1 }) {
+        entries.sort { $0.1 < $1.1 }
+        if let tensorChecksums {
+            let recorded = tensorChecksums.isEmpty ? [] : tensorChecksums.split(separator: ",", omittingEmptySubsequences: false).map { CRC32C.parse($0) }
+            guard recorded.count == entries.count, recorded.allSatisfy({ $0 != nil }) else {
+                throw DataError("\(path): the tensors' checksum field is malformed (\(recorded.count) values for \(entries.count) tensors): the file is damaged")
+            }
+            for ((name, start, _, count), crc) in zip(entries, recorded) {
+                let computed = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[(body + start)..<(body + start + count * 4)])) }
+                guard computed == crc! else {
+                    throw DataError("\(path): tensor '\(name)' fails its CRC-32C check (recorded \(CRC32C.hex(crc!)), computed \(CRC32C.hex(computed))): the file is damaged")
+                }
+            }
+            checkpoint.verified = true
+        }
+        for (name, start, shape, count) in entries {
             var values = [Float](repeating: 0, count: count)
             values.withUnsafeMutableBytes { dst in
                 bytes.withUnsafeBytes { src in

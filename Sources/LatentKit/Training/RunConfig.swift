@@ -174,9 +174,11 @@ public struct RunDirectory: Sendable {
         guard FileManager.default.isWritableFile(atPath: path) else { throw DataError("run directory \(path) is not writable") }
     }
 
-    /// Checks that `path` holds a run (a config and a checkpoint).
+    /// Checks that `path` holds a run (a config and a checkpoint, or the previous one alone: a resume that found the last
+    /// one damaged moved it aside).
     public func requireRun() throws {
-        for file in [config, checkpoint] where !FileManager.default.fileExists(atPath: file) {
+        let checkpoints = FileManager.default.fileExists(atPath: previousCheckpoint) ? [] : [checkpoint]
+        for file in [config] + checkpoints where !FileManager.default.fileExists(atPath: file) {
             throw DataError("\(path) is not a LatentKit run directory: \(file) is missing")
         }
     }

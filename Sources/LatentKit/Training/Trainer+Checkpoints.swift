@@ -18,10 +18,13 @@ extension Trainer {
         return c
     }
 
-    /// Writes the checkpoint (rank 0 alone, in a data-parallel job).
+    /// Writes the checkpoint (rank 0 alone, in a data-parallel job), with config.json's checksum, keeping the one
+    /// before it beside it.
     public func saveCheckpoint(to run: RunDirectory) throws {
         guard writesRunFiles else { return }
-        try checkpoint().write(to: run.checkpoint)
+        var c = try checkpoint()
+        run.recordConfig(in: &c)
+        try c.write(to: run.checkpoint, keepingPrevious: true)
     }
 
     /// Restores parameters, optimiser moments and the position in training from `checkpoint`.
