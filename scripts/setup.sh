@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages LatentKit builds and runs with (OpenCL ICD loader and headers, CLBlast, PoCL as
 # an OpenCL device that runs anywhere, Oclgrind to check kernels as a GPU would run them, OpenBLAS, zlib, Fashion-MNIST,
-# strip and xz for the device bundle, Open MPI and MPICH for data-parallel runs), then fetches MNIST into data/mnist.
+# strip and xz for the device bundle, Open MPI and MPICH for data-parallel runs, iproute2 for the multi-node check's
+# network namespaces), then fetches MNIST into data/mnist.
 # Safe to run again: it installs and fetches only what is missing.
 set -euo pipefail
 
 packages=(ocl-icd-opencl-dev opencl-headers libclblast-dev pocl-opencl-icd oclgrind libopenblas-dev zlib1g-dev dataset-fashion-mnist python3-pip python3-numpy
-          binutils xz-utils openmpi-bin libopenmpi-dev mpich)
+          binutils xz-utils openmpi-bin libopenmpi-dev mpich iproute2)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -244,6 +244,42 @@ import TestSupport
         #expect(try Self.curve(run).count == epoch + 1)
     }
 
+    /// A rank that stops answering (SIGSTOP: a hung node; a cut link looks the same to the others) ends the job within
+    /// LATENTKIT_MPI_TIMEOUT: the rank left waiting in the collective says so in one line naming itself.
+    @Test func aRankThatStopsAnsweringEndsTheJobWithinTheTimeout() throws {
+        let dir = try temporaryDirectory("mpi-stop")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run"
+        var stoppedAt: Date?
+        let result = try runProgram("/usr/bin/python3", Self.unblockingSignals + Launcher.openMPI.command(ranks: 2)
+                                        + [toolPath, "train", "--backend", "cpu", "--limit", "2000", "--epochs", "1000", "--out", run],
+                                    environment: Self.environment.merging(["LATENTKIT_MPI_TIMEOUT": "3"]) { $1 }) { _ in
+            guard Self.waitFor(run + "/checkpoint.safetensors") else { return }
+            if let pid = try? Self.pid(ofRank: 1, training: run) {
+                kill(pid, SIGSTOP)
+                stoppedAt = Date()
+            }
+        }
+        let stopped = try #require(stoppedAt, "rank 1 was not found")
+        let seconds = Date().timeIntervalSince(stopped)
+        #expect(result.status != 0)
+        #expect(seconds >= 3 && seconds < 60, "ended \(seconds) s after rank 1 stopped")
+        #expect(result.stderr.contains("Error: rank 0 (") && result.stderr.contains("more than LATENTKIT_MPI_TIMEOUT=3 s"),
+                "\(result.stderr.suffix(800))")
+        #expect(try Checkpoint.read(run + "/checkpoint.safetensors").verified)
+    }
+
+    /// scripts/multinode-check.sh: two nodes (network namespaces with their own addresses and host names) over TCP only,
+    /// under Open MPI and MPICH, a node killed and a link cut. It needs root; without it the script says SKIPPED, which
+    /// this test prints, and with LATENTKIT_REQUIRE_MULTINODE=1 (CI) it fails.
+    @Test func trainingAcrossNodesOverTCP() throws {
+        let result = try runProgram("/bin/bash", [packageRoot() + "/scripts/multinode-check.sh", "2", toolPath])
+        print(result.stdout)
+        #expect(result.status == 0, "\(result.stdout.suffix(1500)) \(result.stderr.suffix(1500))")
+        #expect(result.stdout.contains("multinode-check: passed") || result.stdout.contains("multinode-check: SKIPPED"))
+        if result.stdout.contains("SKIPPED") { print("NOTE: trainingAcrossNodesOverTCP did not run: \(result.stdout)") }
+    }
+
     /// Ctrl-C on mpirun (which sends every rank SIGTERM): the ranks agree on a step, rank 0 saves one checkpoint there,
     /// and `--resume` continues from it.
     @Test func ctrlCOnMpirunSavesOneCheckpointAtAnAgreedStep() throws {

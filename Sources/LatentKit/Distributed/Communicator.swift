@@ -55,10 +55,30 @@ public final class Communicator: Sendable {
         guard status == 0 else { throw DistributedError("MPI_Init failed with error code \(status)") }
         self.rank = Int(rank)
         self.size = Int(size)
+        watchdog = CollectiveWatchdog(rank: Int(rank), timeout: try Self.collectiveTimeout())
         Self.made.set()
     }
 
-    private func check(_ status: Int32, _ call: String) throws {
+    /// How long a collective may wait before the rank ends the job: `LATENTKIT_MPI_TIMEOUT` seconds (0: forever),
+    /// default ``defaultCollectiveTimeout``.
+    static func collectiveTimeout() throws -> Double {
+        guard let text = ProcessInfo.processInfo.environment["LATENTKIT_MPI_TIMEOUT"] else { return defaultCollectiveTimeout }
+        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+            throw DistributedError("LATENTKIT_MPI_TIMEOUT must be a number of seconds >= 0 (0: no limit), got '\(text)'")
+        }
+        return seconds
+    }
+
+    /// Ten minutes: a collective waits for the slowest rank's step, its data loading or its share of an evaluation, all
+    /// far shorter; a rank that waits longer has lost a peer (a node down, a link cut) that MPI over TCP may take many
+    /// minutes more to notice, if ever.
+    public static let defaultCollectiveTimeout = 600.0
+
+    private let watchdog: CollectiveWatchdog
+
+    /// Runs one collective under the watchdog and checks its status.
+    private func collective(_ call: String, _ body: () -> Int32) throws {
+        let status = watchdog.guarding(call, body)
         guard status == 0 else { throw DistributedError("\(call) failed with MPI error code \(status) on rank \(rank)") }
     }
 
@@ -70,7 +90,7 @@ public final class Communicator: Sendable {
 
     private func allreduce<T>(_ values: inout [T], _ type: lk_mpi_type, _ operation: lk_mpi_operation) throws {
         let count = try elementCount(values.count)
-        try values.withUnsafeMutableBytes { try check(lk_mpi_allreduce($0.baseAddress, count, type, operation), "MPI_Allreduce") }
+        try values.withUnsafeMutableBytes { buffer in try collective("MPI_Allreduce") { lk_mpi_allreduce(buffer.baseAddress, count, type, operation) } }
     }
 
     /// Every rank's `values` summed, on every rank.
@@ -91,7 +111,7 @@ public final class Communicator: Sendable {
     /// Rank `root`'s `values` on every rank (every rank passes an array of the same length).
     public func broadcast(_ values: inout [Float], from root: Int = 0) throws {
         let count = try elementCount(values.count)
-        try values.withUnsafeMutableBytes { try check(lk_mpi_broadcast($0.baseAddress, count, LK_MPI_FLOAT32, Int32(root)), "MPI_Bcast") }
+        try values.withUnsafeMutableBytes { buffer in try collective("MPI_Bcast") { lk_mpi_broadcast(buffer.baseAddress, count, LK_MPI_FLOAT32, Int32(root)) } }
     }
 
     /// Throws the same error on every rank unless every rank passes the same `fingerprint` (a hash of what must agree:
@@ -140,4 +160,58 @@ public struct Fingerprint {
 
     public mutating func add(_ text: String) { var t = text; t.withUTF8 { add(UnsafeRawBufferPointer($0)) } }
     public mutating func add(_ values: [Float]) { values.withUnsafeBytes { add($0) } }
+}
+
+/// Ends the job when a collective has waited longer than its timeout. MPI over TCP notices a dead peer only when a
+/// connection breaks: a killed process's does at once, but a node whose link is cut, or that hangs, leaves the others
+/// waiting in a collective for as long as TCP retransmits (many minutes) or forever. A thread checks once a second how
+/// long the collective in progress has waited; past the timeout it prints one line naming this rank and the call, and
+/// calls MPI_Abort, which ends every rank that can still be reached (mpirun ends the rest when it exits).
+final class CollectiveWatchdog: @unchecked Sendable {
+    private let rank: Int
+    private let timeout: Double
+    private let lock = NSLock()
+    private var inFlight: (call: String, since: Date)?
+    private var started = false
+
+    init(rank: Int, timeout: Double) {
+        self.rank = rank
+        self.timeout = timeout
+    }
+
+    func guarding(_ call: String, _ body: () -> Int32) -> Int32 {
+        guard timeout > 0 else { return body() }
+        lock.lock()
+        inFlight = (call, Date())
+        if !started {
+            started = true
+            let thread = Thread { [self] in watch() }
+            thread.name = "latentkit MPI watchdog"
+            thread.start()
+        }
+        lock.unlock()
+        defer {
+            lock.lock()
+            inFlight = nil
+            lock.unlock()
+        }
+        return body()
+    }
+
+    private func watch() {
+        while true {
+            Thread.sleep(forTimeInterval: min(1, timeout / 4))
+            lock.lock()
+            let waiting = inFlight.map { ($0.call, Date().timeIntervalSince($0.since)) }
+            lock.unlock()
+            guard let (call, seconds) = waiting, seconds > timeout else { continue }
+            var host = [CChar](repeating: 0, count: 256)
+            gethostname(&host, host.count - 1)
+            let line = "Error: rank \(rank) (\(String(cString: host))): \(call) has waited \(Int(seconds)) s for the other ranks, more than "
+                + "LATENTKIT_MPI_TIMEOUT=\(String(format: "%g", timeout)) s: a rank, its node or the network between them is lost; ending the job\n"
+            FileHandle.standardError.write(Data(line.utf8))
+            _ = lk_mpi_abort(1)
+            _exit(1)
+        }
+    }
 }

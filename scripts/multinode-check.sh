@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Data-parallel training across "nodes" over TCP (issue 24): NODES Linux network namespaces (default 2), each with its
+# own address on a private bridge (10.77.0.0/24, in a namespace of its own, so no traffic touches the machine's own
+# network) and its own host name (a UTS namespace), joined by virtual Ethernet pairs. mpirun runs in node 0 and reaches
+# the others through an ssh stand-in that enters their namespaces, as it reaches real nodes through ssh. TCP only:
+# Open MPI with `--mca pml ob1 --mca btl tcp,self`, MPICH (UCX) with UCX_TLS=tcp,self and MPIR_CVAR_NOLOCAL=1.
+#
+# Checks, each run bounded by `timeout`:
+#   1. one rank per node trains as one process at equal global batch (the loss curve within 1e-5, as DataParallelTests
+#      asks on one machine), under Open MPI and under MPICH, and the gradients crossed the virtual network;
+#   2. the per-step gradient exchange over TCP, beside the same ranks on one node over shared memory;
+#   3. a node lost: every process of node NODES-1 killed mid-epoch ends the job within seconds, the last checkpoint
+#      verifies, and the job resumes on the remaining nodes, at the same global batch, to the curve of an uninterrupted
+#      run (Open MPI);
+#   4. a link cut (`ip link set eth0 down` in the last node) mid-step ends the job with a line naming the rank within
+#      LATENTKIT_MPI_TIMEOUT (here 8 s) plus Open MPI's daemon keepalive (5 + 3 x 2 s).
+# The namespaces are removed when it ends, also on failure or Ctrl-C.
+#
+# Usage: scripts/multinode-check.sh [NODES] [path/to/latentkit]
+# Needs root (network namespaces). Without the rights it prints one SKIPPED line and exits 0, or, with
+# LATENTKIT_REQUIRE_MULTINODE=1 (CI), prints FAILED and exits 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+nodes=${1:-2}
+bin=$(realpath "${2:-.build/release/latentkit}")
+data=$(realpath data/mnist)
+say() { echo "multinode-check: $*"; }
+fail() { say "FAILED: $*"; exit 1; }
+skip() {
+    [ "${LATENTKIT_REQUIRE_MULTINODE:-0}" = 1 ] && fail "$* (LATENTKIT_REQUIRE_MULTINODE=1)"
+    say "SKIPPED: $*"
+    exit 0
+}
+[[ "$nodes" =~ ^[0-9]+$ ]] && [ "$nodes" -ge 2 ] && [ "$nodes" -le 16 ] || fail "NODES must be 2 to 16, got '$nodes'"
+[ -x "$bin" ] || fail "$bin is not built (swift build -c release)"
+ls "$data"/train-images-idx3-ubyte* > /dev/null 2>&1 || fail "no MNIST in data/mnist (scripts/setup.sh fetches it)"
+[ "$(id -u)" = 0 ] || skip "network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN); CI runs as root"
+for tool in ip unshare timeout python3 mpirun.openmpi mpiexec.hydra; do
+    command -v "$tool" > /dev/null || skip "$tool is missing (scripts/setup.sh installs iproute2, Open MPI and MPICH)"
+done
+
+prefix=lkmn$$
+work=$(mktemp -d)
+namespaces=()
+cleanup() {
+    for ns in "${namespaces[@]}"; do
+        ip netns pids "$ns" 2> /dev/null | xargs -r kill -9 2> /dev/null || true
+        ip netns del "$ns" 2> /dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+add_namespace() {
+    ip netns add "$1" 2> "$work/err" || skip "cannot create network namespace $1: $(head -1 "$work/err")"
+    namespaces+=("$1")
+    ip -n "$1" link set lo up
+}
+
+# the switch: a bridge in a namespace of its own; node i: address 10.77.0.(i+1) on eth0, host name lk-node<i>
+add_namespace "$prefix-switch"
+ip -n "$prefix-switch" link add br0 type bridge
+ip -n "$prefix-switch" link set br0 up
+: > "$work/hosts"
+for i in $(seq 0 $((nodes - 1))); do
+    add_namespace "$prefix-$i"
+    ip link add name eth0 netns "$prefix-$i" type veth peer name port$i netns "$prefix-switch"
+    ip -n "$prefix-switch" link set port$i master br0
+    ip -n "$prefix-switch" link set port$i up
+    ip -n "$prefix-$i" addr add "10.77.0.$((i + 1))/24" dev eth0
+    ip -n "$prefix-$i" link set eth0 up
+    echo "10.77.0.$((i + 1)) $prefix-$i lk-node$i" >> "$work/hosts"
+done
+
+# ssh stand-in: [options] HOST COMMAND... runs COMMAND in HOST's namespace under HOST's host name
+cat > "$work/agent" << EOF
+#!/bin/sh
+while [ \$# -gt 0 ]; do case "\$1" in -*) shift ;; *) break ;; esac; done
+host=\$1; shift
+line=\$(grep "^\$host " "$work/hosts") || { echo "agent: unknown host \$host" >&2; exit 255; }
+set -- \$line "\$*"
+exec ip netns exec "\$2" unshare --uts /bin/sh -c 'hostname "\$0" && exec /bin/sh -c "\$1"' "\$3" "\$4"
+EOF
+chmod +x "$work/agent"
+
+# on NODE COMMAND...: runs COMMAND in node NODE's namespace under its host name
+on() {
+    local node=$1
+    shift
+    ip netns exec "$prefix-$node" unshare --uts /bin/sh -c 'hostname "$0" && exec "$@"' "lk-node$node" "$@"
+}
+hosts() { seq -s, -f "10.77.0.%g" "$1" "$2"; }  # addresses of nodes FIRST-1 .. LAST-1, comma-separated
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm_rsh_agent="$work/agent"
+export LATENTKIT_MPI_TIMEOUT=${LATENTKIT_MPI_TIMEOUT:-60}
+tcp_openmpi=(--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24
+             --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3
+             -x LATENTKIT_MPI_TIMEOUT)
+# openmpi RANKS HOSTS MPIRUN_FLAGS... -- LATENTKIT_ARGS...   (from node 0, bounded in time)
+openmpi() {
+    local ranks=$1 hosts=$2 flags=()
+    shift 2
+    while [ "$1" != -- ]; do flags+=("$1"); shift; done
+    shift
+    on 0 timeout 300 mpirun.openmpi --host "$hosts" -np "$ranks" "${flags[@]}" "$bin" "$@"
+}
+mpich() {
+    local ranks=$1 hosts=$2 flags=()
+    shift 2
+    while [ "$1" != -- ]; do flags+=("$1"); shift; done
+    shift
+    on 0 timeout 300 env "${flags[@]}" mpiexec.hydra -launcher ssh -launcher-exec "$work/agent" -hosts "$hosts" -np "$ranks" "$bin" "$@"
+}
+rx_bytes() { ip netns exec "$prefix-$1" cat "/sys/class/net/eth0/statistics/rx_bytes"; }
+exchange() { tr '\r' '\n' < "$1" | grep -o 'gradient exchange [0-9.]* ms/step (allreduce [0-9.]* ms, [0-9]*% of a step' | tail -1; }
+# compare A B: the largest difference of two runs' per-epoch loss terms, relative to the loss (DataParallelTests's measure)
+compare() {
+    python3 - "$1/metrics.jsonl" "$2/metrics.jsonl" << 'PY'
+import json, sys
+a, b = ([json.loads(l) for l in open(p)] for p in sys.argv[1:3])
+assert [x["epoch"] for x in a] == [x["epoch"] for x in b], ("epochs differ", len(a), len(b))
+d = max(abs(x[k] - y[k]) / abs(y["loss"]) for x, y in zip(a, b) for k in ("loss", "reconstruction", "kl"))
+print(f"{d:.2e}")
+sys.exit(0 if d <= 1e-5 else 1)
+PY
+}
+
+epochs=3
+train=(train --backend cpu --data-dir "$data" --limit 2000 --batch-size 100)
+"$bin" "${train[@]}" --epochs $epochs --out "$work/one" > /dev/null
+say "$nodes nodes (namespaces $prefix-0..$((nodes - 1))), one rank each, global batch 100, 2,000 MNIST images, $epochs epochs"
+
+# 1 and 2: both implementations, TCP across nodes and shared memory within node 0
+all=$(hosts 1 "$nodes")
+for impl in openmpi mpich; do
+    before=$(rx_bytes $((nodes - 1)))
+    if [ $impl = openmpi ]; then
+        openmpi "$nodes" "$all" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs $epochs --out "$work/tcp-$impl" > "$work/tcp-$impl.txt" 2>&1 \
+            || { tail -20 "$work/tcp-$impl.txt"; fail "Open MPI over TCP across $nodes nodes"; }
+        openmpi "$nodes" "10.77.0.1:$nodes" -x LATENTKIT_MPI_TIMEOUT -- "${train[@]}" --epochs $epochs --out "$work/shm-$impl" > "$work/shm-$impl.txt" 2>&1 \
+            || { tail -20 "$work/shm-$impl.txt"; fail "Open MPI over shared memory on node 0"; }
+    else
+        mpich "$nodes" "$all" UCX_TLS=tcp,self MPIR_CVAR_NOLOCAL=1 -- "${train[@]}" --epochs $epochs --out "$work/tcp-$impl" > "$work/tcp-$impl.txt" 2>&1 \
+            || { tail -20 "$work/tcp-$impl.txt"; fail "MPICH over TCP across $nodes nodes"; }
+        mpich "$nodes" "10.77.0.1:$nodes" LATENTKIT_MPI_TIMEOUT=$LATENTKIT_MPI_TIMEOUT -- "${train[@]}" --epochs $epochs --out "$work/shm-$impl" > "$work/shm-$impl.txt" 2>&1 \
+            || { tail -20 "$work/shm-$impl.txt"; fail "MPICH over shared memory on node 0"; }
+    fi
+    received=$(( $(rx_bytes $((nodes - 1))) - before ))
+    difference=$(compare "$work/tcp-$impl" "$work/one") || fail "$impl over TCP: the loss curve differs from one process by $difference"
+    # every step moves the gradients (407,224 floats) into every node: at least that many bytes reached the last node
+    [ "$received" -gt $((20 * epochs * 407224 * 4)) ] || fail "$impl: only $received bytes reached node $((nodes - 1)) over its virtual link"
+    say "$impl, TCP: the curve equals one process's (largest relative difference $difference); node $((nodes - 1)) received $((received / 1000000)) MB"
+    say "$impl, TCP across $nodes nodes: $(exchange "$work/tcp-$impl.txt")"
+    say "$impl, shared memory, $nodes ranks on node 0: $(exchange "$work/shm-$impl.txt")"
+done
+
+# a host that cannot be reached: mpirun ends with an error, bounded in time
+status=0
+openmpi 2 "10.77.0.1,10.77.0.99" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs 1 --out "$work/unreachable" > "$work/unreachable.txt" 2>&1 || status=$?
+[ $status -ne 0 ] && [ $status -ne 124 ] || fail "mpirun with an unreachable host ended with status $status (124: not within 300 s)"
+say "an unreachable host (10.77.0.99): mpirun ends at once with exit $status: $(grep -m1 -i "unknown host\|not.*reach\|ORTE" "$work/unreachable.txt" || head -1 "$work/unreachable.txt")"
+
+# 3. a node lost mid-epoch (Open MPI): kill every process of the last node, time the job's end, resume on the others
+"$bin" "${train[@]}" --epochs 8 --out "$work/whole" > /dev/null
+run="$work/lost"
+openmpi "$nodes" "$all" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs 8 --checkpoint-every 7 --out "$run" > "$work/lost.txt" 2>&1 &
+job=$!
+deadline=$((SECONDS + 120))
+until [ -f "$run/metrics.jsonl" ] && [ "$(wc -l < "$run/metrics.jsonl")" -ge 2 ]; do
+    kill -0 $job 2> /dev/null || { tail "$work/lost.txt"; fail "the run ended before the node could be killed"; }
+    [ $SECONDS -lt $deadline ] || fail "no progress in 120 s"
+    sleep 0.1
+done
+sleep 0.$((RANDOM % 9 + 1))
+at_epoch=$(($(wc -l < "$run/metrics.jsonl") + 1))
+killed_at=$(date +%s.%N)
+ip netns pids "$prefix-$((nodes - 1))" | xargs -r kill -9
+status=0
+wait $job || status=$?
+ended=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$killed_at")
+[ $status -ne 0 ] || fail "the job exited 0 although node $((nodes - 1)) was killed"
+[ $status -ne 124 ] || fail "the job did not end within 300 s of losing node $((nodes - 1))"
+python3 -c "import sys; sys.exit(float(sys.argv[1]) > 30)" "$ended" || fail "the job took $ended s to end after losing a node"
+"$bin" eval "$run" --backend cpu --data-dir "$data" --k 0 --limit 10 > /dev/null 2> "$work/eval.txt" \
+    || { cat "$work/eval.txt"; fail "the last checkpoint does not verify after the node was lost"; }
+left=$((nodes - 1))
+openmpi "$left" "$(hosts 1 $left)" "${tcp_openmpi[@]}" -- train --resume "$run" --backend cpu --data-dir "$data" > "$work/resume.txt" 2>&1 \
+    || { tail -20 "$work/resume.txt"; fail "resuming on $left node(s)"; }
+grep -q "^note:" "$work/resume.txt" && { grep "^note:" "$work/resume.txt"; fail "the resume fell back to the previous checkpoint"; }
+difference=$(compare "$run" "$work/whole") || fail "the resumed run's curve differs from an uninterrupted one by $difference"
+say "node $((nodes - 1)) killed in epoch $at_epoch: the job ended in $ended s (exit $status);" \
+    "the checkpoint verified; resumed on $left node(s) at global batch 100 to the uninterrupted curve (largest relative difference $difference)"
+
+# 4. a link cut mid-step: ends within LATENTKIT_MPI_TIMEOUT, with a line naming the rank
+run="$work/cut"
+LATENTKIT_MPI_TIMEOUT=8 openmpi "$nodes" "$all" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs 100 --out "$run" > "$work/cut.txt" 2>&1 &
+job=$!
+deadline=$((SECONDS + 120))
+until [ -f "$run/metrics.jsonl" ]; do
+    kill -0 $job 2> /dev/null || { tail "$work/cut.txt"; fail "the run ended before the link could be cut"; }
+    [ $SECONDS -lt $deadline ] || fail "no progress in 120 s"
+    sleep 0.1
+done
+sleep 0.5
+cut_at=$(date +%s.%N)
+ip -n "$prefix-$((nodes - 1))" link set eth0 down
+status=0
+wait $job || status=$?
+ended=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$cut_at")
+[ $status -ne 0 ] && [ $status -ne 124 ] || { tail "$work/cut.txt"; fail "after the link was cut the job ended with status $status (124: not within 300 s)"; }
+python3 -c "import sys; sys.exit(float(sys.argv[1]) > 40)" "$ended" || fail "the job took $ended s to end after the link was cut"
+line=$(grep -m1 "^Error: rank [0-9]* (lk-node[0-9]*): MPI_" "$work/cut.txt") || { tail "$work/cut.txt"; fail "no line names the rank that gave up"; }
+say "link of node $((nodes - 1)) cut mid-step: the job ended in $ended s (exit $status): $line"
+say "passed"
