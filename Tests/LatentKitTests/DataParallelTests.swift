@@ -27,6 +27,13 @@ import TestSupport
         }
     }
 
+    /// This machine's host name, which every rank's error line names.
+    static let host: String = {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        return String(cString: name)
+    }()
+
     /// Open MPI refuses to run as root unless told (CI runs as root).
     static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]
 
@@ -146,7 +153,8 @@ import TestSupport
         let result = try Self.mpiScript(2, "exec \"$LK\" train --backend cpu --limit 200 --epochs 1 --seed $((1 + OMPI_COMM_WORLD_RANK)) --out \(dir)/run")
         #expect(result.status != 0)
         for rank in 0..<2 {
-            #expect(result.stderr.contains("rank \(rank) of 2: the 2 ranks disagree on the run's configuration (flags)"), "\(result.stderr)")
+            #expect(result.stderr.contains("rank \(rank) of 2 (\(Self.host)): the 2 ranks disagree on the run's configuration (flags) (rank \(rank) on \(Self.host) differs"),
+                    "\(result.stderr)")
         }
         #expect(Date().timeIntervalSince(started) < 60)
         #expect(!FileManager.default.fileExists(atPath: dir + "/run/checkpoint.safetensors"))
@@ -175,7 +183,7 @@ import TestSupport
         let started = Date()
         let result = try Self.mpiScript(2, script)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("rank 1 of 2:") && result.stderr.contains("x.npy"), "\(result.stderr)")
+        #expect(result.stderr.contains("rank 1 of 2 (\(Self.host)):") && result.stderr.contains("x.npy"), "\(result.stderr)")
         #expect(Date().timeIntervalSince(started) < 60)
     }
 
@@ -189,7 +197,7 @@ import TestSupport
         let started = Date()
         let result = try Self.mpiScript(2, script)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("rank 1 of 2:") && result.stderr.lowercased().contains("opencl"), "\(result.stderr)")
+        #expect(result.stderr.contains("rank 1 of 2 (\(Self.host)):") && result.stderr.lowercased().contains("opencl"), "\(result.stderr)")
         #expect(Date().timeIntervalSince(started) < 60)
     }
 

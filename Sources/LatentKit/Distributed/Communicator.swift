@@ -24,6 +24,14 @@ public final class Communicator: Sendable {
     public let implementation: String
 
     public var isRoot: Bool { rank == 0 }
+    /// This process's host name, which error lines name beside the rank (ranks on a cluster are on different hosts).
+    public var host: String { Self.hostName() }
+
+    static func hostName() -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count - 1)
+        return String(cString: name)
+    }
 
     /// Whether the environment says `mpirun` (Open MPI's, or a PMI launcher such as MPICH's Hydra) started this process.
     public static var launchedByMPI: Bool { LaunchEnvironment.startedByMPI }
@@ -124,7 +132,7 @@ public final class Communicator: Sendable {
         var differs = [halves == [extremes[0], extremes[1]] && halves == [-extremes[2], -extremes[3]] ? 0.0 : 1.0]
         try sum(&differs)
         guard differs[0] == 0 else {
-            throw DistributedError("the \(size) ranks disagree on \(what) (rank \(rank) differs from at least one other); "
+            throw DistributedError("the \(size) ranks disagree on \(what) (rank \(rank) on \(host) differs from at least one other); "
                                    + "every rank must be started with the same flags and data", isCollective: true)
         }
     }
@@ -205,9 +213,7 @@ final class CollectiveWatchdog: @unchecked Sendable {
             let waiting = inFlight.map { ($0.call, Date().timeIntervalSince($0.since)) }
             lock.unlock()
             guard let (call, seconds) = waiting, seconds > timeout else { continue }
-            var host = [CChar](repeating: 0, count: 256)
-            gethostname(&host, host.count - 1)
-            let line = "Error: rank \(rank) (\(String(cString: host))): \(call) has waited \(Int(seconds)) s for the other ranks, more than "
+            let line = "Error: rank \(rank) (\(Communicator.hostName())): \(call) has waited \(Int(seconds)) s for the other ranks, more than "
                 + "LATENTKIT_MPI_TIMEOUT=\(String(format: "%g", timeout)) s: a rank, its node or the network between them is lost; ending the job\n"
             FileHandle.standardError.write(Data(line.utf8))
             _ = lk_mpi_abort(1)
