@@ -17,7 +17,7 @@
 # The namespaces are removed when it ends, also on failure or Ctrl-C.
 #
 # Usage: scripts/multinode-check.sh [NODES] [path/to/latentkit]   (environment: BATCH, default 100, and LIMIT, default
-# 2000 images, for checks 1 and 2)
+# 2000 images, for checks 1 and 2; LATENTKIT_MPI_BUCKET, 0 for the single exchange after the backward pass)
 # Needs root (network namespaces). Without the rights it prints one SKIPPED line and exits 0, or, with
 # LATENTKIT_REQUIRE_MULTINODE=1 (CI), prints FAILED and exits 1.
 set -euo pipefail
@@ -92,10 +92,10 @@ on() {
 }
 hosts() { seq -s, -f "10.77.0.%g" "$1" "$2"; }  # addresses of nodes FIRST-1 .. LAST-1, comma-separated
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_plm_rsh_agent="$work/agent"
-export LATENTKIT_MPI_TIMEOUT=${LATENTKIT_MPI_TIMEOUT:-60}
+export LATENTKIT_MPI_TIMEOUT=${LATENTKIT_MPI_TIMEOUT:-60} LATENTKIT_MPI_BUCKET=${LATENTKIT_MPI_BUCKET:-16384}
 tcp_openmpi=(--mca pml ob1 --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24
              --mca oob_tcp_keepalive_time 5 --mca oob_tcp_keepalive_intvl 2 --mca oob_tcp_keepalive_probes 3
-             -x LATENTKIT_MPI_TIMEOUT)
+             -x LATENTKIT_MPI_TIMEOUT -x LATENTKIT_MPI_BUCKET)
 # openmpi RANKS HOSTS MPIRUN_FLAGS... -- LATENTKIT_ARGS...   (from node 0, bounded in time)
 openmpi() {
     local ranks=$1 hosts=$2 flags=()
@@ -112,7 +112,7 @@ mpich() {
     on 0 timeout 300 env "${flags[@]}" mpiexec.hydra -launcher ssh -launcher-exec "$work/agent" -hosts "$hosts" -np "$ranks" "$bin" "$@"
 }
 rx_bytes() { ip netns exec "$prefix-$1" cat "/sys/class/net/eth0/statistics/rx_bytes"; }
-exchange() { tr '\r' '\n' < "$1" | grep -o 'gradient exchange [0-9.]* ms/step (allreduce [0-9.]* ms, [0-9]*% of a step' | tail -1; }
+exchange() { tr '\r' '\n' < "$1" | grep -o 'gradient exchange [0-9.]* ms/step (allreduce [0-9.]* ms, [0-9]*% of a step; [0-9]* floats in [0-9]* buckets*)' | tail -1; }
 # compare A B: the largest difference of two runs' per-epoch loss terms, relative to the loss (DataParallelTests's measure)
 compare() {
     python3 - "$1/metrics.jsonl" "$2/metrics.jsonl" << 'PY'
@@ -137,7 +137,7 @@ for impl in openmpi mpich; do
     if [ $impl = openmpi ]; then
         openmpi "$nodes" "$all" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs $epochs --out "$work/tcp-$impl" > "$work/tcp-$impl.txt" 2>&1 \
             || { tail -20 "$work/tcp-$impl.txt"; fail "Open MPI over TCP across $nodes nodes"; }
-        openmpi "$nodes" "10.77.0.1:$nodes" -x LATENTKIT_MPI_TIMEOUT -- "${train[@]}" --epochs $epochs --out "$work/shm-$impl" > "$work/shm-$impl.txt" 2>&1 \
+        openmpi "$nodes" "10.77.0.1:$nodes" -x LATENTKIT_MPI_TIMEOUT -x LATENTKIT_MPI_BUCKET -- "${train[@]}" --epochs $epochs --out "$work/shm-$impl" > "$work/shm-$impl.txt" 2>&1 \
             || { tail -20 "$work/shm-$impl.txt"; fail "Open MPI over shared memory on node 0"; }
     else
         mpich "$nodes" "$all" UCX_TLS=tcp,self MPIR_CVAR_NOLOCAL=1 -- "${train[@]}" --epochs $epochs --out "$work/tcp-$impl" > "$work/tcp-$impl.txt" 2>&1 \

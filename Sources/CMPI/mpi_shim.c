@@ -23,6 +23,9 @@ static struct {
     int (*bcast)(void *, int, ompi_handle, int, ompi_handle);
     int (*barrier)(ompi_handle);
     int (*abort)(ompi_handle, int);
+    int (*iallreduce)(const void *, void *, int, ompi_handle, ompi_handle, ompi_handle, ompi_handle *);
+    int (*test)(ompi_handle *, int *, void *);
+    int (*wait)(ompi_handle *, void *);
     ompi_handle world, types[3], operations[2];
 } ompi;
 
@@ -33,7 +36,20 @@ static struct {
     int (*bcast)(void *, int, mpich_handle, int, mpich_handle);
     int (*barrier)(mpich_handle);
     int (*abort)(mpich_handle, int);
+    int (*iallreduce)(const void *, void *, int, mpich_handle, mpich_handle, mpich_handle, mpich_handle *);
+    int (*test)(mpich_handle *, int *, void *);
+    int (*wait)(mpich_handle *, void *);
 } mpich;
+
+// MPI_STATUS_IGNORE: ((MPI_Status *) 0) in Open MPI's mpi.h, ((MPI_Status *) 1) in MPICH's.
+#define OMPI_STATUS_IGNORE ((void *)0)
+#define MPICH_STATUS_IGNORE ((void *)1)
+
+struct lk_mpi_request {
+    void *send;
+    ompi_handle ompi;
+    mpich_handle mpich;
+};
 
 // The MPICH ABI's predefined handles (mpi.h of MPICH 3 and 4: MPI_COMM_WORLD, MPI_FLOAT, MPI_DOUBLE, MPI_BYTE, MPI_SUM,
 // MPI_MAX).
@@ -82,6 +98,9 @@ lk_mpi_flavour lk_mpi_load(const char *path, int prefer_mpich, char *error, size
         RESOLVE(ompi.bcast, "MPI_Bcast");
         RESOLVE(ompi.barrier, "MPI_Barrier");
         RESOLVE(ompi.abort, "MPI_Abort");
+        RESOLVE(ompi.iallreduce, "MPI_Iallreduce");
+        RESOLVE(ompi.test, "MPI_Test");
+        RESOLVE(ompi.wait, "MPI_Wait");
         RESOLVE(ompi.world, "ompi_mpi_comm_world");
         RESOLVE(ompi.types[LK_MPI_FLOAT32], "ompi_mpi_float");
         RESOLVE(ompi.types[LK_MPI_FLOAT64], "ompi_mpi_double");
@@ -97,6 +116,9 @@ lk_mpi_flavour lk_mpi_load(const char *path, int prefer_mpich, char *error, size
         RESOLVE(mpich.bcast, "MPI_Bcast");
         RESOLVE(mpich.barrier, "MPI_Barrier");
         RESOLVE(mpich.abort, "MPI_Abort");
+        RESOLVE(mpich.iallreduce, "MPI_Iallreduce");
+        RESOLVE(mpich.test, "MPI_Test");
+        RESOLVE(mpich.wait, "MPI_Wait");
         if (missing) return LK_MPI_NONE;
         flavour = LK_MPI_MPICH;
     }
@@ -127,6 +149,42 @@ int lk_mpi_allreduce(void *values, int count, lk_mpi_type type, lk_mpi_operation
         ? ompi.allreduce(send, values, count, ompi.types[type], ompi.operations[operation], ompi.world)
         : mpich.allreduce(send, values, count, mpich_types[type], mpich_operations[operation], mpich_world);
     free(send);
+    return status;
+}
+
+int lk_mpi_iallreduce(void *values, int count, lk_mpi_type type, lk_mpi_operation operation, lk_mpi_request **request) {
+    *request = NULL;
+    size_t bytes = (size_t)(count > 0 ? count : 0) * type_size(type);
+    lk_mpi_request *r = calloc(1, sizeof *r);
+    if (!r) return -1;
+    r->send = malloc(bytes ? bytes : 1);
+    if (!r->send) { free(r); return -1; }
+    memcpy(r->send, values, bytes);
+    int status = flavour == LK_MPI_OPEN_MPI
+        ? ompi.iallreduce(r->send, values, count, ompi.types[type], ompi.operations[operation], ompi.world, &r->ompi)
+        : mpich.iallreduce(r->send, values, count, mpich_types[type], mpich_operations[operation], mpich_world, &r->mpich);
+    if (status != 0) { free(r->send); free(r); return status; }
+    *request = r;
+    return 0;
+}
+
+static void release(lk_mpi_request *r) {
+    free(r->send);
+    free(r);
+}
+
+int lk_mpi_test(lk_mpi_request *request, int *done) {
+    *done = 0;
+    int status = flavour == LK_MPI_OPEN_MPI ? ompi.test(&request->ompi, done, OMPI_STATUS_IGNORE)
+                                            : mpich.test(&request->mpich, done, MPICH_STATUS_IGNORE);
+    if (status == 0 && *done) release(request);
+    return status;
+}
+
+int lk_mpi_wait(lk_mpi_request *request) {
+    int status = flavour == LK_MPI_OPEN_MPI ? ompi.wait(&request->ompi, OMPI_STATUS_IGNORE)
+                                            : mpich.wait(&request->mpich, MPICH_STATUS_IGNORE);
+    if (status == 0) release(request);
     return status;
 }
 

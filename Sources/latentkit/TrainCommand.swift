@@ -208,8 +208,9 @@ struct TrainCommand: ParsableCommand {
                              m.epoch, config.epochs, m.loss, m.reconstruction, m.kl, m.seconds, m.imagesPerSecond)
                       + (exchange.map { e in
                           let step = m.seconds / Double(trainer.stepsPerEpoch)
-                          return String(format: "  gradient exchange %.2f ms/step (allreduce %.2f ms, %.0f%% of a step; %d floats)",
-                                        1000 * e.exchange, 1000 * e.allreduce, 100 * e.exchange / step, e.floatsPerStep)
+                          return String(format: "  gradient exchange %.2f ms/step (allreduce %.2f ms, %.0f%% of a step; %d floats in %d ",
+                                        1000 * e.exchange, 1000 * e.allreduce, 100 * e.exchange / step, e.floatsPerStep,
+                                        e.bucketsPerStep) + (e.bucketsPerStep == 1 ? "bucket)" : "buckets)")
                       } ?? ""))
             },
             shouldStop: { stop.isSet })

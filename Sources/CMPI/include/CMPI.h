@@ -31,6 +31,21 @@ int lk_mpi_initialize(int *rank, int *size);
 /// MPI_IN_PLACE too differs between implementations).
 int lk_mpi_allreduce(void *values, int count, lk_mpi_type type, lk_mpi_operation operation);
 
+/// A non-blocking allreduce in flight (MPI_Iallreduce): its request and the copy of the values it sends.
+typedef struct lk_mpi_request lk_mpi_request;
+
+/// Starts an in-place MPI_Iallreduce over MPI_COMM_WORLD of `count` elements of `values`, which must stay put until
+/// lk_mpi_wait returns. On success (0) `*request` is the reduction in flight; else the MPI error code (or -1 when the
+/// shim cannot allocate) and `*request` is NULL.
+int lk_mpi_iallreduce(void *values, int count, lk_mpi_type type, lk_mpi_operation operation, lk_mpi_request **request);
+
+/// MPI_Test: lets MPI progress the reduction and sets `*done` when it has completed (then `request` is freed and must
+/// not be used again). 0 on success, else the MPI error code.
+int lk_mpi_test(lk_mpi_request *request, int *done);
+
+/// MPI_Wait: blocks until the reduction completes, then frees `request`. 0 on success, else the MPI error code.
+int lk_mpi_wait(lk_mpi_request *request);
+
 /// MPI_Bcast over MPI_COMM_WORLD.
 int lk_mpi_broadcast(void *values, int count, lk_mpi_type type, int root);
 

@@ -55,6 +55,9 @@ public final class Tape {
         let rule: Rule
         /// One tensor for most rules; the rules of multi-output ops list each output.
         let outputs: [Tensor]
+        /// The watched tensors (parameters) among the op's inputs: its rule is the last to add to their gradients when
+        /// it is the first op that uses them.
+        let parameters: [Tensor]
     }
 
     private var entries: [Entry] = []
@@ -84,7 +87,7 @@ public final class Tape {
     func record(_ rule: Rule, outputs: [Tensor], inputs: [Tensor]) -> [Tensor] {
         if inputs.contains(where: needsGradient) {
             for o in outputs { tracked.insert(ObjectIdentifier(o)) }
-            entries.append(Entry(rule: rule, outputs: outputs))
+            entries.append(Entry(rule: rule, outputs: outputs, parameters: inputs.filter { watched.contains(ObjectIdentifier($0)) }))
         }
         return outputs
     }
@@ -103,6 +106,10 @@ public final class Tape {
     func accumulate(_ t: Tensor, _ g: Tensor) throws {
         guard needsGradient(t) else { return }
         let key = ObjectIdentifier(t)
+        if handedOver.contains(key) {
+            // a rule that reaches a parameter it was not recorded with: the gradient already handed over would be short
+            throw BackendError.invalidArgument("internal error: a gradient reached a parameter after backward(from:seed:whenFinal:) had handed it over as final")
+        }
         guard let existing = gradients[key] else {
             gradients[key] = g
             return
@@ -112,21 +119,45 @@ public final class Tape {
         gradients[key] = sum
     }
 
-    /// Back-propagates from `output` with seed gradient `seed` (ones for a scalar loss).
-    public func backward(from output: Tensor, seed: Float = 1) throws {
+    /// Parameters whose gradients `backward`'s `whenFinal` has been given.
+    private var handedOver: Set<ObjectIdentifier> = []
+
+    /// Back-propagates from `output` with seed gradient `seed` (ones for a scalar loss). `whenFinal` is called with each
+    /// watched tensor whose gradient is complete, as soon as it is: after the rule of the first recorded op that used
+    /// it (no earlier rule can add to it), so that data-parallel training can send gradients while the rest of the
+    /// backward pass runs. Watched tensors the pass did not reach are not reported.
+    public func backward(from output: Tensor, seed: Float = 1, whenFinal: ((_ parameter: Tensor, _ gradient: Tensor) throws -> Void)? = nil) throws {
         gradients.removeAll(keepingCapacity: true)
+        handedOver.removeAll(keepingCapacity: true)
+        // for each entry, the parameters it is the first user of
+        var firstUse: [Int: [Tensor]] = [:]
+        if whenFinal != nil {
+            var seen: Set<ObjectIdentifier> = []
+            for (i, entry) in entries.enumerated() {
+                for p in entry.parameters where seen.insert(ObjectIdentifier(p)).inserted { firstUse[i, default: []].append(p) }
+            }
+        }
+        func handOver(after index: Int) throws {
+            guard let whenFinal, let finished = firstUse[index] else { return }
+            for p in finished {
+                guard let g = gradients[ObjectIdentifier(p)] else { continue }
+                handedOver.insert(ObjectIdentifier(p))
+                try whenFinal(p, g)
+            }
+        }
         var pending = entries[...]
         if let last = entries.last, last.outputs.count == 1, last.outputs[0] === output,
            case .elboLoss(let ll, let kl, let klScale, let likelihoodScale) = last.rule {
             // the ELBO's loss takes the seed as a number: no launch to fill a 1 × 1 gradient
             try elboLossBackward(ll, kl, klScale: klScale, likelihoodScale: likelihoodScale, gradient: nil, seed: seed)
             pending = pending.dropLast()
+            try handOver(after: entries.count - 1)
         } else {
             let start = try pool.tensor(rows: output.rows, cols: output.cols)
             try backend.fill(start.buffer, with: seed, offset: 0, count: start.count)
             gradients[ObjectIdentifier(output)] = start
         }
-        for entry in pending.reversed() {
+        for (index, entry) in zip(pending.indices, pending).reversed() {
             let g = entry.outputs.map { gradients[ObjectIdentifier($0)] }
             if entry.outputs.count == 1 {
                 guard let g = g[0] else { continue }
@@ -136,6 +167,7 @@ public final class Tape {
                 try applyMultiOutputRule(entry.rule, outputs: entry.outputs, gradients: g)
             }
             for o in entry.outputs where !watched.contains(ObjectIdentifier(o)) { gradients[ObjectIdentifier(o)] = nil }
+            try handOver(after: index)
         }
     }
 }

@@ -106,6 +106,33 @@ public final class Communicator: Sendable {
         try allreduce(&values, LK_MPI_FLOAT32, LK_MPI_SUM)
     }
 
+    /// Starts summing every rank's `values` over the ranks, in place, without waiting (MPI_Iallreduce): `values` must
+    /// stay allocated and untouched until ``finish(_:)`` returns. Every rank starts the same sums in the same order.
+    public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum {
+        let count = try elementCount(values.count)
+        var request: OpaquePointer?
+        let status = lk_mpi_iallreduce(values.baseAddress, count, LK_MPI_FLOAT32, LK_MPI_SUM, &request)
+        guard status == 0, let request else { throw DistributedError("MPI_Iallreduce failed with MPI error code \(status) on rank \(rank)") }
+        return PendingSum(request: request)
+    }
+
+    /// Lets MPI move a started sum along (MPI_Test); true once it has completed.
+    public func progress(_ sum: PendingSum) throws -> Bool {
+        guard let request = sum.request else { return true }
+        var done: Int32 = 0
+        let status = lk_mpi_test(request, &done)
+        guard status == 0 else { throw DistributedError("MPI_Test failed with MPI error code \(status) on rank \(rank)") }
+        if done != 0 { sum.request = nil }
+        return done != 0
+    }
+
+    /// Waits for a started sum to complete (MPI_Wait), under the collective timeout.
+    public func finish(_ sum: PendingSum) throws {
+        guard let request = sum.request else { return }
+        try collective("MPI_Wait (a bucket of gradients)") { lk_mpi_wait(request) }
+        sum.request = nil
+    }
+
     /// Every rank's `values` summed, on every rank.
     public func sum(_ values: inout [Double]) throws {
         try allreduce(&values, LK_MPI_FLOAT64, LK_MPI_SUM)
@@ -168,6 +195,12 @@ public struct Fingerprint {
 
     public mutating func add(_ text: String) { var t = text; t.withUTF8 { add(UnsafeRawBufferPointer($0)) } }
     public mutating func add(_ values: [Float]) { values.withUnsafeBytes { add($0) } }
+}
+
+/// A sum over the ranks in flight (``Communicator/startSum(_:)``).
+public final class PendingSum {
+    fileprivate var request: OpaquePointer?
+    fileprivate init(request: OpaquePointer) { self.request = request }
 }
 
 /// Ends the job when a collective has waited longer than its timeout. MPI over TCP notices a dead peer only when a

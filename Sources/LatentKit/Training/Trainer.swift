@@ -192,13 +192,14 @@ public final class Trainer {
     /// Whether this process writes the run's files: one process, or rank 0 of a data-parallel job.
     public var writesRunFiles: Bool { communicator?.isRoot ?? true }
 
-    /// Data-parallel: seconds per step spent exchanging gradients (read, allreduce, write) and in the allreduce alone,
-    /// over the steps since the last call, and the floats each exchange sends.
-    public func exchangeTimes() -> (exchange: Double, allreduce: Double, floatsPerStep: Int)? {
+    /// Data-parallel: seconds per step the step spent in the gradient exchange (placing, reading back, waiting, writing
+    /// back; a bucket's sum that runs while the backward pass computes costs nothing here) and waiting for sums alone,
+    /// over the steps since the last call; the floats each exchange sends, and in how many buckets.
+    public func exchangeTimes() -> (exchange: Double, allreduce: Double, floatsPerStep: Int, bucketsPerStep: Int)? {
         guard let exchange, exchange.exchanges > 0 else { return nil }
         defer { exchange.resetTimes() }
         let n = Double(exchange.exchanges)
-        return (exchange.seconds.exchange / n, exchange.seconds.allreduce / n, exchange.floatsPerStep)
+        return (exchange.seconds.exchange / n, exchange.seconds.allreduce / n, exchange.floatsPerStep, exchange.buckets / exchange.exchanges)
     }
 
     /// The weight of the decoder's batch norm at global step `step` (``ModelConfig/decoderBatchNormAnnealEpochs``): 1 without
@@ -288,8 +289,13 @@ public final class Trainer {
             ? try Objective.elbo(model: model, x: x, posterior: q, noise: noise, klWeight: beta, on: tape)
             : try Objective.renyi(alpha: config.renyiAlpha ?? 0, model: model, x: x, posterior: q, noise: noise, samples: k,
                                   repeater: repeater(batch: b), klWeight: beta, on: tape)
-        try tape.backward(from: terms.loss)
-        if let exchange { stopAgreed = try exchange.average(gradientsOn: tape, stopRequested: pollStop()) }
+        if let exchange {
+            exchange.begin()
+            try tape.backward(from: terms.loss, whenFinal: exchange.gradientIsFinal)
+            stopAgreed = try exchange.finish(on: tape, stopRequested: pollStop())
+        } else {
+            try tape.backward(from: terms.loss)
+        }
         try optimizer.update(from: tape, oneLaunchPerTensor: !tape.fusesOps)
         // recorded after the backward pass and Adam are enqueued, so a later read-back never drains the queue mid-step
         try backend.copy(from: terms.summary.buffer, offset: 0, to: history, offset: 2 * pendingSteps, count: 2)
