@@ -70,7 +70,7 @@ public final class Tape {
 
     public init(pool: BufferPool) { self.pool = pool }
 
-    /// Asks for the gradient of `tensor` (a parameter) in every later ``backward(from:seed:)``.
+    /// Asks for the gradient of `tensor` (a parameter) in every later ``backward(from:seed:whenFinal:)``.
     public func watch(_ tensor: Tensor) {
         watched.insert(ObjectIdentifier(tensor))
         tracked.insert(ObjectIdentifier(tensor))
@@ -92,7 +92,7 @@ public final class Tape {
         return outputs
     }
 
-    /// The gradient of the last ``backward(from:seed:)``'s output with respect to `tensor`, if it reached it.
+    /// The gradient of the last ``backward(from:seed:whenFinal:)``'s output with respect to `tensor`, if it reached it.
     public func gradient(of tensor: Tensor) -> Tensor? { gradients[ObjectIdentifier(tensor)] }
 
     /// Forgets the recorded ops, their outputs and the gradients; watched tensors stay watched.

@@ -300,5 +300,5 @@ public struct JoinedColumns: Sendable {
     }
 }
 
-/// POSIX `write`, out of reach of ``Checkpoint/write(to:)``'s name.
+/// POSIX `write`, out of reach of ``Checkpoint/write(to:keepingPrevious:)``'s name.
 private func posixWrite(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }
