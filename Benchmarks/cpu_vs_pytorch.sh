@@ -1,48 +1,83 @@
 #!/usr/bin/env bash
-# LatentKit's CPU backend against PyTorch eager on the same model, side by side: the default Gaussian VAE on MNIST
-# (784-200-200-20 softplus, Bernoulli logits, dynamic binarisation, Adam 1e-3; Benchmarks/pytorch_reference.py is the
-# PyTorch twin), 2 threads each, at each batch size, ROUNDS interleaved rounds (LatentKit then PyTorch, every batch, then
-# the next round), each run the best epoch of EPOCHS on all 60,000 images, data loading excluded on both sides. Prints
-# every run, then per batch the median, minimum and maximum ratio LatentKit / PyTorch over the rounds.
+# LatentKit's CPU backend against PyTorch eager on the same model, sampler and objective, side by side, for each recipe
+# of RECIPES (comma-separated; default gaussian, the default Gaussian VAE: 784-200-200-20 softplus, Bernoulli logits,
+# dynamic binarisation, Adam 1e-3). Benchmarks/pytorch_reference.py --recipe NAME is each recipe's PyTorch twin; its
+# docstring says what each mirrors and where the two differ. Recipes and the LatentKit flags they stand for:
+#   gaussian (none), logit-normal (--latent logit-normal), concrete (--latent concrete --categorical 20x10),
+#   dirichlet-laplace (--latent dirichlet), dirichlet-exact (--latent dirichlet --dirichlet-approx exact),
+#   batch-norm (--batch-norm), iwae5 (--iw-samples 5).
+# THREADS threads each (default 2), at each batch size, ROUNDS interleaved rounds (in each round, for every recipe and
+# batch: LatentKit then PyTorch, then the next), each run the best epoch of EPOCHS on all 60,000 images (LIMIT=N: the
+# first N only, passed to both as --limit, for quick checks), data loading excluded on both sides. Prints every run,
+# then per recipe and batch the median, minimum and maximum ratio LatentKit / PyTorch over the rounds.
 # With ALSO_CORE=NAME a third run per round forces OpenBLAS's kernels to NAME (OPENBLAS_CORETYPE), e.g. Prescott, the
 # ones OpenBLAS falls back to on a CPU model it does not know: the gain of choosing them, measured in the same rounds.
-# Only the default recipe has a PyTorch twin yet.
-# Usage: PYTHON=.venv/bin/python Benchmarks/cpu_vs_pytorch.sh [rounds 5] [batches 100,1000] [epochs 2]
+# Usage: [RECIPES=gaussian,concrete] [THREADS=2] [LIMIT=N] [ALSO_CORE=NAME] PYTHON=.venv/bin/python \
+#        Benchmarks/cpu_vs_pytorch.sh [rounds 5] [batches 100,1000] [epochs 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 batches=${2:-100,1000}
 epochs=${3:-2}
 python=${PYTHON:-python3}
+threads=${THREADS:-2}
+limit=${LIMIT:-}
 bin=.build/release/latentkit
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+flags_of() {  # recipe -> LatentKit's flags (the table of Benchmarks/pytorch_reference.py)
+    case $1 in
+        gaussian) echo "" ;;
+        logit-normal) echo "--latent logit-normal" ;;
+        concrete) echo "--latent concrete --categorical 20x10" ;;
+        dirichlet-laplace) echo "--latent dirichlet" ;;
+        dirichlet-exact) echo "--latent dirichlet --dirichlet-approx exact" ;;
+        batch-norm) echo "--batch-norm" ;;
+        iwae5) echo "--iw-samples 5" ;;
+        *) return 1 ;;
+    esac
+}
+IFS=, read -ra recipes <<<"${RECIPES:-gaussian}"
+for recipe in "${recipes[@]}"; do
+    flags_of "$recipe" >/dev/null || {
+        echo "cpu_vs_pytorch: unknown recipe '$recipe' (gaussian, logit-normal, concrete, dirichlet-laplace, dirichlet-exact, batch-norm, iwae5)" >&2
+        exit 1
+    }
+done
 "$python" -c 'import torch' 2>/dev/null || { echo "cpu_vs_pytorch: $python has no torch (pip install -r Benchmarks/requirements.txt)" >&2; exit 1; }
 [ -x "$bin" ] || { echo "cpu_vs_pytorch: build first: swift build -c release" >&2; exit 1; }
-latentkit() {  # batch [OPENBLAS_CORETYPE] -> best images/s
+latentkit() {  # recipe batch [OPENBLAS_CORETYPE] -> best images/s
     rm -rf "$out/run"
-    env ${2:+OPENBLAS_CORETYPE=$2} LATENTKIT_THREADS=2 "$bin" train --backend cpu --epochs "$epochs" --batch-size "$1" \
-        --out "$out/run" | awk '/^epoch/ {for (i = 1; i < NF; i++) if ($(i + 1) == "images/s" && $i > best) best = $i} END {print best + 0}'
+    # shellcheck disable=SC2046  # the recipe's flags are words
+    env ${3:+OPENBLAS_CORETYPE=$3} LATENTKIT_THREADS="$threads" "$bin" train --backend cpu --epochs "$epochs" --batch-size "$2" \
+        ${limit:+--limit "$limit"} --out "$out/run" $(flags_of "$1") \
+        | awk '/^epoch/ {for (i = 1; i < NF; i++) if ($(i + 1) == "images/s" && $i > best) best = $i} END {print best + 0}'
 }
-pytorch() {  # batch -> best images/s
-    "$python" Benchmarks/pytorch_reference.py --epochs "$epochs" --threads 2 --batch-size "$1" | awk '/^best/ {print $2}'
+pytorch() {  # recipe batch -> best images/s
+    "$python" Benchmarks/pytorch_reference.py --recipe "$1" --epochs "$epochs" --threads "$threads" --batch-size "$2" \
+        ${limit:+--limit "$limit"} | awk '/^best/ {print $2}'
 }
 IFS=, read -ra sizes <<<"$batches"
-printf '%-6s %-6s %12s %12s %s\n' round batch latentkit pytorch "${ALSO_CORE:+latentkit-$ALSO_CORE}"
+printf '%-6s %-18s %-6s %12s %12s %s\n' round recipe batch latentkit pytorch "${ALSO_CORE:+latentkit-$ALSO_CORE}"
 for r in $(seq "$rounds"); do
-    for b in "${sizes[@]}"; do
-        l=$(latentkit "$b"); p=$(pytorch "$b"); a=${ALSO_CORE:+$(latentkit "$b" "$ALSO_CORE")}
-        printf '%-6s %-6s %12s %12s %s\n' "$r" "$b" "$l" "$p" "$a" | tee -a "$out/rows"
+    for recipe in "${recipes[@]}"; do
+        for b in "${sizes[@]}"; do
+            l=$(latentkit "$recipe" "$b"); p=$(pytorch "$recipe" "$b"); a=${ALSO_CORE:+$(latentkit "$recipe" "$b" "$ALSO_CORE")}
+            printf '%-6s %-18s %-6s %12s %12s %s\n' "$r" "$recipe" "$b" "$l" "$p" "$a" | tee -a "$out/rows"
+        done
     done
 done
 echo
 echo "ratio LatentKit / PyTorch over $rounds rounds (median, min, max)${ALSO_CORE:+; and LatentKit / LatentKit on $ALSO_CORE}"
-for b in "${sizes[@]}"; do
-    awk -v b="$b" '$2 == b {print $3 / $4, ($5 == "" ? "" : $3 / $5)}' "$out/rows" | "$python" -c '
+for recipe in "${recipes[@]}"; do
+    for b in "${sizes[@]}"; do
+        awk -v recipe="$recipe" -v b="$b" '$2 == recipe && $3 == b {print $4 / $5, ($6 == "" ? "" : $4 / $6)}' "$out/rows" | "$python" -c '
 import statistics, sys
+recipe, batch = sys.argv[1:]
 rows = [line.split() for line in sys.stdin]
 for col, name in ((0, "PyTorch"), (1, "forced core")):
     xs = [float(r[col]) for r in rows if len(r) > col]
     if xs:
-        print(f"batch '"$b"' against {name}: {statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})")'
+        print(f"{recipe} batch {batch} against {name}: {statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})")' "$recipe" "$b"
+    done
 done
