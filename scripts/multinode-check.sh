@@ -11,9 +11,9 @@
 #   2. the per-step gradient exchange over TCP, beside the same ranks on one node over shared memory;
 #   3. a node lost: every process of node NODES-1 killed mid-epoch ends the job within seconds, the last checkpoint
 #      verifies, and the job resumes on the remaining nodes, at the same global batch, to the curve of an uninterrupted
-#      run (Open MPI);
+#      run (under Open MPI and MPICH);
 #   4. a link cut (`ip link set eth0 down` in the last node) mid-step ends the job with a line naming the rank within
-#      LATENTKIT_MPI_TIMEOUT (here 8 s) plus Open MPI's daemon keepalive (5 + 3 x 2 s).
+#      LATENTKIT_MPI_TIMEOUT (here 8 s) plus, under Open MPI, its daemon keepalive (5 + 3 x 2 s); both MPIs.
 # The namespaces are removed when it ends, also on failure or Ctrl-C.
 #
 # Usage: scripts/multinode-check.sh [NODES] [path/to/latentkit]   (environment: BATCH, default 100, and LIMIT, default
@@ -160,55 +160,68 @@ openmpi 2 "10.77.0.1,10.77.0.99" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs 1
 [ $status -ne 0 ] && [ $status -ne 124 ] || fail "mpirun with an unreachable host ended with status $status (124: not within 300 s)"
 say "an unreachable host (10.77.0.99): mpirun ends at once with exit $status: $(grep -m1 -i "unknown host\|not.*reach\|ORTE" "$work/unreachable.txt" || head -1 "$work/unreachable.txt")"
 
-# 3. a node lost mid-epoch (Open MPI): kill every process of the last node, time the job's end, resume on the others
+# launch IMPL RANKS HOSTS LATENTKIT_ARGS...: over TCP only, from node 0, with each implementation's flags
+mpich_tcp=(UCX_TLS=tcp,self MPIR_CVAR_NOLOCAL=1)  # MPICH forwards the whole environment; Open MPI the -x variables
+launch() {
+    local impl=$1 ranks=$2 hosts=$3
+    shift 3
+    if [ "$impl" = openmpi ]; then openmpi "$ranks" "$hosts" "${tcp_openmpi[@]}" -- "$@"; else mpich "$ranks" "$hosts" "${mpich_tcp[@]}" -- "$@"; fi
+}
+# wait_for FILE LINES JOB LOG: until FILE has LINES lines (the job still running), at most 120 s
+wait_for() {
+    local deadline=$((SECONDS + 120))
+    until [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; do
+        kill -0 "$3" 2> /dev/null || { tail "$4"; fail "the run ended before the fault could be injected"; }
+        [ $SECONDS -lt $deadline ] || fail "no progress in 120 s"
+        sleep 0.1
+    done
+}
+since() { python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$1"; }
+last=$((nodes - 1)) left=$((nodes - 1))
 "$bin" "${train[@]}" --epochs 8 --out "$work/whole" > /dev/null
-run="$work/lost"
-openmpi "$nodes" "$all" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs 8 --checkpoint-every 7 --out "$run" > "$work/lost.txt" 2>&1 &
-job=$!
-deadline=$((SECONDS + 120))
-until [ -f "$run/metrics.jsonl" ] && [ "$(wc -l < "$run/metrics.jsonl")" -ge 2 ]; do
-    kill -0 $job 2> /dev/null || { tail "$work/lost.txt"; fail "the run ended before the node could be killed"; }
-    [ $SECONDS -lt $deadline ] || fail "no progress in 120 s"
-    sleep 0.1
-done
-sleep 0.$((RANDOM % 9 + 1))
-at_epoch=$(($(wc -l < "$run/metrics.jsonl") + 1))
-killed_at=$(date +%s.%N)
-ip netns pids "$prefix-$((nodes - 1))" | xargs -r kill -9
-status=0
-wait $job || status=$?
-ended=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$killed_at")
-[ $status -ne 0 ] || fail "the job exited 0 although node $((nodes - 1)) was killed"
-[ $status -ne 124 ] || fail "the job did not end within 300 s of losing node $((nodes - 1))"
-python3 -c "import sys; sys.exit(float(sys.argv[1]) > 30)" "$ended" || fail "the job took $ended s to end after losing a node"
-"$bin" eval "$run" --backend cpu --data-dir "$data" --k 0 --limit 10 > /dev/null 2> "$work/eval.txt" \
-    || { cat "$work/eval.txt"; fail "the last checkpoint does not verify after the node was lost"; }
-left=$((nodes - 1))
-openmpi "$left" "$(hosts 1 $left)" "${tcp_openmpi[@]}" -- train --resume "$run" --backend cpu --data-dir "$data" > "$work/resume.txt" 2>&1 \
-    || { tail -20 "$work/resume.txt"; fail "resuming on $left node(s)"; }
-grep -q "^note:" "$work/resume.txt" && { grep "^note:" "$work/resume.txt"; fail "the resume fell back to the previous checkpoint"; }
-difference=$(compare "$run" "$work/whole") || fail "the resumed run's curve differs from an uninterrupted one by $difference"
-say "node $((nodes - 1)) killed in epoch $at_epoch: the job ended in $ended s (exit $status);" \
-    "the checkpoint verified; resumed on $left node(s) at global batch $batch to the uninterrupted curve (largest relative difference $difference)"
+for impl in openmpi mpich; do
+    # 3. a node lost mid-epoch: kill every process of the last node, time the job's end, resume on the others
+    run="$work/lost-$impl"
+    launch $impl "$nodes" "$all" "${train[@]}" --epochs 8 --checkpoint-every 7 --out "$run" > "$run.txt" 2>&1 &
+    job=$!
+    wait_for "$run/metrics.jsonl" 2 $job "$run.txt"
+    sleep 0.$((RANDOM % 9 + 1))
+    at_epoch=$(($(wc -l < "$run/metrics.jsonl") + 1))
+    killed_at=$(date +%s.%N)
+    ip netns pids "$prefix-$last" | xargs -r kill -9
+    status=0
+    wait $job || status=$?
+    ended=$(since "$killed_at")
+    [ $status -ne 0 ] || fail "$impl: the job exited 0 although node $last was killed"
+    [ $status -ne 124 ] || fail "$impl: the job did not end within 300 s of losing node $last"
+    python3 -c "import sys; sys.exit(float(sys.argv[1]) > 30)" "$ended" || fail "$impl: the job took $ended s to end after losing a node"
+    ip netns pids "$prefix-0" | xargs -r kill -9  # anything of the job that outlived it (nothing, so far)
+    "$bin" eval "$run" --backend cpu --data-dir "$data" --k 0 --limit 10 > /dev/null 2> "$work/eval.txt" \
+        || { cat "$work/eval.txt"; fail "$impl: the last checkpoint does not verify after the node was lost"; }
+    launch $impl "$left" "$(hosts 1 $left)" train --resume "$run" --backend cpu --data-dir "$data" > "$work/resume.txt" 2>&1 \
+        || { tail -20 "$work/resume.txt"; fail "$impl: resuming on $left node(s)"; }
+    grep -q "^note:" "$work/resume.txt" && { grep "^note:" "$work/resume.txt"; fail "$impl: the resume fell back to the previous checkpoint"; }
+    difference=$(compare "$run" "$work/whole") || fail "$impl: the resumed run's curve differs from an uninterrupted one by $difference"
+    say "$impl, node $last killed in epoch $at_epoch: the job ended in $ended s (exit $status);" \
+        "the checkpoint verified; resumed on $left node(s) at global batch $batch to the uninterrupted curve (largest relative difference $difference)"
 
-# 4. a link cut mid-step: ends within LATENTKIT_MPI_TIMEOUT, with a line naming the rank
-run="$work/cut"
-LATENTKIT_MPI_TIMEOUT=8 openmpi "$nodes" "$all" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs 100 --out "$run" > "$work/cut.txt" 2>&1 &
-job=$!
-deadline=$((SECONDS + 120))
-until [ -f "$run/metrics.jsonl" ]; do
-    kill -0 $job 2> /dev/null || { tail "$work/cut.txt"; fail "the run ended before the link could be cut"; }
-    [ $SECONDS -lt $deadline ] || fail "no progress in 120 s"
-    sleep 0.1
+    # 4. a link cut mid-step: ends within LATENTKIT_MPI_TIMEOUT (8 s here), with a line naming the rank
+    run="$work/cut-$impl"
+    LATENTKIT_MPI_TIMEOUT=8 launch $impl "$nodes" "$all" "${train[@]}" --epochs 100 --out "$run" > "$run.txt" 2>&1 &
+    job=$!
+    wait_for "$run/metrics.jsonl" 1 $job "$run.txt"
+    sleep 0.5
+    cut_at=$(date +%s.%N)
+    ip -n "$prefix-$last" link set eth0 down
+    status=0
+    wait $job || status=$?
+    ended=$(since "$cut_at")
+    [ $status -ne 0 ] && [ $status -ne 124 ] || { tail "$run.txt"; fail "$impl: after the link was cut the job ended with status $status (124: not within 300 s)"; }
+    python3 -c "import sys; sys.exit(float(sys.argv[1]) > 40)" "$ended" || fail "$impl: the job took $ended s to end after the link was cut"
+    line=$(grep -m1 "^Error: rank [0-9]* (lk-node[0-9]*): MPI_" "$run.txt") || { tail "$run.txt"; fail "$impl: no line names the rank that gave up"; }
+    say "$impl, link of node $last cut mid-step: the job ended in $ended s (exit $status): $line"
+    # the cut-off node's processes end by their own watchdog; whatever is left goes, and the link comes back
+    for i in $(seq 0 $last); do ip netns pids "$prefix-$i" | xargs -r kill -9; done
+    ip -n "$prefix-$last" link set eth0 up
 done
-sleep 0.5
-cut_at=$(date +%s.%N)
-ip -n "$prefix-$((nodes - 1))" link set eth0 down
-status=0
-wait $job || status=$?
-ended=$(python3 -c "import sys, time; print(f'{time.time() - float(sys.argv[1]):.1f}')" "$cut_at")
-[ $status -ne 0 ] && [ $status -ne 124 ] || { tail "$work/cut.txt"; fail "after the link was cut the job ended with status $status (124: not within 300 s)"; }
-python3 -c "import sys; sys.exit(float(sys.argv[1]) > 40)" "$ended" || fail "the job took $ended s to end after the link was cut"
-line=$(grep -m1 "^Error: rank [0-9]* (lk-node[0-9]*): MPI_" "$work/cut.txt") || { tail "$work/cut.txt"; fail "no line names the rank that gave up"; }
-say "link of node $((nodes - 1)) cut mid-step: the job ended in $ended s (exit $status): $line"
 say "passed"
