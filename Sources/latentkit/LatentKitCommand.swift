@@ -29,7 +29,7 @@ struct LatentKitCommand: ParsableCommand {
             if let communicator = Communicator.ifMade, communicator.size > 1 {
                 let code = exitCode(for: error)
                 if code != .success {
-                    let message = error is ExitCode ? "" : "rank \(communicator.rank) of \(communicator.size) (\(communicator.host)): \(error)\n"
+                    let message = error is ExitCode ? "" : "rank \(communicator.rank) of \(communicator.size) (\(Communicator.hostName())): \(error)\n"
                     FileHandle.standardError.write(Data(message.utf8))
                     if (error as? DistributedError)?.isCollective != true && code.rawValue != 130 { communicator.abort(code: code.rawValue) }
                 }

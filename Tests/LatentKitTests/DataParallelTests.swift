@@ -28,11 +28,7 @@ import TestSupport
     }
 
     /// This machine's host name, which every rank's error line names.
-    static let host: String = {
-        var name = [CChar](repeating: 0, count: 256)
-        gethostname(&name, name.count - 1)
-        return String(cString: name)
-    }()
+    static let host = Communicator.hostName()
 
     /// Open MPI refuses to run as root unless told (CI runs as root).
     static let environment = ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]

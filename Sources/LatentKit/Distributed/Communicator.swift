@@ -25,9 +25,7 @@ public final class Communicator: Sendable {
 
     public var isRoot: Bool { rank == 0 }
     /// This process's host name, which error lines name beside the rank (ranks on a cluster are on different hosts).
-    public var host: String { Self.hostName() }
-
-    static func hostName() -> String {
+    public static func hostName() -> String {
         var name = [CChar](repeating: 0, count: 256)
         gethostname(&name, name.count - 1)
         return String(cString: name)
@@ -159,7 +157,7 @@ public final class Communicator: Sendable {
         var differs = [halves == [extremes[0], extremes[1]] && halves == [-extremes[2], -extremes[3]] ? 0.0 : 1.0]
         try sum(&differs)
         guard differs[0] == 0 else {
-            throw DistributedError("the \(size) ranks disagree on \(what) (rank \(rank) on \(host) differs from at least one other); "
+            throw DistributedError("the \(size) ranks disagree on \(what) (rank \(rank) on \(Self.hostName()) differs from at least one other); "
                                    + "every rank must be started with the same flags and data", isCollective: true)
         }
     }

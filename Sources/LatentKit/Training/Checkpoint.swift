@@ -47,6 +47,7 @@ public struct Checkpoint {
         var offset = 0
         var fields: [String] = []
         var data: [UInt8] = []
+        data.reserveCapacity(names.reduce(0) { $0 + tensors[$1]!.values.count * 4 })
         var checksums: [String] = []
         for name in names {
             let e = tensors[name]!
@@ -55,7 +56,6 @@ public struct Checkpoint {
                           + "\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
             let start = data.count
-            data.reserveCapacity(offset)
             for v in e.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
             checksums.append(CRC32C.hex(data[start...].withUnsafeBytes { CRC32C.checksum($0) }))
         }
@@ -178,14 +178,14 @@ public struct Checkpoint {
         guard headerLength <= UInt64(bytes.count - 8) else { throw DataError("\(path): header length \(headerLength) exceeds the file") }
         let body = 8 + Int(headerLength)
         // the header's own checksum first, so that a damaged shape or offset is named as damage, not as a bad shape
-        let digits = headerChecksumDigits(in: Array(bytes[0..<body]))
+        var head = Array(bytes[0..<body])
+        let digits = headerChecksumDigits(in: head)
         if let digits {
-            guard let recorded = CRC32C.parse(String(decoding: bytes[digits], as: UTF8.self)) else {
-                throw DataError("\(path): the header's checksum field is malformed ('\(String(decoding: bytes[digits], as: UTF8.self))'): the file is damaged")
+            guard let recorded = CRC32C.parse(String(decoding: head[digits], as: UTF8.self)) else {
+                throw DataError("\(path): the header's checksum field is malformed ('\(String(decoding: head[digits], as: UTF8.self))'): the file is damaged")
             }
-            var zeroed = Array(bytes[0..<body])
-            zeroed.replaceSubrange(digits, with: Array("00000000".utf8))
-            let computed = zeroed.withUnsafeBytes { CRC32C.checksum($0) }
+            head.replaceSubrange(digits, with: Array("00000000".utf8))
+            let computed = CRC32C.checksum(head)
             guard computed == recorded else {
                 throw DataError("\(path): the header fails its CRC-32C check (recorded \(CRC32C.hex(recorded)), computed \(CRC32C.hex(computed))): the file is damaged")
             }

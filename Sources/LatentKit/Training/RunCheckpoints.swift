@@ -39,12 +39,17 @@ extension RunDirectory {
         checkpoint.verified ? nil : "note: \(path) was written before checkpoints carried checksums: loaded without verification"
     }
 
-    /// The run's last checkpoint, verified, with a notice when it could not be (an old file). When it fails, the error
-    /// names the previous checkpoint if that one verifies, and how to use it.
+    /// The run's last checkpoint, verified, with a notice when it could not be (an old file).
+    func lastCheckpoint() throws -> (checkpoint: Checkpoint, notice: String?) {
+        let last = try verifiedCheckpoint(at: checkpoint)
+        return (last, unverifiedNotice(last, at: checkpoint))
+    }
+
+    /// ``lastCheckpoint()`` for the commands that only read a run: when it fails, the error names the previous
+    /// checkpoint if that one verifies, and how to use it.
     public func readCheckpoint() throws -> (checkpoint: Checkpoint, notice: String?) {
         do {
-            let checkpoint = try verifiedCheckpoint(at: checkpoint)
-            return (checkpoint, unverifiedNotice(checkpoint, at: self.checkpoint))
+            return try lastCheckpoint()
         } catch let error as DataError {
             guard let previous = try? verifiedCheckpoint(at: previousCheckpoint) else { throw error }
             throw DataError("\(error); the previous checkpoint \(previousCheckpoint) (\(Self.position(previous))) verifies: "
@@ -58,8 +63,7 @@ extension RunDirectory {
     public func readCheckpointForResume(movingDamagedAside: Bool) throws -> (checkpoint: Checkpoint, notice: String?) {
         let failure: DataError
         do {
-            let checkpoint = try verifiedCheckpoint(at: checkpoint)
-            return (checkpoint, unverifiedNotice(checkpoint, at: self.checkpoint))
+            return try lastCheckpoint()
         } catch let error as DataError {
             failure = error
         }
