@@ -45,8 +45,8 @@ extension RunDirectory {
         return (last, unverifiedNotice(last, at: checkpoint))
     }
 
-    /// ``lastCheckpoint()`` for the commands that only read a run: when it fails, the error names the previous
-    /// checkpoint if that one verifies, and how to use it.
+    /// The run's last checkpoint, verified, with a notice when it could not be (an old file), for the commands that only
+    /// read a run: when it fails, the error names the previous checkpoint if that one verifies, and how to use it.
     public func readCheckpoint() throws -> (checkpoint: Checkpoint, notice: String?) {
         do {
             return try lastCheckpoint()
