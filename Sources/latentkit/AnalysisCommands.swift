@@ -91,7 +91,8 @@ struct AnalyzeCommand: ParsableCommand {
         let (config, train, test) = try encodeRun(runDirectory, dataDirectory: dataDir, trainLimit: limitTrain, testLimit: limitTest,
                                                     needsLabels: true, on: backend)
         let encodeSeconds = Date().timeIntervalSince(started)
-        var analysis = try LatentAnalysis(family: config.model.latent, train: train, test: test, neighbours: try neighbourCounts(), backend: backend)
+        var analysis = try LatentAnalysis(family: config.model.latent, train: train, test: test, neighbours: try neighbourCounts(),
+                                          simplexSize: config.model.simplexSize, backend: backend)
         analysis.seconds["encode"] = encodeSeconds
         analysis.seconds["total"] = Date().timeIntervalSince(started)
         let path = RunDirectory(runDirectory).path + "/analysis.json"

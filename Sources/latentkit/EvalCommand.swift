@@ -82,7 +82,7 @@ struct EvalCommand: ParsableCommand {
             print(String(format: "  (the discrete model: hard categorical samples, decoded one-hot; the relaxed objective the run "
                          + "was trained on, not a bound: %.3f)", relaxed))
         }
-        print("active units: \(result.activeUnits) of \(result.unitActivity.count) (Cov_x E_q[u] > 0.01)")
+        print("active units: \(result.activeUnits) of \(result.unitActivity.count) (\(result.activityMeasure.formula) > 0.01)")
         if let logZ = result.logZ {
             print(String(format: "RBM prior log Z %.3f ± %.3f (AIS, %d chains, %d temperatures)", logZ, result.logZStandardError ?? .nan,
                          aisChains, aisTemperatures))

@@ -226,6 +226,31 @@ func clusters(_ centres: [[Float]], perClass: Int, spread: Double, seed: UInt64)
         #expect(activity.filter { $0 > LatentAnalysis.activityThreshold }.count == 2)
     }
 
+    /// Two categoricals of 3 classes: the first alternates between (0.9, 0.05, 0.05) and (0.8, 0.1, 0.1), shares that
+    /// vary by less than 0.01 (no unit active on the shares) while the log-ratios move by 0.27–0.54; the second is
+    /// constant. On the centred log-ratios, with the expected values from clr's definition: 3 active, then 0.
+    @Test func centredLogRatioActivityCountsSimplexUnitsThatMove() throws {
+        let n = 200, rows: [[Double]] = [[0.9, 0.05, 0.05, 0.2, 0.3, 0.5], [0.8, 0.1, 0.1, 0.2, 0.3, 0.5]]
+        let values = (0..<n).flatMap { rows[$0 % 2].map(Float.init) }
+        let c = try codes(values, size: 6, labels: [Int32](repeating: 0, count: n))
+        #expect(CodeStatistics.unitActivity(c).filter { $0 > LatentAnalysis.activityThreshold }.isEmpty)
+        let activity = CodeStatistics.unitActivity(c, measure: .centredLogRatio, groupSize: 3)
+        func clr(_ p: ArraySlice<Double>) -> [Double] {
+            let logs = p.map { Foundation.log(Double(Float($0))) }
+            return logs.map { $0 - logs.reduce(0, +) / 3 }
+        }
+        let a = clr(rows[0][0..<3]), b = clr(rows[1][0..<3]), scale = Double(n) / Double(n - 1)
+        for u in 0..<3 {
+            let want = (a[u] - b[u]) * (a[u] - b[u]) / 4 * scale  // ±d/2 about the mean
+            #expect(abs(activity[u] - want) < 1e-6 * want, "unit \(u): \(activity[u]) vs \(want)")
+        }
+        #expect(activity[3...].allSatisfy { $0 < 1e-12 })
+        #expect(activity.filter { $0 > LatentAnalysis.activityThreshold }.count == 3)
+        // a share that underflowed to zero is read as the smallest float, not log 0
+        let floor = CodeStatistics.centredLogRatio([0, 0.5, 0.5], count: 1, size: 3, groupSize: 3)
+        #expect(floor.allSatisfy(\.isFinite) && floor[0] < -60)
+    }
+
     // MARK: files
 
     @Test func npyFilesReadBackInNumpy() throws {

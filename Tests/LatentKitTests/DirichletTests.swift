@@ -163,6 +163,18 @@ import TestSupport
         print("dirichlet \(approximation) on \(kind): \(metrics.map { ($0.reconstruction, $0.kl) })")
         #expect(metrics.allSatisfy { $0.loss.isFinite })
         #expect(metrics[2].kl > 1 && metrics[2].reconstruction < metrics[0].reconstruction - 5, "\(metrics.map { ($0.reconstruction, $0.kl) })")
+        // Active units on the simplex are counted on the centred log-ratios of α/α₀ (issue 23): a working run has
+        // some; the same model with its encoder's weights zeroed (a posterior that ignores x: a collapse) has none.
+        let backend = try TestBackends.backend(kind), test = try mnist(trainLimit: 1, testLimit: 200).test
+        let evaluator = Evaluator(model: trainer.model, backend: backend)
+        let working = try evaluator.evaluate(test, k: 1, limit: 200, importanceSampling: false)
+        #expect(working.activityMeasure == .centredLogRatio && working.activeUnits >= 1, "\(working.unitActivity)")
+        #expect(working.json["active_units_measure"] as? String == "clr-posterior-mean")
+        for (name, weight) in trainer.model.parameters where name.hasPrefix("encoder.") && name.hasSuffix(".weight") {
+            try backend.fill(weight.buffer, with: 0, offset: 0, count: weight.count)
+        }
+        let collapsed = try evaluator.evaluate(test, k: 1, limit: 200, importanceSampling: false)
+        #expect(collapsed.activeUnits == 0 && collapsed.unitActivity.allSatisfy { $0 < 1e-10 }, "\(collapsed.unitActivity)")
     }
 }
 

@@ -3,6 +3,22 @@
 
 import Foundation
 
+/// What a unit's activity Cov_x(·) is taken of.
+public enum ActivityMeasure: String, Sendable {
+    /// E_q[u|x] itself (Burda et al.): the Gaussian mean, the logit-normal's logit mean, a discrete unit's probability.
+    case posteriorMean = "posterior-mean"
+    /// clr(E_q[z|x])_u, the centred log-ratio of the posterior mean on the simplex (Dirichlet, Concrete, softmax-Gaussian).
+    case centredLogRatio = "clr-posterior-mean"
+
+    /// How the command lines name the quantity.
+    public var formula: String { self == .posteriorMean ? "Cov_x E_q[u|x]" : "Cov_x clr(E_q[z|x])_u" }
+}
+
+extension LatentFamily {
+    /// Simplex codes are measured on their log-ratios: their shares are confined to [0, 1].
+    public var activityMeasure: ActivityMeasure { hasSimplexCodes ? .centredLogRatio : .posteriorMean }
+}
+
 public enum CodeStatistics {
     /// The mean of each column of the `count × size` row-major `values`.
     public static func columnMeans(_ values: [Float], count: Int, size: Int) -> [Double] {
@@ -33,17 +49,42 @@ public enum CodeStatistics {
         return cov
     }
 
-    /// Burda et al.'s activity of each unit u, A_u = Cov_x(E_q[u|x]): the variance of each column of the codes.
-    public static func unitActivity(_ codes: LatentCodes) -> [Double] {
-        let mean = columnMeans(codes.values, count: codes.count, size: codes.size)
-        var variance = [Double](repeating: 0, count: codes.size)
-        for i in 0..<codes.count {
-            for j in 0..<codes.size {
-                let d = Double(codes.values[i * codes.size + j]) - mean[j]
+    /// Burda et al.'s activity of each unit u, A_u = Cov_x(E_q[u|x]): the variance of each column of the codes,
+    /// measured as `measure` says (simplex codes of `groupSize` shares: on their centred log-ratios).
+    public static func unitActivity(_ codes: LatentCodes, measure: ActivityMeasure = .posteriorMean, groupSize: Int? = nil) -> [Double] {
+        let values = measure == .centredLogRatio
+            ? centredLogRatio(codes.values, count: codes.count, size: codes.size, groupSize: groupSize ?? codes.size) : codes.values
+        return columnVariances(values, count: codes.count, size: codes.size)
+    }
+
+    /// The sample variance (denominator n − 1) of each column of the `count × size` row-major `values`.
+    public static func columnVariances(_ values: [Float], count: Int, size: Int) -> [Double] {
+        let mean = columnMeans(values, count: count, size: size)
+        var variance = [Double](repeating: 0, count: size)
+        for i in 0..<count {
+            for j in 0..<size {
+                let d = Double(values[i * size + j]) - mean[j]
                 variance[j] += d * d
             }
         }
-        return variance.map { $0 / Double(max(codes.count - 1, 1)) }
+        return variance.map { $0 / Double(max(count - 1, 1)) }
+    }
+
+    /// The centred log-ratio of each group of `groupSize` probabilities in the `count × size` row-major `values`:
+    /// clr(p)_i = log p_i − (1/G) Σ_j log p_j (Aitchison). A share of a simplex code lies in [0, 1], so its variance
+    /// over the data stays small however much the code moves (a unit of 20 near 1/20 varies by less than 0.01 even
+    /// when it doubles); the log-ratios are the simplex's own coordinates, and they are constant exactly when the
+    /// code is. A probability that underflowed to 0 in single precision is read as the smallest positive float.
+    public static func centredLogRatio(_ values: [Float], count: Int, size: Int, groupSize: Int) -> [Float] {
+        precondition(groupSize >= 1 && size % groupSize == 0, "groups of \(groupSize) do not tile codes of size \(size)")
+        var out = [Float](repeating: 0, count: values.count)
+        var logs = [Double](repeating: 0, count: groupSize)
+        for start in stride(from: 0, to: count * size, by: groupSize) {
+            for j in 0..<groupSize { logs[j] = Foundation.log(Double(max(values[start + j], Float.leastNonzeroMagnitude))) }
+            let mean = logs.reduce(0, +) / Double(groupSize)
+            for j in 0..<groupSize { out[start + j] = Float(logs[j] - mean) }
+        }
+        return out
     }
 
     /// The eigenvalues of the symmetric `n × n` matrix, in descending order.

@@ -24,9 +24,10 @@ public struct LatentAnalysis {
 
     public var activeUnits: Int { unitActivity.filter { $0 > Self.activityThreshold }.count }
 
-    /// Runs every analysis; k-NN on `backend`. Throws when a `neighbours` value exceeds the training set.
+    /// Runs every analysis; k-NN on `backend`. Throws when a `neighbours` value exceeds the training set. Simplex
+    /// codes are split into simplices of `simplexSize` shares (a Concrete's categoricals) for the unit activity.
     public init(family: LatentFamily, train: LatentCodes, test: LatentCodes, neighbours: [Int] = [2, 5, 10],
-                backend: any Backend) throws {
+                simplexSize: Int? = nil, backend: any Backend) throws {
         guard train.size == test.size else { throw DataError("train codes of size \(train.size), test codes of size \(test.size)") }
         guard train.count > 0 && test.count > 0 else { throw DataError("no codes to analyse (\(train.count) train, \(test.count) test)") }
         let kMax = neighbours.max() ?? 1
@@ -41,7 +42,7 @@ public struct LatentAnalysis {
             times[name] = Date().timeIntervalSince(clock)
             clock = Date()
         }
-        unitActivity = CodeStatistics.unitActivity(test)
+        unitActivity = CodeStatistics.unitActivity(test, measure: family.activityMeasure, groupSize: simplexSize)
         pca = PCAResult(test)
         lap("pca")
         distance = family.hasSimplexCodes ? .hellinger : .euclidean
@@ -80,7 +81,8 @@ public struct LatentAnalysis {
         return [
             "run": run, "family": family.rawValue, "latent_size": unitActivity.count, "code": family.codeKind.rawValue,
             "train_images": trainCount, "test_images": testCount,
-            "active_units": ["count": activeUnits, "threshold": Self.activityThreshold, "activity": unitActivity] as [String: Any],
+            "active_units": ["count": activeUnits, "threshold": Self.activityThreshold, "activity": unitActivity,
+                             "measure": family.activityMeasure.rawValue] as [String: Any],
             "pca": pcaJSON, "classification": classification, "seconds": seconds, "backend": backend,
         ]
     }
@@ -89,7 +91,7 @@ public struct LatentAnalysis {
     public var table: String {
         var lines: [String] = []
         lines.append("codes: \(family.codeKind.rawValue) of \(family.rawValue), \(unitActivity.count) units; \(trainCount) train, \(testCount) test images")
-        lines.append("active units: \(activeUnits) of \(unitActivity.count) (Cov_x E_q[u|x] > \(Self.activityThreshold))")
+        lines.append("active units: \(activeUnits) of \(unitActivity.count) (\(family.activityMeasure.formula) > \(Self.activityThreshold))")
         lines.append("  activity: " + unitActivity.map { String(format: "%.3g", $0) }.joined(separator: " "))
         let ratios = pca.explainedVarianceRatio
         lines.append("PCA: \(pca.components(for: 0.95)) components explain 95% of the variance; leading ratios "

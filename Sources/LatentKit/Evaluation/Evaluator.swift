@@ -11,8 +11,10 @@ public struct EvaluationResult: Sendable {
     public var negativeLogLikelihood: Double?
     public var k: Int
     public var images: Int
-    /// Burda et al.'s activity of each latent unit, Cov_x(E_q[u|x]), over the evaluated images.
+    /// Burda et al.'s activity of each latent unit, Cov_x(E_q[u|x]), over the evaluated images (``activityMeasure``).
     public var unitActivity: [Double] = []
+    /// What ``unitActivity`` is taken of: the posterior mean, or on the simplex its centred log-ratio.
+    public var activityMeasure: ActivityMeasure = .posteriorMean
     /// Discrete VAE: the AIS estimate of the RBM prior's log Z (in both bounds) and its standard error over chains.
     public var logZ: Double?
     public var logZStandardError: Double?
@@ -35,7 +37,8 @@ public struct EvaluationResult: Sendable {
 
     public var json: [String: Any] {
         var d: [String: Any] = ["test_neg_elbo": negativeELBO, "test_recon": reconstruction, "test_kl": kl, "k": k, "images": images,
-                                "active_units": activeUnits, "unit_activity": unitActivity]
+                                "active_units": activeUnits, "unit_activity": unitActivity,
+                                "active_units_measure": activityMeasure.rawValue]
         d["test_nll"] = negativeLogLikelihood ?? NSNull()
         if let relaxedObjective { d["test_relaxed_objective"] = relaxedObjective }
         if let tokensPerDocument {
@@ -176,14 +179,12 @@ public final class Evaluator {
         return means
     }
 
-    /// Cov_x(E_q[u|x]) of each unit u over the images of `x` (Burda et al.: a unit is active above 0.01).
+    /// Cov_x(E_q[u|x]) of each unit u over the images of `x` (Burda et al.: a unit is active above 0.01); on the
+    /// simplex, of the centred log-ratio of the posterior mean (``ActivityMeasure``).
     public func unitActivity(_ x: Tensor) throws -> [Double] {
-        let nz = model.config.latentSize, n = x.rows, means = try posteriorMeans(x)
-        return (0..<nz).map { u in
-            let column = stride(from: u, to: means.count, by: nz).map { Double(means[$0]) }
-            let m = column.reduce(0, +) / Double(n)
-            return column.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(n - 1, 1))
-        }
+        let config = model.config, means = try posteriorMeans(x)
+        let codes = try LatentCodes(count: x.rows, size: config.latentSize, values: means, labels: [Int32](repeating: 0, count: x.rows))
+        return CodeStatistics.unitActivity(codes, measure: config.latent.activityMeasure, groupSize: config.simplexSize)
     }
 
     /// `-log (1/k) Σ_i p(x, z_i) / q(z_i | x)` for each image of `x`, with `z_i ~ q(z | x)`, in chunks of `chunk`
@@ -283,7 +284,7 @@ public final class Evaluator {
         var result = EvaluationResult(
             negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl,
             negativeLogLikelihood: nll.map { $0.reduce(0, +) / Double($0.count) }, k: k, images: x.rows,
-            unitActivity: try unitActivity(x))
+            unitActivity: try unitActivity(x), activityMeasure: model.config.latent.activityMeasure)
         if model.config.latent == .concrete {
             let (r, k) = try elbo(x, relaxed: true)
             result.relaxedObjective = r + k

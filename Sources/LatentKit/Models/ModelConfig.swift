@@ -87,6 +87,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var klEstimator: KLEstimator?
     /// Concrete: the latent is this many independent categoricals of `latentSize / categoricalGroups` classes.
     public var categoricalGroups: Int = 1
+    /// The size of each simplex the latent lies on: one categorical's classes (Concrete), the whole latent otherwise.
+    public var simplexSize: Int { latent == .concrete ? latentSize / max(categoricalGroups, 1) : latentSize }
     /// Concrete: the posterior's temperature λ (the starting value when annealing). The default recipe is Jang et
     /// al.'s: λ from 1 annealed at 3e-5 per step towards 0.5 (20x10 on MNIST, 10 epochs: 109.4 nats; λ fixed at 0.5,
     /// paper 001's choice: 114.3; fixed at 2/3: 111.4).
