@@ -17,7 +17,7 @@ extension CPUBackend {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer
     ) throws {
-        try checkGemm(m: m, n: n, k: k, a, b, c)
+        try checkGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, beta: beta, a, b, c)
         let av = try host(a, "gemm A"), bv = try host(b, "gemm B"), cv = try host(c, "gemm C")
         if m == 0 || n == 0 { return }
         if k == 0 {  // BLAS leaves C alone for k = 0 only when beta = 1; define it as C = beta C

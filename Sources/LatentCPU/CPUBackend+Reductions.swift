@@ -15,6 +15,20 @@ extension CPUBackend {
             parallelChunks(rows, grain: max(1, (1 << 15) / max(cols, 1))) { range in
                 for r in range { dst[r] = reduceLine(op, src + r * cols, count: cols, stride: 1) }
             }
+        case .eachColumn where op == .sum:
+            // Row by row over a block of columns, each column's sum in double in row order as reduceLine adds it (the
+            // same result to the bit), but reading memory in order: walking each column down with a stride of `cols`
+            // re-read every cache line once per column (the bias gradients of a step: 9% of an IWAE step at batch 1,000).
+            parallelChunks(cols, grain: max(16, (1 << 15) / max(rows, 1))) { range in
+                var sums = [Double](repeating: 0, count: range.count)
+                sums.withUnsafeMutableBufferPointer { acc in
+                    for r in 0..<rows {
+                        let row = src + r * cols + range.lowerBound
+                        for j in 0..<range.count { acc[j] += Double(row[j]) }
+                    }
+                    for j in 0..<range.count { dst[range.lowerBound + j] = Float(acc[j]) }
+                }
+            }
         case .eachColumn:
             parallelChunks(cols, grain: max(1, (1 << 15) / max(rows, 1))) { range in
                 for c in range { dst[c] = reduceLine(op, src + c, count: rows, stride: cols) }

@@ -107,8 +107,8 @@ public enum Workloads {
 
     /// Training: one iteration is ``Trainer/readbackInterval`` steps enqueued as `train` enqueues them and read back
     /// once (gather and binarise, forward, backward, Adam), on synthetic images. The default Gaussian model at each
-    /// batch in `gaussianBatches`, and every other recipe at batch 100.
-    public static func training(gaussianBatches: [Int] = [100, 1000]) -> [Workload] {
+    /// batch in `gaussianBatches`, and every other recipe at each batch in `recipeBatches`.
+    public static func training(gaussianBatches: [Int] = [100, 1000], recipeBatches: [Int] = [100]) -> [Workload] {
         let recipes: [(String, @Sendable (inout RunConfig) -> Void)] = [
             ("logit-normal", { $0.model.latent = .logitNormal }),
             ("concrete 20x10", { $0.model.latent = .concrete; $0.model.categoricalGroups = 20; $0.model.latentSize = 200 }),
@@ -138,7 +138,45 @@ public enum Workloads {
                 }
             }
         }
-        return gaussianBatches.map { workload("gaussian", batch: $0) { _ in } } + recipes.map { workload($0.0, batch: 100, $0.1) }
+        return gaussianBatches.map { workload("gaussian", batch: $0) { _ in } }
+            + recipeBatches.flatMap { batch in recipes.map { workload($0.0, batch: batch, $0.1) } }
+    }
+
+    /// The share of an iteration of `workload` that its own GEMMs account for: the iteration's GEMM calls are recorded
+    /// (after a warm-up), each distinct shape is timed alone on fresh operands for about `seconds / 10` (the median of
+    /// samples of enough repeats to last a millisecond, each waiting for the device), and the medians of all calls
+    /// are summed and divided by `iterationSeconds`, the iteration's own median. Near 1, the step is its GEMMs; the
+    /// rest is elementwise passes, random numbers, the optimiser and hand-offs between threads.
+    public static func gemmShare(_ workload: Workload, on backend: any Backend, iterationSeconds: Double,
+                                 seconds: Double) throws -> (share: Double, calls: [GemmCall]) {
+        let iteration = try workload.prepare(backend)
+        try iteration()
+        let calls = try GemmRecorder.record { try iteration() }
+        var counts: [GemmCall: Int] = [:]
+        for call in calls { counts[call, default: 0] += 1 }
+        var total = 0.0
+        for (call, count) in counts {
+            let a = try backend.buffer([Float](repeating: 0.01, count: call.m * call.k))
+            let b = try backend.buffer([Float](repeating: 0.02, count: call.k * call.n))
+            let c = try backend.buffer([Float](repeating: 0, count: call.m * call.n))
+            func run(_ repeats: Int) throws -> Double {
+                let t0 = Date()
+                for _ in 0..<repeats {
+                    try backend.gemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
+                                     alpha: 1, a, b, beta: call.accumulates ? 1 : 0, c)
+                    try backend.synchronize()
+                }
+                return Date().timeIntervalSince(t0) / Double(repeats)
+            }
+            let repeats = Swift.max(1, Int(1e-3 / Swift.max(try run(1), 1e-7)))
+            var samples: [Double] = []
+            let start = Date()
+            while samples.count < 5 || (Date().timeIntervalSince(start) < seconds / 10 && samples.count < 200) {
+                samples.append(try run(repeats))
+            }
+            total += samples.sorted()[samples.count / 2] * Double(count)
+        }
+        return (total / iterationSeconds, calls)
     }
 
     /// Times `workload` on `backend`: one warm-up iteration (kernel builds, first allocations), then iterations until

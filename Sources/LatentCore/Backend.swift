@@ -406,12 +406,15 @@ extension Backend {
         }
     }
 
-    /// Checks the shared argument rules of ``gemm(transposeA:transposeB:m:n:k:alpha:_:_:beta:_:)``.
-    public func checkGemm(m: Int, n: Int, k: Int, _ a: Buffer, _ b: Buffer, _ c: Buffer) throws {
+    /// Checks the shared argument rules of ``gemm(transposeA:transposeB:m:n:k:alpha:_:_:beta:_:)``, and reports the
+    /// call to a ``GemmRecorder`` recording.
+    public func checkGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, beta: Float,
+                          _ a: Buffer, _ b: Buffer, _ c: Buffer) throws {
         try require(m >= 0 && n >= 0 && k >= 0, "gemm: negative dimension m=\(m) n=\(n) k=\(k)")
         try a.check(holds: m * k, "gemm A")
         try b.check(holds: k * n, "gemm B")
         try c.check(holds: m * n, "gemm C")
+        GemmRecorder.note(GemmCall(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, accumulates: beta != 0))
     }
 
     /// Checks the shared argument rules of ``smallestPerRow(_:rows:cols:k:intoValues:intoIndices:)``.

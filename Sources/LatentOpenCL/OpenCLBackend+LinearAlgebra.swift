@@ -8,7 +8,7 @@ extension OpenCLBackend {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer
     ) throws {
-        try checkGemm(m: m, n: n, k: k, a, b, c)
+        try checkGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, beta: beta, a, b, c)
         let am = try mem(a, "gemm A"), bm = try mem(b, "gemm B"), cm = try mem(c, "gemm C")
         if m == 0 || n == 0 { return }
         if k == 0 {  // C = beta C, as on the CPU backend

@@ -69,6 +69,25 @@ import TestSupport
         }
     }
 
+    /// `bench`'s gemm_share times the GEMMs a training step makes: the recorder must see every one, with its shape,
+    /// on both backends, and nothing outside a recording.
+    @Test(arguments: TestBackends.all)
+    func aTrainingStepsGemmsAreRecordedWithTheirShapes(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        var config = RunConfig()
+        config.batchSize = 50
+        let trainer = try Trainer(config: config, backend: backend, train: try Recipe.syntheticImages(count: 200))
+        _ = try trainer.steps(1, firstBatch: 0)
+        let calls = try GemmRecorder.record { _ = try trainer.steps(1, firstBatch: 1) }
+        // 784-200-200-(2×20) encoder and 20-200-200-784 decoder: 6 layers, each a forward product, a weight gradient
+        // (xᵀ dy) and, but for the encoder's first layer, an input gradient (dy Wᵀ)
+        #expect(calls.count == 17, "\(calls)")
+        #expect(calls.contains(GemmCall(transposeA: false, transposeB: false, m: 50, n: 200, k: 784, accumulates: false)), "\(calls)")
+        #expect(calls.contains { $0.transposeA && $0.m == 784 && $0.n == 200 && $0.k == 50 }, "\(calls)")
+        #expect(calls.contains { $0.transposeB && $0.m == 50 && $0.n == 200 && $0.k == 784 }, "\(calls)")
+        #expect(try GemmRecorder.record {}.isEmpty)
+    }
+
     @Test(arguments: TestBackends.all)
     func gatherRows(kind: BackendKind) throws {
         let backend = try TestBackends.backend(kind)

@@ -8,6 +8,34 @@ import Testing
 import TestSupport
 
 struct RenyiBoundTests {
+    /// IWAE's repeat of the posterior's rows (a product with the tile [I I … I]): each row exactly k times in a row,
+    /// and in the backward pass the sum of each image's k gradients.
+    @Test(arguments: TestBackends.all)
+    func theRepeatCopiesEachRowKTimesAndSumsTheirGradients(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind)
+        let batch = 7, k = 5, c = 6
+        let xs = randomFloats(batch * c, in: -3...3, seed: 11), weights = randomFloats(batch * k * c, in: -1...1, seed: 12)
+        let x = try Tensor(xs, rows: batch, cols: c, on: backend)
+        let w = try Tensor(weights, rows: batch * k, cols: c, on: backend)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        tape.watch(x)
+        let repeater = try Objective.Repeater(batch: batch, samples: k, on: backend)
+        let y = try repeater.repeated(x, on: tape)
+        #expect(y.rows == batch * k && y.cols == c)
+        let got = try backend.download(y.buffer, offset: 0, count: y.count)
+        var want: [Float] = []
+        for r in 0..<(batch * k) { want += xs[(r / k * c)..<(r / k * c + c)] }
+        #expect(got == want)
+        try tape.backward(from: tape.sumAll(tape.binary(.mul, y, w)))
+        let gradient = try backend.download(try #require(tape.gradient(of: x)).buffer, offset: 0, count: x.count)
+        for i in 0..<batch {
+            for j in 0..<c {
+                let want = (0..<k).reduce(0.0) { $0 + Double(weights[(i * k + $1) * c + j]) }
+                #expect(abs(Double(gradient[i * c + j]) - want) < 1e-5, "row \(i) column \(j)")
+            }
+        }
+    }
+
     @Test(arguments: TestBackends.all)
     func theBoundFollowsItsFormulaAndMeetsIWAEAndTheELBOAtItsEnds(kind: BackendKind) throws {
         let backend = try TestBackends.backend(kind)
@@ -21,7 +49,7 @@ struct RenyiBoundTests {
         let repeater = try Objective.Repeater(batch: batch, samples: k, on: backend)
 
         // the log-weights, as the objective forms them
-        let qK = try q.mapped(by: repeater.matrix, on: tape)
+        let qK = try repeater.repeated(q, on: tape)
         let xK = try tape.pool.tensor(rows: batch * k, cols: 4)
         try backend.gatherRows(x.buffer, rows: batch, cols: 4, indices: repeater.indices, count: batch * k, into: xK.buffer)
         let (y, input) = try vae.sample(qK, noise: noise, on: tape)

@@ -49,11 +49,17 @@ public struct Posterior {
         get throws { try split?.parts()[1] ?? storedLogVariance }
     }
 
-    /// The same posterior with its rows mapped by `matrix` (e.g. each row repeated k times for IWAE), differentiably.
+    /// The same posterior with each of its parameter matrices passed through `transform` (a differentiable map of
+    /// rows, such as repeating each row k times for IWAE).
+    public func mapped(on tape: Tape, _ transform: (Tensor) throws -> Tensor) throws -> Posterior {
+        if let joined { return Posterior(joined: try transform(joined), on: tape) }
+        return Posterior(location: try transform(location), logVariance: try logVariance.map(transform),
+                         offDiagonal: try offDiagonal.map(transform))
+    }
+
+    /// The same posterior with its rows mapped by `matrix` (row i of the result is Σ_j matrix[i, j] row j), differentiably.
     public func mapped(by matrix: Tensor, on tape: Tape) throws -> Posterior {
-        if let joined { return Posterior(joined: try tape.matmul(matrix, joined), on: tape) }
-        return Posterior(location: try tape.matmul(matrix, location), logVariance: try logVariance.map { try tape.matmul(matrix, $0) },
-                         offDiagonal: try offDiagonal.map { try tape.matmul(matrix, $0) })
+        try mapped(on: tape) { try tape.matmul(matrix, $0) }
     }
 }
 
