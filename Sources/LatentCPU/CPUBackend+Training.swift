@@ -7,6 +7,18 @@ extension CPUBackend {
     public func biasActivation(_ activation: UnaryOp?, preActivation a: Buffer, bias: Buffer, rows: Int, cols: Int, into y: Buffer) throws {
         try checkBiasActivation(activation, rows: rows, cols: cols, matrices: [(a, "pre-activation"), (activation == nil ? nil : y, "activation")],
                                 bias: bias)
+        if activation == .softplus {
+            // one pass: each row's bias added and its softplus taken while the row is in cache (the hidden layers)
+            let av = try host(a, "pre-activation").floats, bv = try host(bias, "bias").floats, yv = try host(y, "activation").floats
+            parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
+                for r in range {
+                    let ar = av + r * cols
+                    for j in 0..<cols { ar[j] += bv[j] }
+                    VectorMath.map(ar, yv + r * cols, 0..<cols) { VectorMath.softplus($0) }
+                }
+            }
+            return
+        }
         try binary(.add, a, bias, broadcast: .row, rows: rows, cols: cols, into: a)
         if let activation { try unary(activation, a, into: y, count: rows * cols) }
     }
@@ -15,6 +27,27 @@ extension CPUBackend {
                                        intoInput da: Buffer?, intoBias dBias: Buffer) throws {
         try checkBiasActivationBackward(activation, rows: rows, cols: cols, preActivation: a, gradient: dy, intoInput: da, intoBias: dBias)
         guard let activation, let da else { return try reduce(.sum, dy, rows: rows, cols: cols, axis: .eachColumn, into: dBias) }
+        if activation == .softplus {
+            // one pass over a block of columns per thread: da = dy σ(a) row by row, and the bias gradient summed as
+            // reduce sums a column (in double, in row order: the same bits as the two passes)
+            let av = try host(a, "pre-activation").floats, gv = try host(dy, "activation gradient").floats
+            let dv = try host(da, "pre-activation gradient").floats, bv = try host(dBias, "bias gradient").floats
+            parallelChunks(cols, grain: max(8, (1 << 13) / max(rows, 1))) { range in  // the work is rows × cols transcendentals
+                var sums = [Double](repeating: 0, count: range.count)
+                sums.withUnsafeMutableBufferPointer { acc in
+                    for r in 0..<rows {
+                        let base = r * cols
+                        VectorMath.map(av + base, dv + base, range) { VectorMath.sigmoid($0) }
+                        for (k, j) in range.enumerated() {
+                            dv[base + j] *= gv[base + j]
+                            acc[k] += Double(dv[base + j])
+                        }
+                    }
+                    for (k, j) in range.enumerated() { bv[j] = Float(acc[k]) }
+                }
+            }
+            return
+        }
         try unaryBackward(activation, x: a, gradient: dy, into: da, count: rows * cols)
         try reduce(.sum, da, rows: rows, cols: cols, axis: .eachColumn, into: dBias)
     }

@@ -49,6 +49,25 @@ func joinRows(_ a: [Float], _ b: [Float], rows: Int, n: Int) -> [Float] {
         }
     }
 
+    /// The CPU backend's softplus epilogue runs in one pass each way (bias, activation and, backward, the bias
+    /// gradient's column sums over blocks of columns): the same bits as the separate ops it fuses.
+    @Test(arguments: [(3, 17), (100, 200), (1000, 200), (1000, 784)])
+    func cpuSoftplusEpilogueEqualsTheOpsItFuses(shape: (Int, Int)) throws {
+        let backend = CPUBackend.shared, (rows, cols) = shape
+        let fused = try dense(.softplus, rows: rows, cols: cols, on: backend)
+        let a = try backend.buffer(randomFloats(rows * cols, in: -4...4, seed: UInt64(rows * 31 + cols)))
+        let bias = try backend.buffer(randomFloats(cols, in: -1...1, seed: 5))
+        let dy = try backend.buffer(randomFloats(rows * cols, in: -2...2, seed: 6))
+        let y = try backend.allocate(count: rows * cols, dtype: .float32), da = try backend.allocate(count: rows * cols, dtype: .float32)
+        let db = try backend.allocate(count: cols, dtype: .float32)
+        try backend.binary(.add, a, bias, broadcast: .row, rows: rows, cols: cols, into: a)
+        try backend.unary(.softplus, a, into: y, count: rows * cols)
+        try backend.unaryBackward(.softplus, x: a, gradient: dy, into: da, count: rows * cols)
+        try backend.reduce(.sum, da, rows: rows, cols: cols, axis: .eachColumn, into: db)
+        let separate = [try backend.download(a), try backend.download(y), try backend.download(da), try backend.download(db)]
+        for part in 0..<4 { #expect(fused[part] == separate[part], "part \(part) of \(rows)x\(cols)") }
+    }
+
     /// The backward form against float64: `da = dy f'(a + bias)` by central differences of the float64 activation, and
     /// `dbias` the column sums of `da`.
     @Test(arguments: TestBackends.all)
