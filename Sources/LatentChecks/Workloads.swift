@@ -35,7 +35,7 @@ public enum Workloads {
         let n = elementCount
         func elementwise(_ name: String, _ body: @escaping @Sendable (any Backend, Buffer, Buffer, Buffer) throws -> Void) -> Workload {
             Workload(name: name, unit: .elements, workPerIteration: Double(n)) { backend in
-                let x = try backend.buffer((0..<n).map { Float($0 % 1000) * 0.01 + 0.005 })
+                let x = try backend.buffer((0..<n).map { (i: Int) -> Float in Float(i % 1000) * 0.01 + 0.005 })
                 let dy = try backend.buffer([Float](repeating: 0.5, count: n))
                 let y = try backend.allocate(count: n, dtype: .float32)
                 return {

@@ -76,7 +76,11 @@ public enum SpecialFunctions {
             x += 1
         }
         let z = 1 / (x * x)
-        let tail = z * (T(1.0 / 12) - z * (T(1.0 / 120) - z * (T(1.0 / 252) - z * (T(1.0 / 240) - z * (T(1.0 / 132) - z * T(691.0 / 32760))))))
+        // The coefficients are typed one by one: as one nested literal expression this line alone took the type
+        // checker 7 s of every build (Double division, then rounded to T, as before).
+        let c1 = T(1.0 / 12 as Double), c2 = T(1.0 / 120 as Double), c3 = T(1.0 / 252 as Double)
+        let c4 = T(1.0 / 240 as Double), c5 = T(1.0 / 132 as Double), c6 = T(691.0 / 32760 as Double)
+        let tail = z * (c1 - z * (c2 - z * (c3 - z * (c4 - z * (c5 - z * c6)))))
         return result + T.log(x) - T(0.5) / x - tail
     }
 
@@ -99,7 +103,9 @@ public enum SpecialFunctions {
         }
         let r = 1 / x
         let z = r * r
-        let tail = r * z * (T(1.0 / 6) - z * (T(1.0 / 30) - z * (T(1.0 / 42) - z * (T(1.0 / 30) - z * (T(5.0 / 66) - z * T(691.0 / 2730))))))
+        let c1 = T(1.0 / 6 as Double), c2 = T(1.0 / 30 as Double), c3 = T(1.0 / 42 as Double)  // typed: see digamma
+        let c4 = T(1.0 / 30 as Double), c5 = T(5.0 / 66 as Double), c6 = T(691.0 / 2730 as Double)
+        let tail = r * z * (c1 - z * (c2 - z * (c3 - z * (c4 - z * (c5 - z * c6)))))
         return result + r + T(0.5) * z + tail
     }
 
@@ -120,7 +126,9 @@ public enum SpecialFunctions {
         let r = 1 / x
         let z = r * r
         // -1/x² - 1/x³ - 1/(2x⁴) + 1/(6x⁶) - 1/(6x⁸) + 3/(10x¹⁰) - 5/(6x¹²) + 691/(210x¹⁴)
-        let tail = z * z * (T(0.5) - z * (T(1.0 / 6) - z * (T(1.0 / 6) - z * (T(3.0 / 10) - z * (T(5.0 / 6) - z * T(691.0 / 210))))))
+        let c1 = T(0.5 as Double), c2 = T(1.0 / 6 as Double), c3 = T(1.0 / 6 as Double)  // typed: see digamma
+        let c4 = T(3.0 / 10 as Double), c5 = T(5.0 / 6 as Double), c6 = T(691.0 / 210 as Double)
+        let tail = z * z * (c1 - z * (c2 - z * (c3 - z * (c4 - z * (c5 - z * c6)))))
         return result - z - z * r - tail
     }
 

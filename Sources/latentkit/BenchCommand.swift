@@ -70,9 +70,11 @@ struct BenchCommand: ParsableCommand {
                 ? try Workloads.gemmShare(workload, on: backend, iterationSeconds: median, seconds: seconds).share : nil
             timings.append(Timing(name: workload.name, medianSeconds: median, iterations: times.count, unit: workload.unit.rawValue,
                                   perSecond: workload.workPerIteration / median, gemmShare: share))
-            print(workload.name.padding(toLength: Swift.max(48, workload.name.count), withPad: " ", startingAt: 0)
-                  + String(format: " %10.3f ms  ", median * 1000) + workload.throughput(secondsPerIteration: median) + "  (\(times.count) iterations)"
-                  + (share.map { String(format: "  gemm_share %.2f", $0) } ?? ""))
+            let name: String = workload.name.padding(toLength: Swift.max(48, workload.name.count), withPad: " ", startingAt: 0)
+            let time: String = String(format: " %10.3f ms  ", median * 1000)
+            let rate: String = workload.throughput(secondsPerIteration: median)
+            let gemm: String = share.map { String(format: "  gemm_share %.2f", $0) } ?? ""
+            print(name + time + rate + "  (\(times.count) iterations)" + gemm)
             flushStandardOutput()
         }
         if let json { try writeJSON(timings, to: json) }
