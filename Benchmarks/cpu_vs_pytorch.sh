@@ -25,18 +25,7 @@ limit=${LIMIT:-}
 bin=.build/release/latentkit
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-flags_of() {  # recipe -> LatentKit's flags (the table of Benchmarks/pytorch_reference.py)
-    case $1 in
-        gaussian) echo "" ;;
-        logit-normal) echo "--latent logit-normal" ;;
-        concrete) echo "--latent concrete --categorical 20x10" ;;
-        dirichlet-laplace) echo "--latent dirichlet" ;;
-        dirichlet-exact) echo "--latent dirichlet --dirichlet-approx exact" ;;
-        batch-norm) echo "--batch-norm" ;;
-        iwae5) echo "--iw-samples 5" ;;
-        *) return 1 ;;
-    esac
-}
+. Benchmarks/recipes.sh  # flags_of: recipe -> the LatentKit flags
 IFS=, read -ra recipes <<<"${RECIPES:-gaussian}"
 for recipe in "${recipes[@]}"; do
     flags_of "$recipe" >/dev/null || {

@@ -21,21 +21,10 @@ command -v perf > /dev/null || { echo "profile_step.sh: perf is not installed (a
 [ -x "$bin" ] || { echo "profile_step.sh: build first: swift build -c release" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-flags_of() {
-    case $1 in
-        gaussian) echo "" ;;
-        logit-normal) echo "--latent logit-normal" ;;
-        concrete) echo "--latent concrete --categorical 20x10" ;;
-        dirichlet-laplace) echo "--latent dirichlet" ;;
-        dirichlet-exact) echo "--latent dirichlet --dirichlet-approx exact" ;;
-        batch-norm) echo "--batch-norm" ;;
-        iwae5) echo "--iw-samples 5" ;;
-        *) echo "profile_step.sh: unknown recipe $1" >&2; exit 2 ;;
-    esac
-}
+. Benchmarks/recipes.sh  # flags_of: recipe -> the LatentKit flags
 printf '%-18s %6s %12s %6s %6s %10s %8s\n' recipe GEMM elementwise random Adam hand-offs other
 for recipe in ${recipes//,/ }; do
-    flags=$(flags_of "$recipe")
+    flags=$(flags_of "$recipe") || { echo "profile_step.sh: unknown recipe $recipe" >&2; exit 2; }
     # shellcheck disable=SC2086
     perf record -q -o "$out/$recipe.data" -- "$bin" train --backend cpu --batch-size "$batch" --epochs "$epochs" --limit "$limit" \
         --out "$out/$recipe.run" $flags > "$out/$recipe.log" 2>&1 || { cat "$out/$recipe.log" >&2; exit 1; }
