@@ -165,8 +165,17 @@ public final class Communicator: Sendable {
     /// Ends every rank of the job with `code` (MPI_Abort): what a rank does after an error the others cannot know of, so
     /// that none waits in a collective for it.
     public func abort(code: Int32) -> Never {
+        Self.abortJob(code: code)
+    }
+
+    /// MPI_Abort a moment after this rank's error line: the launcher forwards a rank's output through a pipe, and an
+    /// abort that follows at once can tear the job down before the line is forwarded (MPICH's hydra lost the
+    /// watchdog's line that way in 1 of 3 runs of the multinode check under load).
+    static func abortJob(code: Int32) -> Never {
+        fflush(nil)
+        Thread.sleep(forTimeInterval: 1)
         _ = lk_mpi_abort(code)
-        exit(code)
+        _exit(code)  // not exit: the watchdog calls this beside a main thread blocked in MPI, whose exit handlers could wait on it
     }
 
     /// MPI_Finalize: every rank calls it once, last.
@@ -247,8 +256,7 @@ final class CollectiveWatchdog: @unchecked Sendable {
             let line = "Error: rank \(rank) (\(Communicator.hostName())): \(call) has waited \(Int(seconds)) s for the other ranks, more than "
                 + "LATENTKIT_MPI_TIMEOUT=\(String(format: "%g", timeout)) s: a rank, its node or the network between them is lost; ending the job\n"
             FileHandle.standardError.write(Data(line.utf8))
-            _ = lk_mpi_abort(1)
-            _exit(1)
+            Communicator.abortJob(code: 1)
         }
     }
 }
