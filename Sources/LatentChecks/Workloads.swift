@@ -53,15 +53,8 @@ public enum Workloads {
         }
         for batch in batches {
             for (k, m) in [(784, 200), (200, 200), (200, 784)] {
-                workloads.append(Workload(name: "gemm \(batch)x\(k)x\(m)", unit: .flops, workPerIteration: 2 * Double(batch * k * m)) { backend in
-                    let a = try backend.buffer([Float](repeating: 0.01, count: batch * k))
-                    let w = try backend.buffer([Float](repeating: 0.02, count: k * m))
-                    let c = try backend.allocate(count: batch * m, dtype: .float32)
-                    return {
-                        try backend.gemm(transposeA: false, transposeB: false, m: batch, n: m, k: k, alpha: 1, a, w, beta: 0, c)
-                        try backend.synchronize()
-                    }
-                })
+                workloads.append(gemm(GemmCall(transposeA: false, transposeB: false, m: batch, n: m, k: k, accumulates: false),
+                                      name: "gemm \(batch)x\(k)x\(m)"))
             }
         }
         for batch in batches {
@@ -142,41 +135,35 @@ public enum Workloads {
             + recipeBatches.flatMap { batch in recipes.map { workload($0.0, batch: batch, $0.1) } }
     }
 
-    /// The share of an iteration of `workload` that its own GEMMs account for: the iteration's GEMM calls are recorded
-    /// (after a warm-up), each distinct shape is timed alone on fresh operands for about `seconds / 10` (the median of
-    /// samples of enough repeats to last a millisecond, each waiting for the device), and the medians of all calls
-    /// are summed and divided by `iterationSeconds`, the iteration's own median. Near 1, the step is its GEMMs; the
-    /// rest is elementwise passes, random numbers, the optimiser and hand-offs between threads.
-    public static func gemmShare(_ workload: Workload, on backend: any Backend, iterationSeconds: Double,
-                                 seconds: Double) throws -> (share: Double, calls: [GemmCall]) {
-        let iteration = try workload.prepare(backend)
-        try iteration()
-        let calls = try GemmRecorder.record { try iteration() }
-        var counts: [GemmCall: Int] = [:]
-        for call in calls { counts[call, default: 0] += 1 }
-        var total = 0.0
-        for (call, count) in counts {
+    /// One GEMM of `call`'s shape on constant operands (C starts at zero, for a call that accumulates into it).
+    public static func gemm(_ call: GemmCall, name: String) -> Workload {
+        Workload(name: name, unit: .flops, workPerIteration: call.flops) { backend in
             let a = try backend.buffer([Float](repeating: 0.01, count: call.m * call.k))
             let b = try backend.buffer([Float](repeating: 0.02, count: call.k * call.n))
             let c = try backend.buffer([Float](repeating: 0, count: call.m * call.n))
-            func run(_ repeats: Int) throws -> Double {
-                let t0 = Date()
-                for _ in 0..<repeats {
-                    try backend.gemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
-                                     alpha: 1, a, b, beta: call.accumulates ? 1 : 0, c)
-                    try backend.synchronize()
-                }
-                return Date().timeIntervalSince(t0) / Double(repeats)
+            return {
+                try backend.gemm(transposeA: call.transposeA, transposeB: call.transposeB, m: call.m, n: call.n, k: call.k,
+                                 alpha: 1, a, b, beta: call.accumulates ? 1 : 0, c)
+                try backend.synchronize()
             }
-            let repeats = Swift.max(1, Int(1e-3 / Swift.max(try run(1), 1e-7)))
-            var samples: [Double] = []
-            let start = Date()
-            while samples.count < 5 || (Date().timeIntervalSince(start) < seconds / 10 && samples.count < 200) {
-                samples.append(try run(repeats))
-            }
-            total += samples.sorted()[samples.count / 2] * Double(count)
         }
-        return (total / iterationSeconds, calls)
+    }
+
+    /// The share of an iteration of `workload` that its own GEMMs account for: the iteration's GEMM calls are recorded
+    /// (after a warm-up), each distinct shape is timed alone as ``gemm(_:name:)`` for about `seconds / 10` (its median),
+    /// and the medians of all calls are summed and divided by `iterationSeconds`, the iteration's own median. Near 1,
+    /// the step is its GEMMs; the rest is elementwise passes, random numbers, the optimiser and hand-offs between threads.
+    public static func gemmShare(_ workload: Workload, on backend: any Backend, iterationSeconds: Double, seconds: Double) throws -> Double {
+        let iteration = try workload.prepare(backend)
+        try iteration()
+        var counts: [GemmCall: Int] = [:]
+        for call in try GemmRecorder.record({ try iteration() }) { counts[call, default: 0] += 1 }
+        var total = 0.0
+        for (call, count) in counts {
+            let times = try time(gemm(call, name: call.description), on: backend, seconds: seconds / 10, minimum: 5).sorted()
+            total += times[times.count / 2] * Double(count)
+        }
+        return total / iterationSeconds
     }
 
     /// Times `workload` on `backend`: one warm-up iteration (kernel builds, first allocations), then iterations until

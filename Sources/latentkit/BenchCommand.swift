@@ -67,7 +67,7 @@ struct BenchCommand: ParsableCommand {
             let times = try Workloads.time(workload, on: backend, seconds: seconds).sorted()
             let median = times[times.count / 2]
             let share = workload.unit == .images
-                ? try Workloads.gemmShare(workload, on: backend, iterationSeconds: median, seconds: seconds).share : nil
+                ? try Workloads.gemmShare(workload, on: backend, iterationSeconds: median, seconds: seconds) : nil
             timings.append(Timing(name: workload.name, medianSeconds: median, iterations: times.count, unit: workload.unit.rawValue,
                                   perSecond: workload.workPerIteration / median, gemmShare: share))
             let name: String = workload.name.padding(toLength: Swift.max(48, workload.name.count), withPad: " ", startingAt: 0)

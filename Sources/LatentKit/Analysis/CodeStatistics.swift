@@ -52,9 +52,14 @@ public enum CodeStatistics {
     /// Burda et al.'s activity of each unit u, A_u = Cov_x(E_q[u|x]): the variance of each column of the codes,
     /// measured as `measure` says (simplex codes of `groupSize` shares: on their centred log-ratios).
     public static func unitActivity(_ codes: LatentCodes, measure: ActivityMeasure = .posteriorMean, groupSize: Int? = nil) -> [Double] {
-        let values = measure == .centredLogRatio
-            ? centredLogRatio(codes.values, count: codes.count, size: codes.size, groupSize: groupSize ?? codes.size) : codes.values
-        return columnVariances(values, count: codes.count, size: codes.size)
+        unitActivity(codes.values, count: codes.count, size: codes.size, measure: measure, groupSize: groupSize)
+    }
+
+    /// The same for `count` codes of `size` values, row-major, without labels (what `eval` has).
+    public static func unitActivity(_ values: [Float], count: Int, size: Int, measure: ActivityMeasure, groupSize: Int? = nil) -> [Double] {
+        let measured = measure == .centredLogRatio
+            ? centredLogRatio(values, count: count, size: size, groupSize: groupSize ?? size) : values
+        return columnVariances(measured, count: count, size: size)
     }
 
     /// The sample variance (denominator n − 1) of each column of the `count × size` row-major `values`.

@@ -182,9 +182,9 @@ public final class Evaluator {
     /// Cov_x(E_q[u|x]) of each unit u over the images of `x` (Burda et al.: a unit is active above 0.01); on the
     /// simplex, of the centred log-ratio of the posterior mean (``ActivityMeasure``).
     public func unitActivity(_ x: Tensor) throws -> [Double] {
-        let config = model.config, means = try posteriorMeans(x)
-        let codes = try LatentCodes(count: x.rows, size: config.latentSize, values: means, labels: [Int32](repeating: 0, count: x.rows))
-        return CodeStatistics.unitActivity(codes, measure: config.latent.activityMeasure, groupSize: config.simplexSize)
+        let config = model.config
+        return CodeStatistics.unitActivity(try posteriorMeans(x), count: x.rows, size: config.latentSize,
+                                           measure: config.latent.activityMeasure, groupSize: config.simplexSize)
     }
 
     /// `-log (1/k) Σ_i p(x, z_i) / q(z_i | x)` for each image of `x`, with `z_i ~ q(z | x)`, in chunks of `chunk`
