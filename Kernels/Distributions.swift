@@ -82,6 +82,55 @@ extension KernelSources {
         dh[hi + n] = dlv;
     }
 
+    /* A continuous layer's conditional Gaussians from joined heads q and p (rows x 2n: mean, then log-variance):
+       z = muq + exp(lvq/2) eps, and kl[r] = 1/2 sum_j (lvp - lvq + (exp(lvq) + (muq - mup)^2) exp(-lvp) - 1), one
+       work-group per row. */
+    __kernel void distributions_gaussian_conditional_posterior_f32(__global const float* q, __global const float* p,
+                                                                   __global const float* eps, __global float* z,
+                                                                   __global float* kl, const int rows, const int n) {
+        int r = get_group_id(0), t = get_local_id(0);
+        long base = (long)r * n, hbase = 2 * base;
+        __local float scratch[LK_WG];
+        float acc = 0.0f;
+        for (int j = t; j < n; j += LK_WG) {
+            float mq = q[hbase + j], lq = q[hbase + n + j], mp = p[hbase + j], lp = p[hbase + n + j];
+            z[base + j] = mq + exp(0.5f * lq) * eps[base + j];
+            float d = mq - mp;
+            acc += 0.5f * (lp - lq + (exp(lq) + d * d) * exp(-lp) - 1.0f);
+        }
+        float total = lk_group_sum(scratch, acc, t);
+        if (t == 0) kl[r] = total;
+    }
+
+    /* dq and dp from the sample's gradient dz and the KL's per-row gradient g (has_dz, has_g: 0 when absent). */
+    __kernel void distributions_gaussian_conditional_posterior_backward_f32(
+        __global const float* q, __global const float* p, __global const float* eps, __global const float* dz,
+        __global const float* g, __global float* dq, __global float* dp, const int rows, const int n, const int has_dz,
+        const int has_g) {
+        int i = get_global_id(0);
+        if (i >= rows * n) return;
+        int r = i / n;
+        long hi = (long)i + (long)r * n;
+        float mq = q[hi], lq = q[hi + n], mp = p[hi], lp = p[hi + n];
+        float dmq = 0.0f, dlq = 0.0f, dmp = 0.0f, dlp = 0.0f;
+        if (has_g) {
+            float gr = g[r], d = mq - mp, inverse = exp(-lp), v = exp(lq - lp);
+            dmq = gr * d * inverse;
+            dmp = -dmq;
+            dlq = gr * 0.5f * (v - 1.0f);
+            dlp = gr * 0.5f * (1.0f - v - d * d * inverse);
+        }
+        if (has_dz) {
+            float s = dz[i];
+            dmq += s;
+            dlq += s * eps[i] * 0.5f * exp(0.5f * lq);
+        }
+        dq[hi] = dmq;
+        dq[hi + n] = dlq;
+        dp[hi] = dmp;
+        dp[hi + n] = dlp;
+    }
+
     /* dmu = g[r] mu exp(-plv); dlv = g[r] (exp(lv - plv) - 1) / 2 */
     __kernel void distributions_gaussian_kl_backward_f32(__global const float* mu, __global const float* lv,
                                                          __global const float* g, __global float* dmu, __global float* dlv,

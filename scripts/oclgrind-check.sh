@@ -41,7 +41,9 @@ recipes=("gaussian|" "logit-normal|--latent logit-normal" "concrete 1x4|--latent
          "concrete 2x2 monte-carlo|--latent concrete --categorical 2x2 --kl monte-carlo" "dirichlet laplace|--latent dirichlet"
          "dirichlet kl|--latent dirichlet --dirichlet-approx kl" "dirichlet exact|--latent dirichlet --dirichlet-approx exact"
          "batch-norm|--batch-norm" "iwae-3|--iw-samples 3" "chain|--posterior chain" "grid 2x2|--posterior grid --grid 2x2"
-         "dvae|--latent dvae --gibbs-chains 8 --gibbs-steps 2" "streamed|--stream-chunk 20")
+         "dvae|--latent dvae --gibbs-chains 8 --gibbs-steps 2" "streamed|--stream-chunk 20"
+         "dvae, continuous layers|--latent dvae --gibbs-chains 8 --gibbs-steps 2 --groups 2 --continuous-layers 2 --continuous-size 3 --continuous-hidden 8"
+         "hierarchical gaussian iwae|--continuous-layers 2 --continuous-size 3 --continuous-hidden 8 --iw-samples 3")
 for recipe in "${recipes[@]}"; do
     name=${recipe%%|*}; flags=${recipe#*|}
     # shellcheck disable=SC2086
@@ -62,6 +64,10 @@ check "eval concrete (discrete IS)" --data-races -- "$bin" eval "$work/run-concr
     --k 4 --limit 10
 check "eval dvae (IS, AIS)" --data-races -- "$bin" eval "$work/run-dvae" --backend opencl --data-dir "$data" --k 4 --limit 10 \
     --ais-chains 8 --ais-temperatures 20
+check "eval dvae, layers (IS, AIS)" --data-races -- "$bin" eval "$work/run-dvae,-continuous-layers" --backend opencl --data-dir "$data" \
+    --k 4 --limit 10 --ais-chains 8 --ais-temperatures 20
+check "sample dvae, layers" --data-races -- "$bin" sample "$work/run-dvae,-continuous-layers" --backend opencl --count 4 \
+    --out "$work/layers.png"
 check "analyze (k-NN selection)" --data-races -- "$bin" analyze "$work/run-gaussian" --backend opencl --data-dir "$data" \
     --limit-train 40 --limit-test 10 --neighbours 2,5
 # The work-group forms of every row and column kernel, which a GPU takes (the tiny runs above take the per-row forms of

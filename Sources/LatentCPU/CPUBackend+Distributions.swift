@@ -67,6 +67,52 @@ extension CPUBackend {
         }
     }
 
+    public func gaussianConditionalPosterior(posteriorHeads: Buffer, priorHeads: Buffer, noise: Buffer, rows: Int, latent n: Int,
+                                             intoSample z: Buffer, intoKL kl: Buffer) throws {
+        try checkGaussianPosterior(heads: [(posteriorHeads, "posterior heads"), (priorHeads, "prior heads")], latent: [(noise, "noise"), (z, "sample")],
+                                   perRow: [(kl, "KL output")], rows: rows, n: n)
+        let q = try host(posteriorHeads, "posterior heads").floats, p = try host(priorHeads, "prior heads").floats
+        let eps = try host(noise, "noise").floats, out = try host(z, "sample").floats
+        rowSums(rows: rows, cols: n, into: try host(kl, "KL output").floats) { i in
+            let r = i / n, mq = q[i + r * n], lq = q[i + r * n + n], mp = p[i + r * n], lp = p[i + r * n + n]
+            out[i] = mq + Float.exp(0.5 * lq) * eps[i]
+            let d = mq - mp
+            return 0.5 * (lp - lq + (Float.exp(lq) + d * d) * Float.exp(-lp) - 1)
+        }
+    }
+
+    public func gaussianConditionalPosteriorBackward(posteriorHeads: Buffer, priorHeads: Buffer, noise: Buffer, sampleGradient dz: Buffer?,
+                                                     klGradient g: Buffer?, rows: Int, latent n: Int, intoPosteriorHeads dq: Buffer,
+                                                     intoPriorHeads dp: Buffer) throws {
+        try checkGaussianPosterior(heads: [(posteriorHeads, "posterior heads"), (priorHeads, "prior heads"), (dq, "posterior heads gradient"),
+                                           (dp, "prior heads gradient")], latent: [(noise, "noise"), (dz, "sample gradient")],
+                                   perRow: [(g, "KL gradient")], rows: rows, n: n)
+        let q = try host(posteriorHeads, "posterior heads").floats, p = try host(priorHeads, "prior heads").floats
+        let eps = try host(noise, "noise").floats
+        let outQ = try host(dq, "posterior heads gradient").floats, outP = try host(dp, "prior heads gradient").floats
+        let sample = try dz.map { try host($0, "sample gradient").floats }, perRow = try g.map { try host($0, "KL gradient").floats }
+        perElement(rows: rows, cols: n) { i, r in
+            let mq = q[i + r * n], lq = q[i + r * n + n], mp = p[i + r * n], lp = p[i + r * n + n]
+            var dmq: Float = 0, dlq: Float = 0, dmp: Float = 0, dlp: Float = 0
+            if let perRow {
+                let gr = perRow[r], d = mq - mp, inverse = Float.exp(-lp), v = Float.exp(lq - lp)
+                dmq = gr * d * inverse
+                dmp = -dmq
+                dlq = gr * 0.5 * (v - 1)
+                dlp = gr * 0.5 * (1 - v - d * d * inverse)
+            }
+            if let sample {
+                let s = sample[i]
+                dmq += s
+                dlq += s * eps[i] * 0.5 * Float.exp(0.5 * lq)
+            }
+            outQ[i + r * n] = dmq
+            outQ[i + r * n + n] = dlq
+            outP[i + r * n] = dmp
+            outP[i + r * n + n] = dlp
+        }
+    }
+
     public func gaussianKLBackward(
         mean: Buffer, logVariance: Buffer, priorLogVariance plv: Float, gradient g: Buffer, rows: Int, cols: Int,
         intoMean dMean: Buffer, intoLogVariance dLogVariance: Buffer

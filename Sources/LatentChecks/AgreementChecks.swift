@@ -96,6 +96,11 @@ public enum AgreementChecks {
                 let (z, kl) = try t.gaussianPosterior(heads: x[0], noise: x[1])
                 return try t.binary(.add, z, kl, broadcast: .column)
             })
+            cases.append(AgreementCase("gaussian conditional posterior (continuous layer) \(r)x\(c)",
+                                       [spec(r, 2 * c, -2...1), spec(r, 2 * c, -2...1), spec(r, c, -2...2, constant: true)]) { t, x in
+                let (z, kl) = try t.gaussianConditionalPosterior(posteriorHeads: x[0], priorHeads: x[1], noise: x[2])
+                return try t.binary(.add, t.concatColumns([z, t.affine(z, alpha: 0.5)]), kl, broadcast: .column)
+            })
             cases.append(AgreementCase("gaussian sample and KL \(r)x\(c)", [spec(r, c, -2...2), spec(r, c, -2...1), spec(r, c, -2...2, constant: true)]) { t, x in
                 try t.binary(.add, t.gaussianSample(mean: x[0], logVariance: x[1], noise: x[2]),
                              t.gaussianKL(mean: x[0], logVariance: x[1]), broadcast: .column)

@@ -80,5 +80,21 @@ public struct Recipe: Sendable, CustomStringConvertible {
             c.model.latent = .dvae
             c.model.gibbsChains = 8
         },
+        // paper 002's full model: the RBM, two posterior groups, and two continuous layers above ζ
+        Recipe(name: "dvae, 2 groups, 2 continuous layers") { c in
+            c.model.latent = .dvae
+            c.model.gibbsChains = 8
+            c.model.posteriorGroups = 2
+            c.model.continuousLayers = 2
+            c.model.continuousSize = 3
+            c.model.continuousHidden = 8
+        },
+        // the hierarchical Gaussian beside it, under the IWAE bound
+        Recipe(name: "gaussian, 2 continuous layers, iwae-3") { c in
+            c.model.continuousLayers = 2
+            c.model.continuousSize = 3
+            c.model.continuousHidden = 8
+            c.iwSamples = 3
+        },
     ]
 }

@@ -99,6 +99,13 @@ public enum Reference {
     public static func gaussianKL(_ mu: [Double], _ lv: [Double], priorLogVariance plv: Double = 0) -> Double {
         zip(mu, lv).reduce(0) { $0 - 0.5 * (1 + $1.1 - plv - ($1.0 * $1.0 + Foundation.exp($1.1)) * Foundation.exp(-plv)) }
     }
+    /// KL(N(μq, e^lvq) ‖ N(μp, e^lvp)) summed over a row: a continuous layer's term.
+    public static func gaussianConditionalKL(_ mq: [Double], _ lq: [Double], _ mp: [Double], _ lp: [Double]) -> Double {
+        (0..<mq.count).reduce(0) { s, j in
+            let d = mq[j] - mp[j]
+            return s + 0.5 * (lp[j] - lq[j] + (Foundation.exp(lq[j]) + d * d) * Foundation.exp(-lp[j]) - 1)
+        }
+    }
     public static func bernoulliLogLikelihood(_ l: [Double], _ x: [Double]) -> Double {
         zip(l, x).reduce(0) { $0 + $1.1 * $1.0 - (Swift.max($1.0, 0) + Foundation.log1p(Foundation.exp(-Swift.abs($1.0)))) }
     }

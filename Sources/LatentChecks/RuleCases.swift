@@ -76,6 +76,17 @@ public let ruleCases: [RuleCase] = {
             }
         }))
     cases.append(RuleCase(
+        description: "concatColumns", inputs: [(3, 2, -2...2, false), (3, 3, -2...2, false)],
+        tape: { t, x in try t.concatColumns([x[0], x[1]]) },
+        reference: { x in (0..<15).map { i in concatReference(x, element: i) } }))
+    cases.append(RuleCase(
+        description: "gaussianConditionalPosterior (sample + KL)", inputs: [(3, 8, -2...1, false), (3, 8, -2...1, false), (3, 4, -2...2, true)],
+        tape: { t, x in
+            let (z, kl) = try t.gaussianConditionalPosterior(posteriorHeads: x[0], priorHeads: x[1], noise: x[2])
+            return try t.binary(.add, z, kl, broadcast: .column)
+        },
+        reference: { x in (0..<12).map { i in conditionalPosteriorReference(x, element: i) } }))
+    cases.append(RuleCase(
         description: "logSoftmax", inputs: [(3, 4, -3...3, false)],
         tape: { t, x in try t.logSoftmax(x[0]) },
         reference: { x in
@@ -359,4 +370,19 @@ public let structuredRuleCases: [RuleCase] = testedStructures.flatMap { s -> [Ru
                      }
                  }),
     ]
+}
+
+/// Element `i` of the sample plus the row's KL of the gaussianConditionalPosterior rule case (3 rows, 4 latents).
+private func conditionalPosteriorReference(_ x: [[Double]], element i: Int) -> Double {
+    let r: Int = i / 4, j: Int = i % 4
+    let q: [Double] = Array(x[0][(r * 8)..<(r * 8 + 8)]), p: [Double] = Array(x[1][(r * 8)..<(r * 8 + 8)])
+    let kl: Double = Reference.gaussianConditionalKL(Array(q[0..<4]), Array(q[4..<8]), Array(p[0..<4]), Array(p[4..<8]))
+    let z: Double = q[j] + Foundation.exp(0.5 * q[4 + j]) * x[2][i]
+    return z + kl
+}
+
+/// Element `i` of the concatColumns rule case: rows of 2 then 3 columns side by side.
+private func concatReference(_ x: [[Double]], element i: Int) -> Double {
+    let r: Int = i / 5, c: Int = i % 5
+    return c < 2 ? x[0][r * 2 + c] : x[1][r * 3 + c - 2]
 }

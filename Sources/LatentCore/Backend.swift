@@ -113,6 +113,17 @@ public protocol Backend: AnyObject, Sendable {
     /// either of which may be nil (zero): `dMean = g mean e^-plv + dz`, `dLogVariance = g (e^(lv - plv) - 1)/2 + dz noise e^(lv/2)/2`.
     func gaussianPosteriorBackward(heads: Buffer, noise: Buffer, priorLogVariance: Float, sampleGradient dz: Buffer?, klGradient g: Buffer?,
                                    rows: Int, latent n: Int, intoHeads dHeads: Buffer) throws
+    /// A continuous latent layer's conditional Gaussians, each given by joined heads (`rows × 2n`: the mean, then the
+    /// log-variance): the sample `z = μq + e^(lvq/2) noise` of the posterior `q` (`rows × n`) and, per row, the closed-form
+    /// `KL(N(μq, e^lvq) ‖ N(μp, e^lvp)) = 1/2 Σ_j (lvp − lvq + (e^lvq + (μq − μp)²) e^-lvp − 1)` to the prior `p`, in one pass.
+    func gaussianConditionalPosterior(posteriorHeads: Buffer, priorHeads: Buffer, noise: Buffer, rows: Int, latent n: Int,
+                                      intoSample z: Buffer, intoKL kl: Buffer) throws
+    /// Its backward form: both heads' gradients from the sample's gradient `dz` and the KL's per-row gradient `g` (either
+    /// may be nil: zero). With d = μq − μp and v = e^(lvq − lvp): `dμq = g d e^-lvp + dz`, `dμp = −g d e^-lvp`,
+    /// `dlvq = g (v − 1)/2 + dz noise e^(lvq/2)/2`, `dlvp = g (1 − v − d² e^-lvp)/2`.
+    func gaussianConditionalPosteriorBackward(posteriorHeads: Buffer, priorHeads: Buffer, noise: Buffer, sampleGradient dz: Buffer?,
+                                              klGradient g: Buffer?, rows: Int, latent n: Int, intoPosteriorHeads dq: Buffer,
+                                              intoPriorHeads dp: Buffer) throws
     /// Per row: `Σ_j x l - softplus(l)`, the log-likelihood of binary (or [0,1]) targets `x` under logits `l`.
     func bernoulliLogLikelihood(logits: Buffer, targets: Buffer, rows: Int, cols: Int, into ll: Buffer) throws
     /// `dLogits = g[r] (x - σ(l))`.

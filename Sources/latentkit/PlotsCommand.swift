@@ -43,7 +43,7 @@ struct PlotsCommand: ParsableCommand {
         try run.requireRun()
         let config = try RunConfig.load(from: run.config)
         let nz = config.model.latentSize, family = config.model.latent
-        let drawLattice = nz == 2 && (family == .gaussian || family == .logitNormal)
+        let drawLattice = nz == 2 && (family == .gaussian || family == .logitNormal) && config.model.continuousLayers == 0
         if lattice && nz != 2 {
             throw ToolError("--lattice needs a latent of size 2, but \(runDirectory) has \(nz): see scatter.svg (t-SNE of the codes) instead")
         }
@@ -73,12 +73,13 @@ struct PlotsCommand: ParsableCommand {
             (0..<count).map { Array(flat[($0 * pixelsPerImage)..<(($0 + 1) * pixelsPerImage)]) }
         }
         let codes = try pictures.codes(test.pixels, count: test.count)
-        func code(_ i: Int) -> [Float] { Array(codes[(i * nz)..<((i + 1) * nz)]) }
+        let width = config.model.decoderInputSize  // from here on, a code's width: the latent's and every continuous layer's means
+        func code(_ i: Int) -> [Float] { Array(codes[(i * width)..<((i + 1) * width)]) }
 
         if drawsPictures {
             // inputs over their reconstructions (the decoder's mean image at the code)
             let shown = min(Self.reconstructionCount, test.count)
-            let reconstructed = try pictures.decode(Array(codes.prefix(shown * nz)), count: shown)
+            let reconstructed = try pictures.decode(Array(codes.prefix(shown * width)), count: shown)
             try PNG.writeGrid(images(Array(test.pixels.prefix(shown * pixelsPerImage)), shown) + images(reconstructed, shown), side: side,
                               columns: shown, gapColour: Self.tileBorder, to: path("reconstructions.png"))
             wrote("reconstructions.png", "\(shown) test images over their reconstructions")
@@ -114,19 +115,19 @@ struct PlotsCommand: ParsableCommand {
             print("note: no reconstructions, samples, interpolations or lattice pictures: the data's items are \(test.rows)x\(test.cols), not square pictures")
         }
 
-        try scatter(codes: codes, labels: test.labels.map(Int.init), nz: nz, family: family, to: path("scatter.svg"))
-        wrote("scatter.svg", nz == 2 ? "the 2-D test codes by label" : "t-SNE of the test codes by label")
+        try scatter(codes: codes, labels: test.labels.map(Int.init), nz: width, family: family, to: path("scatter.svg"))
+        wrote("scatter.svg", width == 2 ? "the 2-D test codes by label" : "t-SNE of the test codes by label")
 
-        let units = min(nz, Self.histogramUnits)
-        let columns = (0..<units).map { u in stride(from: u, to: codes.count, by: nz).map { Double(codes[$0]) } }
+        let units = min(width, Self.histogramUnits)
+        let columns = (0..<units).map { u in stride(from: u, to: codes.count, by: width).map { Double(codes[$0]) } }
         try Plots.histograms(columns, names: (0..<units).map { "unit \($0 + 1)" }, title: "Test codes per unit (\(Self.codeName(family)))")
             .write(to: path("histograms.svg"))
-        wrote("histograms.svg", "histograms of \(units) of \(nz) units")
+        wrote("histograms.svg", "histograms of \(units) of \(width) units")
 
         // paper 003's correlations plot: inactive units show as constant lines
-        let drawn = Plots.unitsForCorrelations(codes, dimensions: nz)
+        let drawn = Plots.unitsForCorrelations(codes, dimensions: width)
         if drawn.count >= 2 {
-            try Plots.correlations(codes, dimensions: nz, units: drawn,
+            try Plots.correlations(codes, dimensions: width, units: drawn,
                                    title: "Test codes (\(Self.codeName(family))) of the most and least active units, pairwise")
                 .write(to: path("correlations.svg"))
             wrote("correlations.svg", "pairwise scatters of units \(drawn.map { String($0.unit + 1) }.joined(separator: ", ")) (most active first)")

@@ -101,6 +101,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Discrete VAE: groups of the hierarchical posterior, dividing the latent size (default 1).") var groups: Int?
     @Option(help: "Discrete VAE: persistent Gibbs chains of the RBM prior's negative phase (default 100).") var gibbsChains: Int?
     @Option(help: "Discrete VAE: block-Gibbs sweeps of the chains per training step (default 5).") var gibbsSteps: Int?
+    @Option(help: "Continuous Gaussian latent layers above the latent, 0...64 (Rolfe's full model with --latent dvae; a hierarchical Gaussian VAE with --latent gaussian; default 0).")
+    var continuousLayers: Int?
+    @Option(help: "Units of each continuous layer, 1...4096 (required with --continuous-layers).") var continuousSize: Int?
+    @Option(help: "Hidden width of each continuous layer's prior and posterior networks (default: the first --hidden width).") var continuousHidden: Int?
 
     func run() throws {
         lineBufferStandardOutput()
@@ -250,7 +254,9 @@ struct TrainCommand: ParsableCommand {
                                            ("--test-fraction", testFraction != nil), ("--vocabulary", vocabulary != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
                                            ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
                                            ("--dropout", dropout != nil), ("--latent-dropout", latentDropout != nil), ("--adam-beta1", adamBeta1 != nil),
-                                           ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil)]
+                                           ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil),
+                                           ("--continuous-layers", continuousLayers != nil), ("--continuous-size", continuousSize != nil),
+                                           ("--continuous-hidden", continuousHidden != nil)]
             if let flag = fixed.first(where: \.1) {
                 throw ValidationError("\(flag.0) cannot change when resuming; it is fixed by \(run.config)")
             }
@@ -346,6 +352,9 @@ struct TrainCommand: ParsableCommand {
         if let groups { config.model.posteriorGroups = groups }
         if let gibbsChains { config.model.gibbsChains = gibbsChains }
         if let gibbsSteps { config.model.gibbsSteps = gibbsSteps }
+        if let continuousLayers { config.model.continuousLayers = continuousLayers }
+        if let continuousSize { config.model.continuousSize = continuousSize }
+        if let continuousHidden { config.model.continuousHidden = continuousHidden }
         if let iwSamples { config.iwSamples = iwSamples }
         switch objective {
         case .elbo?:

@@ -70,9 +70,9 @@ public struct LatentCodes: Sendable {
         for start in stride(from: 0, to: n, by: chunk) {
             let b = min(chunk, n - start)
             let x = try Tensor(Array(images.pixels[(start * p)..<((start + b) * p)]), rows: b, cols: p, on: backend)
-            values += try evaluator.posteriorMeans(x)
+            values += try evaluator.posteriorMeans(x, includingLayers: true)
         }
-        return try LatentCodes(count: n, size: model.config.latentSize, values: values,
+        return try LatentCodes(count: n, size: model.config.decoderInputSize, values: values,
                                labels: images.labels.prefix(n).map { Int32($0) })
     }
 

@@ -18,19 +18,20 @@ public struct LatentPictures {
         self.backend = backend
     }
 
-    /// The codes of `count` images (row-major grey levels in [0, 1], not binarised): `count × latentSize`.
+    /// The codes of `count` images (row-major grey levels in [0, 1], not binarised): `count × decoderInputSize` (the
+    /// latent's, then every continuous layer's posterior means).
     public func codes(_ images: [Float], count: Int) throws -> [Float] {
         let inputs = model.config.inputSize
         try require(images.count == count * inputs, "\(images.count) pixels for \(count) images of \(inputs)")
         let x = try Tensor(images, rows: count, cols: inputs, on: backend)
-        let means = try Evaluator(model: model, backend: backend).posteriorMeans(x, batchSize: batchSize)
+        let means = try Evaluator(model: model, backend: backend).posteriorMeans(x, batchSize: batchSize, includingLayers: true)
         // the evaluator's E_q[u|x] is the logit's mean for the logit-normal; its code is the decoder's z = σ(y)
         return model.config.latent == .logitNormal ? means.map { 1 / (1 + Foundation.exp(-$0)) } : means
     }
 
     /// The decoder's mean image (σ of the logits, or the Gaussian mean) of each of `count` latent points.
     public func decode(_ points: [Float], count: Int) throws -> [Float] {
-        let nz = model.config.latentSize
+        let nz = model.config.decoderInputSize
         try require(points.count == count * nz, "\(points.count) numbers for \(count) latent points of \(nz)")
         let wasTraining = model.training
         model.training = false  // batch normalisation by its running statistics
@@ -60,9 +61,13 @@ public struct LatentPictures {
         let noise = try Tensor([Float](repeating: 0, count: count * nz), rows: count, cols: nz, on: backend)
         try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: 0x3000),
                                counter: PhiloxCounter(), probabilities: nil)
-        let input = model.config.latent == .dvae
+        let base = model.config.latent == .dvae
             ? try model.dvaePriorSample(count: count, uniforms: noise, seed: seed, on: tape)
             : try model.sample(model.prior(rows: count, on: backend), noise: noise, temperature: model.config.priorTemperature, on: tape).1
+        model.gammaKey = PhiloxKey(seed: seed, stream: 0x3001)  // the continuous layers' noise, drawn through their priors
+        model.gammaCounter = PhiloxCounter()
+        model.batchSlice = nil
+        let input = try model.continuousLayersPrior(base: base, on: tape)
         let images = try model.expectation(model.decode(input, on: tape), on: tape)
         return try backend.download(images.buffer, offset: 0, count: images.count)
     }

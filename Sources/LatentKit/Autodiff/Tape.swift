@@ -15,6 +15,10 @@ enum Rule {
     case splitColumns(Tensor)
     /// Two outputs, the sample and the per-row KL of a diagonal Gaussian posterior given by its joined heads.
     case gaussianPosterior(heads: Tensor, noise: Tensor, priorLogVariance: Float)
+    /// Column blocks side by side (Tape+ContinuousLayers.swift).
+    case concatColumns([Tensor])
+    /// Two outputs, the sample and the per-row KL of a continuous layer's conditional Gaussians (Tape+ContinuousLayers.swift).
+    case gaussianConditionalPosterior(posteriorHeads: Tensor, priorHeads: Tensor, noise: Tensor)
     case unary(UnaryOp, Tensor)
     case binary(BinaryOp, Tensor, Tensor, Broadcast)
     case affine(Tensor, alpha: Float)

@@ -132,8 +132,11 @@ extension Tape {
             try accumulate(mean, dmu)
             try accumulate(logVariance, dlv)
 
-        case .splitColumns, .gaussianPosterior:
+        case .splitColumns, .gaussianPosterior, .gaussianConditionalPosterior:
             try applyMultiOutputRule(rule, outputs: [y], gradients: [g])
+
+        case .concatColumns(let parts):
+            try concatColumnsBackward(parts, gradient: g)
 
         case .family(let rule):
             try applyFamilyRule(rule, output: y, gradient: g)
@@ -175,6 +178,9 @@ extension Tape {
             try backend.gaussianPosteriorBackward(heads: heads.buffer, noise: noise.buffer, priorLogVariance: plv, sampleGradient: gradients[0]?.buffer,
                                                   klGradient: gradients[1]?.buffer, rows: heads.rows, latent: heads.cols / 2, intoHeads: dHeads.buffer)
             try accumulate(heads, dHeads)
+
+        case .gaussianConditionalPosterior(let q, let p, let noise):
+            try gaussianConditionalPosteriorBackward(q, p, noise, gradients: gradients)
 
         default:
             throw BackendError.invalidArgument("\(rule) is not an op with several outputs")

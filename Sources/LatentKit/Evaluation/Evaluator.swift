@@ -136,11 +136,13 @@ public final class Evaluator {
                 kl += try backend.download(klRows.buffer, offset: 0, count: b).map(Double.init)
                 continue
             }
-            let (y, input) = try model.sample(q, noise: noise, on: tape)
-            let ll = try model.logLikelihood(xb, model.decode(input, on: tape), on: tape)
+            let (y, sampled) = try model.sample(q, noise: noise, on: tape)
+            let layers = try model.continuousLayersPosterior(base: sampled, posterior: q, on: tape)
+            let ll = try model.logLikelihood(xb, model.decode(layers?.decoderInput ?? sampled, on: tape), on: tape)
             // the analytic KL where the family has one (the same expectation as Monte Carlo, without its noise);
             // for the Concrete, the KL the model was trained with (its "analytic" one is a different objective)
-            let klRows = try model.kl(q, latent: y, estimator: model.config.hasAnalyticKL ? .analytic : nil, on: tape)
+            var klRows = try model.kl(q, latent: y, estimator: model.config.hasAnalyticKL ? .analytic : nil, on: tape)
+            if let layers { klRows = try tape.binary(.add, klRows, layers.kl) }
             reconstruction += try backend.download(ll.buffer, offset: 0, count: b).map { -Double($0) }
             kl += try backend.download(klRows.buffer, offset: 0, count: b).map(Double.init)
         }
@@ -150,7 +152,9 @@ public final class Evaluator {
 
     /// E_q[u|x] for every image and unit: the mean of the Gaussian variable (Gaussian; for the logit-normal, of the
     /// logit), the class probabilities softmax(log α) of each categorical (Concrete), α/α₀ (Dirichlet).
-    public func posteriorMeans(_ x: Tensor, batchSize: Int = 1000) throws -> [Float] {
+    /// `includingLayers`: with continuous layers, each row also holds every layer's posterior mean given the means below
+    /// (``VAE/continuousLayerMeans(base:posterior:on:)``): `decoderInputSize` values a row, the code `encode` writes.
+    public func posteriorMeans(_ x: Tensor, batchSize: Int = 1000, includingLayers: Bool = false) throws -> [Float] {
         let wasTraining = model.training
         model.training = false
         defer { model.training = wasTraining }
@@ -160,7 +164,7 @@ public final class Evaluator {
             tape.reset()
             let b = min(batchSize, x.rows - start)
             let q = try model.encode(try rows(x, start, b), on: tape)
-            let m: Tensor
+            var m: Tensor
             switch model.config.latent {
             case .gaussian, .logitNormal: m = try q.location
             case .concrete:
@@ -171,9 +175,12 @@ public final class Evaluator {
             case .dirichlet:
                 m = try tape.binary(.div, q.location, tape.sum(q.location, axis: .eachRow), broadcast: .column)
             case .dvae:
-                m = try model.dvaeCodes(try rows(x, start, b), on: tape)
+                m = try model.dvaeCodes(q, rows: b, on: tape)
             }
-            means += try backend.download(m.buffer, offset: 0, count: b * nz)
+            if includingLayers, let layers = try model.continuousLayerMeans(base: m, posterior: q, on: tape) {
+                m = try tape.concatColumns([m, layers])
+            }
+            means += try backend.download(m.buffer, offset: 0, count: m.count)
         }
         tape.reset()
         return means
@@ -204,9 +211,15 @@ public final class Evaluator {
                 let logLikelihood = try model.logLikelihood(xs, model.decode(z.oneHot, on: tape), on: tape)
                 return try tape.affine(tape.binary(.sub, logLikelihood, z.logProbability), alpha: 1, beta: model.uniformCategoricalLogPrior)
             }
-            let (y, input) = try model.sample(qc, noise: noise, on: tape)
-            let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
-            let logLikelihood = try model.logLikelihood(xs, model.decode(input, on: tape), on: tape)
+            let (y, sampled) = try model.sample(qc, noise: noise, on: tape)
+            let layers = try model.continuousLayersPosterior(base: sampled, posterior: qc, on: tape)
+            var (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
+            if let layers {
+                let (lq, lp) = try model.continuousLayersLogDensities(layers, on: tape)
+                logQ = try tape.binary(.add, logQ, lq)
+                logPrior = try tape.binary(.add, logPrior, lp)
+            }
+            let logLikelihood = try model.logLikelihood(xs, model.decode(layers?.decoderInput ?? sampled, on: tape), on: tape)
             return try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logQ)
         }
     }

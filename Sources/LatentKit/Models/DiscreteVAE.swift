@@ -155,8 +155,11 @@ extension VAE {
         let rbm = try dvaeParts().rbm, b = Float(x.rows)
         try rbm.advanceChains(sweeps: config.gibbsSteps, step: step, seed: seed, on: tape.backend)
         let s = try dvaeSample(q, uniforms: uniforms, on: tape)
-        let logLikelihood = try tape.sumAll(logLikelihood(x, decode(s.zeta, on: tape), on: tape))
-        let kl = try tape.affine(tape.sumAll(dvaeKLWithoutLogZ(s, on: tape)), alpha: 1, beta: b * Float(rbm.logZ))
+        let layers = try continuousLayersPosterior(base: s.zeta, posterior: q, on: tape)
+        let logLikelihood = try tape.sumAll(logLikelihood(x, decode(layers?.decoderInput ?? s.zeta, on: tape), on: tape))
+        var klRows = try dvaeKLWithoutLogZ(s, on: tape)
+        if let layers { klRows = try tape.binary(.add, klRows, layers.kl) }
+        let kl = try tape.affine(tape.sumAll(klRows), alpha: 1, beta: b * Float(rbm.logZ))
         let negativePhase = try tape.affine(tape.sumAll(tape.rbmEnergy(rbm.chains, weights: rbm.weights, bias: rbm.bias, shape: rbm.shape)),
                                             alpha: klWeight / Float(rbm.chains.rows))
         let loss = try tape.binary(.add, tape.binary(.sub, tape.affine(kl, alpha: klWeight / b), tape.affine(logLikelihood, alpha: 1 / b)),
@@ -167,8 +170,12 @@ extension VAE {
     /// The codes of `x`: q(z_u = 1 | ...) along the median path ρ = 1/2 (ζ of earlier groups at their medians), so a
     /// code does not depend on noise.
     public func dvaeCodes(_ x: Tensor, on tape: Tape) throws -> Tensor {
-        let q = try encode(x, on: tape)
-        let half = try tape.pool.tensor(rows: x.rows, cols: config.latentSize)
+        try dvaeCodes(try encode(x, on: tape), rows: x.rows, on: tape)
+    }
+
+    /// The codes of the `rows` images whose posterior is `q`.
+    public func dvaeCodes(_ q: Posterior, rows: Int, on tape: Tape) throws -> Tensor {
+        let half = try tape.pool.tensor(rows: rows, cols: config.latentSize)
         try tape.backend.fill(half.buffer, with: 0.5, offset: 0, count: half.count)
         return try tape.unary(.sigmoid, dvaeSample(q, uniforms: half, on: tape).logits)
     }

@@ -21,6 +21,8 @@ public struct Posterior {
     private let split: JoinedSplit?
     /// Chain and grid Gaussians: the strictly-lower non-zeros of the precision's Cholesky factor L (StructuredGaussian.swift).
     public let offDiagonal: Tensor?
+    /// With continuous layers: h(x), the encoder's last hidden layer, which their posteriors see (nil otherwise).
+    public internal(set) var features: Tensor?
 
     public init(location: Tensor, logVariance: Tensor?, offDiagonal: Tensor? = nil) {
         storedLocation = location
@@ -52,9 +54,11 @@ public struct Posterior {
     /// The same posterior with each of its parameter matrices passed through `transform` (a differentiable map of
     /// rows, such as repeating each row k times for IWAE).
     public func mapped(on tape: Tape, _ transform: (Tensor) throws -> Tensor) throws -> Posterior {
-        if let joined { return Posterior(joined: try transform(joined), on: tape) }
-        return Posterior(location: try transform(location), logVariance: try logVariance.map(transform),
-                         offDiagonal: try offDiagonal.map(transform))
+        var q = joined != nil
+            ? Posterior(joined: try transform(joined!), on: tape)
+            : Posterior(location: try transform(location), logVariance: try logVariance.map(transform), offDiagonal: try offDiagonal.map(transform))
+        q.features = try features.map(transform)
+        return q
     }
 
     /// The same posterior with its rows mapped by `matrix` (row i of the result is Σ_j matrix[i, j] row j), differentiably.

@@ -140,6 +140,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var posteriorGroups: Int = 1
     public var gibbsChains: Int = DiscreteVAEDefaults.gibbsChains
     public var gibbsSteps: Int = DiscreteVAEDefaults.gibbsSteps
+    /// Continuous latent layers above the bottom latent (ContinuousLayers.swift): how many, their width, and their
+    /// networks' hidden width (nil: the encoder's first). 0 layers: the one-latent model.
+    public var continuousLayers: Int = 0
+    public var continuousSize: Int = 0
+    public var continuousHidden: Int?
 
     public init() {}
 
@@ -185,6 +190,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
         latentDropout = try c.decodeIfPresent(Float.self, forKey: .latentDropout) ?? 0
         backgroundBias = try c.decodeIfPresent(Bool.self, forKey: .backgroundBias) ?? false
+        continuousLayers = try c.decodeIfPresent(Int.self, forKey: .continuousLayers) ?? 0
+        continuousSize = try c.decodeIfPresent(Int.self, forKey: .continuousSize) ?? 0
+        continuousHidden = try c.decodeIfPresent(Int.self, forKey: .continuousHidden)
     }
 
     /// Dirichlet: β of the symmetric prior Dir(β·1). Default 1 (the uniform distribution on the simplex): paper
@@ -252,6 +260,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try require(beta > 0 && beta.isFinite, "--prior-concentration must be positive and finite, got \(beta)")
         }
         try validateDiscreteVAE()
+        try validateContinuousLayers()
         try require(latentSize >= 1, "latent size must be at least 1, got \(latentSize)")
         try validatePosterior()
         try require(!hidden.isEmpty && hidden.allSatisfy { $0 >= 1 }, "hidden layer sizes must be positive, got \(hidden)")

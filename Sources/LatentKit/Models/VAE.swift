@@ -34,6 +34,8 @@ public final class VAE {
     public var training = false
     /// The discrete VAE's RBM prior, group couplings and persistent chains (nil for the other families).
     public let discrete: DiscreteVAEParts?
+    /// The continuous latent layers above the bottom latent (nil without `--continuous-layers`).
+    public let continuous: ContinuousLayers?
     /// The exact Dirichlet sampler draws its own Gamma variates from this key and counter (the trainer and the
     /// evaluator set them for every batch, as they do the noise of the other families).
     public var gammaKey = PhiloxKey(seed: 0, stream: 0x4000)
@@ -79,7 +81,7 @@ public final class VAE {
         }
         alphaScale = config.latent == .dirichlet && config.alphaActivation != .softplus
             ? try Tensor([config.alphaActivation == .expTanh ? 1 : Float(config.latentSize)], rows: 1, cols: 1, on: backend) : nil
-        let back = [config.latentSize] + config.decoderWidths
+        let back = [config.decoderInputSize] + config.decoderWidths
         decoder = try (0..<config.decoderWidths.count).map { try layer("decoder.\($0)", back[$0], back[$0 + 1]) }
         outputHead = try layer(config.likelihood == .gaussian ? "decoder.mean" : "decoder.logits", back.last!, config.inputSize)
         outputLogVarianceHead = config.likelihood == .gaussian
@@ -99,6 +101,8 @@ public final class VAE {
             ? try Tensor([Float](repeating: -Float.log(Float(config.inputSize)), count: config.inputSize), rows: 1, cols: config.inputSize, on: backend) : nil
         precisionHead = try VAE.makePrecisionHead(config, layer, on: backend)
         discrete = config.latent == .dvae ? try DiscreteVAEParts(config, on: backend, seed: seed, firstStream: stream + 1) : nil
+        continuous = config.continuousLayers > 0
+            ? try ContinuousLayers(config, features: config.hidden.last!, on: backend, seed: seed, firstStream: 0x8000) : nil
     }
 
     /// Every parameter under its checkpoint name, in a fixed order.
@@ -108,6 +112,7 @@ public final class VAE {
             + (outputNormaliser?.parameters ?? [])
             + (precisionHead?.parameters ?? [])
             + (discrete?.parameters ?? [])
+            + (continuous?.parameters ?? [])
     }
 
     /// State that is saved but not trained: batch normalisation's running statistics.
@@ -156,10 +161,17 @@ public final class VAE {
             return headNormalisers.isEmpty ? y : try headNormalisers[i](y, training: training, on: tape)
         }
         let location = try head(0, meanHead)
-        if config.joinsHeads { return Posterior(joined: location, on: tape) }
-        if config.latent == .dirichlet { return Posterior(location: try alpha(location, on: tape), logVariance: nil) }
-        return Posterior(location: location, logVariance: try logVarianceHead.map { try head(1, $0) },
-                         offDiagonal: try precisionHead.map { try $0(h, on: tape) })
+        var q: Posterior
+        if config.joinsHeads {
+            q = Posterior(joined: location, on: tape)
+        } else if config.latent == .dirichlet {
+            q = Posterior(location: try alpha(location, on: tape), logVariance: nil)
+        } else {
+            q = Posterior(location: location, logVariance: try logVarianceHead.map { try head(1, $0) },
+                          offDiagonal: try precisionHead.map { try $0(h, on: tape) })
+        }
+        if continuous != nil { q.features = h }  // h(x), for the continuous layers' posteriors
+        return q
     }
 
     /// Inverted dropout of `x` with this step's mask from Philox stream `stream` (element i of the global batch's mask

@@ -75,17 +75,22 @@ public enum Objective {
     /// ELBO = log p(x|z) - KL with one sample z per image (`noise` is `batch × nz`).
     public static func elbo(model: VAE, x: Tensor, posterior q: Posterior, noise: Tensor,
                             klWeight beta: Float = 1, on tape: Tape) throws -> Terms {
-        let logLikelihood: Tensor, kl: Tensor
+        var input: Tensor, kl: Tensor
         if let heads = q.joined, model.config.effectiveKLEstimator == .analytic, tape.fusesOps {
             // the diagonal Gaussian (and the softmax-Gaussian's): sample and KL in one kernel from the joined heads
             let (z, klRows) = try tape.gaussianPosterior(heads: heads, noise: noise, priorLogVariance: model.config.priorLogVariance)
-            logLikelihood = try model.logLikelihood(x, model.decode(model.decoderInput(gaussian: z, on: tape), on: tape), on: tape)
+            input = try model.decoderInput(gaussian: z, on: tape)
             kl = klRows
         } else {
-            let (y, input) = try model.sample(q, noise: noise, on: tape)
-            logLikelihood = try model.logLikelihood(x, model.decode(input, on: tape), on: tape)
+            let (y, sampled) = try model.sample(q, noise: noise, on: tape)
+            input = sampled
             kl = try model.kl(q, latent: y, on: tape)
         }
+        if let layers = try model.continuousLayersPosterior(base: input, posterior: q, on: tape) {
+            input = layers.decoderInput
+            kl = try tape.binary(.add, kl, layers.kl)
+        }
+        let logLikelihood = try model.logLikelihood(x, model.decode(input, on: tape), on: tape)
         let (loss, summary) = try tape.elboLoss(logLikelihood: logLikelihood, kl: kl, klWeight: beta, batch: x.rows)
         return Terms(summary: summary, loss: loss)
     }
@@ -109,9 +114,15 @@ public enum Objective {
         let qK = try repeater.repeated(q, on: tape)
         let xK = try tape.pool.tensor(rows: b * k, cols: x.cols)
         try tape.backend.gatherRows(x.buffer, rows: b, cols: x.cols, indices: repeater.indices, count: b * k, into: xK.buffer)
-        let (y, input) = try model.sample(qK, noise: noise, on: tape)
-        let logLikelihood = try model.logLikelihood(xK, model.decode(input, on: tape), on: tape)
-        let (logQ, logPrior) = try model.logDensities(latent: y, posterior: qK, on: tape)
+        let (y, sampled) = try model.sample(qK, noise: noise, on: tape)
+        let layers = try model.continuousLayersPosterior(base: sampled, posterior: qK, on: tape)
+        let logLikelihood = try model.logLikelihood(xK, model.decode(layers?.decoderInput ?? sampled, on: tape), on: tape)
+        var (logQ, logPrior) = try model.logDensities(latent: y, posterior: qK, on: tape)
+        if let layers {
+            let (lq, lp) = try model.continuousLayersLogDensities(layers, on: tape)
+            logQ = try tape.binary(.add, logQ, lq)
+            logPrior = try tape.binary(.add, logPrior, lp)
+        }
         let logWeights = try tape.binary(.add, logLikelihood, tape.affine(tape.binary(.sub, logPrior, logQ), alpha: beta))
         let bound: Tensor
         if alpha == 1 {
@@ -122,9 +133,11 @@ public enum Objective {
                                     alpha: 1 / (1 - alpha), beta: -Float(b) * Float.log(Float(k)) / (1 - alpha))
         }
         // reported only: the KL of the posterior (closed form where there is one, else at the first sample)
-        let kl = model.config.hasAnalyticKL
+        // plus, with continuous layers, their closed-form KLs averaged over the k samples of the layers below
+        var kl = model.config.hasAnalyticKL
             ? try tape.sumAll(model.kl(q, latent: y, estimator: .analytic, on: tape))
             : try tape.affine(tape.sumAll(tape.binary(.sub, logQ, logPrior)), alpha: 1 / Float(k))
+        if let layers, model.config.hasAnalyticKL { kl = try tape.binary(.add, kl, tape.affine(tape.sumAll(layers.kl), alpha: 1 / Float(k))) }
         return try Terms(bound: bound, kl: kl, loss: try tape.affine(bound, alpha: -1 / Float(b)), on: tape)
     }
 }

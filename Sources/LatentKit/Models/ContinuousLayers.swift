@@ -1,0 +1,177 @@
+// Continuous latent layers above the bottom latent (Rolfe 2016, "Discrete Variational Autoencoders", arXiv:1609.02200,
+// the hierarchical model of its final ELBO): L layers ℨ_1 … ℨ_L of S Gaussian units generated after ℨ₀ (the discrete
+// VAE's ζ, or a diagonal Gaussian z for the hierarchical Gaussian VAE beside it):
+//   prior      p(ℨ_m | ℨ_{<m})    = N(μp, e^lvp), (μp, lvp) from a one-hidden-layer network of [ℨ₀, …, ℨ_{m-1}]
+//   posterior  q(ℨ_m | x, ℨ_{<m}) = N(μq, e^lvq), from a network of [h(x), ℨ₀, …, ℨ_{m-1}], h(x) the encoder's last
+//              hidden layer (the slides' order: the bottom latent first, then the layers)
+//   decoder    sees [ℨ₀, ℨ_1, …, ℨ_L] side by side
+// The ELBO adds, for each layer, KL(q(ℨ_m | …) ‖ p(ℨ_m | …)) in closed form at the sampled ℨ_{<m}: a one-sample estimate
+// of its expectation over the layers below. Each layer's sample and KL are one fused kernel with its backward form
+// (Tape+ContinuousLayers.swift); importance weights add log p(ℨ_m | …) − log q(ℨ_m | …) at the samples.
+
+import Foundation
+
+extension ModelConfig {
+    /// The largest `--continuous-layers` and `--continuous-size`: a typo should not ask for more than any machine holds.
+    public static let maximumContinuousLayers = 64
+    public static let maximumContinuousSize = 4096
+
+    /// The width of what the decoder sees: the bottom latent and every continuous layer.
+    public var decoderInputSize: Int { latentSize + continuousLayers * continuousSize }
+
+    /// `--continuous-hidden`: the layers' networks' hidden width (default the encoder's first).
+    public var effectiveContinuousHidden: Int { continuousHidden ?? hidden.first ?? 200 }
+
+    func validateContinuousLayers() throws {
+        let maxLayers = Self.maximumContinuousLayers, maxSize = Self.maximumContinuousSize
+        try require((0...maxLayers).contains(continuousLayers), "--continuous-layers must be in 0...\(maxLayers), got \(continuousLayers)")
+        guard continuousLayers > 0 else {
+            try require(continuousSize == 0, "--continuous-size needs --continuous-layers (1...\(maxLayers))")
+            try require(continuousHidden == nil, "--continuous-hidden needs --continuous-layers (1...\(maxLayers))")
+            return
+        }
+        try require((1...maxSize).contains(continuousSize),
+                    "--continuous-size must be in 1...\(maxSize) with --continuous-layers \(continuousLayers), got \(continuousSize == 0 ? "none" : "\(continuousSize)")")
+        try require((1...65_536).contains(effectiveContinuousHidden), "--continuous-hidden must be in 1...65536, got \(effectiveContinuousHidden)")
+        try require(latent == .dvae || (latent == .gaussian && posterior == .diagonal),
+                    "--continuous-layers stack on --latent dvae or a diagonal --latent gaussian, not \(latent.rawValue)"
+                    + (latent == .gaussian ? " with --posterior \(posterior.rawValue)" : ""))
+        try require(!(batchNorm || decoderBatchNorm || encoderHeadBatchNorm || dropout > 0 || latentDropout > 0 || backgroundBias),
+                    "--continuous-layers: --batch-norm, --decoder-batch-norm, --encoder-head-batch-norm, --dropout, --latent-dropout and "
+                    + "--background-bias are not supported with continuous layers")
+    }
+}
+
+/// The networks of the continuous layers: for each layer, the prior's and the posterior's hidden layer and joined heads
+/// (mean, then log-variance: `2S` outputs).
+public final class ContinuousLayers {
+    public let count: Int
+    public let size: Int
+    let priorHidden: [Dense]
+    let priorHeads: [Dense]
+    let posteriorHidden: [Dense]
+    let posteriorHeads: [Dense]
+
+    /// `features`: the width of h(x), the encoder's last hidden layer. Streams from `firstStream` on, after every other
+    /// layer's, so a model's other initial values do not depend on its layers.
+    init(_ config: ModelConfig, features: Int, on backend: any Backend, seed: UInt32, firstStream: UInt32) throws {
+        count = config.continuousLayers
+        size = config.continuousSize
+        let n = config.latentSize, s = size, h = config.effectiveContinuousHidden
+        var stream = firstStream
+        func layer(_ name: String, _ inputs: Int, _ outputs: Int) throws -> Dense {
+            stream += 1
+            return try Dense(name: name, inputs: inputs, outputs: outputs, on: backend, seed: seed, stream: stream)
+        }
+        var ph: [Dense] = [], pHeads: [Dense] = [], qh: [Dense] = [], qHeads: [Dense] = []
+        for m in 0..<count {
+            ph.append(try layer("layers.\(m).prior.hidden", n + m * s, h))
+            pHeads.append(try layer("layers.\(m).prior.heads", h, 2 * s))
+            qh.append(try layer("layers.\(m).posterior.hidden", features + n + m * s, h))
+            qHeads.append(try layer("layers.\(m).posterior.heads", h, 2 * s))
+        }
+        priorHidden = ph
+        priorHeads = pHeads
+        posteriorHidden = qh
+        posteriorHeads = qHeads
+    }
+
+    var parameters: [(String, Tensor)] { (0..<count).flatMap { m in [priorHidden[m], priorHeads[m], posteriorHidden[m], posteriorHeads[m]].flatMap(\.parameters) } }
+}
+
+/// One sample of the continuous layers of q above a bottom latent.
+public struct LayerSample {
+    /// [ℨ₀, ℨ_1, …, ℨ_L] side by side: what the decoder sees (`rows × decoderInputSize`).
+    public let decoderInput: Tensor
+    /// Σ_m KL(q(ℨ_m | x, ℨ_{<m}) ‖ p(ℨ_m | ℨ_{<m})) of each row at the sampled ℨ_{<m} (`rows × 1`).
+    public let kl: Tensor
+    /// Each layer's sample ℨ_m and the joined heads of its posterior and prior.
+    public let samples: [Tensor]
+    let posteriorHeads: [Tensor]
+    let priorHeads: [Tensor]
+}
+
+extension VAE {
+    /// The Philox key of layer `m`'s normal noise: beside the exact Dirichlet's Gamma variates (``gammaKey``), whose
+    /// counter (``gammaCounter``) the trainer and the evaluator set for every batch.
+    func layerNoiseKey(_ m: Int) -> PhiloxKey { PhiloxKey(seed: gammaKey.seed, stream: gammaKey.stream &+ 0x100 &+ UInt32(m)) }
+
+    func layerNoise(rows: Int, layer m: Int, on tape: Tape) throws -> Tensor {
+        let noise = try tape.pool.tensor(rows: rows, cols: config.continuousSize)
+        try tape.backend.fillRandom(.normal, into: noise.buffer, count: noise.count, key: layerNoiseKey(m), counter: gammaCounter,
+                                    streamOffset: batchSlice?.streamOffset(elements: noise.count) ?? 0, probabilities: nil)
+        return noise
+    }
+
+    /// A layer network's joined heads from the inputs side by side.
+    func layerHeads(_ inputs: [Tensor], hidden: Dense, heads: Dense, on tape: Tape) throws -> Tensor {
+        let h = try tape.dense(tape.concatColumns(inputs), weight: hidden.weight, bias: hidden.bias, activation: config.activation.op)
+        return try heads(h, on: tape)
+    }
+
+    /// Samples q's continuous layers above the bottom latent `base` (what the decoder sees of ℨ₀), layer by layer, with
+    /// each layer's KL to its prior; nil when the model has no layers. `q` carries h(x) (``Posterior/features``).
+    public func continuousLayersPosterior(base: Tensor, posterior q: Posterior, on tape: Tape) throws -> LayerSample? {
+        guard let layers = continuous else { return nil }
+        guard let features = q.features else { throw BackendError.invalidArgument("internal error: the posterior has no features for the continuous layers") }
+        var inputs = [base], samples: [Tensor] = [], qHeads: [Tensor] = [], pHeads: [Tensor] = []
+        var kl: Tensor?
+        for m in 0..<layers.count {
+            let qm = try layerHeads([features] + inputs, hidden: layers.posteriorHidden[m], heads: layers.posteriorHeads[m], on: tape)
+            let pm = try layerHeads(inputs, hidden: layers.priorHidden[m], heads: layers.priorHeads[m], on: tape)
+            let (z, klm) = try tape.gaussianConditionalPosterior(posteriorHeads: qm, priorHeads: pm, noise: layerNoise(rows: base.rows, layer: m, on: tape))
+            kl = try kl.map { try tape.binary(.add, $0, klm) } ?? klm
+            inputs.append(z)
+            samples.append(z)
+            qHeads.append(qm)
+            pHeads.append(pm)
+        }
+        return LayerSample(decoderInput: try tape.concatColumns(inputs), kl: kl!, samples: samples, posteriorHeads: qHeads, priorHeads: pHeads)
+    }
+
+    /// Σ_m log q(ℨ_m | x, ℨ_{<m}) and Σ_m log p(ℨ_m | ℨ_{<m}) of each row at the sample's layers: their share of an
+    /// importance weight.
+    public func continuousLayersLogDensities(_ s: LayerSample, on tape: Tape) throws -> (posterior: Tensor, prior: Tensor) {
+        var logQ: Tensor?, logP: Tensor?
+        for (z, (qm, pm)) in zip(s.samples, zip(s.posteriorHeads, s.priorHeads)) {
+            let q = try tape.splitColumns(qm, widths: [z.cols, z.cols]), p = try tape.splitColumns(pm, widths: [z.cols, z.cols])
+            let lq = try tape.gaussianLogDensity(z, mean: q[0], logVariance: q[1]), lp = try tape.gaussianLogDensity(z, mean: p[0], logVariance: p[1])
+            logQ = try logQ.map { try tape.binary(.add, $0, lq) } ?? lq
+            logP = try logP.map { try tape.binary(.add, $0, lp) } ?? lp
+        }
+        return (logQ!, logP!)
+    }
+
+    /// The joined heads (`rows × 2S`: mean, then log-variance) of p(ℨ_m | ℨ_{<m}) given the layers below, `below`
+    /// = [ℨ₀, …, ℨ_{m-1}]: the prior's conditional, for densities or quadrature of the model.
+    public func continuousLayerPrior(_ m: Int, below: [Tensor], on tape: Tape) throws -> Tensor {
+        guard let layers = continuous, m >= 0 && m < layers.count && below.count == m + 1 else {
+            throw BackendError.invalidArgument("continuousLayerPrior: layer \(m) with \(below.count) layers below, of \(continuous?.count ?? 0) layers")
+        }
+        return try layerHeads(below, hidden: layers.priorHidden[m], heads: layers.priorHeads[m], on: tape)
+    }
+
+    /// What the decoder sees of a prior sample whose bottom latent is `base`: each layer drawn from its prior given the
+    /// layers below (the posterior heads given as the prior's own, so the kernel's KL is 0 and unused).
+    public func continuousLayersPrior(base: Tensor, on tape: Tape) throws -> Tensor {
+        guard let layers = continuous else { return base }
+        var inputs = [base]
+        for m in 0..<layers.count {
+            let pm = try layerHeads(inputs, hidden: layers.priorHidden[m], heads: layers.priorHeads[m], on: tape)
+            inputs.append(try tape.gaussianConditionalPosterior(posteriorHeads: pm, priorHeads: pm, noise: layerNoise(rows: base.rows, layer: m, on: tape)).sample)
+        }
+        return try tape.concatColumns(inputs)
+    }
+
+    /// The posterior means of every continuous layer along the path of posterior means (each layer's mean given the means
+    /// below), `rows × L·S`: what `encode` writes beside the bottom latent's codes. `base`: the bottom latent's mean.
+    public func continuousLayerMeans(base: Tensor, posterior q: Posterior, on tape: Tape) throws -> Tensor? {
+        guard let layers = continuous, let features = q.features else { return nil }
+        var inputs = [base]
+        for m in 0..<layers.count {
+            let qm = try layerHeads([features] + inputs, hidden: layers.posteriorHidden[m], heads: layers.posteriorHeads[m], on: tape)
+            inputs.append(try tape.splitColumns(qm, widths: [layers.size, layers.size])[0])
+        }
+        return try tape.concatColumns(Array(inputs.dropFirst()))
+    }
+}
