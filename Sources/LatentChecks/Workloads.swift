@@ -116,6 +116,15 @@ public enum Workloads {
             ("dirichlet exact", { $0.model.latent = .dirichlet; $0.model.dirichletApproximation = .exact }),
             ("gaussian batch-norm", { $0.model.batchNorm = true }),
             ("gaussian iwae-5", { $0.iwSamples = 5 }),
+            ("dvae 128", { $0.model.latent = .dvae; $0.model.latentSize = 128 }),
+            // paper 002's full model beside it, and the hierarchical Gaussian of the same depth
+            ("dvae 128, 2 layers x 64", { c in
+                c.model.latent = .dvae
+                c.model.latentSize = 128
+                c.model.continuousLayers = 2
+                c.model.continuousSize = 64
+            }),
+            ("gaussian, 2 layers x 64", { $0.model.continuousLayers = 2; $0.model.continuousSize = 64 }),
         ]
         let steps = Trainer.readbackInterval
         func workload(_ name: String, batch: Int, _ configure: @escaping @Sendable (inout RunConfig) -> Void) -> Workload {

@@ -87,6 +87,7 @@ struct TrainCommand: ParsableCommand {
     var decoderBatchNorm: Bool?
     @Option(help: "Fade the decoder's batch norm out over the first E epochs (Scholar's annealing; default 0: kept throughout).")
     var decoderBatchNormAnneal: Int?
+    @Option(help: "ε of the decoder's batch norm, in (0, 1] (default 1e-3, ProdLDA's).") var decoderBatchNormEpsilon: Float?
     @Flag(inversion: .prefixedNo, help: "Batch normalisation without scale or shift on the encoder's output heads (ProdLDA's; default on for counts).")
     var encoderHeadBatchNorm: Bool?
     @Option(help: "Dropout probability on the encoder's last hidden layer, in training (default 0; 0.2 for counts).") var dropout: Float?
@@ -225,7 +226,8 @@ struct TrainCommand: ParsableCommand {
         let given: [(RecipeSetting, Bool)] = [
             (.latent, latent != nil), (.hidden, hidden != nil), (.decoderHidden, decoderHidden != nil), (.activation, activation != nil),
             (.epochs, epochs != nil), (.batchSize, batchSize != nil), (.learningRate, learningRate != nil), (.adamBeta1, adamBeta1 != nil),
-            (.adamBeta2, adamBeta2 != nil), (.decoderBatchNorm, decoderBatchNorm != nil), (.encoderHeadBatchNorm, encoderHeadBatchNorm != nil),
+            (.adamBeta2, adamBeta2 != nil), (.decoderBatchNorm, decoderBatchNorm != nil),
+            (.decoderBatchNormEpsilon, decoderBatchNormEpsilon != nil), (.encoderHeadBatchNorm, encoderHeadBatchNorm != nil),
             (.dropout, dropout != nil), (.latentDropout, latentDropout != nil), (.priorConcentration, priorConcentration != nil),
             (.dirichletApproximation, dirichletApprox != nil),
         ]
@@ -252,7 +254,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--gibbs-steps", gibbsSteps != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
                                            ("--test-fraction", testFraction != nil), ("--vocabulary", vocabulary != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
-                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
+                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
                                            ("--dropout", dropout != nil), ("--latent-dropout", latentDropout != nil), ("--adam-beta1", adamBeta1 != nil),
                                            ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil),
                                            ("--continuous-layers", continuousLayers != nil), ("--continuous-size", continuousSize != nil),
@@ -334,6 +336,7 @@ struct TrainCommand: ParsableCommand {
         config.model.batchNorm = batchNorm
         if let decoderBatchNorm { config.model.decoderBatchNorm = decoderBatchNorm }
         if let decoderBatchNormAnneal { config.model.decoderBatchNormAnnealEpochs = decoderBatchNormAnneal }
+        if let decoderBatchNormEpsilon { config.model.decoderBatchNormEpsilon = decoderBatchNormEpsilon }
         if let encoderHeadBatchNorm { config.model.encoderHeadBatchNorm = encoderHeadBatchNorm }
         if let dropout { config.model.dropout = dropout }
         if let latentDropout { config.model.latentDropout = latentDropout }

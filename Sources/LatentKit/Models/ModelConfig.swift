@@ -108,8 +108,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var priorConcentration: Float?
     /// Batch normalisation after every hidden layer's affine map (before its activation).
     public var batchNorm: Bool = false
-    /// ProdLDA's batch normalisation of the decoder's output logits (scale fixed at 1, learned shift, ε and momentum
-    /// ``decoderBatchNormEpsilon``): batch statistics in training, running ones in evaluation.
+    /// ProdLDA's batch normalisation of the decoder's output logits (scale fixed at 1, learned shift, ε
+    /// ``decoderBatchNormEpsilon``, momentum ``decoderBatchNormMomentum``): batch statistics in training, running ones
+    /// in evaluation.
     public var decoderBatchNorm: Bool = false
     /// Scholar's annealing (Card et al. 2018): the decoder's logits are w·BN(η) + (1 − w)·η with w falling linearly from
     /// 1 to 0 over this many epochs, BN(η) alone after them (0: no annealing, w = 1 throughout).
@@ -123,8 +124,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// A bag-of-words decoder adds the training corpus's log unigram frequencies to its logits, a fixed bias (Scholar,
     /// Card et al. 2018), so that its weights model departures from the background.
     public var backgroundBias: Bool = false
-    /// ProdLDA's ε of the decoder's and the heads' batch normalisation.
-    public static let decoderBatchNormEpsilon: Float = 1e-3
+    /// ε of the decoder's batch normalisation (`--decoder-batch-norm-epsilon`; ProdLDA's 1e-3, which runs recorded
+    /// without it used). It sets how far a word whose logit barely varies over a batch is amplified: 1/√ε at most.
+    public var decoderBatchNormEpsilon: Float = 1e-3
+    /// ProdLDA's ε of the encoder heads' batch normalisation.
+    public static let headBatchNormEpsilon: Float = 1e-3
     /// Their running statistics' momentum. Training normalises by the batch's statistics whatever it is; evaluation by the
     /// running ones, which ProdLDA's 1e-3 leaves far from the data's after a short run (a fraction 0.999^t of their
     /// initial 0 and 1 remains after t steps: 37% after 1,000), so PyTorch's 0.1 (pyro-ppl's ProdLDA keeps it too).
@@ -190,6 +194,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         dropout = try c.decodeIfPresent(Float.self, forKey: .dropout) ?? 0
         latentDropout = try c.decodeIfPresent(Float.self, forKey: .latentDropout) ?? 0
         backgroundBias = try c.decodeIfPresent(Bool.self, forKey: .backgroundBias) ?? false
+        decoderBatchNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .decoderBatchNormEpsilon) ?? 1e-3
         continuousLayers = try c.decodeIfPresent(Int.self, forKey: .continuousLayers) ?? 0
         continuousSize = try c.decodeIfPresent(Int.self, forKey: .continuousSize) ?? 0
         continuousHidden = try c.decodeIfPresent(Int.self, forKey: .continuousHidden)
@@ -273,6 +278,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         try require(decoderBatchNormAnnealEpochs >= 0, "--decoder-batch-norm-anneal must be >= 0 epochs, got \(decoderBatchNormAnnealEpochs)")
         try require(decoderBatchNormAnnealEpochs == 0 || decoderBatchNorm, "--decoder-batch-norm-anneal needs --decoder-batch-norm")
+        try require(decoderBatchNormEpsilon > 0 && decoderBatchNormEpsilon <= 1,
+                    "--decoder-batch-norm-epsilon must lie in (0, 1], got \(decoderBatchNormEpsilon)")
         try require(!backgroundBias || likelihood == .multinomial,
                     "--background-bias applies to bags of words (the multinomial likelihood), not \(likelihood.rawValue)")
         try require(!(decoderBatchNorm || backgroundBias) || likelihood != .gaussian,

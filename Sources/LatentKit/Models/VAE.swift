@@ -88,14 +88,14 @@ public final class VAE {
             ? try layer("decoder.log_variance", back.last!, config.inputSize) : nil
         normalisers = config.batchNorm
             ? try (encoder + decoder).map { try BatchNorm(name: "\($0.name).bn", features: $0.bias.cols, on: backend) } : []
-        let eps = ModelConfig.decoderBatchNormEpsilon
+        let eps = ModelConfig.headBatchNormEpsilon
         headNormalisers = config.encoderHeadBatchNorm
             ? try ([meanHead] + (logVarianceHead.map { [$0] } ?? [])).map {
                 try BatchNorm(name: "\($0.name).bn", features: $0.bias.cols, epsilon: eps, momentum: ModelConfig.decoderBatchNormMomentum,
                               learnsScale: false, learnsShift: false, on: backend)
             } : []
         outputNormaliser = config.decoderBatchNorm
-            ? try BatchNorm(name: "\(outputHead.name).bn", features: config.inputSize, epsilon: eps, momentum: ModelConfig.decoderBatchNormMomentum,
+            ? try BatchNorm(name: "\(outputHead.name).bn", features: config.inputSize, epsilon: config.decoderBatchNormEpsilon, momentum: ModelConfig.decoderBatchNormMomentum,
                             learnsScale: false, on: backend) : nil
         background = config.backgroundBias
             ? try Tensor([Float](repeating: -Float.log(Float(config.inputSize)), count: config.inputSize), rows: 1, cols: config.inputSize, on: backend) : nil

@@ -13,6 +13,7 @@ public enum RecipeSetting: String, CaseIterable, Sendable {
     case epochs = "--epochs", batchSize = "--batch-size", learningRate = "--learning-rate"
     case adamBeta1 = "--adam-beta1", adamBeta2 = "--adam-beta2"
     case decoderBatchNorm = "--decoder-batch-norm", encoderHeadBatchNorm = "--encoder-head-batch-norm"
+    case decoderBatchNormEpsilon = "--decoder-batch-norm-epsilon"
     case dropout = "--dropout", latentDropout = "--latent-dropout"
     case priorConcentration = "--prior-concentration", dirichletApproximation = "--dirichlet-approx"
 }
