@@ -104,7 +104,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Discrete VAE: block-Gibbs sweeps of the chains per training step (default 5).") var gibbsSteps: Int?
     @Option(help: "Continuous Gaussian latent layers above the latent, 0...64 (Rolfe's full model with --latent dvae; a hierarchical Gaussian VAE with --latent gaussian; default 0).")
     var continuousLayers: Int?
-    @Option(help: "Units of each continuous layer, 1...4096 (required with --continuous-layers).") var continuousSize: Int?
+    @Option(help: "Units of each continuous layer, 1...4096 (default 64 with --continuous-layers).") var continuousSize: Int?
     @Option(help: "Hidden width of each continuous layer's prior and posterior networks (default: the first --hidden width).") var continuousHidden: Int?
 
     func run() throws {
@@ -356,7 +356,11 @@ struct TrainCommand: ParsableCommand {
         if let gibbsChains { config.model.gibbsChains = gibbsChains }
         if let gibbsSteps { config.model.gibbsSteps = gibbsSteps }
         if let continuousLayers { config.model.continuousLayers = continuousLayers }
-        if let continuousSize { config.model.continuousSize = continuousSize }
+        if let continuousSize {
+            config.model.continuousSize = continuousSize
+        } else if let continuousLayers, continuousLayers > 0 {
+            config.model.continuousSize = ContinuousLayerDefaults.size  // the screened recipe
+        }
         if let continuousHidden { config.model.continuousHidden = continuousHidden }
         if let iwSamples { config.iwSamples = iwSamples }
         switch objective {

@@ -154,6 +154,30 @@ import TestSupport
         }
     }
 
+    /// The command line: `--continuous-layers L` alone is the screened recipe (64 units a layer), recorded in config.json;
+    /// out-of-range flags and a resume that would change the layers are refused with one line, nothing written.
+    @Test func commandLineRecipeAndRefusals() throws {
+        let dir = try temporaryDirectory("layers-cli")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run"
+        let train = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--latent", "dvae", "--latent-size", "8",
+                                 "--continuous-layers", "1", "--out", run])
+        #expect(train.status == 0, "\(train.stderr)")
+        let config = try RunConfig.load(from: run + "/config.json")
+        #expect(config.model.continuousLayers == 1 && config.model.continuousSize == ContinuousLayerDefaults.size)
+        for (flags, expected) in [(["--continuous-layers", "65"], "--continuous-layers must be in 0...64"),
+                                  (["--continuous-layers", "1", "--continuous-size", "0"], "--continuous-size must be in 1...4096"),
+                                  (["--continuous-size", "8"], "--continuous-size needs --continuous-layers"),
+                                  (["--latent", "logit-normal", "--continuous-layers", "1"], "not logit-normal")] {
+            let bad = dir + "/bad"
+            let result = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "100", "--out", bad] + flags)
+            #expect(result.status != 0 && result.stderr.contains(expected), "\(flags): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: bad), "\(flags) wrote \(bad)")
+        }
+        let resumed = try runTool(["train", "--resume", run, "--continuous-layers", "2"])
+        #expect(resumed.status != 0 && resumed.stderr.contains("--continuous-layers cannot change when resuming"), "\(resumed.stderr)")
+    }
+
     /// Out-of-range and unsupported settings are refused with the flag named.
     @Test func refusesBadSettings() throws {
         func message(_ change: (inout ModelConfig) -> Void) -> String {
