@@ -69,8 +69,8 @@ extension CPUBackend {
 
     public func gaussianConditionalPosterior(posteriorHeads: Buffer, priorHeads: Buffer, noise: Buffer, rows: Int, latent n: Int,
                                              intoSample z: Buffer, intoKL kl: Buffer) throws {
-        try checkGaussianPosterior(heads: [(posteriorHeads, "posterior heads"), (priorHeads, "prior heads")], latent: [(noise, "noise"), (z, "sample")],
-                                   perRow: [(kl, "KL output")], rows: rows, n: n)
+        try checkGaussianConditionalPosterior(posteriorHeads: posteriorHeads, priorHeads: priorHeads, latent: [(noise, "noise"), (z, "sample")],
+                                              perRow: [(kl, "KL output")], rows: rows, n: n)
         let q = try host(posteriorHeads, "posterior heads").floats, p = try host(priorHeads, "prior heads").floats
         let eps = try host(noise, "noise").floats, out = try host(z, "sample").floats
         rowSums(rows: rows, cols: n, into: try host(kl, "KL output").floats) { i in
@@ -84,9 +84,9 @@ extension CPUBackend {
     public func gaussianConditionalPosteriorBackward(posteriorHeads: Buffer, priorHeads: Buffer, noise: Buffer, sampleGradient dz: Buffer?,
                                                      klGradient g: Buffer?, rows: Int, latent n: Int, intoPosteriorHeads dq: Buffer,
                                                      intoPriorHeads dp: Buffer) throws {
-        try checkGaussianPosterior(heads: [(posteriorHeads, "posterior heads"), (priorHeads, "prior heads"), (dq, "posterior heads gradient"),
-                                           (dp, "prior heads gradient")], latent: [(noise, "noise"), (dz, "sample gradient")],
-                                   perRow: [(g, "KL gradient")], rows: rows, n: n)
+        try checkGaussianConditionalPosterior(posteriorHeads: posteriorHeads, priorHeads: priorHeads,
+                                              headGradients: [(dq, "posterior heads gradient"), (dp, "prior heads gradient")],
+                                              latent: [(noise, "noise"), (dz, "sample gradient")], perRow: [(g, "KL gradient")], rows: rows, n: n)
         let q = try host(posteriorHeads, "posterior heads").floats, p = try host(priorHeads, "prior heads").floats
         let eps = try host(noise, "noise").floats
         let outQ = try host(dq, "posterior heads gradient").floats, outP = try host(dp, "prior heads gradient").floats

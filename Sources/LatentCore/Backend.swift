@@ -367,6 +367,14 @@ extension Backend {
                       perRow: perRow.compactMap { b, r in b.map { ($0, r) } })
     }
 
+    /// Checks the shared argument rules of ``gaussianConditionalPosterior(posteriorHeads:priorHeads:noise:rows:latent:intoSample:intoKL:)``
+    /// and its backward form: `heads` (and head gradients) `rows × 2n`, `latent` buffers `rows × n`, `perRow` ones `rows`.
+    public func checkGaussianConditionalPosterior(posteriorHeads: Buffer, priorHeads: Buffer, headGradients: [(Buffer, String)] = [],
+                                                  latent: [(Buffer?, String)], perRow: [(Buffer?, String)], rows: Int, n: Int) throws {
+        try checkGaussianPosterior(heads: [(posteriorHeads, "posterior heads"), (priorHeads, "prior heads")] + headGradients, latent: latent,
+                                   perRow: perRow, rows: rows, n: n)
+    }
+
     /// One fused Adam step of one tensor.
     public func adamStep(parameters: Buffer, gradients: Buffer, firstMoment: Buffer, secondMoment: Buffer, count: Int,
                          hyperparameters: AdamHyperparameters, step: Int) throws {

@@ -56,8 +56,8 @@ extension OpenCLBackend {
 
     public func gaussianConditionalPosterior(posteriorHeads: Buffer, priorHeads: Buffer, noise: Buffer, rows: Int, latent n: Int,
                                              intoSample z: Buffer, intoKL kl: Buffer) throws {
-        try checkGaussianPosterior(heads: [(posteriorHeads, "posterior heads"), (priorHeads, "prior heads")], latent: [(noise, "noise"), (z, "sample")],
-                                   perRow: [(kl, "KL output")], rows: rows, n: n)
+        try checkGaussianConditionalPosterior(posteriorHeads: posteriorHeads, priorHeads: priorHeads, latent: [(noise, "noise"), (z, "sample")],
+                                              perRow: [(kl, "KL output")], rows: rows, n: n)
         _ = try int(2 * rows * n, "rows * 2n")
         try rowsLaunch("distributions_gaussian_conditional_posterior_f32", rows: rows, cols: n,
                        [(posteriorHeads, "posterior heads"), (priorHeads, "prior heads"), (noise, "noise"), (z, "sample"), (kl, "KL output")])
@@ -66,9 +66,9 @@ extension OpenCLBackend {
     public func gaussianConditionalPosteriorBackward(posteriorHeads: Buffer, priorHeads: Buffer, noise: Buffer, sampleGradient dz: Buffer?,
                                                      klGradient g: Buffer?, rows: Int, latent n: Int, intoPosteriorHeads dq: Buffer,
                                                      intoPriorHeads dp: Buffer) throws {
-        try checkGaussianPosterior(heads: [(posteriorHeads, "posterior heads"), (priorHeads, "prior heads"), (dq, "posterior heads gradient"),
-                                           (dp, "prior heads gradient")], latent: [(noise, "noise"), (dz, "sample gradient")],
-                                   perRow: [(g, "KL gradient")], rows: rows, n: n)
+        try checkGaussianConditionalPosterior(posteriorHeads: posteriorHeads, priorHeads: priorHeads,
+                                              headGradients: [(dq, "posterior heads gradient"), (dp, "prior heads gradient")],
+                                              latent: [(noise, "noise"), (dz, "sample gradient")], perRow: [(g, "KL gradient")], rows: rows, n: n)
         _ = try int(2 * rows * n, "rows * 2n")
         // an absent gradient is flagged, and another buffer stands in for its (unread) argument
         try elementsLaunch("distributions_gaussian_conditional_posterior_backward_f32", rows: rows, cols: n,
