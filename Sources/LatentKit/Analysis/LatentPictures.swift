@@ -64,9 +64,7 @@ public struct LatentPictures {
         let base = model.config.latent == .dvae
             ? try model.dvaePriorSample(count: count, uniforms: noise, seed: seed, on: tape)
             : try model.sample(model.prior(rows: count, on: backend), noise: noise, temperature: model.config.priorTemperature, on: tape).1
-        model.gammaKey = PhiloxKey(seed: seed, stream: 0x3001)  // the continuous layers' noise, drawn through their priors
-        model.gammaCounter = PhiloxCounter()
-        model.batchSlice = nil
+        model.keyOwnDraws(PhiloxKey(seed: seed, stream: 0x3001), counter: PhiloxCounter())  // the layers' noise, through their priors
         let input = try model.continuousLayersPrior(base: base, on: tape)
         let images = try model.expectation(model.decode(input, on: tape), on: tape)
         return try backend.download(images.buffer, offset: 0, count: images.count)

@@ -27,16 +27,12 @@ extension Evaluator {
             let uniforms = try pool.tensor(rows: b, cols: model.config.latentSize)
             try backend.fillRandom(.uniform, into: uniforms.buffer, count: uniforms.count, key: PhiloxKey(seed: 1, stream: Self.noiseStream),
                                    counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
-            model.gammaKey = PhiloxKey(seed: 1, stream: Self.noiseStream + 2)  // the continuous layers' noise
-            model.gammaCounter = PhiloxCounter(UInt32(start), 0, 0, 0)
-            model.batchSlice = nil
+            keyOwnDraws(seed: 1, batchStart: start)  // the continuous layers' noise
             let q = try model.encode(xb, on: tape)
             let s = try model.dvaeSample(q, uniforms: uniforms, on: tape)
             let layers = try model.continuousLayersPosterior(base: s.zeta, posterior: q, on: tape)
             let ll = try tape.sumAll(model.logLikelihood(xb, model.decode(layers?.decoderInput ?? s.zeta, on: tape), on: tape))
-            var klRows = try model.dvaeKLWithoutLogZ(s, on: tape)
-            if let layers { klRows = try tape.binary(.add, klRows, layers.kl) }
-            let klSum = try tape.sumAll(klRows)
+            let klSum = try tape.sumAll(model.addingLayerKL(model.dvaeKLWithoutLogZ(s, on: tape), layers, on: tape))
             reconstruction -= Double(try backend.download(ll.buffer, offset: 0, count: 1)[0])
             kl += Double(try backend.download(klSum.buffer, offset: 0, count: 1)[0]) + Double(b) * logZ
         }
@@ -63,20 +59,15 @@ extension Evaluator {
             let uniforms = try pool.tensor(rows: xs.rows, cols: nz)
             try backend.fillRandom(.uniform, into: uniforms.buffer, count: uniforms.count, key: PhiloxKey(seed: 1, stream: Self.noiseStream + 1),
                                    counter: Self.importanceCounter(sample: start, image: i), probabilities: nil)
-            model.gammaKey = PhiloxKey(seed: 1, stream: Self.noiseStream + 3)  // the continuous layers' noise
-            model.gammaCounter = PhiloxCounter(UInt32(start), UInt32(i), 0, 0)
-            model.batchSlice = nil
+            keyOwnDraws(seed: 1, sample: start, image: i)  // the continuous layers' noise
             let s = try model.dvaeSample(qc, uniforms: uniforms, on: tape)
             let layers = try model.continuousLayersPosterior(base: s.zeta, posterior: qc, on: tape)
             let logLikelihood = try model.logLikelihood(xs, model.decode(layers?.decoderInput ?? s.zeta, on: tape), on: tape)
-            var logPrior = try tape.affine(tape.rbmEnergy(s.indicator, weights: rbm.weights, bias: rbm.bias, shape: rbm.shape),
-                                           alpha: 1, beta: -Float(logZ))
-            var logPosterior = try tape.bernoulliLogLikelihood(logits: s.logits, targets: s.indicator)
-            if let layers {  // and the layers' Gaussians: w = p(x|ℨ) p(z) Π p(ℨ_m|…) / (q(z|x) Π q(ℨ_m|…))
-                let (lq, lp) = try model.continuousLayersLogDensities(layers, on: tape)
-                logPrior = try tape.binary(.add, logPrior, lp)
-                logPosterior = try tape.binary(.add, logPosterior, lq)
-            }
+            // and the layers' Gaussians: w = p(x|ℨ) p(z) Π p(ℨ_m|…) / (q(z|x) Π q(ℨ_m|…))
+            let (logPosterior, logPrior) = try model.addingLayerDensities(
+                posterior: tape.bernoulliLogLikelihood(logits: s.logits, targets: s.indicator),
+                prior: tape.affine(tape.rbmEnergy(s.indicator, weights: rbm.weights, bias: rbm.bias, shape: rbm.shape), alpha: 1, beta: -Float(logZ)),
+                layers, on: tape)
             return try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logPosterior)
         }
     }

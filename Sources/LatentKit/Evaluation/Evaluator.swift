@@ -125,9 +125,7 @@ public final class Evaluator {
             let noise = try pool.tensor(rows: b, cols: q.location.cols)
             try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream),
                                    counter: PhiloxCounter(offset: UInt64(start) << 16), probabilities: nil)
-            model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 2)
-            model.gammaCounter = PhiloxCounter(UInt32(start), 0, 0, 0)
-            model.batchSlice = nil
+            keyOwnDraws(seed: seed, batchStart: start)
             if model.config.latent == .concrete && !relaxed {
                 let z = try model.categoricalSample(logits: try q.location, gumbel: noise, on: tape)
                 let ll = try model.logLikelihood(xb, model.decode(z.oneHot, on: tape), on: tape)
@@ -141,8 +139,8 @@ public final class Evaluator {
             let ll = try model.logLikelihood(xb, model.decode(layers?.decoderInput ?? sampled, on: tape), on: tape)
             // the analytic KL where the family has one (the same expectation as Monte Carlo, without its noise);
             // for the Concrete, the KL the model was trained with (its "analytic" one is a different objective)
-            var klRows = try model.kl(q, latent: y, estimator: model.config.hasAnalyticKL ? .analytic : nil, on: tape)
-            if let layers { klRows = try tape.binary(.add, klRows, layers.kl) }
+            let klRows = try model.addingLayerKL(model.kl(q, latent: y, estimator: model.config.hasAnalyticKL ? .analytic : nil, on: tape),
+                                                 layers, on: tape)
             reconstruction += try backend.download(ll.buffer, offset: 0, count: b).map { -Double($0) }
             kl += try backend.download(klRows.buffer, offset: 0, count: b).map(Double.init)
         }
@@ -203,9 +201,7 @@ public final class Evaluator {
             let noise = try pool.tensor(rows: xs.rows, cols: nz)
             try backend.fillRandom(model.noiseDistribution, into: noise.buffer, count: noise.count, key: PhiloxKey(seed: seed, stream: Self.noiseStream + 1),
                                    counter: Self.importanceCounter(sample: start, image: i), probabilities: nil)
-            model.gammaKey = PhiloxKey(seed: seed, stream: Self.noiseStream + 3)
-            model.gammaCounter = PhiloxCounter(UInt32(start), UInt32(i), 0, 0)
-            model.batchSlice = nil
+            keyOwnDraws(seed: seed, sample: start, image: i)
             if model.config.latent == .concrete {  // the discrete model's weights p(x|z) p(z) / q(z|x)
                 let z = try model.categoricalSample(logits: try qc.location, gumbel: noise, on: tape)
                 let logLikelihood = try model.logLikelihood(xs, model.decode(z.oneHot, on: tape), on: tape)
@@ -213,15 +209,21 @@ public final class Evaluator {
             }
             let (y, sampled) = try model.sample(qc, noise: noise, on: tape)
             let layers = try model.continuousLayersPosterior(base: sampled, posterior: qc, on: tape)
-            var (logQ, logPrior) = try model.logDensities(latent: y, posterior: qc, on: tape)
-            if let layers {
-                let (lq, lp) = try model.continuousLayersLogDensities(layers, on: tape)
-                logQ = try tape.binary(.add, logQ, lq)
-                logPrior = try tape.binary(.add, logPrior, lp)
-            }
+            let bottom = try model.logDensities(latent: y, posterior: qc, on: tape)
+            let (logQ, logPrior) = try model.addingLayerDensities(posterior: bottom.posterior, prior: bottom.prior, layers, on: tape)
             let logLikelihood = try model.logLikelihood(xs, model.decode(layers?.decoderInput ?? sampled, on: tape), on: tape)
             return try tape.binary(.sub, tape.binary(.add, logLikelihood, logPrior), logQ)
         }
+    }
+
+    /// Keys the model's own draws for the ELBO's batch at `batchStart`, and for samples `sample...` of image `image` of an
+    /// importance-sampled estimate: the same for every family, so the discrete VAE's evaluation draws what the others do.
+    func keyOwnDraws(seed: UInt32, batchStart start: Int) {
+        model.keyOwnDraws(PhiloxKey(seed: seed, stream: Self.noiseStream + 2), counter: PhiloxCounter(UInt32(start), 0, 0, 0))
+    }
+
+    func keyOwnDraws(seed: UInt32, sample start: Int, image i: Int) {
+        model.keyOwnDraws(PhiloxKey(seed: seed, stream: Self.noiseStream + 3), counter: PhiloxCounter(UInt32(start), UInt32(i), 0, 0))
     }
 
     /// The Philox counter of the noise for samples `sample...` of image `image`: the two indices in the high words, so

@@ -51,15 +51,25 @@ extension ModelConfig {
     }
 }
 
-/// The networks of the continuous layers: for each layer, the prior's and the posterior's hidden layer and joined heads
-/// (mean, then log-variance: `2S` outputs).
+/// One conditional Gaussian's network: a hidden layer of the inputs side by side, then the joined heads (mean, then
+/// log-variance: `2S` outputs).
+struct LayerNetwork {
+    let hidden: Dense
+    let heads: Dense
+
+    func callAsFunction(_ inputs: [Tensor], activation: UnaryOp, on tape: Tape) throws -> Tensor {
+        try heads(tape.dense(tape.concatColumns(inputs), weight: hidden.weight, bias: hidden.bias, activation: activation), on: tape)
+    }
+
+    var parameters: [(String, Tensor)] { hidden.parameters + heads.parameters }
+}
+
+/// The networks of the continuous layers: for each layer, the prior's and the posterior's.
 public final class ContinuousLayers {
     public let count: Int
     public let size: Int
-    let priorHidden: [Dense]
-    let priorHeads: [Dense]
-    let posteriorHidden: [Dense]
-    let posteriorHeads: [Dense]
+    let prior: [LayerNetwork]
+    let posterior: [LayerNetwork]
 
     /// `features`: the width of h(x), the encoder's last hidden layer. Streams from `firstStream` on, after every other
     /// layer's, so a model's other initial values do not depend on its layers.
@@ -72,20 +82,19 @@ public final class ContinuousLayers {
             stream += 1
             return try Dense(name: name, inputs: inputs, outputs: outputs, on: backend, seed: seed, stream: stream)
         }
-        var ph: [Dense] = [], pHeads: [Dense] = [], qh: [Dense] = [], qHeads: [Dense] = []
-        for m in 0..<count {
-            ph.append(try layer("layers.\(m).prior.hidden", n + m * s, h))
-            pHeads.append(try layer("layers.\(m).prior.heads", h, 2 * s))
-            qh.append(try layer("layers.\(m).posterior.hidden", features + n + m * s, h))
-            qHeads.append(try layer("layers.\(m).posterior.heads", h, 2 * s))
+        func network(_ name: String, inputs: Int) throws -> LayerNetwork {
+            LayerNetwork(hidden: try layer("\(name).hidden", inputs, h), heads: try layer("\(name).heads", h, 2 * s))
         }
-        priorHidden = ph
-        priorHeads = pHeads
-        posteriorHidden = qh
-        posteriorHeads = qHeads
+        var prior: [LayerNetwork] = [], posterior: [LayerNetwork] = []
+        for m in 0..<count {  // in this order, so that each layer's streams are what they were
+            prior.append(try network("layers.\(m).prior", inputs: n + m * s))
+            posterior.append(try network("layers.\(m).posterior", inputs: features + n + m * s))
+        }
+        self.prior = prior
+        self.posterior = posterior
     }
 
-    var parameters: [(String, Tensor)] { (0..<count).flatMap { m in [priorHidden[m], priorHeads[m], posteriorHidden[m], posteriorHeads[m]].flatMap(\.parameters) } }
+    var parameters: [(String, Tensor)] { zip(prior, posterior).flatMap { $0.parameters + $1.parameters } }
 }
 
 /// One sample of the continuous layers of q above a bottom latent.
@@ -112,12 +121,6 @@ extension VAE {
         return noise
     }
 
-    /// A layer network's joined heads from the inputs side by side.
-    func layerHeads(_ inputs: [Tensor], hidden: Dense, heads: Dense, on tape: Tape) throws -> Tensor {
-        let h = try tape.dense(tape.concatColumns(inputs), weight: hidden.weight, bias: hidden.bias, activation: config.activation.op)
-        return try heads(h, on: tape)
-    }
-
     /// Samples q's continuous layers above the bottom latent `base` (what the decoder sees of ℨ₀), layer by layer, with
     /// each layer's KL to its prior; nil when the model has no layers. `q` carries h(x) (``Posterior/features``).
     public func continuousLayersPosterior(base: Tensor, posterior q: Posterior, on tape: Tape) throws -> LayerSample? {
@@ -126,8 +129,8 @@ extension VAE {
         var inputs = [base], samples: [Tensor] = [], qHeads: [Tensor] = [], pHeads: [Tensor] = []
         var kl: Tensor?
         for m in 0..<layers.count {
-            let qm = try layerHeads([features] + inputs, hidden: layers.posteriorHidden[m], heads: layers.posteriorHeads[m], on: tape)
-            let pm = try layerHeads(inputs, hidden: layers.priorHidden[m], heads: layers.priorHeads[m], on: tape)
+            let qm = try layers.posterior[m]([features] + inputs, activation: config.activation.op, on: tape)
+            let pm = try layers.prior[m](inputs, activation: config.activation.op, on: tape)
             let (z, klm) = try tape.gaussianConditionalPosterior(posteriorHeads: qm, priorHeads: pm, noise: layerNoise(rows: base.rows, layer: m, on: tape))
             kl = try kl.map { try tape.binary(.add, $0, klm) } ?? klm
             inputs.append(z)
@@ -151,13 +154,34 @@ extension VAE {
         return (logQ!, logP!)
     }
 
+    /// `kl` (of each row) plus the layers' KL; `kl` itself without layers.
+    public func addingLayerKL(_ kl: Tensor, _ layers: LayerSample?, on tape: Tape) throws -> Tensor {
+        guard let layers else { return kl }
+        return try tape.binary(.add, kl, layers.kl)
+    }
+
+    /// `log q` and `log p` of each row plus the layers' (``continuousLayersLogDensities(_:on:)``); unchanged without layers.
+    public func addingLayerDensities(posterior logQ: Tensor, prior logP: Tensor, _ layers: LayerSample?,
+                                     on tape: Tape) throws -> (posterior: Tensor, prior: Tensor) {
+        guard let layers else { return (logQ, logP) }
+        let (lq, lp) = try continuousLayersLogDensities(layers, on: tape)
+        return (try tape.binary(.add, logQ, lq), try tape.binary(.add, logP, lp))
+    }
+
+    /// Keys the model's own draws (the exact Dirichlet's Gamma variates, the continuous layers' noise) for a whole batch.
+    public func keyOwnDraws(_ key: PhiloxKey, counter: PhiloxCounter) {
+        gammaKey = key
+        gammaCounter = counter
+        batchSlice = nil
+    }
+
     /// The joined heads (`rows × 2S`: mean, then log-variance) of p(ℨ_m | ℨ_{<m}) given the layers below, `below`
     /// = [ℨ₀, …, ℨ_{m-1}]: the prior's conditional, for densities or quadrature of the model.
     public func continuousLayerPrior(_ m: Int, below: [Tensor], on tape: Tape) throws -> Tensor {
         guard let layers = continuous, m >= 0 && m < layers.count && below.count == m + 1 else {
             throw BackendError.invalidArgument("continuousLayerPrior: layer \(m) with \(below.count) layers below, of \(continuous?.count ?? 0) layers")
         }
-        return try layerHeads(below, hidden: layers.priorHidden[m], heads: layers.priorHeads[m], on: tape)
+        return try layers.prior[m](below, activation: config.activation.op, on: tape)
     }
 
     /// What the decoder sees of a prior sample whose bottom latent is `base`: each layer drawn from its prior given the
@@ -166,7 +190,7 @@ extension VAE {
         guard let layers = continuous else { return base }
         var inputs = [base]
         for m in 0..<layers.count {
-            let pm = try layerHeads(inputs, hidden: layers.priorHidden[m], heads: layers.priorHeads[m], on: tape)
+            let pm = try layers.prior[m](inputs, activation: config.activation.op, on: tape)
             inputs.append(try tape.gaussianConditionalPosterior(posteriorHeads: pm, priorHeads: pm, noise: layerNoise(rows: base.rows, layer: m, on: tape)).sample)
         }
         return try tape.concatColumns(inputs)
@@ -178,7 +202,7 @@ extension VAE {
         guard let layers = continuous, let features = q.features else { return nil }
         var inputs = [base]
         for m in 0..<layers.count {
-            let qm = try layerHeads([features] + inputs, hidden: layers.posteriorHidden[m], heads: layers.posteriorHeads[m], on: tape)
+            let qm = try layers.posterior[m]([features] + inputs, activation: config.activation.op, on: tape)
             inputs.append(try tape.splitColumns(qm, widths: [layers.size, layers.size])[0])
         }
         return try tape.concatColumns(Array(inputs.dropFirst()))

@@ -157,8 +157,7 @@ extension VAE {
         let s = try dvaeSample(q, uniforms: uniforms, on: tape)
         let layers = try continuousLayersPosterior(base: s.zeta, posterior: q, on: tape)
         let logLikelihood = try tape.sumAll(logLikelihood(x, decode(layers?.decoderInput ?? s.zeta, on: tape), on: tape))
-        var klRows = try dvaeKLWithoutLogZ(s, on: tape)
-        if let layers { klRows = try tape.binary(.add, klRows, layers.kl) }
+        let klRows = try addingLayerKL(dvaeKLWithoutLogZ(s, on: tape), layers, on: tape)
         let kl = try tape.affine(tape.sumAll(klRows), alpha: 1, beta: b * Float(rbm.logZ))
         let negativePhase = try tape.affine(tape.sumAll(tape.rbmEnergy(rbm.chains, weights: rbm.weights, bias: rbm.bias, shape: rbm.shape)),
                                             alpha: klWeight / Float(rbm.chains.rows))

@@ -86,10 +86,9 @@ public enum Objective {
             input = sampled
             kl = try model.kl(q, latent: y, on: tape)
         }
-        if let layers = try model.continuousLayersPosterior(base: input, posterior: q, on: tape) {
-            input = layers.decoderInput
-            kl = try tape.binary(.add, kl, layers.kl)
-        }
+        let layers = try model.continuousLayersPosterior(base: input, posterior: q, on: tape)
+        input = layers?.decoderInput ?? input
+        kl = try model.addingLayerKL(kl, layers, on: tape)
         let logLikelihood = try model.logLikelihood(x, model.decode(input, on: tape), on: tape)
         let (loss, summary) = try tape.elboLoss(logLikelihood: logLikelihood, kl: kl, klWeight: beta, batch: x.rows)
         return Terms(summary: summary, loss: loss)
@@ -117,12 +116,8 @@ public enum Objective {
         let (y, sampled) = try model.sample(qK, noise: noise, on: tape)
         let layers = try model.continuousLayersPosterior(base: sampled, posterior: qK, on: tape)
         let logLikelihood = try model.logLikelihood(xK, model.decode(layers?.decoderInput ?? sampled, on: tape), on: tape)
-        var (logQ, logPrior) = try model.logDensities(latent: y, posterior: qK, on: tape)
-        if let layers {
-            let (lq, lp) = try model.continuousLayersLogDensities(layers, on: tape)
-            logQ = try tape.binary(.add, logQ, lq)
-            logPrior = try tape.binary(.add, logPrior, lp)
-        }
+        let bottom = try model.logDensities(latent: y, posterior: qK, on: tape)
+        let (logQ, logPrior) = try model.addingLayerDensities(posterior: bottom.posterior, prior: bottom.prior, layers, on: tape)
         let logWeights = try tape.binary(.add, logLikelihood, tape.affine(tape.binary(.sub, logPrior, logQ), alpha: beta))
         let bound: Tensor
         if alpha == 1 {
