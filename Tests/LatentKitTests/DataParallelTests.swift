@@ -300,17 +300,6 @@ import TestSupport
         #expect(try Checkpoint.read(run + "/checkpoint.safetensors").verified)
     }
 
-    /// scripts/multinode-check.sh: two nodes (network namespaces with their own addresses and host names) over TCP only,
-    /// under Open MPI and MPICH, a node killed and a link cut. It needs root; without it the script says SKIPPED, which
-    /// this test prints, and with LATENTKIT_REQUIRE_MULTINODE=1 (CI) it fails.
-    @Test func trainingAcrossNodesOverTCP() throws {
-        let result = try runProgram("/bin/bash", [packageRoot() + "/scripts/multinode-check.sh", "2", toolPath])
-        print(result.stdout)
-        #expect(result.status == 0, "\(result.stdout.suffix(1500)) \(result.stderr.suffix(1500))")
-        #expect(result.stdout.contains("multinode-check: passed") || result.stdout.contains("multinode-check: SKIPPED"))
-        if result.stdout.contains("SKIPPED") { print("NOTE: trainingAcrossNodesOverTCP did not run: \(result.stdout)") }
-    }
-
     /// Ctrl-C on mpirun (which sends every rank SIGTERM): the ranks agree on a step, rank 0 saves one checkpoint there,
     /// and `--resume` continues from it.
     @Test func ctrlCOnMpirunSavesOneCheckpointAtAnAgreedStep() throws {
