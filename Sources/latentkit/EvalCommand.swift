@@ -28,6 +28,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Folder with the dataset's IDX files (default: the run's).") var dataDir: String?
     @Option(help: "Evaluate on this .npy file (N x D, D the model's input size) instead of the run's test set.") var data: String?
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Option(help: ArgumentHelp("Also write each image's importance-sampled NLL to this .npy file (float32, one per image, in the test set's order), to compare two models by paired differences.", valueName: "file.npy"))
+    var perImage: String?
     @Option(help: "Discrete VAE: parallel AIS chains for log Z of the RBM prior.") var aisChains: Int = DiscreteVAEDefaults.aisChains
     @Option(help: "Discrete VAE: AIS inverse temperatures.") var aisTemperatures: Int = DiscreteVAEDefaults.aisTemperatures
 
@@ -38,6 +40,14 @@ struct EvalCommand: ParsableCommand {
             throw ValidationError("--ais-temperatures must be in 3...10000000, got \(aisTemperatures)")
         }
         if let limit, limit < 1 { throw ValidationError("--limit must be >= 1, got \(limit)") }
+        if let perImage {
+            if k == 0 { throw ValidationError("--per-image needs importance sampling: --k must be >= 1, got 0") }
+            // refused before the evaluation's minutes, not after them
+            let folder = URL(fileURLWithPath: perImage).deletingLastPathComponent().path
+            if !FileManager.default.isWritableFile(atPath: folder) {
+                throw ValidationError("--per-image \(perImage): the folder \(folder) does not exist or is not writable")
+            }
+        }
     }
 
     func run() throws {
@@ -71,6 +81,9 @@ struct EvalCommand: ParsableCommand {
             })
         if live && k > 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         guard root else { return }
+        if let perImage {
+            try writeAtomically(try NPY.encode(result.imageNLL.map { Float($0) }, shape: [result.imageNLL.count]), to: perImage)
+        }
         if json {
             let data = try JSONSerialization.data(withJSONObject: result.json, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))

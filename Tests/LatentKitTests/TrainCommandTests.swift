@@ -20,13 +20,23 @@ import TestSupport
         #expect(metrics.count == 2)
         for key in ["epoch", "loss", "kl", "seconds", "images_per_second"] { #expect(metrics[0][key] != nil, "metrics lack \(key)") }
 
-        let eval = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "50", "--limit", "20", "--json"])
+        let perImage = dir + "/nll.npy"
+        let eval = try runTool(["eval", run, "--backend", kind.rawValue, "--k", "50", "--limit", "20", "--json", "--per-image", perImage])
         #expect(eval.status == 0, "\(eval.stderr)")
         let json = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any] ?? [:]
-        for key in ["test_neg_elbo", "test_recon", "test_kl", "test_nll", "k", "images", "active_units", "unit_activity"] {
+        for key in ["test_neg_elbo", "test_recon", "test_kl", "test_nll", "nll_standard_error", "k", "images", "active_units", "unit_activity"] {
             #expect(json[key] != nil, "eval JSON lacks \(key)")
         }
         #expect(json["k"] as? Int == 50 && json["images"] as? Int == 20)
+        // each image's NLL: their mean is the reported NLL, their spread its standard error
+        let images = try NPY.read(perImage)
+        #expect(images.shape == [20])
+        let values = images.values.map(Double.init), mean = values.reduce(0, +) / 20
+        let error = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / 19).squareRoot() / Double(20).squareRoot()
+        let reported = try #require(json["test_nll"] as? Double), reportedError = try #require(json["nll_standard_error"] as? Double)
+        #expect(abs(mean - reported) < 1e-4 * reported && abs(error - reportedError) < 1e-3 * reportedError + 1e-6,
+                "per-image mean \(mean) ± \(error) against \(reported) ± \(reportedError)")
+        #expect(Set(images.values).count > 1, "the images' NLLs differ")
 
         let png = dir + "/samples.png"
         let sample = try runTool(["sample", run, "--backend", kind.rawValue, "--count", "9", "--out", png])
@@ -68,6 +78,8 @@ import TestSupport
         (["train", "--resume", "/tmp"], "is not a LatentKit run directory"),
         (["eval", "/tmp"], "is not a LatentKit run directory"),
         (["eval", "/tmp", "--k=-3"], "--k must be >= 0"),
+        (["eval", "/tmp/latentkit-never", "--k", "0", "--per-image", "/tmp/latentkit-never.npy"], "--per-image needs importance sampling"),
+        (["eval", "/tmp/latentkit-never", "--per-image", "/nonexistent/nll.npy"], "the folder /nonexistent does not exist or is not writable"),
         (["sample", "/tmp", "--out", "/tmp/x.png", "--count", "0"], "--count must be between"),
         (["train", "--latent", "logit-normal", "--prior-variance=-1", "--out", "/tmp/latentkit-never"], "--prior-variance must be positive"),
         (["train", "--latent", "logit-normal", "--prior-variance", "nan", "--out", "/tmp/latentkit-never"], "--prior-variance must be positive"),

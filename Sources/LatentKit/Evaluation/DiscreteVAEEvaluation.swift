@@ -44,10 +44,7 @@ extension Evaluator {
         result.logZ = logZ
         result.logZStandardError = logZError
         if importanceSampling {
-            let nll = try discreteImportanceSampledNLL(x, k: k, logZ: logZ, progress: progress)
-            let n = Double(nll.count), mean = nll.reduce(0, +) / n
-            result.negativeLogLikelihood = mean
-            result.nllStandardError = (nll.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(n - 1, 1)).squareRoot() / n.squareRoot()
+            result.recordImportanceSampled(try discreteImportanceSampledNLL(x, k: k, logZ: logZ, progress: progress))
         }
         return result
     }

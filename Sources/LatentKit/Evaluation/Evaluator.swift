@@ -18,8 +18,11 @@ public struct EvaluationResult: Sendable {
     /// Discrete VAE: the AIS estimate of the RBM prior's log Z (in both bounds) and its standard error over chains.
     public var logZ: Double?
     public var logZStandardError: Double?
-    /// The standard error of the importance-sampled NLL over the images (sd / √images); discrete VAE only so far.
+    /// The standard error of the importance-sampled NLL over the images (sd / √images).
     public var nllStandardError: Double?
+    /// Each image's importance-sampled NLL, in the order of the test set (empty when not sampled): two models evaluated
+    /// on the same images compare by their paired differences, whose spread is far smaller than either model's.
+    public var imageNLL: [Double] = []
     /// Concrete: the relaxed objective the run was trained on (relaxed samples at the training temperature, the
     /// training KL), which bounds no model's likelihood; ``negativeELBO`` and the NLL are the discrete model's.
     public var relaxedObjective: Double?
@@ -47,12 +50,21 @@ public struct EvaluationResult: Sendable {
             d["perplexity"] = perplexity ?? NSNull()
             d["perplexity_bound_document"] = documentPerplexityBound ?? NSNull()
         }
+        if negativeLogLikelihood != nil { d["nll_standard_error"] = nllStandardError ?? NSNull() }
         if let logZ {
             d["log_z"] = logZ
             d["log_z_standard_error"] = logZStandardError ?? NSNull()
             d["nll_standard_error"] = nllStandardError ?? NSNull()
         }
         return d
+    }
+
+    /// Records the per-image NLLs with their mean and its standard error over the images.
+    mutating func recordImportanceSampled(_ nll: [Double]) {
+        let n = Double(nll.count), mean = nll.reduce(0, +) / n
+        imageNLL = nll
+        negativeLogLikelihood = mean
+        nllStandardError = (nll.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(n - 1, 1)).squareRoot() / n.squareRoot()
     }
 }
 
@@ -298,8 +310,9 @@ public final class Evaluator {
         let nll = importanceSampling ? try importanceSampledNLL(x, k: k, progress: progress) : nil
         var result = EvaluationResult(
             negativeELBO: reconstruction + kl, reconstruction: reconstruction, kl: kl,
-            negativeLogLikelihood: nll.map { $0.reduce(0, +) / Double($0.count) }, k: k, images: x.rows,
+            negativeLogLikelihood: nil, k: k, images: x.rows,
             unitActivity: try unitActivity(x), activityMeasure: model.config.latent.activityMeasure)
+        if let nll { result.recordImportanceSampled(nll) }
         if model.config.latent == .concrete {
             let (r, k) = try elbo(x, relaxed: true)
             result.relaxedObjective = r + k
