@@ -60,6 +60,8 @@ struct TrainCommand: ParsableCommand {
     var decoderHidden: String?
     @Option(help: "Hidden activation: softplus, tanh, relu, elu, sigmoid.") var activation: Activation?
     @Option(help: "Adam learning rate.") var learningRate: Float?
+    @Option(help: "Multiply the learning rate by this factor after every epoch (PyTorch's ExponentialLR; default 1: constant).")
+    var learningRateDecay: Float?
     @Option(help: "Decoder likelihood: bernoulli (binarised data), gaussian (continuous) or multinomial (counts, e.g. bags of words; default with --data: from the data's values).")
     var likelihood: Likelihood?
     @Option(help: "Train on the first N training images only.") var limit: Int?
@@ -242,7 +244,8 @@ struct TrainCommand: ParsableCommand {
             var config = try RunConfig.load(from: run.config)
             let fixed: [(String, Bool)] = [("--seed", seed != nil), ("--dataset", dataset != nil), ("--batch-size", batchSize != nil),
                                            ("--latent-size", latentSize != nil), ("--hidden", hidden != nil), ("--decoder-hidden", decoderHidden != nil), ("--activation", activation != nil),
-                                           ("--learning-rate", learningRate != nil), ("--likelihood", likelihood != nil), ("--limit", limit != nil),
+                                           ("--learning-rate", learningRate != nil), ("--learning-rate-decay", learningRateDecay != nil),
+                                           ("--likelihood", likelihood != nil), ("--limit", limit != nil),
                                            ("--out", out != nil), ("--latent", latent != nil), ("--prior-variance", priorVariance != nil),
                                            ("--kl", kl != nil), ("--iw-samples", iwSamples != nil), ("--objective", objective != nil), ("--renyi-alpha", renyiAlpha != nil), ("--warmup-epochs", warmupEpochs != nil), ("--warmup-steps", warmupSteps != nil),
                                            ("--categorical", categorical != nil), ("--temperature", temperature != nil),
@@ -300,6 +303,7 @@ struct TrainCommand: ParsableCommand {
         }
         if let activation { config.model.activation = activation }
         if let learningRate { config.learningRate = learningRate }
+        if let learningRateDecay { config.learningRateDecay = learningRateDecay }
         if let likelihood { config.model.likelihood = likelihood }
         if likelihood == .multinomial && data == nil {
             throw ValidationError("--likelihood multinomial models counts (bags of words): pass them with --data COUNTS.npy")

@@ -46,6 +46,33 @@ import TestSupport
         #expect(image.width == 88 && image.height == 88 && image.channels == 1 && image.samples.max() ?? 0 > 100, "png \(image.width)x\(image.height)")
     }
 
+    /// `--learning-rate-decay γ`: epoch e trains at lr·γ^e, so the first epoch is the constant rate's to the bit and
+    /// the second is not; the rate is the epoch's alone, so a run resumed after epoch 1 ends where an uninterrupted one does.
+    @Test func learningRateDecaysByEpochAndResumesExactly() throws {
+        var config = RunConfig()
+        config.learningRate = 2e-3
+        config.learningRateDecay = 0.5
+        #expect(config.learningRate(epoch: 0) == 2e-3 && config.learningRate(epoch: 3) == 2.5e-4)
+        let dir = try temporaryDirectory("cli-lr-decay")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func losses(_ run: String) throws -> [Double] { try RunDirectory(run).readMetrics().map { $0["loss"] as? Double ?? .nan } }
+        let base = ["train", "--backend", "cpu", "--limit", "500", "--seed", "3"]
+        for (name, extra) in [("constant", ["--epochs", "3"]), ("decay", ["--epochs", "3", "--learning-rate-decay", "0.5"]),
+                              ("resumed", ["--epochs", "1", "--learning-rate-decay", "0.5"])] {
+            let r = try runTool(base + extra + ["--out", dir + "/" + name])
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let resumed = try runTool(["train", "--resume", dir + "/resumed", "--epochs", "3"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let constant = try losses(dir + "/constant"), decay = try losses(dir + "/decay")
+        #expect(constant.count == 3 && decay.count == 3)
+        #expect(constant[0] == decay[0] && constant[1] != decay[1] && constant[2] != decay[2], "\(constant) vs \(decay)")
+        #expect(try losses(dir + "/resumed") == decay)
+        #expect(try RunConfig.load(from: dir + "/decay/config.json").learningRateDecay == 0.5)
+        let changed = try runTool(["train", "--resume", dir + "/decay", "--epochs", "4", "--learning-rate-decay", "0.9"])
+        #expect(changed.status != 0 && changed.stderr.contains("--learning-rate-decay cannot change when resuming"), "\(changed.stderr)")
+    }
+
     @Test(arguments: TestBackends.all)
     func controlCSavesACheckpointAndResumeFinishes(kind: BackendKind) throws {
         let dir = try temporaryDirectory("cli-interrupt")
@@ -78,6 +105,8 @@ import TestSupport
         (["train", "--resume", "/tmp"], "is not a LatentKit run directory"),
         (["eval", "/tmp"], "is not a LatentKit run directory"),
         (["eval", "/tmp", "--k=-3"], "--k must be >= 0"),
+        (["train", "--learning-rate-decay", "0", "--out", "/tmp/latentkit-never"], "--learning-rate-decay must lie in (0, 1]"),
+        (["train", "--learning-rate-decay", "1.5", "--out", "/tmp/latentkit-never"], "--learning-rate-decay must lie in (0, 1]"),
         (["eval", "/tmp/latentkit-never", "--k", "0", "--per-image", "/tmp/latentkit-never.npy"], "--per-image needs importance sampling"),
         (["eval", "/tmp/latentkit-never", "--per-image", "/nonexistent/nll.npy"], "the folder /nonexistent does not exist or is not writable"),
         (["sample", "/tmp", "--out", "/tmp/x.png", "--count", "0"], "--count must be between"),

@@ -22,6 +22,9 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var epochs: Int = 10
     public var batchSize: Int = 100
     public var learningRate: Float = 1e-3
+    /// Exponential learning-rate decay: epoch e (counted from 0) trains at ``learningRate`` × decay^e, as PyTorch's
+    /// `ExponentialLR` stepped once an epoch; 1 (the default, and what runs recorded before it read) keeps it constant.
+    public var learningRateDecay: Float = 1
     public var beta1: Float = 0.9
     public var beta2: Float = 0.999
     public var epsilon: Float = 1e-8
@@ -63,6 +66,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
         epochs = try c.decodeIfPresent(Int.self, forKey: .epochs) ?? d.epochs
         batchSize = try c.decodeIfPresent(Int.self, forKey: .batchSize) ?? d.batchSize
         learningRate = try c.decodeIfPresent(Float.self, forKey: .learningRate) ?? d.learningRate
+        learningRateDecay = try c.decodeIfPresent(Float.self, forKey: .learningRateDecay) ?? d.learningRateDecay
         beta1 = try c.decodeIfPresent(Float.self, forKey: .beta1) ?? d.beta1
         beta2 = try c.decodeIfPresent(Float.self, forKey: .beta2) ?? d.beta2
         epsilon = try c.decodeIfPresent(Float.self, forKey: .epsilon) ?? d.epsilon
@@ -106,11 +110,18 @@ public struct RunConfig: Codable, Equatable, Sendable {
         AdamHyperparameters(learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
     }
 
+    /// The learning rate of epoch `epoch` (counted from 0) under ``learningRateDecay``: a function of the epoch alone,
+    /// so a resumed run and every rank of a data-parallel one use the same.
+    public func learningRate(epoch: Int) -> Float {
+        learningRateDecay == 1 ? learningRate : Float(Double(learningRate) * Foundation.pow(Double(learningRateDecay), Double(epoch)))
+    }
+
     public func validate() throws {
         try model.validate()
         try require(epochs >= 0, "epochs must be >= 0, got \(epochs)")
         try require(batchSize >= 1, "batch size must be >= 1, got \(batchSize)")
         try require(learningRate > 0 && learningRate.isFinite, "learning rate must be positive, got \(learningRate)")
+        try require(learningRateDecay > 0 && learningRateDecay <= 1, "--learning-rate-decay must lie in (0, 1], got \(learningRateDecay)")
         try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "--adam-beta1 and --adam-beta2 must lie in [0, 1), got \(beta1) and \(beta2)")
         try require(epsilon > 0, "Adam epsilon must be positive")
         if let n = trainLimit { try require(n >= 1, "--limit must be >= 1, got \(n)") }

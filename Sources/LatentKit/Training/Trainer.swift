@@ -339,6 +339,7 @@ public final class Trainer {
         defer { pollStop = { false } }
         let stopNow = exchange == nil ? shouldStop : { [unowned self] in stopAgreed }
         while epoch < config.epochs {
+            optimizer.hyperparameters.learningRate = config.learningRate(epoch: epoch)
             if stepInEpoch == 0, let rbm = model.discrete?.rbm {
                 // the KL this epoch reports uses log Z of the prior as the epoch starts (the gradient does not need it)
                 rbm.logZ = try rbm.annealedLogPartition(chains: DiscreteVAEDefaults.trainingAISChains,
