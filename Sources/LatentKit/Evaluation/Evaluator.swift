@@ -50,11 +50,11 @@ public struct EvaluationResult: Sendable {
             d["perplexity"] = perplexity ?? NSNull()
             d["perplexity_bound_document"] = documentPerplexityBound ?? NSNull()
         }
-        if negativeLogLikelihood != nil { d["nll_standard_error"] = nllStandardError ?? NSNull() }
+        // with the NLL; a discrete VAE's JSON has the key (null without sampling) as it always had
+        if negativeLogLikelihood != nil || logZ != nil { d["nll_standard_error"] = nllStandardError ?? NSNull() }
         if let logZ {
             d["log_z"] = logZ
             d["log_z_standard_error"] = logZStandardError ?? NSNull()
-            d["nll_standard_error"] = nllStandardError ?? NSNull()
         }
         return d
     }

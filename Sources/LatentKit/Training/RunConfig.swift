@@ -111,9 +111,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     }
 
     /// The learning rate of epoch `epoch` (counted from 0) under ``learningRateDecay``: a function of the epoch alone,
-    /// so a resumed run and every rank of a data-parallel one use the same.
+    /// so a resumed run and every rank of a data-parallel one use the same. A decay of 1 gives ``learningRate`` to the
+    /// bit (1^e is exactly 1, and Float → Double → Float is exact).
     public func learningRate(epoch: Int) -> Float {
-        learningRateDecay == 1 ? learningRate : Float(Double(learningRate) * Foundation.pow(Double(learningRateDecay), Double(epoch)))
+        Float(Double(learningRate) * Foundation.pow(Double(learningRateDecay), Double(epoch)))
     }
 
     public func validate() throws {
