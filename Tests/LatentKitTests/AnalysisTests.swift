@@ -280,14 +280,6 @@ func clusters(_ centres: [[Float]], perClass: Int, spread: Double, seed: UInt64)
 
 /// Runs a Python program with `argument`; its status and standard output and error, trimmed.
 func python(_ program: String, _ argument: String) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", program, argument]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let out = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    let result = try runProgram("/usr/bin/env", ["python3", "-c", program, argument])
+    return (result.status, (result.stdout + result.stderr).trimmingCharacters(in: .whitespacesAndNewlines))
 }

@@ -8,18 +8,9 @@ import TestSupport
 
 /// Runs `python3 -c script args...` and returns its standard output; a failing script fails the test.
 func runPython(_ script: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let error = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0, "python: \(error)")
-    return text
+    let result = try runProgram("/usr/bin/env", ["python3", "-c", script] + arguments)
+    #expect(result.status == 0, "python: \(result.stderr)")
+    return result.stdout
 }
 
 /// Decodes a PNG (colour types 0 and 2, 8 bits, filter None) and prints width, height, channels, then every sample.

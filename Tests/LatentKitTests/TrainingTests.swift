@@ -265,14 +265,7 @@ import TestSupport
             b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
             s, e = h['w']['data_offsets']; print(h['w']['shape'], list(struct.unpack('<6f', b[8 + n + s:8 + n + e])), h['__metadata__']['epoch'])
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        process.waitUntilExit()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let out = try runProgram("/usr/bin/env", ["python3", "-c", script, path]).stdout
         #expect(out.contains("[2, 3] [1.0, 2.0, 3.0, 4.0, 5.0, -6.5] 3"), "python read: \(out)")
         // A write that cannot complete (its temporary path is taken by a directory) leaves the old file intact.
         try FileManager.default.createDirectory(atPath: path + ".tmp", withIntermediateDirectories: false)
