@@ -12,9 +12,11 @@ trap 'rm -f "$log"' EXIT
 # Bounded: a suite that hangs fails within LATENTKIT_SUITE_TIMEOUT seconds (default 1800; it takes about 5 minutes
 # here), shows what its processes wait in (scripts/bounded.sh) and names the tests still running, instead of holding CI
 # until its own limit. (Each program a test starts is bounded as well: runProgram in Tests/TestSupport/Tool.swift.)
+# `stdbuf -oL`: the test runner writes its progress to a pipe in 4 KB blocks otherwise, so a killed run's log would end
+# mid-line, kilobytes before the test that hung.
 limit=${LATENTKIT_SUITE_TIMEOUT:-1800}
 set +e
-LATENTKIT_POISON_BUFFERS=1 ./scripts/bounded.sh "$limit" swift test -c release --skip-build "$@" 2>&1 | tee "$log"
+LATENTKIT_POISON_BUFFERS=1 ./scripts/bounded.sh "$limit" stdbuf -oL -eL swift test -c release --skip-build "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 if [ "$status" = 124 ] || [ "$status" = 137 ]; then

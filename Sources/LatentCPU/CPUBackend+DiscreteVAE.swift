@@ -73,19 +73,46 @@ extension CPUBackend {
         try probabilities.check(holds: chains * nThis, "Gibbs probabilities")
         let z = try host(state, "RBM state").floats, w = try host(weights, "RBM weights").floats
         let b = try host(bias, "RBM bias").floats, p = try host(probabilities, "Gibbs probabilities").floats
-        let na = shape.a, nb = shape.b, n = shape.units
-        parallelChunks(chains * nThis, grain: max(1, (1 << 12) / max(nOther, 1))) { range in
-            for i in range {
-                let c = i / nThis, j = i % nThis
-                let other = c * n + (side == .a ? na : 0)
-                var a: Float = 0
-                for k in 0..<nOther { a += z[other + k] * (side == .a ? w[j * nb + k] : w[k * nb + j]) }
-                let prob = SF.sigmoid(t * (a + b[(side == .a ? 0 : na) + j]))
-                p[i] = prob
-                let word = Philox.block(counter: counter.advanced(by: UInt64(i / 4)).words, key: key)[i % 4]
-                z[c * n + (side == .a ? 0 : na) + j] = Philox.uniform(word) < prob ? 1 : 0
+        let n = shape.units, thisOffset = side == .a ? 0 : shape.a, otherOffset = side == .a ? shape.a : 0
+        // The couplings as rows of the other side's units, each row over this side's units, so that a chain's units
+        // are summed side by side: unit j's input is still Σ_k z_k W_jk added in the order k = 0, 1, … as the kernel
+        // adds it (the same bits), but the loop over j is contiguous and vectorises. W is A × B: as it is for side B,
+        // transposed for side A.
+        let couplings = Self.rowsOfTheOtherSide(w, shape: shape, side: side)
+        parallelChunks(chains, grain: max(1, (1 << 12) / max(nThis * nOther, 1))) { range in
+            let input = UnsafeMutablePointer<Float>.allocate(capacity: nThis)
+            defer { input.deallocate() }
+            var blockIndex = -1, block = SIMD4<UInt32>()
+            for c in range {
+                let other = z + c * n + otherOffset, this = z + c * n + thisOffset
+                input.initialize(repeating: 0, count: nThis)
+                couplings.withUnsafeBufferPointer { m in
+                    for k in 0..<nOther {
+                        let zk = other[k], row = m.baseAddress! + k * nThis
+                        for j in 0..<nThis { input[j] += zk * row[j] }
+                    }
+                }
+                for j in 0..<nThis {
+                    let i = c * nThis + j
+                    let prob = SF.sigmoid(t * (input[j] + b[thisOffset + j]))
+                    p[i] = prob
+                    if i / 4 != blockIndex {  // one Philox block serves four consecutive units
+                        blockIndex = i / 4
+                        block = Philox.block(counter: counter.advanced(by: UInt64(blockIndex)).words, key: key)
+                    }
+                    this[j] = Philox.uniform(block[i % 4]) < prob ? 1 : 0
+                }
             }
         }
+    }
+
+    /// The RBM's couplings as `shape` × the other side's units rows of this side's units (see `rbmGibbsHalfStep`).
+    private static func rowsOfTheOtherSide(_ w: UnsafeMutablePointer<Float>, shape: RBMShape, side: RBMSide) -> [Float] {
+        let na = shape.a, nb = shape.b
+        if side == .b { return Array(UnsafeBufferPointer(start: w, count: na * nb)) }
+        var transposed = [Float](repeating: 0, count: na * nb)
+        for k in 0..<nb { for j in 0..<na { transposed[k * na + j] = w[j * nb + k] } }
+        return transposed
     }
 
     /// z_Aᵀ (W z_B) of the row starting at `zr`, summed in the kernel's order.
@@ -168,15 +195,21 @@ extension CPUBackend {
         let b = try host(bias, "RBM bias").floats, lw = try host(logWeights, "AIS log-weights").floats
         let na = shape.a, nb = shape.b, n = shape.units
         parallelChunks(chains, grain: max(1, (1 << 12) / max(na * nb, 1))) { range in
+            // B's inputs summed side by side, each in the kernel's order k = 0, 1, … (as in rbmGibbsHalfStep)
+            let input = UnsafeMutablePointer<Float>.allocate(capacity: nb)
+            defer { input.deallocate() }
             for r in range {
                 let zr = zs + r * n
                 var lin: Float = 0
                 for i in 0..<na { lin += b[i] * zr[i] }
                 var d = (to - from) * lin
+                input.initialize(repeating: 0, count: nb)
+                for k in 0..<na {
+                    let zk = zr[k], row = w + k * nb
+                    for j in 0..<nb { input[j] += zk * row[j] }
+                }
                 for j in 0..<nb {
-                    var a: Float = 0
-                    for k in 0..<na { a += zr[k] * w[k * nb + j] }
-                    a += b[na + j]
+                    let a = input[j] + b[na + j]
                     d += SF.softplus(to * a) - SF.softplus(from * a)
                 }
                 lw[r] += d
