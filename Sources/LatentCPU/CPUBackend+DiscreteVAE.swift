@@ -73,24 +73,19 @@ extension CPUBackend {
         try probabilities.check(holds: chains * nThis, "Gibbs probabilities")
         let z = try host(state, "RBM state").floats, w = try host(weights, "RBM weights").floats
         let b = try host(bias, "RBM bias").floats, p = try host(probabilities, "Gibbs probabilities").floats
-        let n = shape.units, thisOffset = side == .a ? 0 : shape.a, otherOffset = side == .a ? shape.a : 0
-        // The couplings as rows of the other side's units, each row over this side's units, so that a chain's units
-        // are summed side by side: unit j's input is still Σ_k z_k W_jk added in the order k = 0, 1, … as the kernel
-        // adds it (the same bits), but the loop over j is contiguous and vectorises. W is A × B: as it is for side B,
-        // transposed for side A.
-        let couplings = Self.rowsOfTheOtherSide(w, shape: shape, side: side)
+        let n = shape.units, thisOffset = side == .a ? 0 : shape.a
+        // A chain's units summed side by side (see `inputsOfA` / `inputsOfB`), in the kernel's order per unit.
+        let transposed = side == .a ? Self.transposed(w, shape: shape) : []
         parallelChunks(chains, grain: max(1, (1 << 12) / max(nThis * nOther, 1))) { range in
             let input = UnsafeMutablePointer<Float>.allocate(capacity: nThis)
             defer { input.deallocate() }
             var blockIndex = -1, block = SIMD4<UInt32>()
             for c in range {
-                let other = z + c * n + otherOffset, this = z + c * n + thisOffset
-                input.initialize(repeating: 0, count: nThis)
-                couplings.withUnsafeBufferPointer { m in
-                    for k in 0..<nOther {
-                        let zk = other[k], row = m.baseAddress! + k * nThis
-                        for j in 0..<nThis { input[j] += zk * row[j] }
-                    }
+                let zr = z + c * n, this = zr + thisOffset
+                if side == .a {
+                    transposed.withUnsafeBufferPointer { inputsOfA(zr, $0.baseAddress!, shape, into: input) }
+                } else {
+                    inputsOfB(zr, w, shape, into: input)
                 }
                 for j in 0..<nThis {
                     let i = c * nThis + j
@@ -106,24 +101,37 @@ extension CPUBackend {
         }
     }
 
-    /// The RBM's couplings as `shape` × the other side's units rows of this side's units (see `rbmGibbsHalfStep`).
-    private static func rowsOfTheOtherSide(_ w: UnsafeMutablePointer<Float>, shape: RBMShape, side: RBMSide) -> [Float] {
+    /// Wᵀ (B × A) of the RBM's couplings W (A × B).
+    private static func transposed(_ w: UnsafeMutablePointer<Float>, shape: RBMShape) -> [Float] {
         let na = shape.a, nb = shape.b
-        if side == .b { return Array(UnsafeBufferPointer(start: w, count: na * nb)) }
-        var transposed = [Float](repeating: 0, count: na * nb)
-        for k in 0..<nb { for j in 0..<na { transposed[k * na + j] = w[j * nb + k] } }
-        return transposed
+        var t = [Float](repeating: 0, count: na * nb)
+        for k in 0..<nb { for j in 0..<na { t[k * na + j] = w[j * nb + k] } }
+        return t
     }
 
-    /// z_Aᵀ (W z_B) of the row starting at `zr`, summed in the kernel's order.
-    private func pair(_ zr: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>, _ na: Int, _ nb: Int) -> Float {
-        var e: Float = 0
-        for i in 0..<na {
-            var t: Float = 0
-            for j in 0..<nb { t += w[i * nb + j] * zr[na + j] }
-            e += zr[i] * t
+    /// The inputs of a row's A units from its B units, into[i] = Σ_j W_ij z_B[j], each added in the order j = 0, 1, …
+    /// as the kernels add it (so the same bits), but computed side by side over i from the rows of Wᵀ, a contiguous
+    /// loop that vectorises where the dot product per unit does not.
+    private func inputsOfA(_ zr: UnsafeMutablePointer<Float>, _ wT: UnsafePointer<Float>, _ shape: RBMShape,
+                           into input: UnsafeMutablePointer<Float>) {
+        let na = shape.a, nb = shape.b
+        input.initialize(repeating: 0, count: na)
+        for j in 0..<nb {
+            let zj = zr[na + j], row = wT + j * na
+            for i in 0..<na { input[i] += row[i] * zj }
         }
-        return e
+    }
+
+    /// The inputs of a row's B units from its A units, into[j] = Σ_k z_A[k] W_kj in the order k = 0, 1, …, side by
+    /// side over j (as `inputsOfA`).
+    private func inputsOfB(_ zr: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>, _ shape: RBMShape,
+                           into input: UnsafeMutablePointer<Float>) {
+        let na = shape.a, nb = shape.b
+        input.initialize(repeating: 0, count: nb)
+        for k in 0..<na {
+            let zk = zr[k], row = w + k * nb
+            for j in 0..<nb { input[j] += zk * row[j] }
+        }
     }
 
     public func rbmEnergy(_ z: Buffer, weights: Buffer, bias: Buffer, shape: RBMShape, rows: Int, into e: Buffer) throws {
@@ -131,13 +139,20 @@ extension CPUBackend {
         try e.check(holds: rows, "RBM energy output")
         let zs = try host(z, "RBM state").floats, w = try host(weights, "RBM weights").floats
         let b = try host(bias, "RBM bias").floats, out = try host(e, "RBM energy output").floats
-        let n = shape.units
+        let n = shape.units, na = shape.a
+        let wT = Self.transposed(w, shape: shape)
         parallelChunks(rows, grain: max(1, (1 << 12) / max(shape.a * shape.b, 1))) { range in
+            let t = UnsafeMutablePointer<Float>.allocate(capacity: na)
+            defer { t.deallocate() }
             for r in range {
                 let zr = zs + r * n
                 var lin: Float = 0
                 for i in 0..<n { lin += b[i] * zr[i] }
-                out[r] = pair(zr, w, shape.a, shape.b) + lin
+                // z_Aᵀ (W z_B), summed in the kernel's order
+                wT.withUnsafeBufferPointer { inputsOfA(zr, $0.baseAddress!, shape, into: t) }
+                var pair: Float = 0
+                for i in 0..<na { pair += zr[i] * t[i] }
+                out[r] = pair + lin
             }
         }
     }
@@ -153,16 +168,15 @@ extension CPUBackend {
         if let dz {
             try dz.check(holds: rows * n, "RBM state gradient")
             let out = try host(dz, "RBM state gradient").floats
-            parallelChunks(rows * n, grain: max(1, (1 << 12) / n)) { range in
-                for i in range {
-                    let r = i / n, u = i % n, zr = zs + r * n
-                    var a: Float = 0
-                    if u < na {
-                        for j in 0..<nb { a += w[u * nb + j] * zr[na + j] }
-                    } else {
-                        for k in 0..<na { a += zr[k] * w[k * nb + (u - na)] }
-                    }
-                    out[i] = gr[r] * (b[u] + a)
+            let wT = Self.transposed(w, shape: shape)
+            parallelChunks(rows, grain: max(1, (1 << 12) / max(na * nb, 1))) { range in
+                let a = UnsafeMutablePointer<Float>.allocate(capacity: n)
+                defer { a.deallocate() }
+                for r in range {
+                    let zr = zs + r * n
+                    wT.withUnsafeBufferPointer { inputsOfA(zr, $0.baseAddress!, shape, into: a) }
+                    inputsOfB(zr, w, shape, into: a + na)
+                    for u in 0..<n { out[r * n + u] = gr[r] * (b[u] + a[u]) }
                 }
             }
         }
@@ -170,17 +184,23 @@ extension CPUBackend {
             try dW.check(holds: na * nb, "RBM weight gradient")
             try db.check(holds: n, "RBM bias gradient")
             let ow = try host(dW, "RBM weight gradient").floats, ob = try host(db, "RBM bias gradient").floats
-            parallelChunks(na * nb + n, grain: max(1, (1 << 12) / max(rows, 1))) { range in
-                for i in range {
-                    var s: Float = 0
-                    if i < na * nb {
-                        let a = i / nb, c = na + i % nb
-                        for r in 0..<rows { s += gr[r] * zs[r * n + a] * zs[r * n + c] }
-                        ow[i] = s
+            // Each entry summed over the rows in the order r = 0, 1, … as the kernel sums it, a row of W's entries
+            // (and then the bias's) side by side.
+            parallelChunks(na + 1, grain: max(1, (1 << 12) / max(rows * nb, 1))) { range in
+                for a in range {
+                    if a < na {
+                        let row = ow + a * nb
+                        row.initialize(repeating: 0, count: nb)
+                        for r in 0..<rows {
+                            let ga = gr[r] * zs[r * n + a], zb = zs + r * n + na
+                            for c in 0..<nb { row[c] += ga * zb[c] }
+                        }
                     } else {
-                        let u = i - na * nb
-                        for r in 0..<rows { s += gr[r] * zs[r * n + u] }
-                        ob[u] = s
+                        ob.initialize(repeating: 0, count: n)
+                        for r in 0..<rows {
+                            let g = gr[r], zr = zs + r * n
+                            for u in 0..<n { ob[u] += g * zr[u] }
+                        }
                     }
                 }
             }
@@ -195,7 +215,6 @@ extension CPUBackend {
         let b = try host(bias, "RBM bias").floats, lw = try host(logWeights, "AIS log-weights").floats
         let na = shape.a, nb = shape.b, n = shape.units
         parallelChunks(chains, grain: max(1, (1 << 12) / max(na * nb, 1))) { range in
-            // B's inputs summed side by side, each in the kernel's order k = 0, 1, … (as in rbmGibbsHalfStep)
             let input = UnsafeMutablePointer<Float>.allocate(capacity: nb)
             defer { input.deallocate() }
             for r in range {
@@ -203,11 +222,7 @@ extension CPUBackend {
                 var lin: Float = 0
                 for i in 0..<na { lin += b[i] * zr[i] }
                 var d = (to - from) * lin
-                input.initialize(repeating: 0, count: nb)
-                for k in 0..<na {
-                    let zk = zr[k], row = w + k * nb
-                    for j in 0..<nb { input[j] += zk * row[j] }
-                }
+                inputsOfB(zr, w, shape, into: input)
                 for j in 0..<nb {
                     let a = input[j] + b[na + j]
                     d += SF.softplus(to * a) - SF.softplus(from * a)
