@@ -79,7 +79,6 @@ extension CPUBackend {
         parallelChunks(chains, grain: max(1, (1 << 12) / max(nThis * nOther, 1))) { range in
             let input = UnsafeMutablePointer<Float>.allocate(capacity: nThis)
             defer { input.deallocate() }
-            var blockIndex = -1, block = SIMD4<UInt32>()
             for c in range {
                 let zr = z + c * n, this = zr + thisOffset
                 if side == .a {
@@ -87,15 +86,21 @@ extension CPUBackend {
                 } else {
                     inputsOfB(zr, w, shape, into: input)
                 }
-                for j in 0..<nThis {
-                    let i = c * nThis + j
-                    let prob = SF.sigmoid(t * (input[j] + b[thisOffset + j]))
-                    p[i] = prob
-                    if i / 4 != blockIndex {  // one Philox block serves four consecutive units
-                        blockIndex = i / 4
-                        block = Philox.block(counter: counter.advanced(by: UInt64(blockIndex)).words, key: key)
+                // Unit i draws word i mod 4 of block i / 4 (counter + i / 4), as the kernel does; the blocks come sixteen
+                // at a time (`Philox.blocks16`, the same words), 64 units' worth.
+                var j = 0
+                while j < nThis {
+                    let first = (c * nThis + j) / 4
+                    let words = Philox.blocks16(counter: counter, first: UInt64(first), key: key)
+                    let end = min(nThis, first * 4 + 64 - c * nThis)
+                    while j < end {
+                        let i = c * nThis + j, lane = i / 4 - first
+                        let prob = SF.sigmoid(t * (input[j] + b[thisOffset + j]))
+                        p[i] = prob
+                        let word = switch i % 4 { case 0: words.0[lane]; case 1: words.1[lane]; case 2: words.2[lane]; default: words.3[lane] }
+                        this[j] = Philox.uniform(word) < prob ? 1 : 0
+                        j += 1
                     }
-                    this[j] = Philox.uniform(block[i % 4]) < prob ? 1 : 0
                 }
             }
         }
