@@ -28,8 +28,8 @@ for line in open(sys.argv[1], errors="replace"):
     if "Test run started" in line:
         continue
     if m := re.search(r"◇ Test (?:case passing .* to )?(\S+\(.*?\)|\S+) started", line):
-        running.setdefault(m.group(1), line.strip())
-        if "case passing" in line: running[m.group(1)] = line.strip()
+        if "case passing" in line or m.group(1) not in running:  # a test's latest case, else the test
+            running[m.group(1)] = line.strip()
     elif m := re.search(r"[✔✘↷] Test (\S+\(.*?\)|\S+) .*(passed|failed|skipped)", line):
         running.pop(m.group(1), None)
 print("\n".join("  " + v for v in running.values()) or "  (none: the runner itself hung)")

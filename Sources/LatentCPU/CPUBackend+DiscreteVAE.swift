@@ -82,7 +82,7 @@ extension CPUBackend {
             for c in range {
                 let zr = z + c * n, this = zr + thisOffset
                 if side == .a {
-                    transposed.withUnsafeBufferPointer { inputsOfA(zr, $0.baseAddress!, shape, into: input) }
+                    inputsOfA(zr, transposed: transposed, shape, into: input)
                 } else {
                     inputsOfB(zr, w, shape, into: input)
                 }
@@ -117,13 +117,15 @@ extension CPUBackend {
     /// The inputs of a row's A units from its B units, into[i] = Σ_j W_ij z_B[j], each added in the order j = 0, 1, …
     /// as the kernels add it (so the same bits), but computed side by side over i from the rows of Wᵀ, a contiguous
     /// loop that vectorises where the dot product per unit does not.
-    private func inputsOfA(_ zr: UnsafeMutablePointer<Float>, _ wT: UnsafePointer<Float>, _ shape: RBMShape,
+    private func inputsOfA(_ zr: UnsafeMutablePointer<Float>, transposed wT: [Float], _ shape: RBMShape,
                            into input: UnsafeMutablePointer<Float>) {
         let na = shape.a, nb = shape.b
         input.initialize(repeating: 0, count: na)
-        for j in 0..<nb {
-            let zj = zr[na + j], row = wT + j * na
-            for i in 0..<na { input[i] += row[i] * zj }
+        wT.withUnsafeBufferPointer { wT in
+            for j in 0..<nb {
+                let zj = zr[na + j], row = wT.baseAddress! + j * na
+                for i in 0..<na { input[i] += row[i] * zj }
+            }
         }
     }
 
@@ -154,7 +156,7 @@ extension CPUBackend {
                 var lin: Float = 0
                 for i in 0..<n { lin += b[i] * zr[i] }
                 // z_Aᵀ (W z_B), summed in the kernel's order
-                wT.withUnsafeBufferPointer { inputsOfA(zr, $0.baseAddress!, shape, into: t) }
+                inputsOfA(zr, transposed: wT, shape, into: t)
                 var pair: Float = 0
                 for i in 0..<na { pair += zr[i] * t[i] }
                 out[r] = pair + lin
@@ -179,7 +181,7 @@ extension CPUBackend {
                 defer { a.deallocate() }
                 for r in range {
                     let zr = zs + r * n
-                    wT.withUnsafeBufferPointer { inputsOfA(zr, $0.baseAddress!, shape, into: a) }
+                    inputsOfA(zr, transposed: wT, shape, into: a)
                     inputsOfB(zr, w, shape, into: a + na)
                     for u in 0..<n { out[r * n + u] = gr[r] * (b[u] + a[u]) }
                 }
