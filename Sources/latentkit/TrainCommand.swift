@@ -231,7 +231,8 @@ struct TrainCommand: ParsableCommand {
             (.adamBeta2, adamBeta2 != nil), (.decoderBatchNorm, decoderBatchNorm != nil),
             (.decoderBatchNormEpsilon, decoderBatchNormEpsilon != nil), (.encoderHeadBatchNorm, encoderHeadBatchNorm != nil),
             (.dropout, dropout != nil), (.latentDropout, latentDropout != nil), (.priorConcentration, priorConcentration != nil),
-            (.dirichletApproximation, dirichletApprox != nil),
+            (.dirichletApproximation, dirichletApprox != nil), (.decoderBatchNormAnneal, decoderBatchNormAnneal != nil),
+            (.backgroundBias, backgroundBias != nil),
         ]
         return Set(given.filter(\.1).map(\.0))
     }

@@ -50,6 +50,14 @@ import TestSupport
         CountRecipe.apply(to: &config, keeping: [.epochs])
         #expect(config.epochs == 7 && config.model.latent == .softmaxGaussian && config.model.decoderHidden == [] && config.batchSize == 200)
         #expect(config.model.decoderBatchNorm && config.model.encoderHeadBatchNorm && config.model.dropout > 0 && config.beta1 == 0.99)
+        // Scholar's background and batch norm faded out over half the epochs, those given included
+        #expect(config.model.backgroundBias && config.model.decoderBatchNormAnnealEpochs == 3)
+        var noNorm = RunConfig()
+        noNorm.model.likelihood = .multinomial
+        noNorm.model.decoderBatchNorm = false
+        CountRecipe.apply(to: &noNorm, keeping: [.decoderBatchNorm])
+        #expect(!noNorm.model.decoderBatchNorm && noNorm.model.decoderBatchNormAnnealEpochs == 0)
+        #expect((try? noNorm.validate()) != nil)
         var dirichlet = RunConfig()
         dirichlet.model.likelihood = .multinomial
         dirichlet.model.latent = .dirichlet
