@@ -44,8 +44,9 @@ import TestSupport
         try NPY.encode(Self.plantedCorpus(), shape: [2000, 100]).write(to: URL(fileURLWithPath: dir + "/corpus.npy"))
         try Data((0..<100).map { "t\($0 / 20)w\($0 % 20)\n" }.joined().utf8).write(to: URL(fileURLWithPath: dir + "/vocab.txt"))
         let run = dir + "/run"
-        // PoCL runs a step in about 5 ms here, the CPU in well under 1: fewer, larger batches on OpenCL keep it short
-        let epochs = kind == .cpu ? "100" : "60"
+        // the count recipe fades the decoder's batch norm out over the first half of the epochs and the second half refits
+        // the decoder without it: the perplexity below is 58.8 after 60 epochs, 47.2 after 100, 43.8 after 150
+        let epochs = "150"
         let train = try runTool(["train", "--backend", kind.rawValue, "--data", dir + "/corpus.npy", "--latent", "dirichlet", "--latent-size", "5",
                                  "--hidden", "50", "--decoder-hidden", "none", "--learning-rate", "3e-3", "--epochs", epochs, "--out", run])
         #expect(train.status == 0, "\(train.stderr)")
