@@ -52,6 +52,13 @@ import TestSupport
         #expect(config.model.decoderBatchNorm && config.model.encoderHeadBatchNorm && config.model.dropout > 0 && config.beta1 == 0.99)
         // Scholar's background and batch norm faded out over half the epochs, those given included
         #expect(config.model.backgroundBias && config.model.decoderBatchNormAnnealEpochs == 3)
+        // the encoder: ProdLDA's 100 units up to 25 topics, 4 K above
+        #expect(config.model.hidden == [100, 100])
+        var fifty = RunConfig()
+        fifty.model.likelihood = .multinomial
+        fifty.model.latentSize = 50
+        CountRecipe.apply(to: &fifty, keeping: [])
+        #expect(fifty.model.hidden == [200, 200])
         var noNorm = RunConfig()
         noNorm.model.likelihood = .multinomial
         noNorm.model.decoderBatchNorm = false

@@ -29,7 +29,11 @@ public enum CountRecipe {
             if !given.contains(setting) { config[keyPath: path] = value }
         }
         set(.latent, \.model.latent, .softmaxGaussian)
-        set(.hidden, \.model.hidden, [100, 100])
+        // ProdLDA's 100 units, widened to 4 K for more topics: at K = 50 on validation (two seeds) 200,200 kept 44 and 46
+        // topics distinct against 39 and 33, TD@25 0.72 and 0.73 against 0.68 and 0.65, the bound 1050 and 1059 against
+        // 1094 and 1111; at K = 20 it traded validation NPMI for diversity, so K ≤ 25 keeps 100
+        let width = max(100, 4 * config.model.latentSize)
+        set(.hidden, \.model.hidden, [width, width])
         set(.decoderHidden, \.model.decoderHidden, [])
         set(.activation, \.model.activation, .softplus)
         set(.batchSize, \.batchSize, max(1, min(200, documents)))
