@@ -44,31 +44,26 @@ import TestSupport
 
     /// The count recipe sets what no flag gave, keeps what one did, and leaves other likelihoods alone.
     @Test func countRecipeFillsWhatNoFlagSet() {
-        var config = RunConfig()
-        config.model.likelihood = .multinomial
-        config.epochs = 7
-        CountRecipe.apply(to: &config, keeping: [.epochs])
+        /// A count-data run configured by `flags` (the settings they give in `given`), then the recipe applied.
+        func recipe(keeping given: Set<RecipeSetting> = [], _ flags: (inout RunConfig) -> Void) -> RunConfig {
+            var config = RunConfig()
+            config.model.likelihood = .multinomial
+            flags(&config)
+            CountRecipe.apply(to: &config, keeping: given)
+            return config
+        }
+        let config = recipe(keeping: [.epochs]) { $0.epochs = 7 }
         #expect(config.epochs == 7 && config.model.latent == .softmaxGaussian && config.model.decoderHidden == [] && config.batchSize == 200)
         #expect(config.model.decoderBatchNorm && config.model.encoderHeadBatchNorm && config.model.dropout > 0 && config.beta1 == 0.99)
         // Scholar's background and batch norm faded out over half the epochs, those given included
         #expect(config.model.backgroundBias && config.model.decoderBatchNormAnnealEpochs == 3)
         // the encoder: ProdLDA's 100 units up to 25 topics, 4 K above
         #expect(config.model.hidden == [100, 100])
-        var fifty = RunConfig()
-        fifty.model.likelihood = .multinomial
-        fifty.model.latentSize = 50
-        CountRecipe.apply(to: &fifty, keeping: [])
-        #expect(fifty.model.hidden == [200, 200])
-        var noNorm = RunConfig()
-        noNorm.model.likelihood = .multinomial
-        noNorm.model.decoderBatchNorm = false
-        CountRecipe.apply(to: &noNorm, keeping: [.decoderBatchNorm])
+        #expect(recipe { $0.model.latentSize = 50 }.model.hidden == [200, 200])
+        let noNorm = recipe(keeping: [.decoderBatchNorm]) { $0.model.decoderBatchNorm = false }
         #expect(!noNorm.model.decoderBatchNorm && noNorm.model.decoderBatchNormAnnealEpochs == 0)
         #expect((try? noNorm.validate()) != nil)
-        var dirichlet = RunConfig()
-        dirichlet.model.likelihood = .multinomial
-        dirichlet.model.latent = .dirichlet
-        CountRecipe.apply(to: &dirichlet, keeping: [.latent])
+        let dirichlet = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet }
         #expect(dirichlet.model.latent == .dirichlet && dirichlet.model.decoderHidden == [] && !dirichlet.model.encoderHeadBatchNorm)
         var images = RunConfig()
         CountRecipe.apply(to: &images, keeping: [])
