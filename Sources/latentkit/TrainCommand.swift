@@ -232,7 +232,7 @@ struct TrainCommand: ParsableCommand {
             (.decoderBatchNormEpsilon, decoderBatchNormEpsilon != nil), (.encoderHeadBatchNorm, encoderHeadBatchNorm != nil),
             (.dropout, dropout != nil), (.latentDropout, latentDropout != nil), (.priorConcentration, priorConcentration != nil),
             (.dirichletApproximation, dirichletApprox != nil), (.decoderBatchNormAnneal, decoderBatchNormAnneal != nil),
-            (.backgroundBias, backgroundBias != nil),
+            (.backgroundBias, backgroundBias != nil), (.warmup, warmupEpochs != nil || warmupSteps != nil),
         ]
         return Set(given.filter(\.1).map(\.0))
     }

@@ -57,6 +57,10 @@ import TestSupport
         #expect(config.model.decoderBatchNorm && config.model.encoderHeadBatchNorm && config.model.dropout > 0 && config.beta1 == 0.99)
         // Scholar's background and batch norm faded out over half the epochs, those given included
         #expect(config.model.backgroundBias && config.model.decoderBatchNormAnnealEpochs == 3)
+        // KL warm-up over the first quarter, unless one was given
+        #expect(config.warmupEpochs == 1 && config.warmupSteps == nil)
+        #expect(recipe(keeping: [.warmup]) { $0.warmupSteps = 40 }.warmupEpochs == 0)
+        #expect(recipe { _ in }.warmupEpochs == 50)
         // the encoder: ProdLDA's 100 units up to 25 topics, 4 K above
         #expect(config.model.hidden == [100, 100])
         #expect(recipe { $0.model.latentSize = 50 }.model.hidden == [200, 200])

@@ -15,6 +15,8 @@ public enum RecipeSetting: String, CaseIterable, Sendable {
     case decoderBatchNorm = "--decoder-batch-norm", encoderHeadBatchNorm = "--encoder-head-batch-norm"
     case decoderBatchNormEpsilon = "--decoder-batch-norm-epsilon", decoderBatchNormAnneal = "--decoder-batch-norm-anneal"
     case backgroundBias = "--background-bias"
+    /// `--warmup-epochs` or `--warmup-steps`.
+    case warmup = "--warmup-epochs"
     case dropout = "--dropout", latentDropout = "--latent-dropout"
     case priorConcentration = "--prior-concentration", dirichletApproximation = "--dirichlet-approx"
 }
@@ -55,6 +57,13 @@ public enum CountRecipe {
         // TD@25 0.94 and 0.93 against 0.87 and 0.85; the perplexity bound 1,000 against 944 and 962
         set(.backgroundBias, \.model.backgroundBias, true)
         if config.model.decoderBatchNorm { set(.decoderBatchNormAnneal, \.model.decoderBatchNormAnnealEpochs, max(1, config.epochs / 2)) }
+        // KL warm-up over the first quarter of the epochs (as Burkhardt & Kramer 2019 do for Dirichlet topic models): with
+        // the KL weighted down early, documents' posteriors spread apart before the prior pulls them in, and fewer topics
+        // end up near-duplicates. On validation (seed 1, then 2), against the 5 epochs the Dirichlet had and none:
+        // softmax-Gaussian K = 50: TD@25 0.770 and 0.758 against 0.715 and 0.727, every topic distinct on seed 1, the bound
+        // 1044 and 1035 against 1050 and 1059; K = 20: TD@25 0.976 against 0.936, bound 966 against 1001, NPMI level.
+        // Dirichlet K = 50: 43 distinct topics against 33, TD@25 0.705 against 0.567
+        set(.warmup, \.warmupEpochs, max(1, config.epochs / 4))
         if config.model.latent == .dirichlet {
             // the exact sampler (Gamma variates, implicit gradients) against the Laplace one, on validation at 100 epochs:
             // TD@25 0.85 and 20 distinct topics against 0.82 and 20, perplexity bound 832 against 880
