@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
     var objective: TrainingObjective?
     @Option(help: "The α of --objective renyi, in [0, 1]: 0 is the IWAE bound, 1 the ELBO.") var renyiAlpha: Float?
     @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many steps (in place of --warmup-epochs).") var warmupSteps: Int?
-    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (default 5 for dirichlet, else 0).") var warmupEpochs: Int?
+    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (default 5 for dirichlet, else 0; on counts the count recipe's epochs / 4).") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
     @Option(help: "Concrete: posterior temperature (default 1; the start when annealing).") var temperature: Float?
     @Option(help: "Concrete: prior temperature (default 1).") var priorTemperature: Float?
