@@ -22,6 +22,9 @@ public enum RecipeSetting: String, CaseIterable, Sendable {
 }
 
 public enum CountRecipe {
+    /// Above this many topics the recipe widens the encoder to 4 K units a layer and trains the Dirichlet longer.
+    public static let manyTopics = 25
+
     /// Sets every setting of the recipe for `config`'s latent family (the softmax-Gaussian unless `--latent` was given;
     /// the Dirichlet's own for `--latent dirichlet`; the shared parts for any other family) except those in `given`.
     /// Does nothing unless the likelihood is the multinomial. The batch is at most the `documents` trained on.
@@ -34,7 +37,8 @@ public enum CountRecipe {
         // ProdLDA's 100 units, widened to 4 K for more topics: at K = 50 on validation (two seeds) 200,200 kept 44 and 46
         // topics distinct against 39 and 33, TD@25 0.72 and 0.73 against 0.68 and 0.65, the bound 1050 and 1059 against
         // 1094 and 1111; at K = 20 it traded validation NPMI for diversity, so K ≤ 25 keeps 100
-        let width = max(100, 4 * config.model.latentSize)
+        let hasManyTopics = config.model.latentSize > Self.manyTopics
+        let width = hasManyTopics ? 4 * config.model.latentSize : 100
         set(.hidden, \.model.hidden, [width, width])
         set(.decoderHidden, \.model.decoderHidden, [])
         set(.activation, \.model.activation, .softplus)
@@ -54,8 +58,7 @@ public enum CountRecipe {
         // 903 and 897 (400: TD@25 0.770 again). Its units fall unused early (31 of 50 at epoch 10) and come back while the
         // KL warms up and the decoder's batch norm fades, both of which scale with the epochs. At K = 20 every topic is
         // distinct at 200 already, and 300 traded NPMI on the training documents (0.329 against 0.354) for the bound
-        let longer = config.model.latent == .dirichlet && config.model.latentSize > 25
-        set(.epochs, \.epochs, longer ? 300 : 200)
+        set(.epochs, \.epochs, config.model.latent == .dirichlet && hasManyTopics ? 300 : 200)
         // Scholar's decoder (Card et al. 2018): the corpus's log word frequencies as a fixed bias, and the decoder's batch
         // norm faded out over the first half of the epochs. Batch norm spreads the early topics over the vocabulary; without
         // it at the end, each topic's weights are its words' log-lift over the background, what `topics` ranks by. On
