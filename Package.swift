@@ -4,6 +4,7 @@ import PackageDescription
 // Layers, bottom to top (nothing reaches up):
 //   COpenCL, CBLAS, CZlib  system libraries (module map + shim header)
 //   CMPI                MPI loaded at run time (dlopen): no link-time dependency on libmpi
+//   CVectorMath         the CPU backend's exp, softplus and sigmoid loops, compiled per instruction set (C can, Swift cannot)
 //   Kernels             OpenCL C sources as Swift strings, no dependencies
 //   LatentCore          the backend protocol, op enums, buffers, Philox, scalar special functions
 //   LatentCPU           the CPU backend (Swift + OpenBLAS): the executable specification
@@ -31,12 +32,13 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "CMPI", path: "Sources/CMPI", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CVectorMath", path: "Sources/CVectorMath"),
         .target(name: "Kernels", path: "Kernels"),
         .target(
             name: "LatentCore",
             dependencies: [.product(name: "RealModule", package: "swift-numerics")]
         ),
-        .target(name: "LatentCPU", dependencies: ["LatentCore", "CBLAS"]),
+        .target(name: "LatentCPU", dependencies: ["LatentCore", "CBLAS", "CVectorMath"]),
         .target(name: "LatentOpenCL", dependencies: ["LatentCore", "COpenCL", "Kernels"]),
         .target(name: "LatentKit", dependencies: ["LatentCore", "LatentCPU", "LatentOpenCL", "CZlib", "CMPI"]),
         .target(name: "LatentChecks", dependencies: ["LatentKit", .product(name: "RealModule", package: "swift-numerics")]),
@@ -47,7 +49,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["LatentKit", "LatentChecks"], path: "Tests/TestSupport"),
         .testTarget(
             name: "LatentKitTests",
-            dependencies: ["LatentKit", "TestSupport", "Kernels", "LatentOpenCL"],
+            dependencies: ["LatentKit", "TestSupport", "Kernels", "LatentOpenCL", "LatentCPU"],
             exclude: ["Data"]
         ),
     ],

@@ -137,7 +137,7 @@ extension CPUBackend {
             var softplus = [Float](repeating: 0, count: cols)
             for r in range {
                 let base = r * cols
-                softplus.withUnsafeMutableBufferPointer { sp in VectorMath.map(l + base, sp.baseAddress!, 0..<cols) { VectorMath.softplus($0) } }
+                softplus.withUnsafeMutableBufferPointer { VectorMath.softplus(l + base, $0.baseAddress!, count: cols) }
                 var s = 0.0
                 for j in 0..<cols { s += Double(x[base + j] * l[base + j] - softplus[j]) }
                 out[r] = Float(s)
@@ -155,7 +155,7 @@ extension CPUBackend {
         parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
             for r in range {
                 let base = r * cols
-                VectorMath.map(l + base, dl + base, 0..<cols) { VectorMath.sigmoid($0) }
+                VectorMath.sigmoid(l + base, dl + base, count: cols)
                 for i in base..<(base + cols) { dl[i] = gr[r] * (x[i] - dl[i]) }
             }
         }
@@ -171,7 +171,10 @@ extension CPUBackend {
             for r in range {
                 let lr = l + r * cols, cr = c + r * cols
                 let m = reduceLine(.max, lr, count: cols, stride: 1)
-                e.withUnsafeMutableBufferPointer { ep in VectorMath.map(lr, ep.baseAddress!, 0..<cols) { VectorMath.exp($0 - VectorMath.V(repeating: m)) } }
+                e.withUnsafeMutableBufferPointer { ep in
+                    for j in 0..<cols { ep[j] = lr[j] - m }
+                    VectorMath.exp(ep.baseAddress!, ep.baseAddress!, count: cols)
+                }
                 var sum = 0.0
                 for j in 0..<cols { sum += Double(e[j]) }
                 let z = m + Float(Double.log(sum))
@@ -195,7 +198,8 @@ extension CPUBackend {
                 var n = 0.0
                 for j in base..<(base + cols) { n += Double(c[j]) }
                 let total = Float(n)
-                VectorMath.map(l + base, dl + base, 0..<cols) { VectorMath.exp($0 - VectorMath.V(repeating: z)) }
+                for j in base..<(base + cols) { dl[j] = l[j] - z }
+                VectorMath.exp(dl + base, dl + base, count: cols)
                 for j in base..<(base + cols) { dl[j] = gr[r] * (c[j] - total * dl[j]) }
             }
         }

@@ -88,8 +88,8 @@ extension CPUBackend {
         case .reciprocal: map(count, src, dst) { CPUScalar.forward(.reciprocal, $0) }
         case .abs: map(count, src, dst) { CPUScalar.forward(.abs, $0) }
         case .tanh: map(count, src, dst) { CPUScalar.forward(.tanh, $0) }
-        case .sigmoid: vectorMap(count, src, dst) { VectorMath.sigmoid($0) }
-        case .softplus: vectorMap(count, src, dst) { VectorMath.softplus($0) }
+        case .sigmoid: parallelChunks(count) { VectorMath.sigmoid(src + $0.lowerBound, dst + $0.lowerBound, count: $0.count) }
+        case .softplus: parallelChunks(count) { VectorMath.softplus(src + $0.lowerBound, dst + $0.lowerBound, count: $0.count) }
         case .logSigmoid: vectorMap(count, src, dst) { -VectorMath.softplus(-$0) }
         case .relu: map(count, src, dst) { CPUScalar.forward(.relu, $0) }
         case .elu: map(count, src, dst) { CPUScalar.forward(.elu, $0) }
@@ -107,7 +107,7 @@ extension CPUBackend {
         let xp = xs.floats, gp = gs.floats, op_ = out.floats
         if op == .softplus {  // the hidden layers' backward: vectorised
             parallelChunks(count) { range in
-                VectorMath.map(xp, op_, range) { VectorMath.sigmoid($0) }
+                VectorMath.sigmoid(xp + range.lowerBound, op_ + range.lowerBound, count: range.count)
                 for i in range { op_[i] *= gp[i] }
             }
             return

@@ -14,7 +14,7 @@ extension CPUBackend {
                 for r in range {
                     let ar = av + r * cols
                     for j in 0..<cols { ar[j] += bv[j] }
-                    VectorMath.map(ar, yv + r * cols, 0..<cols) { VectorMath.softplus($0) }
+                    VectorMath.softplus(ar, yv + r * cols, count: cols)
                 }
             }
             return
@@ -37,7 +37,7 @@ extension CPUBackend {
                 sums.withUnsafeMutableBufferPointer { acc in
                     for r in 0..<rows {
                         let base = r * cols
-                        VectorMath.map(av + base, dv + base, range) { VectorMath.sigmoid($0) }
+                        VectorMath.sigmoid(av + base + range.lowerBound, dv + base + range.lowerBound, count: range.count)
                         for (k, j) in range.enumerated() {
                             dv[base + j] *= gv[base + j]
                             acc[k] += Double(dv[base + j])

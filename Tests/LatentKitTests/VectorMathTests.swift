@@ -1,0 +1,60 @@
+// The CPU backend's array loops for exp, softplus and sigmoid (C, Sources/CVectorMath, one build per instruction set)
+// against the Swift lanes they copy (Sources/LatentCPU/VectorMath.swift): the same bits (NaN for NaN) at every level this CPU runs,
+// over specials and a sweep of the whole float range. The lanes themselves are checked against mpmath by
+// SpecialFunctionTests and against the OpenCL kernels by ElementwiseTests.
+
+import LatentCPU
+import Testing
+
+@Suite struct VectorMathTests {
+    /// Specials, then every 1,021st bit pattern of the 2^32 (both signs, subnormals, infinities and NaNs included).
+    static let inputs: [Float] = {
+        var xs: [Float] = [0, -0.0, .nan, -.nan, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
+                           .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 88.722839, 88.72284, 88.8, -103.972084,
+                           -103.97209, -104, 104, 1e-8, -1e-8, 0.5, -0.5, 1, -1, 16.6355, -16.6355]
+        var bits: UInt32 = 0
+        while true {
+            xs.append(Float(bitPattern: bits))
+            let (next, overflow) = bits.addingReportingOverflow(1021)
+            if overflow { break }
+            bits = next
+        }
+        return xs
+    }()
+
+    nonisolated(unsafe) static let functions: [(String, (VectorMath.V) -> VectorMath.V,
+                                                (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int, VectorMath.Level) -> Void)] = [
+        ("exp", { VectorMath.exp($0) }, { VectorMath.exp($0, $1, count: $2, level: $3) }),
+        ("softplus", { VectorMath.softplus($0) }, { VectorMath.softplus($0, $1, count: $2, level: $3) }),
+        ("sigmoid", { VectorMath.sigmoid($0) }, { VectorMath.sigmoid($0, $1, count: $2, level: $3) }),
+    ]
+
+    /// The same bits, or both NaN (a NaN's sign and payload are nobody's contract: the lanes' sigmoid of NaN comes out
+    /// positive, the loops' negative).
+    static func same(_ a: Float, _ b: Float) -> Bool { a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+
+    static var levels: [VectorMath.Level] { VectorMath.Level.allCases.filter { $0.rawValue <= VectorMath.Level.supported.rawValue } }
+
+    @Test(arguments: levels)
+    func arrayLoopsGiveTheLanesBits(level: VectorMath.Level) {
+        let xs = Self.inputs
+        for (name, lanes, loop) in Self.functions {
+            var want = [Float](repeating: 0, count: xs.count), got = want
+            xs.withUnsafeBufferPointer { x in
+                want.withUnsafeMutableBufferPointer { VectorMath.map(x.baseAddress!, $0.baseAddress!, 0..<xs.count, lanes) }
+                got.withUnsafeMutableBufferPointer { loop(x.baseAddress!, $0.baseAddress!, xs.count, level) }
+            }
+            let first = (0..<xs.count).first { !Self.same(want[$0], got[$0]) }
+            #expect(first == nil, "\(name) at \(level): x = \(first.map { xs[$0] } ?? 0): lanes \(first.map { String(want[$0].bitPattern, radix: 16) } ?? ""), loop \(first.map { String(got[$0].bitPattern, radix: 16) } ?? "")")
+
+            // in place, and a count that leaves a tail on every vector width
+            var inPlace = Array(xs.prefix(1_000_003))
+            inPlace.withUnsafeMutableBufferPointer { loop($0.baseAddress!, $0.baseAddress!, $0.count, level) }
+            #expect(inPlace.indices.allSatisfy { Self.same(inPlace[$0], want[$0]) }, "\(name) at \(level), in place")
+        }
+    }
+
+    @Test func theChosenLevelIsOneThisCPURuns() {
+        #expect(VectorMath.Level.chosen.rawValue <= VectorMath.Level.supported.rawValue)
+    }
+}
