@@ -31,10 +31,8 @@ extension CPUBackend {
         parallelChunks((blocks + 15) / 16, grain: 1 << 8) { range in
             var v = [Float](repeating: 0, count: 64)
             for group in range {
-                let (w0, w1, w2, w3) = Philox.blocks16(counter: counter, first: UInt64(group * 16), key: key)
-                let words = [w0, w1, w2, w3]
-                for lane in 0..<16 {
-                    for l in 0..<4 { v[4 * lane + l] = Philox.uniform(words[l][lane]) }
+                v.withUnsafeMutableBufferPointer {
+                    VectorMath.philoxUniforms(counter: counter, first: UInt64(group * 16), key: key, blocks: 16, into: $0.baseAddress!)
                 }
                 let base = group * 64 - shift
                 let first = max(0, -base), n = min(64, count - base)

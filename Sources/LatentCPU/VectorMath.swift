@@ -8,6 +8,7 @@
 
 import CVectorMath
 import Foundation
+import LatentCore
 
 public enum VectorMath {
     public typealias V = SIMD16<Float>
@@ -144,6 +145,15 @@ public enum VectorMath {
     @inline(__always)
     public static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, level: Level = .chosen) {
         lk_vector_sigmoid_f32(level.rawValue, x, y, count)
+    }
+
+    /// `Philox.uniform` of every word of `blocks` consecutive Philox blocks from `counter + first`, word `w` of block
+    /// `b` at `out[4 b + w]`: the words of `Philox.blocks16`, at `level`'s width.
+    @inline(__always)
+    public static func philoxUniforms(counter: PhiloxCounter, first: UInt64, key: PhiloxKey, blocks: Int, into out: UnsafeMutablePointer<Float>,
+                                      level: Level = .chosen) {
+        let low = (UInt64(counter.words[1]) << 32 | UInt64(counter.words[0])) &+ first
+        lk_philox_uniform_f32(level.rawValue, key.seed, key.stream, low, counter.words[2], counter.words[3], out, blocks)
     }
 
     /// `y[i] = f(x[i])` for `count` elements, 16 at a time; the tail is padded, so every element takes the same path.

@@ -4,6 +4,7 @@
 // SpecialFunctionTests and against the OpenCL kernels by ElementwiseTests.
 
 import LatentCPU
+import LatentKit
 import Testing
 
 @Suite struct VectorMathTests {
@@ -51,6 +52,32 @@ import Testing
             var inPlace = Array(xs.prefix(1_000_003))
             inPlace.withUnsafeMutableBufferPointer { loop($0.baseAddress!, $0.baseAddress!, $0.count, level) }
             #expect(inPlace.indices.allSatisfy { Self.same(inPlace[$0], want[$0]) }, "\(name) at \(level), in place")
+        }
+    }
+
+    /// The C Philox uniforms against Philox.blocks16 and Philox.uniform, across a carry out of the counter's low word
+    /// and the wrap of its low 64 bits, for keys and high words that are not zero.
+    @Test(arguments: levels)
+    func philoxUniformsGiveTheSwiftWords(level: VectorMath.Level) {
+        let cases: [(PhiloxCounter, UInt64, PhiloxKey)] = [
+            (PhiloxCounter(offset: 0), 0, PhiloxKey(seed: 0, stream: 0)),
+            (PhiloxCounter(0xFFFF_FFF0, 7, 0xDEAD_BEEF, 42), 3, PhiloxKey(seed: 12345, stream: 7)),
+            (PhiloxCounter(0xFFFF_FFFA, 0xFFFF_FFFF, 1, 2), 0, PhiloxKey(seed: .max, stream: .max)),
+        ]
+        for (counter, first, key) in cases {
+            let blocks = 37  // not a multiple of any vector width
+            var got = [Float](repeating: 0, count: 4 * blocks)
+            got.withUnsafeMutableBufferPointer {
+                VectorMath.philoxUniforms(counter: counter, first: first, key: key, blocks: blocks, into: $0.baseAddress!, level: level)
+            }
+            var want = [Float]()
+            for group in stride(from: 0, to: blocks, by: 16) {
+                let w = Philox.blocks16(counter: counter, first: first + UInt64(group), key: key)
+                for lane in 0..<min(16, blocks - group) {
+                    want += [w.0[lane], w.1[lane], w.2[lane], w.3[lane]].map(Philox.uniform)
+                }
+            }
+            #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(level), counter \(counter.words), first \(first)")
         }
     }
 

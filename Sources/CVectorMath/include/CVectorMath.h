@@ -1,10 +1,12 @@
-// Array forms of the CPU backend's exp, softplus and sigmoid (Sources/LatentCPU/VectorMath.swift), compiled for three
-// instruction sets and chosen at run time. Swift cannot compile one function for AVX-512 inside a package built for
-// baseline x86-64, C can (a `target` attribute per function); the results are the same bits on every instruction set.
+// Array forms of the CPU backend's exp, softplus and sigmoid (Sources/LatentCPU/VectorMath.swift) and of its Philox
+// uniforms (Sources/LatentCore/Philox.swift), compiled for three instruction sets and chosen at run time. Swift cannot
+// compile one function for AVX-512 inside a package built for baseline x86-64, C can (a `target` attribute per
+// function); the results are the same bits on every instruction set.
 #ifndef LATENTKIT_CVECTORMATH_H
 #define LATENTKIT_CVECTORMATH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Instruction sets the kernels are compiled for: 0 baseline (SSE2 on x86-64, or whatever the target is elsewhere),
 /// 1 AVX2, 2 AVX-512F. A level above what the caller has checked the CPU supports must never be passed.
@@ -17,5 +19,11 @@ int lk_vector_level_compiled(void);
 void lk_vector_exp_f32(int level, const float *x, float *y, ptrdiff_t n);
 void lk_vector_softplus_f32(int level, const float *x, float *y, ptrdiff_t n);
 void lk_vector_sigmoid_f32(int level, const float *x, float *y, ptrdiff_t n);
+
+/// Philox4x32-10 uniforms on (0, 1): out[4 b + w] is (k + 1/2) 2^-23 for the top 23 bits k of word w of the block
+/// whose counter is (low + b as its low 64 bits, c2, c3), key (seed, stream), for b < blocks (Philox.blocks16 and
+/// Philox.uniform in Sources/LatentCore/Philox.swift).
+void lk_philox_uniform_f32(int level, uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2, uint32_t c3, float *out,
+                           ptrdiff_t blocks);
 
 #endif
