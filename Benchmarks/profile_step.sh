@@ -34,10 +34,10 @@ import re, sys
 recipe, path = sys.argv[1], sys.argv[2]
 rules = [  # first match wins; Swift symbols are mangled, so match their readable fragments
     ("GEMM", r"sgemm|CPUBackendC4gemm"),
-    ("random", r"Philox|fillRandom|gatherRows|gumbel|Gamma|gamma"),
+    ("random", r"Philox|philox|fillRandom|gatherRows|gumbel|Gamma|gamma"),
     ("Adam", r"adam|Adam"),
     ("hand-offs", r"WorkerPool|__schedule|finish_task_switch|_raw_spin|futex|sched_|yield|pick_next|switch_|try_to_wake"),
-    ("elementwise", r"LatentCPU|VectorMath|memmove|memset|memcpy|SIMD16|expf|logf|log1pf"),
+    ("elementwise", r"LatentCPU|VectorMath|memmove|memset|memcpy|SIMD16|expf|logf|log1pf|softplus_|sigmoid_|exp_avx|exp_baseline"),
 ]
 shares = {name: 0.0 for name, _ in rules}
 shares["other"] = 0.0

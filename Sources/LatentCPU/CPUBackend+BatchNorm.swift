@@ -17,18 +17,39 @@ extension CPUBackend {
         let rm = try host(runningMean, "running mean").floats, rv = try host(runningVariance, "running variance").floats
         let bm = try host(batchMean, "batch mean").floats, bi = try host(inverseDeviation, "inverse deviation").floats
         let n = Float(rows)
-        for c in 0..<cols {
-            var mean: Float = 0, variance: Float = 0
-            for r in 0..<rows { mean += xs[r * cols + c] }
-            mean /= n
-            for r in 0..<rows { let d = xs[r * cols + c] - mean; variance += d * d }
-            variance /= n
-            let inverse = 1 / (variance + epsilon).squareRoot()
-            for r in 0..<rows { let i = r * cols + c; ys[i] = gamma[c] * ((xs[i] - mean) * inverse) + beta[c] }
-            bm[c] = mean
-            bi[c] = inverse
-            rm[c] = (1 - momentum) * rm[c] + momentum * mean
-            rv[c] = (1 - momentum) * rv[c] + momentum * (variance * n / (n - 1))
+        // A block of columns per thread, walked row by row in memory order; each column's sums keep the row order of
+        // one column at a time (the kernels' order), so the bits are those of the column-by-column loop.
+        parallelChunks(cols, grain: max(8, (1 << 13) / max(rows, 1))) { range in
+            let lo = range.lowerBound, m = range.count
+            var statistics = [Float](repeating: 0, count: 2 * m)
+            statistics.withUnsafeMutableBufferPointer { buffer in
+                let mean = buffer.baseAddress!, inverse = mean + m
+                for r in 0..<rows {
+                    let xr = xs + r * cols + lo
+                    for k in 0..<m { mean[k] += xr[k] }
+                }
+                for k in 0..<m { mean[k] /= n }
+                let variance = inverse
+                for r in 0..<rows {
+                    let xr = xs + r * cols + lo
+                    for k in 0..<m { let d = xr[k] - mean[k]; variance[k] += d * d }
+                }
+                for k in 0..<m {
+                    let c = lo + k, v = variance[k] / n
+                    rv[c] = (1 - momentum) * rv[c] + momentum * (v * n / (n - 1))
+                    inverse[k] = 1 / (v + epsilon).squareRoot()
+                }
+                for r in 0..<rows {
+                    let xr = xs + r * cols + lo, yr = ys + r * cols + lo
+                    for k in 0..<m { yr[k] = gamma[lo + k] * ((xr[k] - mean[k]) * inverse[k]) + beta[lo + k] }
+                }
+                for k in 0..<m {
+                    let c = lo + k
+                    bm[c] = mean[k]
+                    bi[c] = inverse[k]
+                    rm[c] = (1 - momentum) * rm[c] + momentum * mean[k]
+                }
+            }
         }
     }
 
@@ -56,14 +77,28 @@ extension CPUBackend {
         let bi = try host(inverseDeviation, "inverse deviation").floats
         let dg = try host(dScale, "scale gradient").floats, db = try host(dShift, "shift gradient").floats
         let n = Float(rows)
-        for c in 0..<cols {
-            let mean = bm[c], inverse = bi[c]
-            var sg: Float = 0, sgx: Float = 0
-            for r in 0..<rows { let i = r * cols + c; sg += g[i]; sgx += g[i] * (xs[i] - mean) * inverse }
-            let k = gamma[c] * inverse
-            for r in 0..<rows { let i = r * cols + c; dxs[i] = k * (g[i] - sg / n - (xs[i] - mean) * inverse * sgx / n) }
-            dg[c] = sgx
-            db[c] = sg
+        // Column blocks per thread, rows in memory order, each column's sums in row order (as batchNormTraining).
+        parallelChunks(cols, grain: max(8, (1 << 13) / max(rows, 1))) { range in
+            let lo = range.lowerBound, m = range.count
+            var sums = [Float](repeating: 0, count: 2 * m)
+            sums.withUnsafeMutableBufferPointer { buffer in
+                let sg = buffer.baseAddress!, sgx = sg + m
+                for r in 0..<rows {
+                    let gr = g + r * cols + lo, xr = xs + r * cols + lo
+                    for k in 0..<m { sg[k] += gr[k]; sgx[k] += gr[k] * (xr[k] - bm[lo + k]) * bi[lo + k] }
+                }
+                for r in 0..<rows {
+                    let gr = g + r * cols + lo, xr = xs + r * cols + lo, dr = dxs + r * cols + lo
+                    for k in 0..<m {
+                        let mean = bm[lo + k], inverse = bi[lo + k], scaled = gamma[lo + k] * inverse
+                        dr[k] = scaled * (gr[k] - sg[k] / n - (xr[k] - mean) * inverse * sgx[k] / n)
+                    }
+                }
+                for k in 0..<m {
+                    dg[lo + k] = sgx[k]
+                    db[lo + k] = sg[k]
+                }
+            }
         }
     }
 }
