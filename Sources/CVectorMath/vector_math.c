@@ -73,7 +73,7 @@ INLINE double log1p_exp_negative(double a) {
     y = y * f + 2.0000714765e-1;
     y = y * f - 2.4999993993e-1;
     y = y * f + 3.3333331174e-1;
-    return f + (y * f * z - 0.5 * z) + e * 0.6931471805599453 + (t - (u - 1.0)) / u;
+    return f + (y * f * z - 0.5 * z) + e * 0.6931471805599453 + (t - (u - 1.0)) * (2.0 - u);  // see VectorMath.swift
 }
 
 // VectorMath.softplus: max(x, 0) + log1p(e^-|x|), NaN for NaN.

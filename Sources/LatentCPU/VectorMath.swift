@@ -1,7 +1,7 @@
 // 16-lane exp, log1p, softplus and sigmoid for the CPU backend's hottest loops (the softplus of every hidden
 // layer and the Bernoulli likelihood of every pixel). glibc's scalar log1pf was a sixth of a training step.
 // Algorithms: Cephes expf and logf (Moshier); softplus evaluates them in double lanes, with
-// log1p(t) = log(1 + t) + (t - ((1 + t) - 1)) / (1 + t) recovering the rounding of 1 + t. Every softplus-family result of the CPU
+// log1p(t) = log(1 + t) + (t - ((1 + t) - 1)) (1 - t) recovering the rounding of 1 + t. Every softplus-family result of the CPU
 // backend comes from here (scalar calls use one lane), so vector and scalar paths cannot disagree. The array loops
 // (`softplus(_:_:count:)` and its kin) run the same operations from C (Sources/CVectorMath), compiled for AVX-512 and
 // AVX2 as well as baseline x86-64 and picked by the CPU's features: the same bits as these lanes, 2-4 times faster.
@@ -76,7 +76,10 @@ public enum VectorMath {
         y = y * f + 2.000_071_476_5e-1
         y = y * f - 2.499_999_399_3e-1
         y = y * f + 3.333_333_117_4e-1
-        return f + (y * f * z - 0.5 * z) + e * 0.693_147_180_559_945_3 + (t - (u - 1)) / u
+        // (t - (u - 1)) / u is the rounding of 1 + t carried over; 1 / u = 1 / (1 + t) is taken as 1 - t = 2 - u, wrong
+        // by t^2 relative on a term below 2^-53 u, so by less than 2^-53 t, far below float's rounding, and exact when
+        // u = 1 (then the term is t itself). A double division cost a third of the softplus.
+        return f + (y * f * z - 0.5 * z) + e * 0.693_147_180_559_945_3 + (t - (u - 1)) * (2 - u)
     }
 
     /// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows; NaN for NaN.
