@@ -12,7 +12,9 @@
 # then per recipe and batch the median, minimum and maximum ratio LatentKit / PyTorch over the rounds.
 # With ALSO_CORE=NAME a third run per round forces OpenBLAS's kernels to NAME (OPENBLAS_CORETYPE), e.g. Prescott, the
 # ones OpenBLAS falls back to on a CPU model it does not know: the gain of choosing them, measured in the same rounds.
-# Usage: [RECIPES=gaussian,concrete] [THREADS=2] [LIMIT=N] [ALSO_CORE=NAME] PYTHON=.venv/bin/python \
+# With COMPILE=1 another run per round trains the PyTorch twin through torch.compile (pytorch_reference.py --compile;
+# gaussian, logit-normal, batch-norm and iwae5 only; EPOCHS of at least 2, as the first epoch compiles).
+# Usage: [RECIPES=gaussian,concrete] [THREADS=2] [LIMIT=N] [ALSO_CORE=NAME] [COMPILE=1] PYTHON=.venv/bin/python \
 #        Benchmarks/cpu_vs_pytorch.sh [rounds 5] [batches 100,1000] [epochs 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,30 +44,33 @@ latentkit() {  # recipe batch [OPENBLAS_CORETYPE] -> best images/s
         ${limit:+--limit "$limit"} --out "$out/run" $(flags_of "$1") \
         | awk '/^epoch/ {for (i = 1; i < NF; i++) if ($(i + 1) == "images/s" && $i > best) best = $i} END {print best + 0}'
 }
-pytorch() {  # recipe batch -> best images/s
+pytorch() {  # recipe batch [--compile] -> best images/s
     "$python" Benchmarks/pytorch_reference.py --recipe "$1" --epochs "$epochs" --threads "$threads" --batch-size "$2" \
-        ${limit:+--limit "$limit"} | awk '/^best/ {print $2}'
+        ${limit:+--limit "$limit"} ${3:-} | awk '/^best/ {print $2}'
 }
+compile=${COMPILE:-}
 IFS=, read -ra sizes <<<"$batches"
-printf '%-6s %-18s %-6s %12s %12s %s\n' round recipe batch latentkit pytorch "${ALSO_CORE:+latentkit-$ALSO_CORE}"
+printf '%-6s %-18s %-6s %12s %12s %12s %s\n' round recipe batch latentkit pytorch "${compile:+torch.compile}" "${ALSO_CORE:+latentkit-$ALSO_CORE}"
 for r in $(seq "$rounds"); do
     for recipe in "${recipes[@]}"; do
         for b in "${sizes[@]}"; do
-            l=$(latentkit "$recipe" "$b"); p=$(pytorch "$recipe" "$b"); a=${ALSO_CORE:+$(latentkit "$recipe" "$b" "$ALSO_CORE")}
-            printf '%-6s %-18s %-6s %12s %12s %s\n' "$r" "$recipe" "$b" "$l" "$p" "$a" | tee -a "$out/rows"
+            l=$(latentkit "$recipe" "$b"); p=$(pytorch "$recipe" "$b"); c=-; a=-
+            [ -n "$compile" ] && c=$(pytorch "$recipe" "$b" --compile)
+            [ -n "${ALSO_CORE:-}" ] && a=$(latentkit "$recipe" "$b" "$ALSO_CORE")
+            printf '%-6s %-18s %-6s %12s %12s %12s %s\n' "$r" "$recipe" "$b" "$l" "$p" "$c" "$a" | tee -a "$out/rows"
         done
     done
 done
 echo
-echo "ratio LatentKit / PyTorch over $rounds rounds (median, min, max)${ALSO_CORE:+; and LatentKit / LatentKit on $ALSO_CORE}"
+echo "ratio LatentKit / PyTorch over $rounds rounds (median, min, max)${compile:+; against torch.compile}${ALSO_CORE:+; and LatentKit / LatentKit on $ALSO_CORE}"
 for recipe in "${recipes[@]}"; do
     for b in "${sizes[@]}"; do
-        awk -v recipe="$recipe" -v b="$b" '$2 == recipe && $3 == b {print $4 / $5, ($6 == "" ? "" : $4 / $6)}' "$out/rows" | "$python" -c '
+        awk -v recipe="$recipe" -v b="$b" '$2 == recipe && $3 == b {print $4 / $5, ($6 > 0 ? $4 / $6 : "-"), ($7 > 0 ? $4 / $7 : "-")}' "$out/rows" | "$python" -c '
 import statistics, sys
 recipe, batch = sys.argv[1:]
 rows = [line.split() for line in sys.stdin]
-for col, name in ((0, "PyTorch"), (1, "forced core")):
-    xs = [float(r[col]) for r in rows if len(r) > col]
+for col, name in ((0, "PyTorch"), (1, "torch.compile"), (2, "forced core")):
+    xs = [float(r[col]) for r in rows if r[col] != "-"]
     if xs:
         print(f"{recipe} batch {batch} against {name}: {statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})")' "$recipe" "$b"
     done
