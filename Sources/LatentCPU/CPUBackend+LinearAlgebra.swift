@@ -43,6 +43,30 @@ extension CPUBackend {
         try checkGather(x, rows: rows, cols: cols, indices: indices, indexOffset: indexOffset, count: count, y)
         let xs = try host(x, "gather source"), ix = try host(indices, "gather indices"), ys = try host(y, "gather output")
         let src = xs.floats, idx = ix.ints + indexOffset, dst = ys.floats
+        if let (key, counter, streamOffset) = binarizing {
+            // One pass, no copy: each row's uniforms drawn from the Philox blocks that cover its stream elements
+            // (y[i, j] is element streamOffset + i cols + j: word e % 4 of block e / 4, as fillRandom draws it) and
+            // compared with the source row; an index outside the source gives p = NaN, so 0, as a NaN row would.
+            try require(streamOffset >= 0, "gather: negative stream offset \(streamOffset)")
+            parallelChunks(count, grain: max(1, (1 << 15) / max(cols, 1))) { range in
+                var uniforms = [Float](repeating: 0, count: cols + 8)
+                uniforms.withUnsafeMutableBufferPointer { u in
+                    for i in range {
+                        let first = streamOffset + i * cols, block = first / 4, out = dst + i * cols
+                        VectorMath.philoxUniforms(counter: counter, first: UInt64(block), key: key, blocks: (first + cols + 3) / 4 - block,
+                                                  into: u.baseAddress!)
+                        let ur = u.baseAddress! + (first - 4 * block), r = Int(idx[i])
+                        if r >= 0 && r < rows {
+                            let p = src + r * cols
+                            for j in 0..<cols { out[j] = ur[j] < p[j] ? 1 : 0 }
+                        } else {
+                            out.update(repeating: 0, count: cols)
+                        }
+                    }
+                }
+            }
+            return
+        }
         parallelChunks(count, grain: max(1, (1 << 15) / max(cols, 1))) { range in
             for i in range {
                 let r = Int(idx[i])
@@ -52,9 +76,6 @@ extension CPUBackend {
                     (dst + i * cols).update(repeating: .nan, count: cols)
                 }
             }
-        }
-        if let (key, counter, streamOffset) = binarizing {
-            try fillRandom(.bernoulli, into: y, count: count * cols, key: key, counter: counter, streamOffset: streamOffset, probabilities: y)
         }
     }
 }

@@ -131,13 +131,16 @@ func joinRows(_ a: [Float], _ b: [Float], rows: Int, n: Int) -> [Float] {
         let order: [Int32] = [4, 9, 0, 2, 10, 1, 3, 12, 5]  // 12 is out of range
         let indices = try backend.buffer(order)
         let key = PhiloxKey(seed: 7, stream: 3), counter = PhiloxCounter(5, 1, 0, 0)
-        for binarise in [false, true] {
+        for (binarise, streamOffset) in [(false, 0), (true, 0), (true, 5)] {  // 5: rows that start inside a Philox block
             let fused = try backend.allocate(count: count * cols, dtype: .float32)
             try backend.gatherRows(x, rows: rows, cols: cols, indices: indices, indexOffset: offset, count: count,
-                                   binarizing: binarise ? (key, counter, 0) : nil, into: fused)
+                                   binarizing: binarise ? (key, counter, streamOffset) : nil, into: fused)
             let twoOps = try backend.allocate(count: count * cols, dtype: .float32)
             try backend.gatherRows(x, rows: rows, cols: cols, indices: try backend.buffer(Array(order[offset...])), count: count, into: twoOps)
-            if binarise { try backend.fillRandom(.bernoulli, into: twoOps, count: count * cols, key: key, counter: counter, probabilities: twoOps) }
+            if binarise {
+                try backend.fillRandom(.bernoulli, into: twoOps, count: count * cols, key: key, counter: counter, streamOffset: streamOffset,
+                                       probabilities: twoOps)
+            }
             let got = try backend.download(fused), want = try backend.download(twoOps)
             #expect(firstMismatch(got, want, rtol: 0) == nil, "binarise \(binarise): \(got) vs \(want)")
             let outOfRange = got[(4 * cols)..<(5 * cols)]
