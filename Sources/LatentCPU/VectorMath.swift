@@ -159,6 +159,15 @@ public enum VectorMath {
         lk_philox_uniform_f32(level.rawValue, key.seed, key.stream, low, counter.words[2], counter.words[3], out, blocks)
     }
 
+    /// One Adam step over `count` parameters, in place: `m = b1 m + (1 - b1) g`, `v = b2 v + (1 - b2) g g`,
+    /// `p -= stepSize m / (sqrt(v) / sqrtBC2 + epsilon)`, in that order of operations (the OpenCL kernel's).
+    @inline(__always)
+    public static func adam(parameters p: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>, firstMoment m: UnsafeMutablePointer<Float>,
+                            secondMoment v: UnsafeMutablePointer<Float>, count: Int, beta1: Float, beta2: Float, epsilon: Float,
+                            stepSize: Float, sqrtBC2: Float, level: Level = .chosen) {
+        lk_adam_f32(level.rawValue, p, g, m, v, count, beta1, beta2, epsilon, stepSize, sqrtBC2)
+    }
+
     /// `y[i] = f(x[i])` for `count` elements, 16 at a time; the tail is padded, so every element takes the same path.
     @inline(__always)
     public static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ f: (V) -> V) {

@@ -81,6 +81,25 @@ import Testing
         }
     }
 
+    /// The C Adam step against the same formula in Swift scalars (the order of operations of the OpenCL kernel), for a
+    /// count that leaves a tail on every vector width; gradients of every size and sign, zeros included.
+    @Test(arguments: levels)
+    func adamGivesTheScalarFormulasBits(level: VectorMath.Level) {
+        let n = 1_037, b1: Float = 0.9, b2: Float = 0.999, epsilon: Float = 1e-8, stepSize: Float = 1.3e-3, sqrtBC2: Float = 0.0447
+        let g = (0..<n).map { Float(bitPattern: UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) & 0x3FFF_FFFF | ($0 % 2 == 0 ? 0 : 0x8000_0000)) }
+        var p = (0..<n).map { Float($0) * 0.001 - 0.5 }, m = (0..<n).map { Float($0 % 7) * 0.01 - 0.03 }, v = (0..<n).map { Float($0 % 5) * 1e-4 }
+        var (wantP, wantM, wantV) = (p, m, v)
+        for i in 0..<n {
+            wantM[i] = b1 * wantM[i] + (1 - b1) * g[i]
+            wantV[i] = b2 * wantV[i] + (1 - b2) * g[i] * g[i]
+            wantP[i] = wantP[i] - stepSize * wantM[i] / (wantV[i].squareRoot() / sqrtBC2 + epsilon)
+        }
+        VectorMath.adam(parameters: &p, gradients: g, firstMoment: &m, secondMoment: &v, count: n, beta1: b1, beta2: b2, epsilon: epsilon,
+                        stepSize: stepSize, sqrtBC2: sqrtBC2, level: level)
+        #expect(p.map(\.bitPattern) == wantP.map(\.bitPattern) && m.map(\.bitPattern) == wantM.map(\.bitPattern)
+                && v.map(\.bitPattern) == wantV.map(\.bitPattern), "\(level)")
+    }
+
     @Test func theChosenLevelIsOneThisCPURuns() {
         #expect(VectorMath.Level.chosen.rawValue <= VectorMath.Level.supported.rawValue)
     }

@@ -1,7 +1,7 @@
-// Array forms of the CPU backend's exp, softplus and sigmoid (Sources/LatentCPU/VectorMath.swift) and of its Philox
-// uniforms (Sources/LatentCore/Philox.swift), compiled for three instruction sets and chosen at run time. Swift cannot
-// compile one function for AVX-512 inside a package built for baseline x86-64, C can (a `target` attribute per
-// function); the results are the same bits on every instruction set.
+// Array forms of the CPU backend's exp, softplus and sigmoid (Sources/LatentCPU/VectorMath.swift), of its Philox
+// uniforms (Sources/LatentCore/Philox.swift) and of its Adam step, compiled for three instruction sets and chosen at
+// run time. Swift cannot compile one function for AVX-512 inside a package built for baseline x86-64, C can (a
+// `target` attribute per function); the results are the same bits on every instruction set.
 #ifndef LATENTKIT_CVECTORMATH_H
 #define LATENTKIT_CVECTORMATH_H
 
@@ -25,5 +25,10 @@ void lk_vector_sigmoid_f32(int level, const float *x, float *y, ptrdiff_t n);
 /// Philox.uniform in Sources/LatentCore/Philox.swift).
 void lk_philox_uniform_f32(int level, uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2, uint32_t c3, float *out,
                            ptrdiff_t blocks);
+
+/// One Adam step over n parameters: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g g,
+/// p -= step_size m / (sqrt(v) / sqrt_bc2 + epsilon) (CPUBackend+Optimisers.swift).
+void lk_adam_f32(int level, float *p, const float *g, float *m, float *v, ptrdiff_t n, float b1, float b2, float epsilon,
+                 float step_size, float sqrt_bc2);
 
 #endif

@@ -1,0 +1,38 @@
+// The CPU backend's Adam update (Sources/LatentCPU/CPUBackend+Optimisers.swift), compiled per instruction set like
+// vector_math.c: the Swift loop's operations in its order, no contraction, IEEE square root and division, so every
+// level gives its bits (VectorMathTests compare them).
+
+#include "CVectorMath.h"
+
+#pragma clang fp contract(off)
+
+#define LOOP(suffix, attributes)                                                                                      \
+    attributes static void adam_##suffix(float *p, const float *g, float *m, float *v, ptrdiff_t n, float b1, float b2, \
+                                         float epsilon, float step_size, float sqrt_bc2) {                            \
+        const float c1 = 1 - b1, c2 = 1 - b2;                                                                         \
+        _Pragma("clang loop vectorize(assume_safety)")                                                                \
+        for (ptrdiff_t i = 0; i < n; i++) {                                                                           \
+            float grad = g[i];                                                                                        \
+            float mi = b1 * m[i] + c1 * grad;                                                                         \
+            float vi = b2 * v[i] + c2 * grad * grad;                                                                  \
+            m[i] = mi;                                                                                                \
+            v[i] = vi;                                                                                                \
+            p[i] = p[i] - step_size * mi / (__builtin_elementwise_sqrt(vi) / sqrt_bc2 + epsilon);                     \
+        }                                                                                                             \
+    }
+
+LOOP(baseline, )
+#if defined(__x86_64__)
+LOOP(avx2, __attribute__((target("avx2"))))
+LOOP(avx512, __attribute__((target("avx512f"))))
+#endif
+
+void lk_adam_f32(int level, float *p, const float *g, float *m, float *v, ptrdiff_t n, float b1, float b2, float epsilon,
+                 float step_size, float sqrt_bc2) {
+#if defined(__x86_64__)
+    if (level >= LK_VECTOR_AVX512) return adam_avx512(p, g, m, v, n, b1, b2, epsilon, step_size, sqrt_bc2);
+    if (level == LK_VECTOR_AVX2) return adam_avx2(p, g, m, v, n, b1, b2, epsilon, step_size, sqrt_bc2);
+#endif
+    (void)level;
+    adam_baseline(p, g, m, v, n, b1, b2, epsilon, step_size, sqrt_bc2);
+}
