@@ -12,9 +12,10 @@
 # then per recipe and batch the median, minimum and maximum ratio LatentKit / PyTorch over the rounds.
 # With ALSO_CORE=NAME a third run per round forces OpenBLAS's kernels to NAME (OPENBLAS_CORETYPE), e.g. Prescott, the
 # ones OpenBLAS falls back to on a CPU model it does not know: the gain of choosing them, measured in the same rounds.
-# With COMPILE=1 another run per round trains the PyTorch twin through torch.compile (pytorch_reference.py --compile;
-# gaussian, logit-normal, batch-norm and iwae5 only; EPOCHS of at least 2, as the first epoch compiles).
-# Usage: [RECIPES=gaussian,concrete] [THREADS=2] [LIMIT=N] [ALSO_CORE=NAME] [COMPILE=1] PYTHON=.venv/bin/python \
+# With COMPILE=R1,R2 another run per round of those recipes trains the PyTorch twin through torch.compile
+# (pytorch_reference.py --compile: gaussian, logit-normal, batch-norm and iwae5 only; EPOCHS of at least 2, as the first
+# epoch compiles, which takes about half a minute).
+# Usage: [RECIPES=gaussian,concrete] [THREADS=2] [LIMIT=N] [ALSO_CORE=NAME] [COMPILE=gaussian] PYTHON=.venv/bin/python \
 #        Benchmarks/cpu_vs_pytorch.sh [rounds 5] [batches 100,1000] [epochs 2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,14 +50,15 @@ pytorch() {  # recipe batch [--compile] -> best images/s
         ${limit:+--limit "$limit"} ${3:-} | awk '/^best/ {print $2}'
 }
 compile=${COMPILE:-}
+compiled() { [[ ",$compile," == *",$1,"* ]]; }  # recipe -> whether COMPILE names it
 IFS=, read -ra sizes <<<"$batches"
 printf '%-6s %-18s %-6s %12s %12s %12s %s\n' round recipe batch latentkit pytorch "${compile:+torch.compile}" "${ALSO_CORE:+latentkit-$ALSO_CORE}"
 for r in $(seq "$rounds"); do
     for recipe in "${recipes[@]}"; do
         for b in "${sizes[@]}"; do
             l=$(latentkit "$recipe" "$b"); p=$(pytorch "$recipe" "$b"); c=-; a=-
-            [ -n "$compile" ] && c=$(pytorch "$recipe" "$b" --compile)
-            [ -n "${ALSO_CORE:-}" ] && a=$(latentkit "$recipe" "$b" "$ALSO_CORE")
+            if compiled "$recipe"; then c=$(pytorch "$recipe" "$b" --compile); fi
+            if [ -n "${ALSO_CORE:-}" ]; then a=$(latentkit "$recipe" "$b" "$ALSO_CORE"); fi
             printf '%-6s %-18s %-6s %12s %12s %12s %s\n' "$r" "$recipe" "$b" "$l" "$p" "$c" "$a" | tee -a "$out/rows"
         done
     done
