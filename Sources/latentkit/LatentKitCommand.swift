@@ -33,10 +33,10 @@ struct LatentKitCommand: ParsableCommand {
                     FileHandle.standardError.write(Data(message.utf8))
                     if (error as? DistributedError)?.isCollective != true && code.rawValue != 130 { communicator.abort(code: code.rawValue) }
                 }
-                communicator.finalize()
+                communicator.finalize(exitCode: code.rawValue)
                 Foundation.exit(code.rawValue)
             }
-            Communicator.ifMade?.finalize()
+            Communicator.ifMade?.finalize(exitCode: exitCode(for: error).rawValue)
             exit(withError: error)
         }
         OpenCLBackend.shutDownShared()

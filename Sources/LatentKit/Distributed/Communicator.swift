@@ -178,8 +178,29 @@ public final class Communicator: Sendable {
         _exit(code)  // not exit: the watchdog calls this beside a main thread blocked in MPI, whose exit handlers could wait on it
     }
 
-    /// MPI_Finalize: every rank calls it once, last.
-    public func finalize() { _ = lk_mpi_finalize() }
+    /// MPI_Finalize: every rank calls it once, last, with the code it then exits with. After a run that succeeded, the
+    /// ranks first meet in a barrier (under the collective timeout, as every collective), so each has finished its
+    /// work. MPI_Finalize itself then runs under a deadline of the same timeout; past it the rank says so in one line
+    /// and exits with `exitCode`. MPICH over UCX's TCP transport can hang in its teardown after all the work is done:
+    /// one rank waits for a flush that its peer, already in the launcher's final barrier, never answers
+    /// (openucx/ucx#8738; seen in the multinode check on 2026-12-05, both ranks in MPI_Finalize for minutes).
+    public func finalize(exitCode: Int32 = 0) {
+        if exitCode == 0 { try? collective("MPI_Barrier") { lk_mpi_barrier() } }
+        let timeout = watchdog.timeout, rank = rank
+        if timeout > 0 {
+            let deadline = Thread {
+                Thread.sleep(forTimeInterval: timeout)
+                let line = "latentkit: rank \(rank) (\(Communicator.hostName())): MPI_Finalize has not returned in \(String(format: "%g", timeout)) s "
+                    + "(LATENTKIT_MPI_TIMEOUT) after the work ended; exiting without it (MPI's transport hung in its teardown)\n"
+                FileHandle.standardError.write(Data(line.utf8))
+                fflush(nil)
+                _exit(exitCode)
+            }
+            deadline.name = "latentkit MPI finalize deadline"
+            deadline.start()
+        }
+        _ = lk_mpi_finalize()
+    }
 }
 
 /// A 64-bit FNV-1a hash, eight bytes at a time: the fingerprint of configurations and data that ranks compare.
@@ -217,7 +238,7 @@ public final class PendingSum {
 /// calls MPI_Abort, which ends every rank that can still be reached (mpirun ends the rest when it exits).
 final class CollectiveWatchdog: @unchecked Sendable {
     private let rank: Int
-    private let timeout: Double
+    let timeout: Double
     private let lock = NSLock()
     private var inFlight: (call: String, since: Date)?
     private var started = false
