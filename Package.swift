@@ -4,7 +4,7 @@ import PackageDescription
 // Layers, bottom to top (nothing reaches up):
 //   COpenCL, CBLAS, CZlib  system libraries (module map + shim header)
 //   CMPI                MPI loaded at run time (dlopen): no link-time dependency on libmpi
-//   CVectorMath         the CPU backend's exp, softplus and sigmoid loops, compiled per instruction set (C can, Swift cannot)
+//   CVectorMath         the CPU backend's hot loops (exp, softplus, sigmoid, Philox, Adam), compiled per instruction set
 //   Kernels             OpenCL C sources as Swift strings, no dependencies
 //   LatentCore          the backend protocol, op enums, buffers, Philox, scalar special functions
 //   LatentCPU           the CPU backend (Swift + OpenBLAS): the executable specification

@@ -2,7 +2,7 @@
 // vector_math.c: the Swift loop's operations in its order, no contraction, IEEE square root and division, so every
 // level gives its bits (VectorMathTests compare them).
 
-#include "CVectorMath.h"
+#include "levels.h"
 
 #pragma clang fp contract(off)
 
@@ -21,18 +21,9 @@
         }                                                                                                             \
     }
 
-LOOP(baseline, )
-#if defined(__x86_64__)
-LOOP(avx2, __attribute__((target("avx2"))))
-LOOP(avx512, __attribute__((target("avx512f"))))
-#endif
+LK_EACH_LEVEL(LOOP)
 
 void lk_adam_f32(int level, float *p, const float *g, float *m, float *v, ptrdiff_t n, float b1, float b2, float epsilon,
                  float step_size, float sqrt_bc2) {
-#if defined(__x86_64__)
-    if (level >= LK_VECTOR_AVX512) return adam_avx512(p, g, m, v, n, b1, b2, epsilon, step_size, sqrt_bc2);
-    if (level == LK_VECTOR_AVX2) return adam_avx2(p, g, m, v, n, b1, b2, epsilon, step_size, sqrt_bc2);
-#endif
-    (void)level;
-    adam_baseline(p, g, m, v, n, b1, b2, epsilon, step_size, sqrt_bc2);
+    LK_PICK(level, adam)(p, g, m, v, n, b1, b2, epsilon, step_size, sqrt_bc2);
 }

@@ -2,7 +2,7 @@
 // (Sources/LatentCore/Philox.swift), compiled per instruction set like vector_math.c. Integer arithmetic and an exact
 // conversion, so every level gives the Swift code's bits (VectorMathTests compare them).
 
-#include "CVectorMath.h"
+#include "levels.h"
 
 #include <stdint.h>
 
@@ -37,18 +37,9 @@ INLINE void philox_block(uint64_t counter, uint32_t c2, uint32_t c3, uint32_t se
         for (ptrdiff_t b = 0; b < blocks; b++) philox_block(low + (uint64_t)b, c2, c3, seed, stream, out + 4 * b); \
     }
 
-LOOP(baseline, )
-#if defined(__x86_64__)
-LOOP(avx2, __attribute__((target("avx2"))))
-LOOP(avx512, __attribute__((target("avx512f"))))
-#endif
+LK_EACH_LEVEL(LOOP)
 
 void lk_philox_uniform_f32(int level, uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2, uint32_t c3, float *out,
                            ptrdiff_t blocks) {
-#if defined(__x86_64__)
-    if (level >= LK_VECTOR_AVX512) return philox_avx512(seed, stream, low, c2, c3, out, blocks);
-    if (level == LK_VECTOR_AVX2) return philox_avx2(seed, stream, low, c2, c3, out, blocks);
-#endif
-    (void)level;
-    philox_baseline(seed, stream, low, c2, c3, out, blocks);
+    LK_PICK(level, philox)(seed, stream, low, c2, c3, out, blocks);
 }

@@ -4,7 +4,7 @@
 // round once where Swift rounds twice), no fast-math, and every select written as the Swift `replacing` it mirrors.
 // The tests compare every level with the Swift lanes bit for bit (VectorMathTests).
 
-#include "CVectorMath.h"
+#include "levels.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -103,25 +103,9 @@ INLINE float sigmoid1(float x) {
     LOOP(softplus, softplus1, suffix, attributes)  \
     LOOP(sigmoid, sigmoid1, suffix, attributes)
 
-LOOPS(baseline, )
-#if defined(__x86_64__)
-LOOPS(avx2, __attribute__((target("avx2"))))
-LOOPS(avx512, __attribute__((target("avx512f"))))
-int lk_vector_level_compiled(void) { return LK_VECTOR_AVX512; }
-#define DISPATCH(name)                                                       \
-    void lk_vector_##name##_f32(int level, const float *x, float *y, ptrdiff_t n) { \
-        if (level >= LK_VECTOR_AVX512) name##_avx512(x, y, n);               \
-        else if (level == LK_VECTOR_AVX2) name##_avx2(x, y, n);              \
-        else name##_baseline(x, y, n);                                        \
-    }
-#else
-int lk_vector_level_compiled(void) { return LK_VECTOR_BASELINE; }
-#define DISPATCH(name)                                                       \
-    void lk_vector_##name##_f32(int level, const float *x, float *y, ptrdiff_t n) { \
-        (void)level;                                                          \
-        name##_baseline(x, y, n);                                             \
-    }
-#endif
-DISPATCH(exp)
-DISPATCH(softplus)
-DISPATCH(sigmoid)
+LK_EACH_LEVEL(LOOPS)
+
+int lk_vector_level_compiled(void) { return LK_LEVEL_COMPILED; }
+void lk_vector_exp_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, exp)(x, y, n); }
+void lk_vector_softplus_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, softplus)(x, y, n); }
+void lk_vector_sigmoid_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, sigmoid)(x, y, n); }
