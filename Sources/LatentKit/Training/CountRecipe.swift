@@ -38,6 +38,8 @@ public enum CountRecipe {
         // topics distinct against 39 and 33, TD@25 0.72 and 0.73 against 0.68 and 0.65, the bound 1050 and 1059 against
         // 1094 and 1111; at K = 20 it traded validation NPMI for diversity, so K ≤ 25 keeps 100
         let hasManyTopics = config.model.latentSize > Self.manyTopics
+        // the Dirichlet above 25 topics trains longer and warms up over more of it (below)
+        let dirichletWithManyTopics = config.model.latent == .dirichlet && hasManyTopics
         let width = hasManyTopics ? 4 * config.model.latentSize : 100
         set(.hidden, \.model.hidden, [width, width])
         set(.decoderHidden, \.model.decoderHidden, [])
@@ -58,7 +60,7 @@ public enum CountRecipe {
         // 903 and 897 (400: TD@25 0.770 again). Its units fall unused early (31 of 50 at epoch 10) and come back while the
         // KL warms up and the decoder's batch norm fades, both of which scale with the epochs. At K = 20 every topic is
         // distinct at 200 already, and 300 traded NPMI on the training documents (0.329 against 0.354) for the bound
-        set(.epochs, \.epochs, config.model.latent == .dirichlet && hasManyTopics ? 300 : 200)
+        set(.epochs, \.epochs, dirichletWithManyTopics ? 300 : 200)
         // Scholar's decoder (Card et al. 2018): the corpus's log word frequencies as a fixed bias, and the decoder's batch
         // norm faded out over the first half of the epochs. Batch norm spreads the early topics over the vocabulary; without
         // it at the end, each topic's weights are its words' log-lift over the background, what `topics` ranks by. On
@@ -74,7 +76,6 @@ public enum CountRecipe {
         // Dirichlet K = 50: 43 distinct topics against 33, TD@25 0.705 against 0.567. The Dirichlet above 25 topics warms up
         // over a third (100 of its 300 epochs): on validation (seeds 1, 2, 3) every topic distinct on all three against 48,
         // 50 and 50 with 75, TD@25 0.766 against 0.772, the bound 844 against 847, NPMI level (-0.037 against -0.034)
-        let dirichletWithManyTopics = config.model.latent == .dirichlet && hasManyTopics
         set(.warmup, \.warmupEpochs, max(1, config.epochs / (dirichletWithManyTopics ? 3 : 4)))
         if config.model.latent == .dirichlet {
             // the exact sampler (Gamma variates, implicit gradients) against the Laplace one, on validation at 100 epochs:
