@@ -1,5 +1,5 @@
 // The element functions of Sources/LatentCPU/VectorMath.swift, operation for operation (Cephes expf and logf after
-// Moshier, softplus in double), so that these loops give the Swift lanes' bits. Three rules keep them equal:
+// Moshier), so that these loops give the Swift lanes' bits. Three rules keep them equal:
 // no contraction of a * b + c into a fused multiply-add (the pragma below: AVX-512 and FMA machines would otherwise
 // round once where Swift rounds twice), no fast-math, and every select written as the Swift `replacing` it mirrors.
 // The tests compare every level with the Swift lanes bit for bit (VectorMathTests).
@@ -15,8 +15,6 @@
 
 INLINE float bits_to_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 INLINE int32_t float_to_bits(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
-INLINE double bits_to_double(int64_t i) { double d; memcpy(&d, &i, 8); return d; }
-INLINE int64_t double_to_bits(double d) { int64_t i; memcpy(&i, &d, 8); return i; }
 
 // VectorMath.exp: +inf above 88.72, 0 below -103.97, NaN for NaN.
 INLINE float exp1(float x) {
@@ -44,43 +42,56 @@ INLINE float exp1(float x) {
     return x != x ? x : result;
 }
 
-// VectorMath.log1pExpNegative: log(1 + e^-a) for a >= 0, in double.
-INLINE double log1p_exp_negative(double a) {
-    double x = -(a > 104.0 ? 104.0 : a);
-    double shifted = x * 1.4426950408889634 + 6755399441055744.0;
-    double n = shifted - 6755399441055744.0;
-    double r = x - n * 0.6931471805599453;
-    double p = 1.9875691500e-4;
-    p = p * r + 1.3981999507e-3;
-    p = p * r + 8.3334519073e-3;
-    p = p * r + 4.1665795894e-2;
-    p = p * r + 1.6666665459e-1;
-    p = p * r + 5.0000001201e-1;
-    p = p * (r * r) + r + 1.0;
-    int64_t ni = (int64_t)((uint64_t)double_to_bits(shifted) - 0x4338000000000000ull);
-    double t = p * bits_to_double((int64_t)((uint64_t)(ni + 1023) << 52));
-    double u = 1.0 + t;
-    int big = u > 1.414213562373095;
-    double f = (big ? u * 0.5 : u) - 1.0;
-    double e = big ? 1.0 : 0.0;
-    double z = f * f;
-    double y = 7.0376836292e-2;
-    y = y * f - 1.1514610310e-1;
-    y = y * f + 1.1676998740e-1;
-    y = y * f - 1.2420140846e-1;
-    y = y * f + 1.4249322787e-1;
-    y = y * f - 1.6668057665e-1;
-    y = y * f + 2.0000714765e-1;
-    y = y * f - 2.4999993993e-1;
-    y = y * f + 3.3333331174e-1;
-    return f + (y * f * z - 0.5 * z) + e * 0.6931471805599453 + (t - (u - 1.0)) * (2.0 - u);  // see VectorMath.swift
+// VectorMath.expNegativeSplit: e^-a for a >= 0 as hi + *lo (the rounding of the polynomial's 1 + s), scaled by 2^n.
+INLINE float exp_negative_split(float a, float *lo) {
+    float x = -(a > 104.0f ? 104.0f : a);
+    float shifted = x * 1.44269504f + 12582912.0f;
+    float n = shifted - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float z = r * r;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float s = p * z + r;
+    float q = s + 1.0f;
+    float ql = s - (q - 1.0f);
+    int32_t ni = (int32_t)((uint32_t)float_to_bits(shifted) - 0x4B400000u);
+    int32_t n1 = ni >> 1, n2 = ni - n1;
+    float s1 = bits_to_float((int32_t)((uint32_t)(n1 + 127) << 23));
+    float s2 = bits_to_float((int32_t)((uint32_t)(n2 + 127) << 23));
+    *lo = ql * s1 * s2;
+    return q * s1 * s2;
 }
 
-// VectorMath.softplus: max(x, 0) + log1p(e^-|x|), NaN for NaN.
+// VectorMath.softplus: max(x, 0) + log1p(e^-|x|) in float, the roundings of e^-|x| and 1 + t carried; NaN for NaN.
 INLINE float softplus1(float x) {
-    double xd = x;
-    double a = xd < 0 ? -xd : xd;
-    float result = (float)((xd < 0 ? 0.0 : xd) + log1p_exp_negative(a));
+    float tl;
+    float t = exp_negative_split(bits_to_float(float_to_bits(x) & 0x7FFFFFFF), &tl);
+    int big = t > 0.41421356f;
+    float u = 1.0f + t;
+    float c = t - (u - 1.0f);
+    float f = big ? u * 0.5f - 1.0f : t;
+    float z = f * f;
+    float y = 7.0376836292e-2f;
+    y = y * f - 1.1514610310e-1f;
+    y = y * f + 1.1676998740e-1f;
+    y = y * f - 1.2420140846e-1f;
+    y = y * f + 1.4249322787e-1f;
+    y = y * f - 1.6668057665e-1f;
+    y = y * f + 2.0000714765e-1f;
+    y = y * f - 2.4999993993e-1f;
+    y = y * f + 3.3333331174e-1f;
+    y = y * f * z - 0.5f * z;
+    float carried = (big ? c : 0.0f) + tl;
+    float correction = carried * ((big ? 0.5f : 1.0f) * (1.0f - f + z));
+    float ln2_low = big ? -2.12194440e-4f : 0.0f;
+    float ln2_high = big ? 0.693359375f : 0.0f;
+    float log1p_t = (ln2_high + f) + (y + (ln2_low + correction));
+    float result = (x < 0 ? 0.0f : x) + log1p_t;
     return x != x ? x : result;
 }
 

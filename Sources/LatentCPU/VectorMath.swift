@@ -1,7 +1,7 @@
 // 16-lane exp, log1p, softplus and sigmoid for the CPU backend's hottest loops (the softplus of every hidden
 // layer and the Bernoulli likelihood of every pixel). glibc's scalar log1pf was a sixth of a training step.
-// Algorithms: Cephes expf and logf (Moshier); softplus evaluates them in double lanes, with
-// log1p(t) = log(1 + t) + (t - ((1 + t) - 1)) (1 - t) recovering the rounding of 1 + t. Every softplus-family result of the CPU
+// Algorithms: Cephes expf and logf (Moshier); softplus evaluates them in float lanes, carrying the roundings of
+// e^-|x| and of 1 + t into log1p(t) (see softplus(_:)). Every softplus-family result of the CPU
 // backend comes from here (scalar calls use one lane), so vector and scalar paths cannot disagree. The array loops
 // (`softplus(_:_:count:)` and its kin) run the same operations from C (Sources/CVectorMath), compiled for AVX-512 and
 // AVX2 as well as baseline x86-64 and picked by the CPU's features: the same bits as these lanes, 2-4 times faster.
@@ -42,32 +42,47 @@ public enum VectorMath {
         return result
     }
 
-    public typealias D = SIMD16<Double>
-
-    /// log(1 + e^-a) for a >= 0, in double lanes with the same Cephes polynomials: float-level approximation
-    /// error, but no float rounding inside, so the float result is within about one rounding of exact
-    /// (measured: at most 1 ulp against mpmath; float lanes throughout gave 1.6).
+    /// e^-a for a >= 0 as hi + lo: exp(_:)'s steps, except that the polynomial's last addition 1 + s is split into
+    /// its rounded value and its rounding error (exact: |s| < 1), both scaled by 2^n. Carrying lo into log1p is what
+    /// keeps a float softplus near one rounding (without it, 1.6 ulp).
     @inline(__always)
-    static func log1pExpNegative(_ a: D) -> D {
+    static func expNegativeSplit(_ a: V) -> (hi: V, lo: V) {
         let x = -a.replacing(with: 104, where: a .> 104)  // below e^-104 the result is below float's range anyway
-        let shifted = x * 1.442_695_040_888_963_4 + 6_755_399_441_055_744  // 1.5 * 2^52: see exp(_:)
-        let n = shifted - 6_755_399_441_055_744
-        let r = x - n * 0.693_147_180_559_945_3
-        var p = D(repeating: 1.987_569_150_0e-4)
+        let shifted = x * 1.442_695_04 + 12_582_912
+        let n = shifted - 12_582_912
+        var r = x - n * 0.693_359_375
+        r = r - n * -2.121_944_40e-4
+        let z = r * r
+        var p = V(repeating: 1.987_569_150_0e-4)
         p = p * r + 1.398_199_950_7e-3
         p = p * r + 8.333_451_907_3e-3
         p = p * r + 4.166_579_589_4e-2
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
-        p = p * (r * r) + r + 1
-        let ni = unsafeBitCast(shifted, to: SIMD16<Int64>.self) &- 0x4338_0000_0000_0000
-        let t = p * unsafeBitCast((ni &+ 1023) &<< 52, to: D.self)
+        let s = p * z + r
+        let q = s + 1
+        let ql = s - (q - 1)
+        let ni = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
+        let n1 = ni &>> 1, n2 = ni &- n1
+        let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: V.self), s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: V.self)
+        return (q * s1 * s2, ql * s1 * s2)
+    }
+
+    /// log(1 + e^x) = max(x, 0) + log1p(t), t = e^-|x| carried as hi + lo, in float lanes: at most 1.21 ulp against
+    /// a long-double reference over every third float in [-103, 120] (a double-lane form gave 0.54 at 1.7 times the
+    /// cost). log1p(t) is Cephes logf's polynomial in t itself for t <= sqrt(2) - 1 (its range, no rounding of 1 + t);
+    /// above, of f = (1 + t) / 2 - 1 (exact) plus ln 2, with the rounding of 1 + t and lo carried over as
+    /// (error) / (1 + t), 1 / (1 + t) = 0.5 / (1 + f) taken as 0.5 (1 - f + f^2) (below t, 1 - t + t^2): wrong by
+    /// f^3 relative on a term below 2^-24, far below the result's rounding. NaN for NaN.
+    @inline(__always)
+    public static func softplus(_ x: V) -> V {
+        let (t, tl) = expNegativeSplit(abs(x))
+        let big = t .> 0.414_213_56
         let u = 1 + t
-        let big = u .> 1.414_213_562_373_095
-        let f = u.replacing(with: u * 0.5, where: big) - 1
-        let e = D(repeating: 0).replacing(with: 1, where: big)
+        let c = t - (u - 1)
+        let f = t.replacing(with: u * 0.5 - 1, where: big)
         let z = f * f
-        var y = D(repeating: 7.037_683_629_2e-2)
+        var y = V(repeating: 7.037_683_629_2e-2)
         y = y * f - 1.151_461_031_0e-1
         y = y * f + 1.167_699_874_0e-1
         y = y * f - 1.242_014_084_6e-1
@@ -76,22 +91,15 @@ public enum VectorMath {
         y = y * f + 2.000_071_476_5e-1
         y = y * f - 2.499_999_399_3e-1
         y = y * f + 3.333_333_117_4e-1
-        // (t - (u - 1)) / u is the rounding of 1 + t carried over; 1 / u = 1 / (1 + t) is taken as 1 - t = 2 - u, wrong
-        // by t^2 relative on a term below 2^-53 u, so by less than 2^-53 t, far below float's rounding, and exact when
-        // u = 1 (then the term is t itself). A double division cost a third of the softplus.
-        return f + (y * f * z - 0.5 * z) + e * 0.693_147_180_559_945_3 + (t - (u - 1)) * (2 - u)
-    }
-
-    /// log(1 + e^x) = max(x, 0) + log1p(e^-|x|): never overflows; NaN for NaN.
-    @inline(__always)
-    public static func softplus(_ x: V) -> V {
-        let xd = D(x)
-        let result = V(xd.replacing(with: 0, where: xd .< 0) + log1pExpNegative(abs(xd)))
+        y = y * f * z - 0.5 * z
+        let carried = V(repeating: 0).replacing(with: c, where: big) + tl
+        let correction = carried * (V(repeating: 1).replacing(with: 0.5, where: big) * (1 - f + z))
+        let ln2Low = V(repeating: 0).replacing(with: -2.121_944_40e-4, where: big)
+        let ln2High = V(repeating: 0).replacing(with: 0.693_359_375, where: big)  // + f: exact (both on a 2^-24 grid)
+        let log1pT = (ln2High + f) + (y + (ln2Low + correction))
+        let result = x.replacing(with: 0, where: x .< 0) + log1pT
         return result.replacing(with: x, where: x .!= x)
     }
-
-    @inline(__always)
-    static func abs(_ x: D) -> D { x.replacing(with: -x, where: x .< 0) }
 
     /// 1 / (1 + e^-x), from e^-|x| on either side so that nothing overflows.
     @inline(__always)
