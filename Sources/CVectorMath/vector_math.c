@@ -95,6 +95,33 @@ INLINE float softplus1(float x) {
     return x != x ? x : result;
 }
 
+// VectorMath.logPositiveNormal: Cephes logf for positive normal finite x only.
+INLINE float log_positive_normal(float x) {
+    int32_t bits = float_to_bits(x);
+    float e = (float)((bits >> 23) - 126);
+    float m = bits_to_float((bits & 0x007FFFFF) | 0x3F000000);
+    int small = m < 0.70710677f;
+    e = small ? e - 1.0f : e;
+    m = (small ? m + m : m) - 1.0f;
+    float z = m * m;
+    float y = 7.0376836292e-2f;
+    y = y * m - 1.1514610310e-1f;
+    y = y * m + 1.1676998740e-1f;
+    y = y * m - 1.2420140846e-1f;
+    y = y * m + 1.4249322787e-1f;
+    y = y * m - 1.6668057665e-1f;
+    y = y * m + 2.0000714765e-1f;
+    y = y * m - 2.4999993993e-1f;
+    y = y * m + 3.3333331174e-1f;
+    y = y * m * z;
+    y = y + e * -2.12194440e-4f;
+    y = y - 0.5f * z;
+    return (m + y) + e * 0.693359375f;
+}
+
+// VectorMath.gumbel: -log(-log u) for u in (0, 1).
+INLINE float gumbel1(float u) { return -log_positive_normal(-log_positive_normal(u)); }
+
 // VectorMath.sigmoid: 1 / (1 + e^-|x|), mirrored for x < 0.
 INLINE float sigmoid1(float x) {
     float e = exp1(-bits_to_float(float_to_bits(x) & 0x7FFFFFFF));
@@ -112,7 +139,8 @@ INLINE float sigmoid1(float x) {
 #define LOOPS(suffix, attributes)                  \
     LOOP(exp, exp1, suffix, attributes)            \
     LOOP(softplus, softplus1, suffix, attributes)  \
-    LOOP(sigmoid, sigmoid1, suffix, attributes)
+    LOOP(sigmoid, sigmoid1, suffix, attributes)    \
+    LOOP(gumbel, gumbel1, suffix, attributes)
 
 LK_EACH_LEVEL(LOOPS)
 
@@ -120,3 +148,4 @@ int lk_vector_level_compiled(void) { return LK_LEVEL_COMPILED; }
 void lk_vector_exp_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, exp)(x, y, n); }
 void lk_vector_softplus_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, softplus)(x, y, n); }
 void lk_vector_sigmoid_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, sigmoid)(x, y, n); }
+void lk_vector_gumbel_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, gumbel)(x, y, n); }

@@ -9,7 +9,7 @@ public enum CPUScalar {
     public static func forward(_ op: UnaryOp, _ x: Float) -> Float {
         switch op {
         case .neg: return -x
-        case .exp: return Float.exp(x)
+        case .exp: return VectorMath.exp(x)
         case .log: return Float.log(x)
         case .log1p: return Float.log(onePlus: x)
         case .expm1: return Float.expMinusOne(x)
@@ -34,7 +34,7 @@ public enum CPUScalar {
     public static func backward(_ op: UnaryOp, _ x: Float, _ dy: Float) -> Float {
         switch op {
         case .neg: return -dy
-        case .exp, .expm1: return dy * Float.exp(x)
+        case .exp, .expm1: return dy * VectorMath.exp(x)
         case .log: return dy / x
         case .log1p: return dy / (1 + x)
         case .sqrt: return dy * 0.5 / x.squareRoot()
@@ -79,7 +79,7 @@ extension CPUBackend {
         // One specialised loop per op: the switch stays outside the element loop.
         switch op {
         case .neg: map(count, src, dst) { CPUScalar.forward(.neg, $0) }
-        case .exp: map(count, src, dst) { CPUScalar.forward(.exp, $0) }
+        case .exp: parallelChunks(count) { VectorMath.exp(src + $0.lowerBound, dst + $0.lowerBound, count: $0.count) }
         case .log: map(count, src, dst) { CPUScalar.forward(.log, $0) }
         case .log1p: map(count, src, dst) { CPUScalar.forward(.log1p, $0) }
         case .expm1: map(count, src, dst) { CPUScalar.forward(.expm1, $0) }
@@ -105,9 +105,13 @@ extension CPUBackend {
         try gs.check(holds: count, "backward gradient")
         try out.check(holds: count, "backward output")
         let xp = xs.floats, gp = gs.floats, op_ = out.floats
-        if op == .softplus {  // the hidden layers' backward: vectorised
+        if op == .softplus || op == .exp || op == .expm1 {  // the hidden layers' and the Concrete's backward: vectorised
             parallelChunks(count) { range in
-                VectorMath.sigmoid(xp + range.lowerBound, op_ + range.lowerBound, count: range.count)
+                if op == .softplus {
+                    VectorMath.sigmoid(xp + range.lowerBound, op_ + range.lowerBound, count: range.count)
+                } else {
+                    VectorMath.exp(xp + range.lowerBound, op_ + range.lowerBound, count: range.count)
+                }
                 for i in range { op_[i] *= gp[i] }
             }
             return

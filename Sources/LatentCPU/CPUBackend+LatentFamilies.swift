@@ -14,6 +14,44 @@ private func eachSegment(_ count: Int, length: Int, _ body: (Int) -> Void) {
     }
 }
 
+/// Calls `body(first, count, scratch)` for blocks of consecutive segments of `length` floats (rows of categoricals:
+/// contiguous in memory) covering all `count` of them, in parallel chunks; `scratch` holds `scratchPerSegment` floats
+/// for each segment of a block. Blocks of about 2,048 floats let the exps of many small categoricals run as one
+/// vector loop (VectorMath.exp) instead of glibc's scalar expf, one element at a time.
+@inline(__always)
+private func eachSegmentBlock(_ count: Int, length: Int, scratchPerSegment: Int,
+                              _ body: (_ first: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>) -> Void) {
+    let perBlock = max(1, 2048 / max(length, 1))
+    parallelChunks(count, grain: max(1, (1 << 12) / max(length, 1))) { range in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, perBlock * scratchPerSegment)) { scratch in
+            var first = range.lowerBound
+            while first < range.upperBound {
+                let n = min(perBlock, range.upperBound - first)
+                body(first, n, scratch.baseAddress!)
+                first += n
+            }
+        }
+    }
+}
+
+/// For `count` consecutive categoricals of `k` values at `x`: each one's logsumexp into `lse` (max, then
+/// max + log Σ exp(x - max), summed in order: logSumExpParts' operations) with exp(x - max) left in `e`.
+@inline(__always)
+private func blockLogSumExp(_ x: UnsafePointer<Float>, count: Int, k: Int, exps e: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>) {
+    for s in 0..<count {
+        var m = -Float.infinity
+        for j in 0..<k { let v = x[s * k + j]; if v > m || v.isNaN { m = v } }
+        lse[s] = m
+        for j in 0..<k { e[s * k + j] = x[s * k + j] - m }
+    }
+    VectorMath.exp(e, e, count: count * k)
+    for s in 0..<count {
+        var sum: Float = 0
+        for j in 0..<k { sum += e[s * k + j] }
+        lse[s] += Float.log(sum)
+    }
+}
+
 /// Max and Σ exp(t - max) of `t(j)` for `j < k`.
 @inline(__always)
 private func logSumExpParts(_ k: Int, _ t: (Int) -> Float) -> (max: Float, sum: Float) {
@@ -30,12 +68,11 @@ extension CPUBackend {
     public func concreteSample(logits: Buffer, gumbel: Buffer, temperature: Float, segments: Int, categories k: Int, into y: Buffer) throws {
         try checkRows(rows: segments, cols: k, matrices: [(logits, "logits"), (gumbel, "gumbel noise"), (y, "sample")], perRow: [])
         let l = try host(logits, "logits").floats, g = try host(gumbel, "gumbel noise").floats, out = try host(y, "sample").floats
-        eachSegment(segments, length: k) { s in
-            let b = s * k
-            for j in 0..<k { out[b + j] = (l[b + j] + g[b + j]) / temperature }
-            let (m, e) = logSumExpParts(k) { out[b + $0] }
-            let lse = m + Float.log(e)
-            for j in 0..<k { out[b + j] -= lse }
+        eachSegmentBlock(segments, length: k, scratchPerSegment: k + 1) { first, n, scratch in
+            let b = first * k, lse = scratch + n * k
+            for i in b..<(b + n * k) { out[i] = (l[i] + g[i]) / temperature }
+            blockLogSumExp(out + b, count: n, k: k, exps: scratch, lse: lse)
+            for s in 0..<n { for j in 0..<k { out[b + s * k + j] -= lse[s] } }
         }
     }
 
@@ -43,11 +80,14 @@ extension CPUBackend {
                                        into dLogits: Buffer) throws {
         try checkRows(rows: segments, cols: k, matrices: [(y, "sample"), (dy, "gradient"), (dLogits, "logits gradient")], perRow: [])
         let ys = try host(y, "sample").floats, g = try host(dy, "gradient").floats, out = try host(dLogits, "logits gradient").floats
-        eachSegment(segments, length: k) { s in
-            let b = s * k
-            var sd: Float = 0
-            for j in 0..<k { sd += g[b + j] }
-            for j in 0..<k { out[b + j] = (g[b + j] - Float.exp(ys[b + j]) * sd) / temperature }
+        eachSegmentBlock(segments, length: k, scratchPerSegment: k) { first, n, e in
+            let b = first * k
+            VectorMath.exp(ys + b, e, count: n * k)
+            for s in 0..<n {
+                var sd: Float = 0
+                for j in 0..<k { sd += g[b + s * k + j] }
+                for j in 0..<k { out[b + s * k + j] = (g[b + s * k + j] - e[s * k + j] * sd) / temperature }
+            }
         }
     }
 
@@ -90,22 +130,35 @@ extension CPUBackend {
         }
     }
 
-    /// logsumexp of one categorical's logits and its KL to the uniform categorical, Σ π (log π + log K).
-    private func categoricalParts(_ l: UnsafeMutablePointer<Float>, _ b: Int, _ k: Int) -> (lse: Float, kl: Float) {
-        let (m, e) = logSumExpParts(k) { l[b + $0] }
-        let lse = m + Float.log(e), logK = Float.log(Float(k))
-        var kl: Float = 0
-        for j in 0..<k { let lp = l[b + j] - lse; kl += Float.exp(lp) * (lp + logK) }
-        return (lse, kl)
+    /// For rows `first ..< first + n` of `groups` categoricals of `k` logits: each categorical's log-probabilities
+    /// log π = l - logsumexp(l) into `lp`, π = e^lp into `p` and its KL to the uniform categorical, Σ π (log π + log K),
+    /// into `kl` (`scratch` holds (2k + 1) floats per categorical: lp, p, then kl).
+    private func categoricalBlock(_ l: UnsafeMutablePointer<Float>, first: Int, rows n: Int, groups: Int, k: Int,
+                                  scratch: UnsafeMutablePointer<Float>) -> (lp: UnsafeMutablePointer<Float>, p: UnsafeMutablePointer<Float>, kl: UnsafeMutablePointer<Float>) {
+        let count = n * groups, b = first * groups * k
+        let lp = scratch, p = scratch + count * k, kl = scratch + 2 * count * k
+        blockLogSumExp(l + b, count: count, k: k, exps: p, lse: kl)
+        for s in 0..<count { for j in 0..<k { lp[s * k + j] = l[b + s * k + j] - kl[s] } }
+        VectorMath.exp(lp, p, count: count * k)
+        let logK = Float.log(Float(k))
+        for s in 0..<count {
+            var total: Float = 0
+            for j in 0..<k { total += p[s * k + j] * (lp[s * k + j] + logK) }
+            kl[s] = total
+        }
+        return (lp, p, kl)
     }
 
     public func categoricalKL(logits: Buffer, rows: Int, groups: Int, categories k: Int, into kl: Buffer) throws {
         try checkRows(rows: rows, cols: groups * k, matrices: [(logits, "logits")], perRow: [(kl, "KL output")])
         let l = try host(logits, "logits").floats, out = try host(kl, "KL output").floats
-        eachSegment(rows, length: groups * k) { r in
-            var total: Float = 0
-            for q in 0..<groups { total += categoricalParts(l, (r * groups + q) * k, k).kl }
-            out[r] = total
+        eachSegmentBlock(rows, length: groups * k, scratchPerSegment: groups * (2 * k + 1)) { first, n, scratch in
+            let parts = categoricalBlock(l, first: first, rows: n, groups: groups, k: k, scratch: scratch)
+            for r in 0..<n {
+                var total: Float = 0
+                for q in 0..<groups { total += parts.kl[r * groups + q] }
+                out[first + r] = total
+            }
         }
     }
 
@@ -113,11 +166,17 @@ extension CPUBackend {
         try checkRows(rows: rows, cols: groups * k, matrices: [(logits, "logits"), (dLogits, "logits gradient")], perRow: [(g, "KL gradient")])
         let l = try host(logits, "logits").floats, gr = try host(g, "KL gradient").floats, out = try host(dLogits, "logits gradient").floats
         let logK = Float.log(Float(k))
-        eachSegment(rows, length: groups * k) { r in
-            for q in 0..<groups {
-                let b = (r * groups + q) * k
-                let (lse, kl) = categoricalParts(l, b, k)
-                for j in 0..<k { let lp = l[b + j] - lse; out[b + j] = gr[r] * Float.exp(lp) * (lp + logK - kl) }
+        eachSegmentBlock(rows, length: groups * k, scratchPerSegment: groups * (2 * k + 1)) { first, n, scratch in
+            let parts = categoricalBlock(l, first: first, rows: n, groups: groups, k: k, scratch: scratch)
+            let b = first * groups * k
+            for r in 0..<n {
+                for q in 0..<groups {
+                    let s = r * groups + q
+                    for j in 0..<k {
+                        let i = s * k + j
+                        out[b + i] = gr[first + r] * parts.p[i] * (parts.lp[i] + logK - parts.kl[s])
+                    }
+                }
             }
         }
     }

@@ -13,7 +13,7 @@ public enum RandomTransform {
     }
 
     @inlinable
-    public static func gumbel(_ u: Float) -> Float { -Float.log(-Float.log(u)) }
+    public static func gumbel(_ u: Float) -> Float { VectorMath.gumbel(u) }
 }
 
 extension CPUBackend {
@@ -45,7 +45,7 @@ extension CPUBackend {
                         v[i + 1] = z1
                     }
                 case .gumbel:
-                    for i in first..<n { v[i] = RandomTransform.gumbel(v[i]) }
+                    v.withUnsafeMutableBufferPointer { VectorMath.gumbel($0.baseAddress!, $0.baseAddress!, count: 64) }
                 case .bernoulli:
                     for i in first..<n { v[i] = v[i] < p![base + i] ? 1 : 0 }
                 }

@@ -101,6 +101,36 @@ public enum VectorMath {
         return result.replacing(with: x, where: x .!= x)
     }
 
+    /// log x for positive normal finite x only (Cephes logf: x = m 2^e, m in [sqrt(1/2), sqrt(2)), the polynomial in
+    /// m - 1, exact); what Gumbel noise needs, whose arguments are Philox uniforms in (0, 1) and their -log.
+    @inline(__always)
+    static func logPositiveNormal(_ x: V) -> V {
+        let bits = unsafeBitCast(x, to: SIMD16<Int32>.self)
+        var e = V((bits &>> 23) &- 126)
+        var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F00_0000, to: V.self)  // in [0.5, 1)
+        let small = m .< 0.707_106_77
+        e = e.replacing(with: e - 1, where: small)
+        m = m.replacing(with: m + m, where: small) - 1
+        let z = m * m
+        var y = V(repeating: 7.037_683_629_2e-2)
+        y = y * m - 1.151_461_031_0e-1
+        y = y * m + 1.167_699_874_0e-1
+        y = y * m - 1.242_014_084_6e-1
+        y = y * m + 1.424_932_278_7e-1
+        y = y * m - 1.666_805_766_5e-1
+        y = y * m + 2.000_071_476_5e-1
+        y = y * m - 2.499_999_399_3e-1
+        y = y * m + 3.333_333_117_4e-1
+        y = y * m * z
+        y = y + e * -2.121_944_40e-4
+        y = y - 0.5 * z
+        return (m + y) + e * 0.693_359_375
+    }
+
+    /// Gumbel noise -log(-log u) of uniforms u in (0, 1) (Philox's: never 0 or 1).
+    @inline(__always)
+    public static func gumbel(_ u: V) -> V { -logPositiveNormal(-logPositiveNormal(u)) }
+
     /// 1 / (1 + e^-x), from e^-|x| on either side so that nothing overflows.
     @inline(__always)
     public static func sigmoid(_ x: V) -> V {
@@ -113,6 +143,8 @@ public enum VectorMath {
     static func abs(_ x: V) -> V { unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: V.self) }
 
     // One-lane forms for scalar code paths.
+    @inline(__always) public static func exp(_ x: Float) -> Float { exp(V(repeating: x))[0] }
+    @inline(__always) public static func gumbel(_ u: Float) -> Float { gumbel(V(repeating: u))[0] }
     @inline(__always) public static func softplus(_ x: Float) -> Float { softplus(V(repeating: x))[0] }
     @inline(__always) public static func sigmoid(_ x: Float) -> Float { sigmoid(V(repeating: x))[0] }
 
@@ -156,6 +188,12 @@ public enum VectorMath {
     @inline(__always)
     public static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, level: Level = .chosen) {
         lk_vector_sigmoid_f32(level.rawValue, x, y, count)
+    }
+
+    /// `y[i] = gumbel(x[i])` for uniforms in (0, 1): the lanes' bits, at `level`'s width; in place allowed.
+    @inline(__always)
+    public static func gumbel(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, level: Level = .chosen) {
+        lk_vector_gumbel_f32(level.rawValue, x, y, count)
     }
 
     /// `Philox.uniform` of every word of `blocks` consecutive Philox blocks from `counter + first`, word `w` of block

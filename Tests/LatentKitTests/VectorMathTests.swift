@@ -1,8 +1,9 @@
-// The CPU backend's array loops for exp, softplus and sigmoid (C, Sources/CVectorMath, one build per instruction set)
+// The CPU backend's array loops for exp, softplus, sigmoid and Gumbel noise (C, Sources/CVectorMath, one build per instruction set)
 // against the Swift lanes they copy (Sources/LatentCPU/VectorMath.swift): the same bits (NaN for NaN) at every level this CPU runs,
 // over specials and a sweep of the whole float range. The lanes themselves are checked against mpmath by
 // SpecialFunctionTests and against the OpenCL kernels by ElementwiseTests.
 
+import Foundation
 import LatentCPU
 import LatentKit
 import Testing
@@ -28,7 +29,21 @@ import Testing
         ("exp", { VectorMath.exp($0) }, { VectorMath.exp($0, $1, count: $2, level: $3) }),
         ("softplus", { VectorMath.softplus($0) }, { VectorMath.softplus($0, $1, count: $2, level: $3) }),
         ("sigmoid", { VectorMath.sigmoid($0) }, { VectorMath.sigmoid($0, $1, count: $2, level: $3) }),
+        ("gumbel", { VectorMath.gumbel($0) }, { VectorMath.gumbel($0, $1, count: $2, level: $3) }),
     ]
+
+    /// Gumbel noise from every 97th uniform Philox can give ((k + 1/2) 2^-23), both ends included, against
+    /// -log(-log u) in double: within 1e-6 relative (at least 1e-6 absolute).
+    @Test func gumbelMatchesDouble() {
+        var worst = 0.0, at: Float = 0
+        for k in stride(from: 0, to: 1 << 23, by: 97) + [(1 << 23) - 1] {
+            let u = (Float(k) + 0.5) * 0x1p-23
+            let got = Double(VectorMath.gumbel(u)), want = -Foundation.log(-Foundation.log(Double(u)))
+            let error = abs(got - want) / max(1, abs(want))
+            if error > worst { worst = error; at = u }
+        }
+        #expect(worst <= 1e-6, "worst \(worst) at u = \(at)")
+    }
 
     /// The same bits, or both NaN (a NaN's sign and payload are nobody's contract: the lanes' sigmoid of NaN comes out
     /// positive, the loops' negative).
@@ -38,8 +53,9 @@ import Testing
 
     @Test(arguments: levels)
     func arrayLoopsGiveTheLanesBits(level: VectorMath.Level) {
-        let xs = Self.inputs
         for (name, lanes, loop) in Self.functions {
+            // Gumbel noise is defined for uniforms in (0, 1) only
+            let xs = name == "gumbel" ? Self.inputs.filter { $0 > 0 && $0 < 1 } : Self.inputs
             var want = [Float](repeating: 0, count: xs.count), got = want
             xs.withUnsafeBufferPointer { x in
                 want.withUnsafeMutableBufferPointer { VectorMath.map(x.baseAddress!, $0.baseAddress!, 0..<xs.count, lanes) }

@@ -19,6 +19,8 @@ int lk_vector_level_compiled(void);
 void lk_vector_exp_f32(int level, const float *x, float *y, ptrdiff_t n);
 void lk_vector_softplus_f32(int level, const float *x, float *y, ptrdiff_t n);
 void lk_vector_sigmoid_f32(int level, const float *x, float *y, ptrdiff_t n);
+/// y[i] = -log(-log x[i]) for x[i] in (0, 1) (Gumbel noise from uniforms); other arguments give unspecified values.
+void lk_vector_gumbel_f32(int level, const float *x, float *y, ptrdiff_t n);
 
 /// Philox4x32-10 uniforms on (0, 1): out[4 b + w] is (k + 1/2) 2^-23 for the top 23 bits k of word w of the block
 /// whose counter is (low + b as its low 64 bits, c2, c3), key (seed, stream), for b < blocks (Philox.blocks16 and
