@@ -41,15 +41,18 @@ let package = Package(
         .target(name: "LatentCPU", dependencies: ["LatentCore", "CBLAS", "CVectorMath"]),
         .target(name: "LatentOpenCL", dependencies: ["LatentCore", "COpenCL", "Kernels"]),
         .target(name: "LatentKit", dependencies: ["LatentCore", "LatentCPU", "LatentOpenCL", "CZlib", "CMPI"]),
-        .target(name: "LatentChecks", dependencies: ["LatentKit", .product(name: "RealModule", package: "swift-numerics")]),
+        // LatentCore is named beside LatentKit (which re-exports it) wherever a target calls the Backend protocol: the
+        // incremental build rebuilds a target when a direct dependency's interface changes, and a re-exported module's
+        // change alone left LatentChecks calling Backend requirements by their old witness-table slots.
+        .target(name: "LatentChecks", dependencies: ["LatentKit", "LatentCore", .product(name: "RealModule", package: "swift-numerics")]),
         .executableTarget(
             name: "latentkit",
-            dependencies: ["LatentKit", "LatentChecks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["LatentKit", "LatentCore", "LatentChecks", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .target(name: "TestSupport", dependencies: ["LatentKit", "LatentChecks"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["LatentKit", "LatentCore", "LatentChecks"], path: "Tests/TestSupport"),
         .testTarget(
             name: "LatentKitTests",
-            dependencies: ["LatentKit", "TestSupport", "Kernels", "LatentOpenCL", "LatentCPU"],
+            dependencies: ["LatentKit", "LatentCore", "TestSupport", "Kernels", "LatentOpenCL", "LatentCPU"],
             exclude: ["Data"]
         ),
     ],
