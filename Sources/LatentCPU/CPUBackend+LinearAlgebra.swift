@@ -17,10 +17,31 @@ extension CPUBackend {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
         alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer
     ) throws {
+        try gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, b, beta: beta, c, startingFrom: nil)
+    }
+
+    /// The dense layer's forward pass with C started as the bias rows and the product added (beta 1), each thread
+    /// filling its own block of rows just before its GEMM: OpenBLAS zeroes C for beta 0 (a pass over C), and the bias
+    /// added afterwards is another; this way one pass does both.
+    public func dense(_ x: Buffer, weight: Buffer, bias: Buffer, activation: UnaryOp?, rows: Int, inputs: Int, outputs: Int,
+                      preActivation a: Buffer, into y: Buffer) throws {
+        try checkBiasActivation(activation, rows: rows, cols: outputs, matrices: [(a, "pre-activation"), (activation == nil ? nil : y, "activation")],
+                                bias: bias)
+        try gemm(transposeA: false, transposeB: false, m: rows, n: outputs, k: inputs, alpha: 1, x, weight, beta: 1, a,
+                 startingFrom: try host(bias, "bias").floats)
+        if let activation { try unary(activation, a, into: y, count: rows * outputs) }
+    }
+
+    /// C = alpha op(A) op(B) + beta C, where with `startingFrom` each row of C is first set to that row of `n` values.
+    func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float, _ a: Buffer, _ b: Buffer, beta: Float, _ c: Buffer, startingFrom initialRow: UnsafeMutablePointer<Float>?
+    ) throws {
         try checkGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, beta: beta, a, b, c)
         let av = try host(a, "gemm A"), bv = try host(b, "gemm B"), cv = try host(c, "gemm C")
         if m == 0 || n == 0 { return }
         if k == 0 {  // BLAS leaves C alone for k = 0 only when beta = 1; define it as C = beta C
+            if let initialRow { for r in 0..<m { (cv.floats + r * n).update(from: initialRow, count: n) } }
             for i in 0..<(m * n) { cv.floats[i] = beta == 0 ? 0 : beta * cv.floats[i] }
             return
         }
@@ -30,6 +51,7 @@ extension CPUBackend {
         // Rows of C are independent: block i of op(A)'s rows starts at row i of A, or at column i when transposed.
         let work = m * n * k
         parallelChunks(m, grain: max(8, m * (1 << 19) / max(work, 1))) { rows in
+            if let initialRow { for r in rows { (c + r * n).update(from: initialRow, count: n) } }
             let aStart = transposeA ? a + rows.lowerBound : a + rows.lowerBound * lda
             cblas_sgemm(
                 CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,

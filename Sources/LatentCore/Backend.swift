@@ -271,6 +271,12 @@ public protocol Backend: AnyObject, Sendable {
     /// The epilogue of a dense layer's GEMM: `a += bias` (a `1 × cols` row) in place, then `y = f(a)` for `activation`, one of
     /// ``UnaryOp/denseActivations`` (nil: no activation and `y` is not written; the layer's output is `a`).
     func biasActivation(_ activation: UnaryOp?, preActivation a: Buffer, bias: Buffer, rows: Int, cols: Int, into y: Buffer) throws
+    /// A dense layer's forward pass: `a = x · weight + bias` (`x` is `rows × inputs`, `weight` `inputs × outputs`), then
+    /// `y = f(a)` as ``biasActivation(_:preActivation:bias:rows:cols:into:)`` does. The default is that GEMM (beta 0)
+    /// and that epilogue; a backend may order the work otherwise (the CPU starts C as the bias rows and adds the
+    /// product, beta 1), so `a` may differ from the default's in the last bit where the GEMM splits its inner sum.
+    func dense(_ x: Buffer, weight: Buffer, bias: Buffer, activation: UnaryOp?, rows: Int, inputs: Int, outputs: Int,
+               preActivation a: Buffer, into y: Buffer) throws
     /// Its backward form: `da = dy f'(a)` and `dBias = Σ_rows da`. With a nil activation `da` is `dy` itself and not written.
     func biasActivationBackward(_ activation: UnaryOp?, preActivation a: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
                                 intoInput da: Buffer?, intoBias dBias: Buffer) throws
@@ -324,6 +330,12 @@ extension Backend {
         try x.check(holds: rows * cols, "gather source")
         try indices.check(holds: indexOffset + count, of: .int32, "gather indices")
         try y.check(holds: count * cols, "gather output")
+    }
+
+    public func dense(_ x: Buffer, weight: Buffer, bias: Buffer, activation: UnaryOp?, rows: Int, inputs: Int, outputs: Int,
+                      preActivation a: Buffer, into y: Buffer) throws {
+        try gemm(transposeA: false, transposeB: false, m: rows, n: outputs, k: inputs, alpha: 1, x, weight, beta: 0, a)
+        try biasActivation(activation, preActivation: a, bias: bias, rows: rows, cols: outputs, into: y)
     }
 
     /// Checks the shared argument rules of ``biasActivation(_:preActivation:bias:rows:cols:into:)`` and its backward form.

@@ -31,10 +31,9 @@ extension Tape {
         try require(x.cols == weight.rows, "dense: input \(x.rows)x\(x.cols) does not match weight \(weight.rows)x\(weight.cols)")
         try require(bias.count == weight.cols, "dense: bias of \(bias.count) for \(weight.cols) outputs")
         let a = try output(x.rows, weight.cols)
-        try backend.gemm(transposeA: false, transposeB: false, m: x.rows, n: weight.cols, k: x.cols, alpha: 1, x.buffer, weight.buffer,
-                         beta: 0, a.buffer)
         let y = activation == nil ? a : try output(x.rows, weight.cols)
-        try backend.biasActivation(activation, preActivation: a.buffer, bias: bias.buffer, rows: x.rows, cols: weight.cols, into: y.buffer)
+        try backend.dense(x.buffer, weight: weight.buffer, bias: bias.buffer, activation: activation, rows: x.rows, inputs: x.cols,
+                          outputs: weight.cols, preActivation: a.buffer, into: y.buffer)
         return record(.dense(x: x, weight: weight, bias: bias, activation: activation, preActivation: a), y, inputs: [x, weight, bias])
     }
 
