@@ -36,12 +36,8 @@ extension CPUBackend {
                 var sums = [Double](repeating: 0, count: range.count)
                 sums.withUnsafeMutableBufferPointer { acc in
                     for r in 0..<rows {
-                        let base = r * cols
-                        VectorMath.sigmoid(av + base + range.lowerBound, dv + base + range.lowerBound, count: range.count)
-                        for (k, j) in range.enumerated() {
-                            dv[base + j] *= gv[base + j]
-                            acc[k] += Double(dv[base + j])
-                        }
+                        let start = r * cols + range.lowerBound
+                        VectorMath.softplusBackward(av + start, gradient: gv + start, into: dv + start, accumulating: acc.baseAddress!, count: range.count)
                     }
                     for (k, j) in range.enumerated() { bv[j] = Float(acc[k]) }
                 }

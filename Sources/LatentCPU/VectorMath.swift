@@ -196,6 +196,14 @@ public enum VectorMath {
         lk_vector_gumbel_f32(level.rawValue, x, y, count)
     }
 
+    /// `d[i] = sigmoid(a[i]) g[i]`, then `acc[i] += Double(d[i])`, for `count` elements: a row of the softplus layer's
+    /// backward pass and its bias-gradient column sums, at `level`'s width (the lanes' sigmoid bits).
+    @inline(__always)
+    public static func softplusBackward(_ a: UnsafePointer<Float>, gradient g: UnsafePointer<Float>, into d: UnsafeMutablePointer<Float>,
+                                        accumulating acc: UnsafeMutablePointer<Double>, count: Int, level: Level = .chosen) {
+        lk_softplus_backward_f32(level.rawValue, a, g, d, acc, count)
+    }
+
     /// `Philox.uniform` of every word of `blocks` consecutive Philox blocks from `counter + first`, word `w` of block
     /// `b` at `out[4 b + w]`: the words of `Philox.blocks16`, at `level`'s width.
     @inline(__always)

@@ -71,6 +71,29 @@ import Testing
         }
     }
 
+    /// The softplus layer's backward row loop against the lanes: d = sigmoid(a) g bit for bit, the double sums exact.
+    @Test(arguments: levels)
+    func softplusBackwardGivesTheLanesBits(level: VectorMath.Level) {
+        let n = 1_003
+        let a = (0..<n).map { Float($0 % 97) * 0.37 - 18 }, g = (0..<n).map { Float($0 % 13) * 0.11 - 0.6 }
+        var d = [Float](repeating: 0, count: n), acc = [Double](repeating: 0.25, count: n)
+        a.withUnsafeBufferPointer { ap in
+            g.withUnsafeBufferPointer { gp in
+                d.withUnsafeMutableBufferPointer { dp in
+                    acc.withUnsafeMutableBufferPointer {
+                        VectorMath.softplusBackward(ap.baseAddress!, gradient: gp.baseAddress!, into: dp.baseAddress!, accumulating: $0.baseAddress!,
+                                                    count: n, level: level)
+                    }
+                }
+            }
+        }
+        for i in 0..<n {
+            let want = VectorMath.sigmoid(a[i]) * g[i]
+            #expect(d[i].bitPattern == want.bitPattern, "d[\(i)] at \(level)")
+            #expect(acc[i] == 0.25 + Double(want), "acc[\(i)] at \(level)")
+        }
+    }
+
     /// The C Philox uniforms against Philox.blocks16 and Philox.uniform, across a carry out of the counter's low word
     /// and the wrap of its low 64 bits, for keys and high words that are not zero.
     @Test(arguments: levels)

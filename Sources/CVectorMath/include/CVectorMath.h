@@ -22,6 +22,10 @@ void lk_vector_sigmoid_f32(int level, const float *x, float *y, ptrdiff_t n);
 /// y[i] = -log(-log x[i]) for x[i] in (0, 1) (Gumbel noise from uniforms); other arguments give unspecified values.
 void lk_vector_gumbel_f32(int level, const float *x, float *y, ptrdiff_t n);
 
+/// d[i] = sigmoid(a[i]) g[i] and acc[i] += d[i] (in double) for i < n: a row of the softplus layer's backward pass
+/// with its bias-gradient column sums. d must not overlap a, g or acc.
+void lk_softplus_backward_f32(int level, const float *a, const float *g, float *d, double *acc, ptrdiff_t n);
+
 /// Philox4x32-10 uniforms on (0, 1): out[4 b + w] is (k + 1/2) 2^-23 for the top 23 bits k of word w of the block
 /// whose counter is (low + b as its low 64 bits, c2, c3), key (seed, stream), for b < blocks (Philox.blocks16 and
 /// Philox.uniform in Sources/LatentCore/Philox.swift).
