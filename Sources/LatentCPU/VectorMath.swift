@@ -1,4 +1,4 @@
-// 16-lane exp, log1p, softplus and sigmoid for the CPU backend's hottest loops (the softplus of every hidden
+// 16-lane exp, log1p, softplus, sigmoid and Gumbel noise for the CPU backend's hottest loops (the softplus of every hidden
 // layer and the Bernoulli likelihood of every pixel). glibc's scalar log1pf was a sixth of a training step.
 // Algorithms: Cephes expf and logf (Moshier); softplus evaluates them in float lanes, carrying the roundings of
 // e^-|x| and of 1 + t into log1p(t) (see softplus(_:)). Every softplus-family result of the CPU
