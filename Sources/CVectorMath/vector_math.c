@@ -16,10 +16,9 @@
 INLINE float bits_to_float(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
 INLINE int32_t float_to_bits(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
 
-// VectorMath.exp: +inf above 88.72, 0 below -103.97, NaN for NaN.
-INLINE float exp1(float x) {
-    float xc = x < -104.0f ? -104.0f : x;
-    xc = xc > 88.8f ? 88.8f : xc;
+// VectorMath.expParts: Cephes expf's steps for a clamped argument: e^xc = (1 + s) 2^n, returning s (|s| < 1) and 2^n
+// as two normal factors *s1 *s2, so that results down to the subnormal range scale correctly.
+INLINE float exp_parts(float xc, float *s1, float *s2) {
     float shifted = xc * 1.44269504f + 12582912.0f;
     float n = shifted - 12582912.0f;
     float r = xc - n * 0.693359375f;
@@ -31,40 +30,47 @@ INLINE float exp1(float x) {
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * z + r + 1.0f;
     int32_t ni = (int32_t)((uint32_t)float_to_bits(shifted) - 0x4B400000u);
     int32_t n1 = ni >> 1, n2 = ni - n1;
-    float s1 = bits_to_float((int32_t)((uint32_t)(n1 + 127) << 23));
-    float s2 = bits_to_float((int32_t)((uint32_t)(n2 + 127) << 23));
-    float result = p * s1 * s2;
+    *s1 = bits_to_float((int32_t)((uint32_t)(n1 + 127) << 23));
+    *s2 = bits_to_float((int32_t)((uint32_t)(n2 + 127) << 23));
+    return p * z + r;
+}
+
+// VectorMath.exp: +inf above 88.72, 0 below -103.97, NaN for NaN.
+INLINE float exp1(float x) {
+    float xc = x < -104.0f ? -104.0f : x;
+    xc = xc > 88.8f ? 88.8f : xc;
+    float s1, s2;
+    float s = exp_parts(xc, &s1, &s2);
+    float result = (s + 1.0f) * s1 * s2;
     result = x > 88.722839f ? __builtin_inff() : result;
     result = x < -103.972084f ? 0.0f : result;
     return x != x ? x : result;
 }
 
-// VectorMath.expNegativeSplit: e^-a for a >= 0 as hi + *lo (the rounding of the polynomial's 1 + s), scaled by 2^n.
+// VectorMath.expNegativeSplit: e^-a for a >= 0 as hi + *lo (the rounding of 1 + s), scaled by 2^n.
 INLINE float exp_negative_split(float a, float *lo) {
-    float x = -(a > 104.0f ? 104.0f : a);
-    float shifted = x * 1.44269504f + 12582912.0f;
-    float n = shifted - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float z = r * r;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float s = p * z + r;
+    float s1, s2;
+    float s = exp_parts(-(a > 104.0f ? 104.0f : a), &s1, &s2);
     float q = s + 1.0f;
     float ql = s - (q - 1.0f);
-    int32_t ni = (int32_t)((uint32_t)float_to_bits(shifted) - 0x4B400000u);
-    int32_t n1 = ni >> 1, n2 = ni - n1;
-    float s1 = bits_to_float((int32_t)((uint32_t)(n1 + 127) << 23));
-    float s2 = bits_to_float((int32_t)((uint32_t)(n2 + 127) << 23));
     *lo = ql * s1 * s2;
     return q * s1 * s2;
+}
+
+// VectorMath.logPolynomial: Cephes logf's P(f), log(1 + f) = f - f^2 / 2 + f^3 P(f) on [sqrt(1/2) - 1, sqrt(2) - 1].
+INLINE float log_polynomial(float f) {
+    float y = 7.0376836292e-2f;
+    y = y * f - 1.1514610310e-1f;
+    y = y * f + 1.1676998740e-1f;
+    y = y * f - 1.2420140846e-1f;
+    y = y * f + 1.4249322787e-1f;
+    y = y * f - 1.6668057665e-1f;
+    y = y * f + 2.0000714765e-1f;
+    y = y * f - 2.4999993993e-1f;
+    y = y * f + 3.3333331174e-1f;
+    return y;
 }
 
 // VectorMath.softplus: max(x, 0) + log1p(e^-|x|) in float, the roundings of e^-|x| and 1 + t carried; NaN for NaN.
@@ -76,15 +82,7 @@ INLINE float softplus1(float x) {
     float c = t - (u - 1.0f);
     float f = big ? u * 0.5f - 1.0f : t;
     float z = f * f;
-    float y = 7.0376836292e-2f;
-    y = y * f - 1.1514610310e-1f;
-    y = y * f + 1.1676998740e-1f;
-    y = y * f - 1.2420140846e-1f;
-    y = y * f + 1.4249322787e-1f;
-    y = y * f - 1.6668057665e-1f;
-    y = y * f + 2.0000714765e-1f;
-    y = y * f - 2.4999993993e-1f;
-    y = y * f + 3.3333331174e-1f;
+    float y = log_polynomial(f);
     y = y * f * z - 0.5f * z;
     float carried = (big ? c : 0.0f) + tl;
     float correction = carried * ((big ? 0.5f : 1.0f) * (1.0f - f + z));
@@ -104,16 +102,7 @@ INLINE float log_positive_normal(float x) {
     e = small ? e - 1.0f : e;
     m = (small ? m + m : m) - 1.0f;
     float z = m * m;
-    float y = 7.0376836292e-2f;
-    y = y * m - 1.1514610310e-1f;
-    y = y * m + 1.1676998740e-1f;
-    y = y * m - 1.2420140846e-1f;
-    y = y * m + 1.4249322787e-1f;
-    y = y * m - 1.6668057665e-1f;
-    y = y * m + 2.0000714765e-1f;
-    y = y * m - 2.4999993993e-1f;
-    y = y * m + 3.3333331174e-1f;
-    y = y * m * z;
+    float y = log_polynomial(m) * m * z;
     y = y + e * -2.12194440e-4f;
     y = y - 0.5f * z;
     return (m + y) + e * 0.693359375f;

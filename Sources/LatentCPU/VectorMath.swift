@@ -13,10 +13,10 @@ import LatentCore
 public enum VectorMath {
     public typealias V = SIMD16<Float>
 
-    /// e^x; +inf above 88.72, 0 below -103.97 (subnormal results in between are rounded once), NaN for NaN.
+    /// Cephes expf's steps for a clamped argument: e^xc = (1 + s) 2^n, with s (|s| < 1) and 2^n as two normal factors
+    /// s1 s2, so that results down to the subnormal range scale correctly.
     @inline(__always)
-    public static func exp(_ x: V) -> V {
-        let xc = x.replacing(with: -104, where: x .< -104).replacing(with: 88.8, where: x .> 88.8)
+    static func expParts(_ xc: V) -> (s: V, s1: V, s2: V) {
         // Round to the nearest integer by adding 1.5 * 2^23: the sum's low mantissa bits are the integer
         // (generic SIMD rounding and float-to-int conversion run lane by lane in Swift's standard library).
         let shifted = xc * 1.442_695_04 + 12_582_912
@@ -30,42 +30,47 @@ public enum VectorMath {
         p = p * r + 4.166_579_589_4e-2
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
-        p = p * z + r + 1
-        // 2^n as two normal factors, so results down to the subnormal range are scaled correctly.
         let ni = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
         let n1 = ni &>> 1, n2 = ni &- n1
-        let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: V.self), s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: V.self)
-        var result = p * s1 * s2
+        return (p * z + r, unsafeBitCast((n1 &+ 127) &<< 23, to: V.self), unsafeBitCast((n2 &+ 127) &<< 23, to: V.self))
+    }
+
+    /// e^x; +inf above 88.72, 0 below -103.97 (subnormal results in between are rounded once), NaN for NaN.
+    @inline(__always)
+    public static func exp(_ x: V) -> V {
+        let xc = x.replacing(with: -104, where: x .< -104).replacing(with: 88.8, where: x .> 88.8)
+        let (s, s1, s2) = expParts(xc)
+        var result = (s + 1) * s1 * s2
         result.replace(with: .infinity, where: x .> 88.722_839)
         result.replace(with: 0, where: x .< -103.972_084)
         result.replace(with: x, where: x .!= x)
         return result
     }
 
-    /// e^-a for a >= 0 as hi + lo: exp(_:)'s steps, except that the polynomial's last addition 1 + s is split into
-    /// its rounded value and its rounding error (exact: |s| < 1), both scaled by 2^n. Carrying lo into log1p is what
-    /// keeps a float softplus near one rounding (without it, 1.6 ulp).
+    /// e^-a for a >= 0 as hi + lo: exp(_:)'s steps, except that the last addition 1 + s is split into its rounded
+    /// value and its rounding error (exact: |s| < 1), both scaled by 2^n. Carrying lo into log1p is what keeps a float
+    /// softplus near one rounding (without it, 1.6 ulp).
     @inline(__always)
     static func expNegativeSplit(_ a: V) -> (hi: V, lo: V) {
-        let x = -a.replacing(with: 104, where: a .> 104)  // below e^-104 the result is below float's range anyway
-        let shifted = x * 1.442_695_04 + 12_582_912
-        let n = shifted - 12_582_912
-        var r = x - n * 0.693_359_375
-        r = r - n * -2.121_944_40e-4
-        let z = r * r
-        var p = V(repeating: 1.987_569_150_0e-4)
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        let s = p * z + r
+        let (s, s1, s2) = expParts(-a.replacing(with: 104, where: a .> 104))  // below e^-104 the result is below float's range
         let q = s + 1
         let ql = s - (q - 1)
-        let ni = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
-        let n1 = ni &>> 1, n2 = ni &- n1
-        let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: V.self), s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: V.self)
         return (q * s1 * s2, ql * s1 * s2)
+    }
+
+    /// Cephes logf's polynomial P(f): log(1 + f) = f - f^2 / 2 + f^3 P(f) for f in [sqrt(1/2) - 1, sqrt(2) - 1].
+    @inline(__always)
+    static func logPolynomial(_ f: V) -> V {
+        var y = V(repeating: 7.037_683_629_2e-2)
+        y = y * f - 1.151_461_031_0e-1
+        y = y * f + 1.167_699_874_0e-1
+        y = y * f - 1.242_014_084_6e-1
+        y = y * f + 1.424_932_278_7e-1
+        y = y * f - 1.666_805_766_5e-1
+        y = y * f + 2.000_071_476_5e-1
+        y = y * f - 2.499_999_399_3e-1
+        y = y * f + 3.333_333_117_4e-1
+        return y
     }
 
     /// log(1 + e^x) = max(x, 0) + log1p(t), t = e^-|x| carried as hi + lo, in float lanes: at most 1.21 ulp against
@@ -82,16 +87,7 @@ public enum VectorMath {
         let c = t - (u - 1)
         let f = t.replacing(with: u * 0.5 - 1, where: big)
         let z = f * f
-        var y = V(repeating: 7.037_683_629_2e-2)
-        y = y * f - 1.151_461_031_0e-1
-        y = y * f + 1.167_699_874_0e-1
-        y = y * f - 1.242_014_084_6e-1
-        y = y * f + 1.424_932_278_7e-1
-        y = y * f - 1.666_805_766_5e-1
-        y = y * f + 2.000_071_476_5e-1
-        y = y * f - 2.499_999_399_3e-1
-        y = y * f + 3.333_333_117_4e-1
-        y = y * f * z - 0.5 * z
+        let y = logPolynomial(f) * f * z - 0.5 * z
         let carried = V(repeating: 0).replacing(with: c, where: big) + tl
         let correction = carried * (V(repeating: 1).replacing(with: 0.5, where: big) * (1 - f + z))
         let ln2Low = V(repeating: 0).replacing(with: -2.121_944_40e-4, where: big)
@@ -112,16 +108,7 @@ public enum VectorMath {
         e = e.replacing(with: e - 1, where: small)
         m = m.replacing(with: m + m, where: small) - 1
         let z = m * m
-        var y = V(repeating: 7.037_683_629_2e-2)
-        y = y * m - 1.151_461_031_0e-1
-        y = y * m + 1.167_699_874_0e-1
-        y = y * m - 1.242_014_084_6e-1
-        y = y * m + 1.424_932_278_7e-1
-        y = y * m - 1.666_805_766_5e-1
-        y = y * m + 2.000_071_476_5e-1
-        y = y * m - 2.499_999_399_3e-1
-        y = y * m + 3.333_333_117_4e-1
-        y = y * m * z
+        var y = logPolynomial(m) * m * z
         y = y + e * -2.121_944_40e-4
         y = y - 0.5 * z
         return (m + y) + e * 0.693_359_375
