@@ -7,18 +7,7 @@ extension CPUBackend {
     public func biasActivation(_ activation: UnaryOp?, preActivation a: Buffer, bias: Buffer, rows: Int, cols: Int, into y: Buffer) throws {
         try checkBiasActivation(activation, rows: rows, cols: cols, matrices: [(a, "pre-activation"), (activation == nil ? nil : y, "activation")],
                                 bias: bias)
-        if activation == .softplus {
-            // one pass: each row's bias added and its softplus taken while the row is in cache (the hidden layers)
-            let av = try host(a, "pre-activation").floats, bv = try host(bias, "bias").floats, yv = try host(y, "activation").floats
-            parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
-                for r in range {
-                    let ar = av + r * cols
-                    for j in 0..<cols { ar[j] += bv[j] }
-                    VectorMath.softplus(ar, yv + r * cols, count: cols)
-                }
-            }
-            return
-        }
+        // the specification of the OpenCL epilogue; the CPU's own training step adds the bias inside its GEMM (dense)
         try binary(.add, a, bias, broadcast: .row, rows: rows, cols: cols, into: a)
         if let activation { try unary(activation, a, into: y, count: rows * cols) }
     }

@@ -271,15 +271,15 @@ public protocol Backend: AnyObject, Sendable {
     /// The epilogue of a dense layer's GEMM: `a += bias` (a `1 × cols` row) in place, then `y = f(a)` for `activation`, one of
     /// ``UnaryOp/denseActivations`` (nil: no activation and `y` is not written; the layer's output is `a`).
     func biasActivation(_ activation: UnaryOp?, preActivation a: Buffer, bias: Buffer, rows: Int, cols: Int, into y: Buffer) throws
+    /// Its backward form: `da = dy f'(a)` and `dBias = Σ_rows da`. With a nil activation `da` is `dy` itself and not written.
+    func biasActivationBackward(_ activation: UnaryOp?, preActivation a: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
+                                intoInput da: Buffer?, intoBias dBias: Buffer) throws
     /// A dense layer's forward pass: `a = x · weight + bias` (`x` is `rows × inputs`, `weight` `inputs × outputs`), then
     /// `y = f(a)` as ``biasActivation(_:preActivation:bias:rows:cols:into:)`` does. The default is that GEMM (beta 0)
     /// and that epilogue; a backend may order the work otherwise (the CPU starts C as the bias rows and adds the
     /// product, beta 1), so `a` may differ from the default's in the last bit where the GEMM splits its inner sum.
     func dense(_ x: Buffer, weight: Buffer, bias: Buffer, activation: UnaryOp?, rows: Int, inputs: Int, outputs: Int,
                preActivation a: Buffer, into y: Buffer) throws
-    /// Its backward form: `da = dy f'(a)` and `dBias = Σ_rows da`. With a nil activation `da` is `dy` itself and not written.
-    func biasActivationBackward(_ activation: UnaryOp?, preActivation a: Buffer, gradient dy: Buffer, rows: Int, cols: Int,
-                                intoInput da: Buffer?, intoBias dBias: Buffer) throws
     /// The ELBO's loss chain in one pass: with `L = Σ logLikelihood` and `K = Σ kl` (all elements of each),
     /// `loss = klScale K - likelihoodScale L` and `summary = (L - K, K)` (the bound and the KL, both batch sums).
     func elboLoss(logLikelihood ll: Buffer, count llCount: Int, kl: Buffer, count klCount: Int, klScale: Float, likelihoodScale: Float,

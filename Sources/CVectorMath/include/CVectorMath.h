@@ -1,6 +1,6 @@
 // Array forms of the CPU backend's exp, softplus, sigmoid, Gumbel noise and softplus backward
-// (Sources/LatentCPU/VectorMath.swift), of its Philox uniforms (Sources/LatentCore/Philox.swift) and of its Adam step, compiled for three instruction sets and chosen at
-// run time. Swift cannot compile one function for AVX-512 inside a package built for baseline x86-64, C can (a
+// (Sources/LatentCPU/VectorMath.swift), of its Philox uniforms (Sources/LatentCore/Philox.swift) and of its Adam step,
+// compiled for three instruction sets and chosen at run time. Swift cannot compile one function for AVX-512 inside a package built for baseline x86-64, C can (a
 // `target` attribute per function); the results are the same bits on every instruction set.
 #ifndef LATENTKIT_CVECTORMATH_H
 #define LATENTKIT_CVECTORMATH_H
