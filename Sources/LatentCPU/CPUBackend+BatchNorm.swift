@@ -17,32 +17,21 @@ extension CPUBackend {
         let rm = try host(runningMean, "running mean").floats, rv = try host(runningVariance, "running variance").floats
         let bm = try host(batchMean, "batch mean").floats, bi = try host(inverseDeviation, "inverse deviation").floats
         let n = Float(rows)
-        // A block of columns per thread, walked row by row in memory order; each column's sums keep the row order of
-        // one column at a time (the kernels' order), so the bits are those of the column-by-column loop.
+        // A block of columns per thread, walked row by row in memory order (vector loops in C); each column's sums keep
+        // the row order of one column at a time (the kernels' order), so the bits are those of the column-by-column loop.
         parallelChunks(cols, grain: max(8, (1 << 13) / max(rows, 1))) { range in
             let lo = range.lowerBound, m = range.count
             var statistics = [Float](repeating: 0, count: 2 * m)
             statistics.withUnsafeMutableBufferPointer { buffer in
                 let mean = buffer.baseAddress!, inverse = mean + m
-                for r in 0..<rows {
-                    let xr = xs + r * cols + lo
-                    for k in 0..<m { mean[k] += xr[k] }
-                }
-                for k in 0..<m { mean[k] /= n }
-                let variance = inverse
-                for r in 0..<rows {
-                    let xr = xs + r * cols + lo
-                    for k in 0..<m { let d = xr[k] - mean[k]; variance[k] += d * d }
-                }
+                VectorMath.batchNormStatistics(xs + lo, stride: cols, rows: rows, columns: m, mean: mean, squaredDeviations: inverse)
                 for k in 0..<m {
-                    let c = lo + k, v = variance[k] / n
+                    let c = lo + k, v = inverse[k] / n
                     rv[c] = (1 - momentum) * rv[c] + momentum * (v * n / (n - 1))
                     inverse[k] = 1 / (v + epsilon).squareRoot()
                 }
-                for r in 0..<rows {
-                    let xr = xs + r * cols + lo, yr = ys + r * cols + lo
-                    for k in 0..<m { yr[k] = gamma[lo + k] * ((xr[k] - mean[k]) * inverse[k]) + beta[lo + k] }
-                }
+                VectorMath.batchNormNormalise(xs + lo, stride: cols, rows: rows, columns: m, scale: gamma + lo, shift: beta + lo,
+                                              mean: mean, inverse: inverse, into: ys + lo)
                 for k in 0..<m {
                     let c = lo + k
                     bm[c] = mean[k]
@@ -76,24 +65,14 @@ extension CPUBackend {
         let gamma = try host(scale, "scale").floats, bm = try host(batchMean, "batch mean").floats
         let bi = try host(inverseDeviation, "inverse deviation").floats
         let dg = try host(dScale, "scale gradient").floats, db = try host(dShift, "shift gradient").floats
-        let n = Float(rows)
         // Column blocks per thread, rows in memory order, each column's sums in row order (as batchNormTraining).
         parallelChunks(cols, grain: max(8, (1 << 13) / max(rows, 1))) { range in
             let lo = range.lowerBound, m = range.count
             var sums = [Float](repeating: 0, count: 2 * m)
             sums.withUnsafeMutableBufferPointer { buffer in
                 let sg = buffer.baseAddress!, sgx = sg + m
-                for r in 0..<rows {
-                    let gr = g + r * cols + lo, xr = xs + r * cols + lo
-                    for k in 0..<m { sg[k] += gr[k]; sgx[k] += gr[k] * (xr[k] - bm[lo + k]) * bi[lo + k] }
-                }
-                for r in 0..<rows {
-                    let gr = g + r * cols + lo, xr = xs + r * cols + lo, dr = dxs + r * cols + lo
-                    for k in 0..<m {
-                        let mean = bm[lo + k], inverse = bi[lo + k], scaled = gamma[lo + k] * inverse
-                        dr[k] = scaled * (gr[k] - sg[k] / n - (xr[k] - mean) * inverse * sgx[k] / n)
-                    }
-                }
+                VectorMath.batchNormBackward(xs + lo, gradient: g + lo, stride: cols, rows: rows, columns: m, scale: gamma + lo, mean: bm + lo,
+                                             inverse: bi + lo, sums: sg, scaledSums: sgx, into: dxs + lo)
                 for k in 0..<m {
                     dg[lo + k] = sgx[k]
                     db[lo + k] = sg[k]

@@ -74,13 +74,18 @@ extension CPUBackend {
                 var uniforms = [Float](repeating: 0, count: cols + 8)
                 uniforms.withUnsafeMutableBufferPointer { u in
                     for i in range {
+                        // the next row's source is a random row of the data set, far in memory: its loads start now and
+                        // arrive while this row's uniforms are drawn
+                        if i + 1 < range.upperBound, case let next = Int(idx[i + 1]), next >= 0 && next < rows {
+                            VectorMath.prefetch(src + next * cols, count: cols)
+                        }
                         let first = streamOffset + i * cols, block = first / 4, out = dst + i * cols
                         VectorMath.philoxUniforms(counter: counter, first: UInt64(block), key: key, blocks: (first + cols + 3) / 4 - block,
                                                   into: u.baseAddress!)
                         let ur = u.baseAddress! + (first - 4 * block), r = Int(idx[i])
                         if r >= 0 && r < rows {
                             let p = src + r * cols
-                            for j in 0..<cols { out[j] = ur[j] < p[j] ? 1 : 0 }
+                            VectorMath.binarise(uniforms: ur, probabilities: p, into: out, count: cols)
                         } else {
                             out.update(repeating: 0, count: cols)
                         }

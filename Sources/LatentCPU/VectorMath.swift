@@ -209,6 +209,43 @@ public enum VectorMath {
         lk_adam_f32(level.rawValue, p, g, m, v, count, beta1, beta2, epsilon, stepSize, sqrtBC2)
     }
 
+    /// Batch normalisation's statistics over `m` columns of `rows` rows (row stride `stride`), each column's sums in row
+    /// order: `mean` (zeroed by the caller) becomes the column means, `variance` (zeroed) the sums of squared deviations.
+    @inline(__always)
+    public static func batchNormStatistics(_ x: UnsafePointer<Float>, stride: Int, rows: Int, columns m: Int, mean: UnsafeMutablePointer<Float>,
+                                           squaredDeviations variance: UnsafeMutablePointer<Float>, level: Level = .chosen) {
+        lk_batch_norm_statistics_f32(level.rawValue, x, stride, rows, m, mean, variance)
+    }
+
+    /// `y = scale ((x - mean) inverse) + shift` over `m` columns of `rows` rows; `y` may be `x`.
+    @inline(__always)
+    public static func batchNormNormalise(_ x: UnsafePointer<Float>, stride: Int, rows: Int, columns m: Int, scale: UnsafePointer<Float>,
+                                          shift: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverse: UnsafePointer<Float>,
+                                          into y: UnsafeMutablePointer<Float>, level: Level = .chosen) {
+        lk_batch_norm_normalise_f32(level.rawValue, x, stride, rows, m, scale, shift, mean, inverse, y)
+    }
+
+    /// Batch normalisation's backward pass over `m` columns: the column sums of `g` and of `g (x - mean) inverse` into
+    /// `sums` and `scaledSums` (zeroed by the caller), then the input gradient into `dx` (which may be `g`).
+    @inline(__always)
+    public static func batchNormBackward(_ x: UnsafePointer<Float>, gradient g: UnsafePointer<Float>, stride: Int, rows: Int, columns m: Int,
+                                         scale: UnsafePointer<Float>, mean: UnsafePointer<Float>, inverse: UnsafePointer<Float>,
+                                         sums: UnsafeMutablePointer<Float>, scaledSums: UnsafeMutablePointer<Float>,
+                                         into dx: UnsafeMutablePointer<Float>, level: Level = .chosen) {
+        lk_batch_norm_backward_f32(level.rawValue, x, g, stride, rows, m, scale, mean, inverse, sums, scaledSums, dx)
+    }
+
+    /// `out[j] = u[j] < p[j] ? 1 : 0` over `count` elements: a row of dynamic binarisation.
+    @inline(__always)
+    public static func binarise(uniforms u: UnsafePointer<Float>, probabilities p: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                                count: Int, level: Level = .chosen) {
+        lk_binarise_f32(level.rawValue, u, p, out, count)
+    }
+
+    /// Asks the cache for `count` floats at `p`, a row read soon, without waiting for them.
+    @inline(__always)
+    public static func prefetch(_ p: UnsafePointer<Float>, count: Int) { lk_prefetch_f32(p, count) }
+
     /// `y[i] = f(x[i])` for `count` elements, 16 at a time; the tail is padded, so every element takes the same path.
     @inline(__always)
     public static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, _ f: (V) -> V) {

@@ -139,6 +139,68 @@ import Testing
                 && v.map(\.bitPattern) == wantV.map(\.bitPattern), "\(level)")
     }
 
+    /// The C batch-norm loops against the column-by-column formulas in Swift scalars (the OpenCL kernels' order), on a
+    /// block of 37 of 45 columns (a tail on every vector width, a row stride wider than the block) of 29 rows.
+    @Test(arguments: levels)
+    func batchNormGivesTheColumnLoopsBits(level: VectorMath.Level) {
+        let rows = 29, cols = 45, lo = 5, m = 37, n = Float(rows)
+        let x = (0..<(rows * cols)).map { Float(($0 &* 2_654_435_761) % 1_000) * 0.003 - 1.2 }
+        let g = (0..<(rows * cols)).map { Float(($0 &* 40_503) % 977) * 0.002 - 0.9 }
+        let scale = (0..<m).map { 0.5 + Float($0) * 0.03 }, shift = (0..<m).map { Float($0) * 0.01 - 0.2 }
+        var wantMean = [Float](repeating: 0, count: m), wantSquares = wantMean, wantY = [Float](repeating: 0, count: rows * cols)
+        var wantSums = wantMean, wantScaled = wantMean, wantDx = wantY
+        for k in 0..<m {
+            for r in 0..<rows { wantMean[k] += x[r * cols + lo + k] }
+            wantMean[k] /= n
+            for r in 0..<rows { let d = x[r * cols + lo + k] - wantMean[k]; wantSquares[k] += d * d }
+        }
+        let inverse = (0..<m).map { 1 / (wantSquares[$0] / n + 1e-5).squareRoot() }
+        for k in 0..<m {
+            for r in 0..<rows {
+                let i = r * cols + lo + k
+                wantY[i] = scale[k] * ((x[i] - wantMean[k]) * inverse[k]) + shift[k]
+                wantSums[k] += g[i]
+                wantScaled[k] += g[i] * (x[i] - wantMean[k]) * inverse[k]
+            }
+            for r in 0..<rows {
+                let i = r * cols + lo + k
+                wantDx[i] = scale[k] * inverse[k] * (g[i] - wantSums[k] / n - (x[i] - wantMean[k]) * inverse[k] * wantScaled[k] / n)
+            }
+        }
+        var mean = [Float](repeating: 0, count: m), squares = mean, y = [Float](repeating: 0, count: rows * cols)
+        var sums = mean, scaled = mean, dx = y
+        VectorMath.batchNormStatistics(x.withUnsafeBufferPointer { $0.baseAddress! + lo }, stride: cols, rows: rows, columns: m,
+                                       mean: &mean, squaredDeviations: &squares, level: level)
+        y.withUnsafeMutableBufferPointer { yp in
+            VectorMath.batchNormNormalise(x.withUnsafeBufferPointer { $0.baseAddress! + lo }, stride: cols, rows: rows, columns: m,
+                                          scale: scale, shift: shift, mean: mean, inverse: inverse, into: yp.baseAddress! + lo, level: level)
+        }
+        dx.withUnsafeMutableBufferPointer { dp in
+            VectorMath.batchNormBackward(x.withUnsafeBufferPointer { $0.baseAddress! + lo }, gradient: g.withUnsafeBufferPointer { $0.baseAddress! + lo },
+                                         stride: cols, rows: rows, columns: m, scale: scale, mean: mean, inverse: inverse,
+                                         sums: &sums, scaledSums: &scaled, into: dp.baseAddress! + lo, level: level)
+        }
+        let bits = { (a: [Float]) in a.map(\.bitPattern) }
+        #expect(bits(mean) == bits(wantMean) && bits(squares) == bits(wantSquares), "\(level): statistics")
+        #expect(bits(y) == bits(wantY), "\(level): normalised")
+        #expect(bits(sums) == bits(wantSums) && bits(scaled) == bits(wantScaled) && bits(dx) == bits(wantDx), "\(level): backward")
+    }
+
+    /// The binarising loop of the data feed against its comparison in Swift scalars, ties and NaNs included, with a tail
+    /// on every vector width.
+    @Test(arguments: levels)
+    func binariseGivesTheComparisonsBits(level: VectorMath.Level) {
+        let n = 1_037
+        let u = (0..<n).map { Float(($0 &* 2_654_435_761) % 1_024) / 1_024 }
+        let p: [Float] = (0..<n).map { (i: Int) -> Float in
+            if i % 97 == 0 { return .nan }
+            return i % 5 == 0 ? u[i] : Float((i &* 40_503) % 1_024) / 1_024
+        }
+        var out = [Float](repeating: -1, count: n)
+        VectorMath.binarise(uniforms: u, probabilities: p, into: &out, count: n, level: level)
+        #expect(out == (0..<n).map { u[$0] < p[$0] ? Float(1) : 0 }, "\(level)")
+    }
+
     @Test func theChosenLevelIsOneThisCPURuns() {
         #expect(VectorMath.Level.chosen.rawValue <= VectorMath.Level.supported.rawValue)
     }

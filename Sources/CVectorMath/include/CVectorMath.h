@@ -37,4 +37,23 @@ void lk_philox_uniform_f32(int level, uint32_t seed, uint32_t stream, uint64_t l
 void lk_adam_f32(int level, float *p, const float *g, float *m, float *v, ptrdiff_t n, float b1, float b2, float epsilon,
                  float step_size, float sqrt_bc2);
 
+/// Batch normalisation over a block of m columns of a row-major matrix with row stride `stride` (batch_norm.c); each
+/// column's sums in row order. Statistics: mean[k] += x[r][k] over the rows, then mean[k] /= rows, then
+/// variance[k] += (x[r][k] - mean[k])^2 (mean and variance start at zero; variance is left unscaled).
+void lk_batch_norm_statistics_f32(int level, const float *x, ptrdiff_t stride, ptrdiff_t rows, ptrdiff_t m, float *mean,
+                                  float *variance);
+/// y[r][k] = scale[k] ((x[r][k] - mean[k]) inverse[k]) + shift[k]; y may be x.
+void lk_batch_norm_normalise_f32(int level, const float *x, ptrdiff_t stride, ptrdiff_t rows, ptrdiff_t m, const float *scale,
+                                 const float *shift, const float *mean, const float *inverse, float *y);
+/// The backward pass: sg[k] += g[r][k] and sgx[k] += g[r][k] (x[r][k] - mean[k]) inverse[k] over the rows (both start at
+/// zero), then dx[r][k] = scale[k] inverse[k] (g[r][k] - sg[k] / rows - (x[r][k] - mean[k]) inverse[k] sgx[k] / rows);
+/// dx may be g.
+void lk_batch_norm_backward_f32(int level, const float *x, const float *g, ptrdiff_t stride, ptrdiff_t rows, ptrdiff_t m,
+                                const float *scale, const float *mean, const float *inverse, float *sg, float *sgx, float *dx);
+
+/// out[j] = u[j] < p[j] ? 1 : 0 for j < n: a row of dynamic binarisation (data_feed.c).
+void lk_binarise_f32(int level, const float *u, const float *p, float *out, ptrdiff_t n);
+/// Asks the cache for the n floats at p (a row the caller reads next), without waiting for them.
+void lk_prefetch_f32(const float *p, ptrdiff_t n);
+
 #endif
