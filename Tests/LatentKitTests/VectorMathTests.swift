@@ -169,16 +169,22 @@ import Testing
         }
         var mean = [Float](repeating: 0, count: m), squares = mean, y = [Float](repeating: 0, count: rows * cols)
         var sums = mean, scaled = mean, dx = y
-        VectorMath.batchNormStatistics(x.withUnsafeBufferPointer { $0.baseAddress! + lo }, stride: cols, rows: rows, columns: m,
-                                       mean: &mean, squaredDeviations: &squares, level: level)
-        y.withUnsafeMutableBufferPointer { yp in
-            VectorMath.batchNormNormalise(x.withUnsafeBufferPointer { $0.baseAddress! + lo }, stride: cols, rows: rows, columns: m,
-                                          scale: scale, shift: shift, mean: mean, inverse: inverse, into: yp.baseAddress! + lo, level: level)
-        }
-        dx.withUnsafeMutableBufferPointer { dp in
-            VectorMath.batchNormBackward(x.withUnsafeBufferPointer { $0.baseAddress! + lo }, gradient: g.withUnsafeBufferPointer { $0.baseAddress! + lo },
-                                         stride: cols, rows: rows, columns: m, scale: scale, mean: mean, inverse: inverse,
-                                         sums: &sums, scaledSums: &scaled, into: dp.baseAddress! + lo, level: level)
+        // the pointers stay inside the closures that lend them
+        x.withUnsafeBufferPointer { xp in
+            g.withUnsafeBufferPointer { gp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    dx.withUnsafeMutableBufferPointer { dp in
+                        let xs = xp.baseAddress! + lo
+                        VectorMath.batchNormStatistics(xs, stride: cols, rows: rows, columns: m, mean: &mean, squaredDeviations: &squares,
+                                                       level: level)
+                        VectorMath.batchNormNormalise(xs, stride: cols, rows: rows, columns: m, scale: scale, shift: shift, mean: mean,
+                                                      inverse: inverse, into: yp.baseAddress! + lo, level: level)
+                        VectorMath.batchNormBackward(xs, gradient: gp.baseAddress! + lo, stride: cols, rows: rows, columns: m, scale: scale,
+                                                     mean: mean, inverse: inverse, sums: &sums, scaledSums: &scaled,
+                                                     into: dp.baseAddress! + lo, level: level)
+                    }
+                }
+            }
         }
         let bits = { (a: [Float]) in a.map(\.bitPattern) }
         #expect(bits(mean) == bits(wantMean) && bits(squares) == bits(wantSquares), "\(level): statistics")
