@@ -14,6 +14,8 @@
 #      run (under Open MPI and MPICH);
 #   4. a link cut (`ip link set eth0 down` in the last node) mid-step ends the job with a line naming the rank within
 #      LATENTKIT_MPI_TIMEOUT (here 8 s) plus, under Open MPI, its daemon keepalive (5 + 3 x 2 s); both MPIs.
+# A run that did all its work and then hung in MPI_Finalize (openucx/ucx#8738), ended by LatentKit's finalize deadline,
+# is accepted once per check with a note (finished_but_for_teardown).
 # The namespaces are removed when it ends, also on failure or Ctrl-C.
 #
 # Usage: scripts/multinode-check.sh [NODES] [path/to/latentkit]   (environment: BATCH, default 100, and LIMIT, default
@@ -125,6 +127,19 @@ sys.exit(0 if d <= 1e-5 else 1)
 PY
 }
 
+# finished_but_for_teardown LOG: true, with a note, when the run in LOG did all its work ("done:", no error line) and
+# failed only because MPI_Finalize hung after it, ended by LatentKit's finalize deadline (MPICH over UCX's TCP
+# transport, openucx/ucx#8738: the rank exits with the run's code, but mpiexec then exits 1). Accepted once per check,
+# not twice: the hang is MPI's, rare and seen only under load, and the curves are still compared below.
+teardown_hangs=0
+finished_but_for_teardown() {
+    grep -q "^done: " "$1" && grep -q "MPI_Finalize has not returned" "$1" && ! grep -q "^Error" "$1" || return 1
+    teardown_hangs=$((teardown_hangs + 1))
+    [ $teardown_hangs -le 1 ] || { say "MPI_Finalize hung after the work a second time in this check"; return 1; }
+    say "note: the work ended, then MPI's teardown hung (openucx/ucx#8738) and the finalize deadline ended it;" \
+        "accepted once: $(grep -m1 -o "rank [0-9]* ([^)]*): MPI_Finalize has not returned in [0-9.]* s" "$1")"
+}
+
 epochs=3 batch=${BATCH:-100} limit=${LIMIT:-2000}
 train=(train --backend cpu --data-dir "$data" --limit "$limit" --batch-size "$batch")
 "$bin" "${train[@]}" --epochs $epochs --out "$work/one" > /dev/null
@@ -136,14 +151,14 @@ for impl in openmpi mpich; do
     before=$(rx_bytes $((nodes - 1)))
     if [ $impl = openmpi ]; then
         openmpi "$nodes" "$all" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs $epochs --out "$work/tcp-$impl" > "$work/tcp-$impl.txt" 2>&1 \
-            || { tail -20 "$work/tcp-$impl.txt"; fail "Open MPI over TCP across $nodes nodes"; }
+            || finished_but_for_teardown "$work/tcp-$impl.txt" || { tail -20 "$work/tcp-$impl.txt"; fail "Open MPI over TCP across $nodes nodes"; }
         openmpi "$nodes" "10.77.0.1:$nodes" -x LATENTKIT_MPI_TIMEOUT -x LATENTKIT_MPI_BUCKET -- "${train[@]}" --epochs $epochs --out "$work/shm-$impl" > "$work/shm-$impl.txt" 2>&1 \
-            || { tail -20 "$work/shm-$impl.txt"; fail "Open MPI over shared memory on node 0"; }
+            || finished_but_for_teardown "$work/shm-$impl.txt" || { tail -20 "$work/shm-$impl.txt"; fail "Open MPI over shared memory on node 0"; }
     else
         mpich "$nodes" "$all" UCX_TLS=tcp,self MPIR_CVAR_NOLOCAL=1 -- "${train[@]}" --epochs $epochs --out "$work/tcp-$impl" > "$work/tcp-$impl.txt" 2>&1 \
-            || { tail -20 "$work/tcp-$impl.txt"; fail "MPICH over TCP across $nodes nodes"; }
+            || finished_but_for_teardown "$work/tcp-$impl.txt" || { tail -20 "$work/tcp-$impl.txt"; fail "MPICH over TCP across $nodes nodes"; }
         mpich "$nodes" "10.77.0.1:$nodes" LATENTKIT_MPI_TIMEOUT=$LATENTKIT_MPI_TIMEOUT -- "${train[@]}" --epochs $epochs --out "$work/shm-$impl" > "$work/shm-$impl.txt" 2>&1 \
-            || { tail -20 "$work/shm-$impl.txt"; fail "MPICH over shared memory on node 0"; }
+            || finished_but_for_teardown "$work/shm-$impl.txt" || { tail -20 "$work/shm-$impl.txt"; fail "MPICH over shared memory on node 0"; }
     fi
     received=$(( $(rx_bytes $((nodes - 1))) - before ))
     difference=$(compare "$work/tcp-$impl" "$work/one") || fail "$impl over TCP: the loss curve differs from one process by $difference"
@@ -199,7 +214,7 @@ for impl in openmpi mpich; do
     "$bin" eval "$run" --backend cpu --data-dir "$data" --k 0 --limit 10 > /dev/null 2> "$work/eval.txt" \
         || { cat "$work/eval.txt"; fail "$impl: the last checkpoint does not verify after the node was lost"; }
     launch $impl "$left" "$(hosts 1 $left)" train --resume "$run" --backend cpu --data-dir "$data" > "$work/resume.txt" 2>&1 \
-        || { tail -20 "$work/resume.txt"; fail "$impl: resuming on $left node(s)"; }
+        || finished_but_for_teardown "$work/resume.txt" || { tail -20 "$work/resume.txt"; fail "$impl: resuming on $left node(s)"; }
     grep -q "^note:" "$work/resume.txt" && { grep "^note:" "$work/resume.txt"; fail "$impl: the resume fell back to the previous checkpoint"; }
     difference=$(compare "$run" "$work/whole") || fail "$impl: the resumed run's curve differs from an uninterrupted one by $difference"
     say "$impl, node $last killed in epoch $at_epoch: the job ended in $ended s (exit $status);" \
