@@ -12,6 +12,9 @@
 # then per recipe and batch the median, minimum and maximum ratio LatentKit / PyTorch over the rounds.
 # With ALSO_CORE=NAME a third run per round forces OpenBLAS's kernels to NAME (OPENBLAS_CORETYPE), e.g. Prescott, the
 # ones OpenBLAS falls back to on a CPU model it does not know: the gain of choosing them, measured in the same rounds.
+# ALSO_CORE=auto runs it with OPENBLAS_CORETYPE unset instead (OpenBLAS's and LatentKit's own choice), for a machine
+# whose environment names a core for every program. Its ratio against PyTorch is printed too. The first lines say which
+# kernels each side runs: PyTorch's GEMM is MKL's, which OPENBLAS_CORETYPE does not touch.
 # With COMPILE=R1,R2 another run per round of those recipes trains the PyTorch twin through torch.compile
 # (pytorch_reference.py --compile: gaussian, logit-normal, batch-norm and iwae5 only; EPOCHS of at least 2, as the first
 # epoch compiles, which takes about half a minute).
@@ -41,7 +44,9 @@ done
 latentkit() {  # recipe batch [OPENBLAS_CORETYPE] -> best images/s
     rm -rf "$out/run"
     # shellcheck disable=SC2046  # the recipe's flags are words
-    env ${3:+OPENBLAS_CORETYPE=$3} LATENTKIT_THREADS="$threads" "$bin" train --backend cpu --epochs "$epochs" --batch-size "$2" \
+    local core=()
+    case "${3:-}" in "") ;; auto) core=(-u OPENBLAS_CORETYPE) ;; *) core=("OPENBLAS_CORETYPE=$3") ;; esac
+    env "${core[@]}" LATENTKIT_THREADS="$threads" "$bin" train --backend cpu --epochs "$epochs" --batch-size "$2" \
         ${limit:+--limit "$limit"} --out "$out/run" $(flags_of "$1") \
         | awk '/^epoch/ {for (i = 1; i < NF; i++) if ($(i + 1) == "images/s" && $i > best) best = $i} END {print best + 0}'
 }
@@ -52,6 +57,11 @@ pytorch() {  # recipe batch [--compile] -> best images/s
 compile=${COMPILE:-}
 compiled() { [[ ",$compile," == *",$1,"* ]]; }  # recipe -> whether COMPILE names it
 IFS=, read -ra sizes <<<"$batches"
+header() { rm -rf "$out/h"; env "$@" "$bin" train --backend cpu --epochs 1 --limit 100 --out "$out/h" | head -1 | sed 's/^training on cpu (//; s/): .*//'; }
+echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}; LatentKit runs $(header LATENTKIT_THREADS="$threads")"
+case "${ALSO_CORE:-}" in "") ;; auto) echo "latentkit-auto runs $(header -u OPENBLAS_CORETYPE LATENTKIT_THREADS="$threads")" ;;
+    *) echo "latentkit-$ALSO_CORE runs $(header OPENBLAS_CORETYPE="$ALSO_CORE" LATENTKIT_THREADS="$threads")" ;; esac
+echo "PyTorch $("$python" -c 'import torch; print(torch.__version__, "with", "MKL" if torch.backends.mkl.is_available() else "no MKL", "and CPU capability", torch.backends.cpu.get_cpu_capability())')"
 printf '%-6s %-18s %-6s %12s %12s %12s %s\n' round recipe batch latentkit pytorch "${compile:+torch.compile}" "${ALSO_CORE:+latentkit-$ALSO_CORE}"
 for r in $(seq "$rounds"); do
     for recipe in "${recipes[@]}"; do
@@ -64,14 +74,14 @@ for r in $(seq "$rounds"); do
     done
 done
 echo
-echo "ratio LatentKit / PyTorch over $rounds rounds (median, min, max)${compile:+; against torch.compile}${ALSO_CORE:+; and LatentKit / LatentKit on $ALSO_CORE}"
+echo "ratio LatentKit / PyTorch over $rounds rounds (median, min, max)${compile:+; against torch.compile}${ALSO_CORE:+; LatentKit / LatentKit on $ALSO_CORE; LatentKit on $ALSO_CORE / PyTorch}"
 for recipe in "${recipes[@]}"; do
     for b in "${sizes[@]}"; do
-        awk -v recipe="$recipe" -v b="$b" '$2 == recipe && $3 == b {print $4 / $5, ($6 > 0 ? $4 / $6 : "-"), ($7 > 0 ? $4 / $7 : "-")}' "$out/rows" | "$python" -c '
+        awk -v recipe="$recipe" -v b="$b" '$2 == recipe && $3 == b {print $4 / $5, ($6 > 0 ? $4 / $6 : "-"), ($7 > 0 ? $4 / $7 : "-"), ($7 > 0 ? $7 / $5 : "-")}' "$out/rows" | "$python" -c '
 import statistics, sys
 recipe, batch = sys.argv[1:]
 rows = [line.split() for line in sys.stdin]
-for col, name in ((0, "PyTorch"), (1, "torch.compile"), (2, "forced core")):
+for col, name in ((0, "PyTorch"), (1, "torch.compile"), (2, "LatentKit on the other core"), (3, "PyTorch, LatentKit on the other core")):
     xs = [float(r[col]) for r in rows if r[col] != "-"]
     if xs:
         print(f"{recipe} batch {batch} against {name}: {statistics.median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})")' "$recipe" "$b"

@@ -27,7 +27,18 @@ public final class CPUBuffer: Buffer, @unchecked Sendable {
 public final class CPUBackend: Backend {
     public let kind = BackendKind.cpu
     public var deviceDescription: String {
-        "CPU (\(cores) threads, OpenBLAS \(Self.gemmKernels) GEMM)"
+        "CPU (\(cores) threads, OpenBLAS \(Self.gemmKernels) GEMM\(Self.gemmKernelsNote))"
+    }
+
+    /// Where the kernels came from when the user named them: an environment that sets `OPENBLAS_CORETYPE` (some machines
+    /// do, for all programs) can hold the CPU backend below what the CPU allows, which its header should say.
+    static var gemmKernelsNote: String {
+        guard OpenBLASKernels.namedByUser else { return "" }
+        let allows = OpenBLASKernels.bestCore(for: OpenBLASKernels.cpuFlags())
+        if allows == "SkylakeX" && !OpenBLASKernels.hasAVX512(Self.gemmKernels) {
+            return ", named by OPENBLAS_CORETYPE: this CPU's AVX-512 kernels (SkylakeX) are unused"
+        }
+        return ", named by OPENBLAS_CORETYPE"
     }
 
     /// The OpenBLAS core whose GEMM kernels run (for example "SkylakeX", "Haswell"); see ``OpenBLASKernels``.
@@ -37,6 +48,8 @@ public final class CPUBackend: Backend {
     public static func gemmKernels(forCPUFlags flags: Set<String>) -> String? { OpenBLASKernels.bestCore(for: flags) }
     /// Whether OpenBLAS's core `name` has neither AVX2 nor AVX-512 GEMM kernels (Prescott, Nehalem, Sandybridge, …).
     public static func gemmKernelsLackAVX2(_ name: String) -> Bool { OpenBLASKernels.lacksAVX2(name) }
+    /// Whether OpenBLAS's core `name` has AVX-512 GEMM kernels (SkylakeX, Cooperlake, SapphireRapids).
+    public static func gemmKernelsHaveAVX512(_ name: String) -> Bool { OpenBLASKernels.hasAVX512(name) }
     /// Whether the user chose OpenBLAS's kernels with `OPENBLAS_CORETYPE` (then they are never replaced).
     public static var gemmKernelsNamedByUser: Bool { OpenBLASKernels.namedByUser }
 

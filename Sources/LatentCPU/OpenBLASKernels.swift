@@ -31,6 +31,9 @@ enum OpenBLASKernels {
 
     static func lacksAVX2(_ core: String) -> Bool { withoutAVX2.contains(core.lowercased()) }
 
+    /// Whether OpenBLAS's core `name` has AVX-512 GEMM kernels.
+    static func hasAVX512(_ core: String) -> Bool { ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased()) }
+
     /// OpenBLAS's x86-64 cores that have neither AVX2 nor AVX-512 GEMM kernels.
     static let withoutAVX2: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "sandybridge",
                                             "barcelona", "opteron", "opteron_sse3", "bobcat", "bulldozer", "nano"]

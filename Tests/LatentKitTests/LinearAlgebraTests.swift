@@ -24,6 +24,15 @@ import TestSupport
         #expect(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil || CPUBackend.gemmKernelsNamedByUser,
                 "choosing the kernels left OPENBLAS_CORETYPE in the environment")
         #expect(CPUBackend.shared.deviceDescription.contains(core))
+        // a core named in the environment (some machines set OPENBLAS_CORETYPE for every program) is said so in the
+        // header, and so is an AVX-512 CPU held to kernels without it
+        #expect(CPUBackend.gemmKernelsHaveAVX512("Cooperlake") && CPUBackend.gemmKernelsHaveAVX512("SKYLAKEX")
+                && !CPUBackend.gemmKernelsHaveAVX512("Haswell") && !CPUBackend.gemmKernelsHaveAVX512("Zen"))
+        #expect(CPUBackend.shared.deviceDescription.contains("named by OPENBLAS_CORETYPE") == CPUBackend.gemmKernelsNamedByUser)
+        let heldBack = CPUBackend.gemmKernels(forCPUFlags: flags) == "SkylakeX" && !CPUBackend.gemmKernelsHaveAVX512(core)
+        #expect(CPUBackend.shared.deviceDescription.contains("AVX-512 kernels (SkylakeX) are unused")
+                == (CPUBackend.gemmKernelsNamedByUser && heldBack))
+        print("GEMM kernels: \(CPUBackend.shared.deviceDescription)")
     }
 
     /// (m, k, n): the VAE's shapes (batch x in x out) and the degenerate ones.
