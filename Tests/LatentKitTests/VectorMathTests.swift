@@ -68,6 +68,14 @@ import Testing
             var inPlace = Array(xs.prefix(1_000_003))
             inPlace.withUnsafeMutableBufferPointer { loop($0.baseAddress!, $0.baseAddress!, $0.count, level) }
             #expect(inPlace.indices.allSatisfy { Self.same(inPlace[$0], want[$0]) }, "\(name) at \(level), in place")
+
+            // rows as the training step passes them (a dense layer's 200 columns, the likelihood's 784 pixels): whole
+            // blocks of vectors, a masked rest, or only the rest
+            for n in [1, 3, 15, 16, 17, 100, 127, 128, 129, 200, 784] {
+                var row = Array(xs[5_000..<(5_000 + n)])
+                row.withUnsafeMutableBufferPointer { loop($0.baseAddress!, $0.baseAddress!, n, level) }
+                #expect((0..<n).allSatisfy { Self.same(row[$0], want[5_000 + $0]) }, "\(name) at \(level), \(n) elements")
+            }
         }
     }
 
