@@ -180,6 +180,32 @@ LK_EACH_LEVEL(LOOPS)
 
 LK_EACH_LEVEL(SOFTPLUS_BACKWARD)
 
+// The Bernoulli log-likelihood's row sums. One row's sum is a chain of dependent double additions (its order is what
+// fixes the bits), which waits on each addition's latency; four rows' chains side by side keep the adder busy.
+void lk_bernoulli_row_sums_f32(const float *l, const float *x, const float *sp, float *out, ptrdiff_t rows, ptrdiff_t cols) {
+    ptrdiff_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        const float *l0 = l + r * cols, *x0 = x + r * cols, *s0 = sp + r * cols;
+        const float *l1 = l0 + cols, *x1 = x0 + cols, *s1 = s0 + cols;
+        const float *l2 = l1 + cols, *x2 = x1 + cols, *s2 = s1 + cols;
+        const float *l3 = l2 + cols, *x3 = x2 + cols, *s3 = s2 + cols;
+        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (ptrdiff_t j = 0; j < cols; j++) {
+            a0 += (double)(x0[j] * l0[j] - s0[j]);
+            a1 += (double)(x1[j] * l1[j] - s1[j]);
+            a2 += (double)(x2[j] * l2[j] - s2[j]);
+            a3 += (double)(x3[j] * l3[j] - s3[j]);
+        }
+        out[r] = (float)a0, out[r + 1] = (float)a1, out[r + 2] = (float)a2, out[r + 3] = (float)a3;
+    }
+    for (; r < rows; r++) {
+        const float *lr = l + r * cols, *xr = x + r * cols, *sr = sp + r * cols;
+        double a = 0;
+        for (ptrdiff_t j = 0; j < cols; j++) a += (double)(xr[j] * lr[j] - sr[j]);
+        out[r] = (float)a;
+    }
+}
+
 int lk_vector_level_compiled(void) { return LK_LEVEL_COMPILED; }
 void lk_vector_exp_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, exp)(x, y, n); }
 void lk_vector_softplus_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, softplus)(x, y, n); }

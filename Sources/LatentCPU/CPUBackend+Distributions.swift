@@ -132,15 +132,18 @@ extension CPUBackend {
         try checkRows(rows: rows, cols: cols, matrices: [(logits, "logits"), (targets, "targets")], perRow: [(ll, "log-likelihood output")])
         let l = try host(logits, "logits").floats, x = try host(targets, "targets").floats
         let out = try host(ll, "log-likelihood output").floats
-        // 16 lanes at a time: softplus of every pixel is the step's largest transcendental workload.
+        // the softplus of four rows at a time (the step's largest transcendental workload, at the vector width), then
+        // their sums side by side, each row's in column order
+        let block = 4
         parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
-            var softplus = [Float](repeating: 0, count: cols)
-            for r in range {
-                let base = r * cols
-                softplus.withUnsafeMutableBufferPointer { VectorMath.softplus(l + base, $0.baseAddress!, count: cols) }
-                var s = 0.0
-                for j in 0..<cols { s += Double(x[base + j] * l[base + j] - softplus[j]) }
-                out[r] = Float(s)
+            var softplus = [Float](repeating: 0, count: block * cols)
+            softplus.withUnsafeMutableBufferPointer { sp in
+                for first in stride(from: range.lowerBound, to: range.upperBound, by: block) {
+                    let count = min(block, range.upperBound - first), base = first * cols
+                    VectorMath.softplus(l + base, sp.baseAddress!, count: count * cols)
+                    VectorMath.bernoulliRowSums(logits: l + base, targets: x + base, softplus: sp.baseAddress!, into: out + first,
+                                                rows: count, cols: cols)
+                }
             }
         }
     }

@@ -183,6 +183,14 @@ public enum VectorMath {
         lk_vector_gumbel_f32(level.rawValue, x, y, count)
     }
 
+    /// `out[r] = Σ_j Double(x·l − sp)` over each of `rows` rows of `cols` (the Bernoulli log-likelihood given
+    /// `sp = softplus(l)`), each row summed in column order: the bits of one row at a time, several rows side by side.
+    @inline(__always)
+    public static func bernoulliRowSums(logits l: UnsafePointer<Float>, targets x: UnsafePointer<Float>, softplus sp: UnsafePointer<Float>,
+                                        into out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        lk_bernoulli_row_sums_f32(l, x, sp, out, rows, cols)
+    }
+
     /// `d[i] = sigmoid(a[i]) g[i]`, then `acc[i] += Double(d[i])`, for `count` elements: a row of the softplus layer's
     /// backward pass and its bias-gradient column sums, at `level`'s width (the lanes' sigmoid bits).
     @inline(__always)

@@ -79,6 +79,33 @@ import Testing
         }
     }
 
+    /// The Bernoulli log-likelihood's row sums, four rows side by side, against one row at a time in column order (the
+    /// Swift loop they replace): the same bits for row counts that fill the blocks of four and leave a rest.
+    @Test func bernoulliRowSumsGiveOneRowAtATimesBits() {
+        let cols = 785
+        for rows in [1, 3, 4, 5, 9] {
+            let n = rows * cols
+            let l = (0..<n).map { Float($0 % 101) * 0.173 - 8.5 }, x = (0..<n).map { Float(($0 * 7) % 3 == 0 ? 1 : 0) }
+            let sp = l.map { VectorMath.softplus($0) }
+            var got = [Float](repeating: .nan, count: rows)
+            l.withUnsafeBufferPointer { lp in
+                x.withUnsafeBufferPointer { xp in
+                    sp.withUnsafeBufferPointer { sp in
+                        got.withUnsafeMutableBufferPointer {
+                            VectorMath.bernoulliRowSums(logits: lp.baseAddress!, targets: xp.baseAddress!, softplus: sp.baseAddress!,
+                                                        into: $0.baseAddress!, rows: rows, cols: cols)
+                        }
+                    }
+                }
+            }
+            for r in 0..<rows {
+                var s = 0.0
+                for j in r * cols..<(r + 1) * cols { s += Double(x[j] * l[j] - sp[j]) }
+                #expect(got[r].bitPattern == Float(s).bitPattern, "row \(r) of \(rows)")
+            }
+        }
+    }
+
     /// The softplus layer's backward row loop against the lanes: d = sigmoid(a) g bit for bit, the double sums exact.
     @Test(arguments: levels)
     func softplusBackwardGivesTheLanesBits(level: VectorMath.Level) {

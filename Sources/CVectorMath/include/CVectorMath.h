@@ -22,6 +22,11 @@ void lk_vector_sigmoid_f32(int level, const float *x, float *y, ptrdiff_t n);
 /// y[i] = -log(-log x[i]) for x[i] in (0, 1) (Gumbel noise from uniforms); other arguments give unspecified values.
 void lk_vector_gumbel_f32(int level, const float *x, float *y, ptrdiff_t n);
 
+/// out[r] = the sum over j < cols, in double and in j's order, of x[r cols + j] l[r cols + j] - sp[r cols + j] (each
+/// term in float), for r < rows: the Bernoulli log-likelihood of rows of logits l and targets x, given sp = softplus(l).
+/// Several rows' sums run side by side, each its own chain of additions, so the bits are those of one row at a time.
+void lk_bernoulli_row_sums_f32(const float *l, const float *x, const float *sp, float *out, ptrdiff_t rows, ptrdiff_t cols);
+
 /// d[i] = sigmoid(a[i]) g[i] and acc[i] += d[i] (in double) for i < n: a row of the softplus layer's backward pass
 /// with its bias-gradient column sums. d must not overlap a, g or acc.
 void lk_softplus_backward_f32(int level, const float *a, const float *g, float *d, double *acc, ptrdiff_t n);
