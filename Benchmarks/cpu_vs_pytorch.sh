@@ -41,11 +41,14 @@ for recipe in "${recipes[@]}"; do
 done
 "$python" -c 'import torch' 2>/dev/null || { echo "cpu_vs_pytorch: $python has no torch (pip install -r Benchmarks/requirements.txt)" >&2; exit 1; }
 [ -x "$bin" ] || { echo "cpu_vs_pytorch: build first: swift build -c release" >&2; exit 1; }
-latentkit() {  # recipe batch [OPENBLAS_CORETYPE] -> best images/s
+core_env() {  # [CORE] -> sets core: env's arguments for OpenBLAS's kernels (none: the environment's; auto: unset)
+    core=()
+    case "${1:-}" in "") ;; auto) core=(-u OPENBLAS_CORETYPE) ;; *) core=("OPENBLAS_CORETYPE=$1") ;; esac
+}
+latentkit() {  # recipe batch [CORE] -> best images/s
     rm -rf "$out/run"
+    core_env "${3:-}"
     # shellcheck disable=SC2046  # the recipe's flags are words
-    local core=()
-    case "${3:-}" in "") ;; auto) core=(-u OPENBLAS_CORETYPE) ;; *) core=("OPENBLAS_CORETYPE=$3") ;; esac
     env "${core[@]}" LATENTKIT_THREADS="$threads" "$bin" train --backend cpu --epochs "$epochs" --batch-size "$2" \
         ${limit:+--limit "$limit"} --out "$out/run" $(flags_of "$1") \
         | awk '/^epoch/ {for (i = 1; i < NF; i++) if ($(i + 1) == "images/s" && $i > best) best = $i} END {print best + 0}'
@@ -57,10 +60,14 @@ pytorch() {  # recipe batch [--compile] -> best images/s
 compile=${COMPILE:-}
 compiled() { [[ ",$compile," == *",$1,"* ]]; }  # recipe -> whether COMPILE names it
 IFS=, read -ra sizes <<<"$batches"
-header() { rm -rf "$out/h"; env "$@" "$bin" train --backend cpu --epochs 1 --limit 100 --out "$out/h" | head -1 | sed 's/^training on cpu (//; s/): .*//'; }
-echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}; LatentKit runs $(header LATENTKIT_THREADS="$threads")"
-case "${ALSO_CORE:-}" in "") ;; auto) echo "latentkit-auto runs $(header -u OPENBLAS_CORETYPE LATENTKIT_THREADS="$threads")" ;;
-    *) echo "latentkit-$ALSO_CORE runs $(header OPENBLAS_CORETYPE="$ALSO_CORE" LATENTKIT_THREADS="$threads")" ;; esac
+header() {  # [CORE] -> the CPU backend's description on that core (its training header)
+    rm -rf "$out/h"
+    core_env "${1:-}"
+    env "${core[@]}" LATENTKIT_THREADS="$threads" "$bin" train --backend cpu --epochs 1 --limit 100 --out "$out/h" \
+        | head -1 | sed 's/^training on cpu (//; s/): .*//'
+}
+echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}; LatentKit runs $(header)"
+if [ -n "${ALSO_CORE:-}" ]; then echo "latentkit-$ALSO_CORE runs $(header "$ALSO_CORE")"; fi
 echo "PyTorch $("$python" -c 'import torch; print(torch.__version__, "with", "MKL" if torch.backends.mkl.is_available() else "no MKL", "and CPU capability", torch.backends.cpu.get_cpu_capability())')"
 printf '%-6s %-18s %-6s %12s %12s %12s %s\n' round recipe batch latentkit pytorch "${compile:+torch.compile}" "${ALSO_CORE:+latentkit-$ALSO_CORE}"
 for r in $(seq "$rounds"); do

@@ -130,7 +130,7 @@ PY
 # finished_but_for_teardown LOG: true, with a note, when the run in LOG did all its work ("done:", no error line) and
 # failed only because MPI_Finalize hung after it, ended by LatentKit's finalize deadline (MPICH over UCX's TCP
 # transport, openucx/ucx#8738: the rank exits with the run's code, but mpiexec then exits 1). Accepted once per check,
-# not twice: the hang is MPI's, rare and seen only under load, and the curves are still compared below.
+# not twice: the hang is MPI's, rare and seen only under load; the TCP and resumed runs' curves are still compared.
 teardown_hangs=0
 finished_but_for_teardown() {
     grep -q "^done: " "$1" && grep -q "MPI_Finalize has not returned" "$1" && ! grep -q "^Error" "$1" || return 1
@@ -139,6 +139,8 @@ finished_but_for_teardown() {
     say "note: the work ended, then MPI's teardown hung (openucx/ucx#8738) and the finalize deadline ended it;" \
         "accepted once: $(grep -m1 -o "rank [0-9]* ([^)]*): MPI_Finalize has not returned in [0-9.]* s" "$1")"
 }
+# run_failed LOG WHAT: after a job that exited non-zero with its output in LOG: accepted as above, or the check fails
+run_failed() { finished_but_for_teardown "$1" || { tail -20 "$1"; fail "$2"; }; }
 
 epochs=3 batch=${BATCH:-100} limit=${LIMIT:-2000}
 train=(train --backend cpu --data-dir "$data" --limit "$limit" --batch-size "$batch")
@@ -151,14 +153,14 @@ for impl in openmpi mpich; do
     before=$(rx_bytes $((nodes - 1)))
     if [ $impl = openmpi ]; then
         openmpi "$nodes" "$all" "${tcp_openmpi[@]}" -- "${train[@]}" --epochs $epochs --out "$work/tcp-$impl" > "$work/tcp-$impl.txt" 2>&1 \
-            || finished_but_for_teardown "$work/tcp-$impl.txt" || { tail -20 "$work/tcp-$impl.txt"; fail "Open MPI over TCP across $nodes nodes"; }
+            || run_failed "$work/tcp-$impl.txt" "Open MPI over TCP across $nodes nodes"
         openmpi "$nodes" "10.77.0.1:$nodes" -x LATENTKIT_MPI_TIMEOUT -x LATENTKIT_MPI_BUCKET -- "${train[@]}" --epochs $epochs --out "$work/shm-$impl" > "$work/shm-$impl.txt" 2>&1 \
-            || finished_but_for_teardown "$work/shm-$impl.txt" || { tail -20 "$work/shm-$impl.txt"; fail "Open MPI over shared memory on node 0"; }
+            || run_failed "$work/shm-$impl.txt" "Open MPI over shared memory on node 0"
     else
         mpich "$nodes" "$all" UCX_TLS=tcp,self MPIR_CVAR_NOLOCAL=1 -- "${train[@]}" --epochs $epochs --out "$work/tcp-$impl" > "$work/tcp-$impl.txt" 2>&1 \
-            || finished_but_for_teardown "$work/tcp-$impl.txt" || { tail -20 "$work/tcp-$impl.txt"; fail "MPICH over TCP across $nodes nodes"; }
+            || run_failed "$work/tcp-$impl.txt" "MPICH over TCP across $nodes nodes"
         mpich "$nodes" "10.77.0.1:$nodes" LATENTKIT_MPI_TIMEOUT=$LATENTKIT_MPI_TIMEOUT -- "${train[@]}" --epochs $epochs --out "$work/shm-$impl" > "$work/shm-$impl.txt" 2>&1 \
-            || finished_but_for_teardown "$work/shm-$impl.txt" || { tail -20 "$work/shm-$impl.txt"; fail "MPICH over shared memory on node 0"; }
+            || run_failed "$work/shm-$impl.txt" "MPICH over shared memory on node 0"
     fi
     received=$(( $(rx_bytes $((nodes - 1))) - before ))
     difference=$(compare "$work/tcp-$impl" "$work/one") || fail "$impl over TCP: the loss curve differs from one process by $difference"
@@ -214,7 +216,7 @@ for impl in openmpi mpich; do
     "$bin" eval "$run" --backend cpu --data-dir "$data" --k 0 --limit 10 > /dev/null 2> "$work/eval.txt" \
         || { cat "$work/eval.txt"; fail "$impl: the last checkpoint does not verify after the node was lost"; }
     launch $impl "$left" "$(hosts 1 $left)" train --resume "$run" --backend cpu --data-dir "$data" > "$work/resume.txt" 2>&1 \
-        || finished_but_for_teardown "$work/resume.txt" || { tail -20 "$work/resume.txt"; fail "$impl: resuming on $left node(s)"; }
+        || run_failed "$work/resume.txt" "$impl: resuming on $left node(s)"
     grep -q "^note:" "$work/resume.txt" && { grep "^note:" "$work/resume.txt"; fail "$impl: the resume fell back to the previous checkpoint"; }
     difference=$(compare "$run" "$work/whole") || fail "$impl: the resumed run's curve differs from an uninterrupted one by $difference"
     say "$impl, node $last killed in epoch $at_epoch: the job ended in $ended s (exit $status);" \

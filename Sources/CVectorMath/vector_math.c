@@ -146,7 +146,7 @@ INLINE float sigmoid1(float x) {
     LK_PRAGMA(clang loop vectorize(assume_safety) vectorize_width(width) interleave_count(1) vectorize_predicate(enable))
 #define BLOCK_LOOP(name, f, suffix, attributes)                                            \
     attributes static void name##_##suffix(const float *x, float *y, ptrdiff_t n) {       \
-        ptrdiff_t whole = n / (LK_WIDTH_##suffix * LK_BLOCK_##suffix) * (LK_WIDTH_##suffix * LK_BLOCK_##suffix); \
+        const ptrdiff_t block = LK_WIDTH_##suffix * LK_BLOCK_##suffix, whole = n / block * block; \
         LK_BLOCK_LOOP(LK_WIDTH_##suffix, LK_BLOCK_##suffix)                                \
         for (ptrdiff_t i = 0; i < whole; i++) y[i] = f(x[i]);                              \
         LK_MASKED_LOOP(LK_WIDTH_##suffix)                                                  \

@@ -34,9 +34,9 @@ public final class CPUBackend: Backend {
     /// do, for all programs) can hold the CPU backend below what the CPU allows, which its header should say.
     static var gemmKernelsNote: String {
         guard OpenBLASKernels.namedByUser else { return "" }
-        let allows = OpenBLASKernels.bestCore(for: OpenBLASKernels.cpuFlags())
-        if allows == "SkylakeX" && !OpenBLASKernels.hasAVX512(Self.gemmKernels) {
-            return ", named by OPENBLAS_CORETYPE: this CPU's AVX-512 kernels (SkylakeX) are unused"
+        if let allows = OpenBLASKernels.bestCore(for: OpenBLASKernels.cpuFlags()), OpenBLASKernels.hasAVX512(allows),
+           !OpenBLASKernels.hasAVX512(Self.gemmKernels) {
+            return ", named by OPENBLAS_CORETYPE: this CPU's AVX-512 kernels (\(allows)) are unused"
         }
         return ", named by OPENBLAS_CORETYPE"
     }

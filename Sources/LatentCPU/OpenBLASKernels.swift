@@ -32,7 +32,10 @@ enum OpenBLASKernels {
     static func lacksAVX2(_ core: String) -> Bool { withoutAVX2.contains(core.lowercased()) }
 
     /// Whether OpenBLAS's core `name` has AVX-512 GEMM kernels.
-    static func hasAVX512(_ core: String) -> Bool { ["skylakex", "cooperlake", "sapphirerapids"].contains(core.lowercased()) }
+    static func hasAVX512(_ core: String) -> Bool { withAVX512.contains(core.lowercased()) }
+
+    /// OpenBLAS's x86-64 cores with AVX-512 GEMM kernels.
+    static let withAVX512: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
 
     /// OpenBLAS's x86-64 cores that have neither AVX2 nor AVX-512 GEMM kernels.
     static let withoutAVX2: Set<String> = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "sandybridge",
