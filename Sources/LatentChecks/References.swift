@@ -26,6 +26,17 @@ public enum Reference {
         return m + Foundation.log(v.reduce(0) { $0 + Foundation.exp($1 - m) })
     }
 
+    /// The mean over ordered pairs of topics i ≠ j of cos²(c_i, c_j), c the rows of the row-major `topics × words` matrix
+    /// `w` less its mean row: ``TopicDiversity/penalty(_:on:)`` in float64.
+    public static func topicDiversity(_ w: [Double], topics k: Int, words v: Int) -> Double {
+        let mean = (0..<v).map { j in (0..<k).reduce(0.0) { $0 + w[$1 * v + j] } / Double(k) }
+        let c = (0..<k).map { i in (0..<v).map { j in w[i * v + j] - mean[j] } }
+        func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+        var sum = 0.0
+        for i in 0..<k { for j in 0..<k where i != j { sum += Foundation.pow(dot(c[i], c[j]), 2) / (dot(c[i], c[i]) * dot(c[j], c[j])) } }
+        return sum / Double(k * (k - 1))
+    }
+
     /// Splits a row-major `rows × cols` matrix into its rows.
     public static func rows(_ x: [Double], _ cols: Int) -> [[Double]] { stride(from: 0, to: x.count, by: cols).map { Array(x[$0..<($0 + cols)]) } }
 

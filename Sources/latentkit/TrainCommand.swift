@@ -90,6 +90,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Fade the decoder's batch norm out over the first E epochs (Scholar's annealing; default 0: kept throughout).")
     var decoderBatchNormAnneal: Int?
     @Option(help: "ε of the decoder's batch norm, in (0, 1] (default 1e-3, ProdLDA's).") var decoderBatchNormEpsilon: Float?
+    @Option(help: "λ of a penalty on how alike a bag-of-words decoder's topics are: λ times their mean squared cosine (default 0).") var topicDiversity: Float?
     @Flag(inversion: .prefixedNo, help: "Batch normalisation without scale or shift on the encoder's output heads (ProdLDA's; default on for counts).")
     var encoderHeadBatchNorm: Bool?
     @Option(help: "Dropout probability on the encoder's last hidden layer, in training (default 0; 0.2 for counts).") var dropout: Float?
@@ -258,7 +259,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--gibbs-steps", gibbsSteps != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
                                            ("--test-fraction", testFraction != nil), ("--vocabulary", vocabulary != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
-                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
+                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--topic-diversity", topicDiversity != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
                                            ("--dropout", dropout != nil), ("--latent-dropout", latentDropout != nil), ("--adam-beta1", adamBeta1 != nil),
                                            ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil),
                                            ("--continuous-layers", continuousLayers != nil), ("--continuous-size", continuousSize != nil),
@@ -342,6 +343,7 @@ struct TrainCommand: ParsableCommand {
         if let decoderBatchNorm { config.model.decoderBatchNorm = decoderBatchNorm }
         if let decoderBatchNormAnneal { config.model.decoderBatchNormAnnealEpochs = decoderBatchNormAnneal }
         if let decoderBatchNormEpsilon { config.model.decoderBatchNormEpsilon = decoderBatchNormEpsilon }
+        if let topicDiversity { config.model.topicDiversity = topicDiversity }
         if let encoderHeadBatchNorm { config.model.encoderHeadBatchNorm = encoderHeadBatchNorm }
         if let dropout { config.model.dropout = dropout }
         if let latentDropout { config.model.latentDropout = latentDropout }

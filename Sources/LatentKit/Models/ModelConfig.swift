@@ -127,6 +127,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// ε of the decoder's batch normalisation (`--decoder-batch-norm-epsilon`; ProdLDA's 1e-3, which runs recorded
     /// without it used). It sets how far a word whose logit barely varies over a batch is amplified: 1/√ε at most.
     public var decoderBatchNormEpsilon: Float = 1e-3
+    /// λ of the topic diversity penalty (``TopicDiversity``) added to a bag-of-words model's loss: λ times the mean squared
+    /// cosine between its topics' centred weight rows (0: none). Needs the multinomial likelihood and a linear decoder.
+    public var topicDiversity: Float = 0
     /// ProdLDA's ε of the encoder heads' batch normalisation.
     public static let headBatchNormEpsilon: Float = 1e-3
     /// Their running statistics' momentum. Training normalises by the batch's statistics whatever it is; evaluation by the
@@ -195,6 +198,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         latentDropout = try c.decodeIfPresent(Float.self, forKey: .latentDropout) ?? 0
         backgroundBias = try c.decodeIfPresent(Bool.self, forKey: .backgroundBias) ?? false
         decoderBatchNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .decoderBatchNormEpsilon) ?? 1e-3
+        topicDiversity = try c.decodeIfPresent(Float.self, forKey: .topicDiversity) ?? 0
         continuousLayers = try c.decodeIfPresent(Int.self, forKey: .continuousLayers) ?? 0
         continuousSize = try c.decodeIfPresent(Int.self, forKey: .continuousSize) ?? 0
         continuousHidden = try c.decodeIfPresent(Int.self, forKey: .continuousHidden)
@@ -282,6 +286,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
                     "--decoder-batch-norm-epsilon must lie in (0, 1], got \(decoderBatchNormEpsilon)")
         try require(!backgroundBias || likelihood == .multinomial,
                     "--background-bias applies to bags of words (the multinomial likelihood), not \(likelihood.rawValue)")
+        try require(topicDiversity >= 0 && topicDiversity.isFinite, "--topic-diversity must be >= 0 and finite, got \(topicDiversity)")
+        try require(topicDiversity == 0 || (likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0 && latentSize >= 2),
+                    "--topic-diversity applies to topic models: the multinomial likelihood, a linear decoder (--decoder-hidden none), no continuous layers and at least 2 topics")
         try require(!(decoderBatchNorm || backgroundBias) || likelihood != .gaussian,
                     "--decoder-batch-norm applies to logits (Bernoulli or multinomial likelihood), not to a Gaussian decoder")
         try require(latent != .dvae || !(decoderBatchNorm || encoderHeadBatchNorm || dropout > 0 || latentDropout > 0 || backgroundBias),

@@ -208,6 +208,14 @@ public final class VAE {
         return .logits(logits)
     }
 
+    /// `loss` plus the ``ModelConfig/topicDiversity`` penalty on the decoder's topic weights when it has one; `loss` itself
+    /// otherwise. Only the minimised loss carries it: the bound a step reports stays the ELBO.
+    public func regularised(_ loss: Tensor, on tape: Tape) throws -> Tensor {
+        guard config.topicDiversity > 0 else { return loss }
+        let penalty = try TopicDiversity.penalty(outputHead.weight, on: tape)
+        return try tape.binary(.add, loss, tape.affine(penalty, alpha: config.topicDiversity))
+    }
+
     /// The log unigram frequencies of the `rows × inputSize` counts `documents` as the fixed background bias: log(n_v / N)
     /// with n_v floored at 1/2 for a word the corpus never uses. Returns how many words were floored.
     @discardableResult

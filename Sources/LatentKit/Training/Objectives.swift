@@ -91,7 +91,7 @@ public enum Objective {
         kl = try model.addingLayerKL(kl, layers, on: tape)
         let logLikelihood = try model.logLikelihood(x, model.decode(input, on: tape), on: tape)
         let (loss, summary) = try tape.elboLoss(logLikelihood: logLikelihood, kl: kl, klWeight: beta, batch: x.rows)
-        return Terms(summary: summary, loss: loss)
+        return Terms(summary: summary, loss: try model.regularised(loss, on: tape))
     }
 
     /// IWAE bound log (1/k) Σ_j p(x|z_j) [p(z_j) / q(z_j|x)]^beta with k samples per image (`noise` is
@@ -133,6 +133,6 @@ public enum Objective {
             ? try tape.sumAll(model.kl(q, latent: y, estimator: .analytic, on: tape))
             : try tape.affine(tape.sumAll(tape.binary(.sub, logQ, logPrior)), alpha: 1 / Float(k))
         if let layers, model.config.hasAnalyticKL { kl = try tape.binary(.add, kl, tape.affine(tape.sumAll(layers.kl), alpha: 1 / Float(k))) }
-        return try Terms(bound: bound, kl: kl, loss: try tape.affine(bound, alpha: -1 / Float(b)), on: tape)
+        return try Terms(bound: bound, kl: kl, loss: model.regularised(tape.affine(bound, alpha: -1 / Float(b)), on: tape), on: tape)
     }
 }
