@@ -12,7 +12,8 @@ public enum TopicDiversity {
 
     /// `1 × 1`: (1 / (K(K − 1))) Σ_{i ≠ j} cos²(c_i, c_j) for the `K × V` topic weights `weight` (one topic a row), where
     /// c_i is row i less the mean row. Centring makes it blind to a shift common to a word's weights in every topic, which
-    /// a decoder whose input sums to 1 cannot tell from a change of its bias. 0 for orthogonal topics, 1 for parallel ones.
+    /// a decoder whose input sums to 1 cannot tell from a change of its bias. 1 when all are parallel; since centred rows
+    /// sum to zero, rows of equal length have cosines of -1/(K - 1) at best, so P is then at least 1/(K - 1)².
     public static func penalty(_ weight: Tensor, on tape: Tape) throws -> Tensor {
         let k = weight.rows
         try require(k >= 2, "the topic diversity penalty needs at least 2 topics, got \(k)")
