@@ -206,6 +206,44 @@ void lk_bernoulli_row_sums_f32(const float *l, const float *x, const float *sp, 
     }
 }
 
+// Row sums in double of float terms, each row in column order, four rows' chains side by side (as the Bernoulli sums
+// above): TERM(i, j) is the float term of row i's column j.
+#define ROW_CHAINS(rows, cols, TERM, STORE)                                                                              \
+    do {                                                                                                                \
+        ptrdiff_t r = 0;                                                                                                \
+        for (; r + 4 <= (rows); r += 4) {                                                                               \
+            double a0 = 0, a1 = 0, a2 = 0, a3 = 0;                                                                      \
+            for (ptrdiff_t j = 0; j < (cols); j++) {                                                                    \
+                a0 += (double)(TERM(r, j));                                                                             \
+                a1 += (double)(TERM(r + 1, j));                                                                         \
+                a2 += (double)(TERM(r + 2, j));                                                                         \
+                a3 += (double)(TERM(r + 3, j));                                                                         \
+            }                                                                                                           \
+            STORE(r, a0), STORE(r + 1, a1), STORE(r + 2, a2), STORE(r + 3, a3);                                         \
+        }                                                                                                               \
+        for (; r < (rows); r++) {                                                                                       \
+            double a = 0;                                                                                               \
+            for (ptrdiff_t j = 0; j < (cols); j++) a += (double)(TERM(r, j));                                           \
+            STORE(r, a);                                                                                                \
+        }                                                                                                               \
+    } while (0)
+
+void lk_row_sums_f64_f32(const float *x, double *out, ptrdiff_t rows, ptrdiff_t cols) {
+#define X_TERM(i, j) x[(i) * cols + (j)]
+#define STORE_DOUBLE(i, a) (out[i] = (a))
+    ROW_CHAINS(rows, cols, X_TERM, STORE_DOUBLE);
+#undef X_TERM
+#undef STORE_DOUBLE
+}
+
+void lk_multinomial_row_sums_f32(const float *c, const float *l, const float *z, float *out, ptrdiff_t rows, ptrdiff_t cols) {
+#define LL_TERM(i, j) (c[(i) * cols + (j)] * (l[(i) * cols + (j)] - z[i]))
+#define STORE_FLOAT(i, a) (out[i] = (float)(a))
+    ROW_CHAINS(rows, cols, LL_TERM, STORE_FLOAT);
+#undef LL_TERM
+#undef STORE_FLOAT
+}
+
 int lk_vector_level_compiled(void) { return LK_LEVEL_COMPILED; }
 void lk_vector_exp_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, exp)(x, y, n); }
 void lk_vector_softplus_f32(int level, const float *x, float *y, ptrdiff_t n) { LK_PICK(level, softplus)(x, y, n); }

@@ -169,22 +169,24 @@ extension CPUBackend {
                       perRow: [(ll, "log-likelihood output"), (logNormaliser, "log-normaliser output")])
         let l = try host(logits, "logits").floats, c = try host(counts, "counts").floats
         let out = try host(ll, "log-likelihood output").floats, lse = try host(logNormaliser, "log-normaliser output").floats
+        // four rows at a time: their exponentials, then their two chains of double sums side by side (VectorMath), each
+        // row still summed in column order
         parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
-            var e = [Float](repeating: 0, count: cols)
-            for r in range {
-                let lr = l + r * cols, cr = c + r * cols
-                let m = reduceLine(.max, lr, count: cols, stride: 1)
+            var e = [Float](repeating: 0, count: 4 * cols), sums = [Double](repeating: 0, count: 4), m = [Float](repeating: 0, count: 4)
+            for start in stride(from: range.lowerBound, to: range.upperBound, by: 4) {
+                let n = min(4, range.upperBound - start)
                 e.withUnsafeMutableBufferPointer { ep in
-                    for j in 0..<cols { ep[j] = lr[j] - m }
-                    VectorMath.exp(ep.baseAddress!, ep.baseAddress!, count: cols)
+                    for i in 0..<n {
+                        let lr = l + (start + i) * cols, er = ep.baseAddress! + i * cols
+                        m[i] = reduceLine(.max, lr, count: cols, stride: 1)
+                        for j in 0..<cols { er[j] = lr[j] - m[i] }
+                        VectorMath.exp(er, er, count: cols)
+                    }
+                    sums.withUnsafeMutableBufferPointer { VectorMath.rowSums(ep.baseAddress!, into: $0.baseAddress!, rows: n, cols: cols) }
                 }
-                var sum = 0.0
-                for j in 0..<cols { sum += Double(e[j]) }
-                let z = m + Float(Double.log(sum))
-                var s = 0.0
-                for j in 0..<cols { s += Double(cr[j] * (lr[j] - z)) }
-                out[r] = Float(s)
-                lse[r] = z
+                for i in 0..<n { lse[start + i] = m[i] + Float(Double.log(sums[i])) }
+                VectorMath.multinomialRowSums(counts: c + start * cols, logits: l + start * cols, logNormalisers: lse + start,
+                                              into: out + start, rows: n, cols: cols)
             }
         }
     }
@@ -196,11 +198,14 @@ extension CPUBackend {
         let l = try host(logits, "logits").floats, c = try host(counts, "counts").floats, lse = try host(logNormaliser, "log-normaliser").floats
         let gr = try host(g, "log-likelihood gradient").floats, dl = try host(dLogits, "logits gradient").floats
         parallelChunks(rows, grain: max(1, (1 << 13) / max(cols, 1))) { range in
+            // the documents' lengths first, their chains of double sums side by side
+            var lengths = [Double](repeating: 0, count: range.count)
+            lengths.withUnsafeMutableBufferPointer {
+                VectorMath.rowSums(c + range.lowerBound * cols, into: $0.baseAddress!, rows: range.count, cols: cols)
+            }
             for r in range {
                 let base = r * cols, z = lse[r]
-                var n = 0.0
-                for j in base..<(base + cols) { n += Double(c[j]) }
-                let total = Float(n)
+                let total = Float(lengths[r - range.lowerBound])
                 for j in base..<(base + cols) { dl[j] = l[j] - z }
                 VectorMath.exp(dl + base, dl + base, count: cols)
                 for j in base..<(base + cols) { dl[j] = gr[r] * (c[j] - total * dl[j]) }

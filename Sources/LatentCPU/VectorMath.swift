@@ -191,6 +191,21 @@ public enum VectorMath {
         lk_bernoulli_row_sums_f32(l, x, sp, out, rows, cols)
     }
 
+    /// `out[r] = Σ_j Double(x[r·cols + j])` in column order for each of `rows` rows: one row at a time's bits, several
+    /// rows' chains side by side.
+    @inline(__always)
+    public static func rowSums(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Double>, rows: Int, cols: Int) {
+        lk_row_sums_f64_f32(x, out, rows, cols)
+    }
+
+    /// `out[r] = Σ_j Double(c·(l − z[r]))` in column order for each of `rows` rows (the multinomial log-likelihood given the
+    /// log-normalisers z): one row at a time's bits, several rows' chains side by side.
+    @inline(__always)
+    public static func multinomialRowSums(counts c: UnsafePointer<Float>, logits l: UnsafePointer<Float>, logNormalisers z: UnsafePointer<Float>,
+                                          into out: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        lk_multinomial_row_sums_f32(c, l, z, out, rows, cols)
+    }
+
     /// `d[i] = sigmoid(a[i]) g[i]`, then `acc[i] += Double(d[i])`, for `count` elements: a row of the softplus layer's
     /// backward pass and its bias-gradient column sums, at `level`'s width (the lanes' sigmoid bits).
     @inline(__always)

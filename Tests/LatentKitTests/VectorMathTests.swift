@@ -106,6 +106,39 @@ import Testing
         }
     }
 
+    /// The multinomial log-likelihood's row sums (the exponentials' normaliser and the documents' lengths, then the
+    /// counts' dot with the log-probabilities), four rows side by side, against one row at a time in column order: the
+    /// same bits for row counts that fill the blocks of four and leave a rest.
+    @Test func multinomialRowSumsGiveOneRowAtATimesBits() {
+        let cols = 2_001
+        for rows in [1, 3, 4, 5, 9] {
+            let n = rows * cols
+            let l: [Float] = (0..<n).map { Float($0 % 97) * 0.131 - 6.25 }
+            let c: [Float] = (0..<n).map { i -> Float in (i * 5) % 7 == 0 ? Float(i % 4) : 0 }
+            let z: [Float] = (0..<rows).map { Float($0) * 0.37 + 7.5 }
+            var sums = [Double](repeating: .nan, count: rows), got = [Float](repeating: .nan, count: rows)
+            l.withUnsafeBufferPointer { lp in
+                c.withUnsafeBufferPointer { cp in
+                    z.withUnsafeBufferPointer { zp in
+                        sums.withUnsafeMutableBufferPointer { VectorMath.rowSums(lp.baseAddress!, into: $0.baseAddress!, rows: rows, cols: cols) }
+                        got.withUnsafeMutableBufferPointer {
+                            VectorMath.multinomialRowSums(counts: cp.baseAddress!, logits: lp.baseAddress!, logNormalisers: zp.baseAddress!,
+                                                          into: $0.baseAddress!, rows: rows, cols: cols)
+                        }
+                    }
+                }
+            }
+            for r in 0..<rows {
+                var total = 0.0, dot = 0.0
+                for j in r * cols..<(r + 1) * cols {
+                    total += Double(l[j])
+                    dot += Double(c[j] * (l[j] - z[r]))
+                }
+                #expect(sums[r].bitPattern == total.bitPattern && got[r].bitPattern == Float(dot).bitPattern, "row \(r) of \(rows)")
+            }
+        }
+    }
+
     /// The softplus layer's backward row loop against the lanes: d = sigmoid(a) g bit for bit, the double sums exact.
     @Test(arguments: levels)
     func softplusBackwardGivesTheLanesBits(level: VectorMath.Level) {

@@ -27,6 +27,15 @@ void lk_vector_gumbel_f32(int level, const float *x, float *y, ptrdiff_t n);
 /// Several rows' sums run side by side, each its own chain of additions, so the bits are those of one row at a time.
 void lk_bernoulli_row_sums_f32(const float *l, const float *x, const float *sp, float *out, ptrdiff_t rows, ptrdiff_t cols);
 
+/// out[r] = the sum over j < cols, in double and in j's order, of x[r cols + j], for r < rows; four rows' chains of
+/// additions side by side, so the bits are those of one row at a time.
+void lk_row_sums_f64_f32(const float *x, double *out, ptrdiff_t rows, ptrdiff_t cols);
+
+/// out[r] = the sum over j < cols, in double and in j's order, of c[r cols + j] (l[r cols + j] - z[r]) (each term in
+/// float), for r < rows: the multinomial log-likelihood of counts c under logits l with log-normalisers z, four rows'
+/// chains side by side as above.
+void lk_multinomial_row_sums_f32(const float *c, const float *l, const float *z, float *out, ptrdiff_t rows, ptrdiff_t cols);
+
 /// d[i] = sigmoid(a[i]) g[i] and acc[i] += d[i] (in double) for i < n: a row of the softplus layer's backward pass
 /// with its bias-gradient column sums. d must not overlap a, g or acc.
 void lk_softplus_backward_f32(int level, const float *a, const float *g, float *d, double *acc, ptrdiff_t n);
