@@ -56,7 +56,13 @@ public struct Checkpoint {
                           + "\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
             let start = data.count
+            // little-endian float32s: on a little-endian host the values' own bytes, appended at once (4 bytes at a time
+            // cost a few percent of a topic-model run, which writes a checkpoint every epoch)
+            #if _endian(little)
+            e.values.withUnsafeBytes { data.append(contentsOf: $0) }
+            #else
             for v in e.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            #endif
             checksums.append(CRC32C.hex(data[start...].withUnsafeBytes { CRC32C.checksum($0) }))
         }
         var metadata = self.metadata
