@@ -139,6 +139,43 @@ import Testing
         }
     }
 
+    /// The CPU backend's multinomial log-likelihood, forward and backward, against the one-row-at-a-time loop it
+    /// replaced (each row's maximum, exponentials, then its double sums in column order), bit for bit, with row counts
+    /// that split into two parallel chunks whose rows do not divide into fours.
+    @Test func cpuMultinomialLogLikelihoodKeepsTheRowLoopsBits() throws {
+        let backend = CPUBackend.shared, cols = 2_001
+        for rows in [9, 11] {
+            let n = rows * cols
+            let l: [Float] = (0..<n).map { Float(($0 * 37) % 101) * 0.113 - 5.5 }
+            let c: [Float] = (0..<n).map { i -> Float in (i * 3) % 11 == 0 ? Float(i % 5) : 0 }
+            let g: [Float] = (0..<rows).map { Float($0) * 0.25 - 1 }
+            let logits = try Tensor(l, rows: rows, cols: cols, on: backend), counts = try Tensor(c, rows: rows, cols: cols, on: backend)
+            let ll = try Tensor([Float](repeating: 0, count: rows), rows: rows, cols: 1, on: backend)
+            let z = try Tensor([Float](repeating: 0, count: rows), rows: rows, cols: 1, on: backend)
+            let grad = try Tensor(g, rows: rows, cols: 1, on: backend), dl = try Tensor([Float](repeating: 0, count: n), rows: rows, cols: cols, on: backend)
+            try backend.multinomialLogLikelihood(logits: logits.buffer, counts: counts.buffer, rows: rows, cols: cols, into: ll.buffer, logNormaliser: z.buffer)
+            try backend.multinomialLogLikelihoodBackward(logits: logits.buffer, counts: counts.buffer, logNormaliser: z.buffer, gradient: grad.buffer,
+                                                         rows: rows, cols: cols, into: dl.buffer)
+            let gotLL = try backend.download(ll.buffer), gotZ = try backend.download(z.buffer), gotD = try backend.download(dl.buffer)
+            for r in 0..<rows {
+                let row = Array(l[(r * cols)..<((r + 1) * cols)]), counts = Array(c[(r * cols)..<((r + 1) * cols)])
+                let m = row.max()!
+                var e = row.map { $0 - m }
+                e.withUnsafeMutableBufferPointer { VectorMath.exp($0.baseAddress!, $0.baseAddress!, count: cols) }
+                var sum = 0.0, dot = 0.0, total = 0.0
+                for j in 0..<cols { sum += Double(e[j]) }
+                let zr = m + Float(Double.log(sum))
+                for j in 0..<cols { dot += Double(counts[j] * (row[j] - zr)) }
+                for j in 0..<cols { total += Double(counts[j]) }
+                var d = row.map { $0 - zr }
+                d.withUnsafeMutableBufferPointer { VectorMath.exp($0.baseAddress!, $0.baseAddress!, count: cols) }
+                let wantD = (0..<cols).map { g[r] * (counts[$0] - Float(total) * d[$0]) }
+                #expect(gotZ[r].bitPattern == zr.bitPattern && gotLL[r].bitPattern == Float(dot).bitPattern, "forward, row \(r) of \(rows)")
+                #expect((0..<cols).allSatisfy { gotD[r * cols + $0].bitPattern == wantD[$0].bitPattern }, "backward, row \(r) of \(rows)")
+            }
+        }
+    }
+
     /// The softplus layer's backward row loop against the lanes: d = sigmoid(a) g bit for bit, the double sums exact.
     @Test(arguments: levels)
     func softplusBackwardGivesTheLanesBits(level: VectorMath.Level) {

@@ -128,7 +128,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// without it used). It sets how far a word whose logit barely varies over a batch is amplified: 1/√ε at most.
     public var decoderBatchNormEpsilon: Float = 1e-3
     /// λ of the topic diversity penalty (``TopicDiversity``) added to a bag-of-words model's loss: λ times the mean squared
-    /// cosine between its topics' centred weight rows (0: none). Needs the multinomial likelihood and a linear decoder.
+    /// cosine between its topics' centred weight rows (0: none). Needs the multinomial likelihood, a linear decoder, no
+    /// continuous layers and at least 3 topics.
     public var topicDiversity: Float = 0
     /// ProdLDA's ε of the encoder heads' batch normalisation.
     public static let headBatchNormEpsilon: Float = 1e-3
@@ -287,8 +288,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(!backgroundBias || likelihood == .multinomial,
                     "--background-bias applies to bags of words (the multinomial likelihood), not \(likelihood.rawValue)")
         try require(topicDiversity >= 0 && topicDiversity.isFinite, "--topic-diversity must be >= 0 and finite, got \(topicDiversity)")
-        try require(topicDiversity == 0 || (likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0 && latentSize >= 2),
-                    "--topic-diversity applies to topic models: the multinomial likelihood, a linear decoder (--decoder-hidden none), no continuous layers and at least 2 topics")
+        try require(topicDiversity == 0 || (likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0 && latentSize >= 3),
+                    "--topic-diversity applies to topic models: the multinomial likelihood, a linear decoder (--decoder-hidden none), no continuous layers and at least 3 topics")
         try require(!(decoderBatchNorm || backgroundBias) || likelihood != .gaussian,
                     "--decoder-batch-norm applies to logits (Bernoulli or multinomial likelihood), not to a Gaussian decoder")
         try require(latent != .dvae || !(decoderBatchNorm || encoderHeadBatchNorm || dropout > 0 || latentDropout > 0 || backgroundBias),

@@ -10,7 +10,8 @@ public enum Objective {
         /// the KL term summed over the batch (reported; for IWAE the analytic KL of the posterior). One tensor, so that a
         /// trainer records both on the device with one copy and reads many steps' worth back at once.
         public let summary: Tensor
-        /// `-(weighted bound) / batch`: what the optimiser minimises.
+        /// `-(weighted bound) / batch`, plus the model's regularisers (``VAE/regularised(_:on:)``): what the optimiser
+        /// minimises.
         public let loss: Tensor
 
         public init(summary: Tensor, loss: Tensor) {
