@@ -180,34 +180,9 @@ LK_EACH_LEVEL(LOOPS)
 
 LK_EACH_LEVEL(SOFTPLUS_BACKWARD)
 
-// The Bernoulli log-likelihood's row sums. One row's sum is a chain of dependent double additions (its order is what
-// fixes the bits), which waits on each addition's latency; four rows' chains side by side keep the adder busy.
-void lk_bernoulli_row_sums_f32(const float *l, const float *x, const float *sp, float *out, ptrdiff_t rows, ptrdiff_t cols) {
-    ptrdiff_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const float *l0 = l + r * cols, *x0 = x + r * cols, *s0 = sp + r * cols;
-        const float *l1 = l0 + cols, *x1 = x0 + cols, *s1 = s0 + cols;
-        const float *l2 = l1 + cols, *x2 = x1 + cols, *s2 = s1 + cols;
-        const float *l3 = l2 + cols, *x3 = x2 + cols, *s3 = s2 + cols;
-        double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        for (ptrdiff_t j = 0; j < cols; j++) {
-            a0 += (double)(x0[j] * l0[j] - s0[j]);
-            a1 += (double)(x1[j] * l1[j] - s1[j]);
-            a2 += (double)(x2[j] * l2[j] - s2[j]);
-            a3 += (double)(x3[j] * l3[j] - s3[j]);
-        }
-        out[r] = (float)a0, out[r + 1] = (float)a1, out[r + 2] = (float)a2, out[r + 3] = (float)a3;
-    }
-    for (; r < rows; r++) {
-        const float *lr = l + r * cols, *xr = x + r * cols, *sr = sp + r * cols;
-        double a = 0;
-        for (ptrdiff_t j = 0; j < cols; j++) a += (double)(xr[j] * lr[j] - sr[j]);
-        out[r] = (float)a;
-    }
-}
-
-// Row sums in double of float terms, each row in column order, four rows' chains side by side (as the Bernoulli sums
-// above): TERM(i, j) is the float term of row i's column j.
+// Row sums in double of float terms. One row's sum is a chain of dependent double additions (its order, column by
+// column, is what fixes the bits), which waits on each addition's latency; four rows' chains side by side keep the
+// adder busy. TERM(i, j) is the float term of row i's column j; STORE(i, a) stores row i's sum a.
 #define ROW_CHAINS(rows, cols, TERM, STORE)                                                                              \
     do {                                                                                                                \
         ptrdiff_t r = 0;                                                                                                \
@@ -227,21 +202,27 @@ void lk_bernoulli_row_sums_f32(const float *l, const float *x, const float *sp, 
             STORE(r, a);                                                                                                \
         }                                                                                                               \
     } while (0)
+// The stores of the functions below, whose output is `out`.
+#define STORE_FLOAT(i, a) (out[i] = (float)(a))
+#define STORE_DOUBLE(i, a) (out[i] = (a))
+
+// The Bernoulli log-likelihood's row sums.
+void lk_bernoulli_row_sums_f32(const float *l, const float *x, const float *sp, float *out, ptrdiff_t rows, ptrdiff_t cols) {
+#define BERNOULLI_TERM(i, j) (x[(i) * cols + (j)] * l[(i) * cols + (j)] - sp[(i) * cols + (j)])
+    ROW_CHAINS(rows, cols, BERNOULLI_TERM, STORE_FLOAT);
+#undef BERNOULLI_TERM
+}
 
 void lk_row_sums_f64_f32(const float *x, double *out, ptrdiff_t rows, ptrdiff_t cols) {
 #define X_TERM(i, j) x[(i) * cols + (j)]
-#define STORE_DOUBLE(i, a) (out[i] = (a))
     ROW_CHAINS(rows, cols, X_TERM, STORE_DOUBLE);
 #undef X_TERM
-#undef STORE_DOUBLE
 }
 
 void lk_multinomial_row_sums_f32(const float *c, const float *l, const float *z, float *out, ptrdiff_t rows, ptrdiff_t cols) {
 #define LL_TERM(i, j) (c[(i) * cols + (j)] * (l[(i) * cols + (j)] - z[i]))
-#define STORE_FLOAT(i, a) (out[i] = (float)(a))
     ROW_CHAINS(rows, cols, LL_TERM, STORE_FLOAT);
 #undef LL_TERM
-#undef STORE_FLOAT
 }
 
 int lk_vector_level_compiled(void) { return LK_LEVEL_COMPILED; }
