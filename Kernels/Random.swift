@@ -110,14 +110,20 @@ extension KernelSources {
         y[i] = lk_gamma(alpha[i], first + (uint)i, (uint2)(k0, k1), c0, c1);
     }
 
-    /* dx/dalpha of a Gamma(alpha, 1) sample by the implicit function theorem; twin of GammaDistribution.dxDalpha. */
+    /* dx/dalpha of a Gamma(alpha, 1) sample by the implicit function theorem; twin of GammaDistribution.dxDalpha
+       (the digamma computed every 8 terms, carried between by psi(a + 1) = psi(a) + 1/a). */
     inline float lk_gamma_dx_dalpha(float alpha, float x) {
-        float log_x = log(x), sum = 0.0f, weights = 0.0f, w = 1.0f, n = 0.0f;
+        float log_x = log(x), sum = 0.0f, weights = 0.0f, w = 1.0f, n = 0.0f, psi = 0.0f;
+        int term = 0;
         while (n < 100000.0f) {
-            sum += w * (log_x - lk_digamma(alpha + n + 1.0f));
+            float a = alpha + n + 1.0f;
+            if (term % 8 == 0) psi = lk_digamma(a);
+            sum += w * (log_x - psi);
             weights += w;
-            w *= x / (alpha + n + 1.0f);
+            w *= x / a;
+            psi += 1.0f / a;
             n += 1.0f;
+            term += 1;
             if (alpha + n + 1.0f > x && w < 1e-9f * weights) break;
         }
         return -(x / alpha) * sum;
