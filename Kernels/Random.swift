@@ -114,16 +114,14 @@ extension KernelSources {
        (the digamma computed every 8 terms, carried between by psi(a + 1) = psi(a) + 1/a). */
     inline float lk_gamma_dx_dalpha(float alpha, float x) {
         float log_x = log(x), sum = 0.0f, weights = 0.0f, w = 1.0f, n = 0.0f, psi = 0.0f;
-        int term = 0;
         while (n < 100000.0f) {
             float a = alpha + n + 1.0f;
-            if (term % 8 == 0) psi = lk_digamma(a);
+            if ((int)n % 8 == 0) psi = lk_digamma(a);  /* n counts the terms */
             sum += w * (log_x - psi);
             weights += w;
             w *= x / a;
             psi += 1.0f / a;
             n += 1.0f;
-            term += 1;
             if (alpha + n + 1.0f > x && w < 1e-9f * weights) break;
         }
         return -(x / alpha) * sum;
