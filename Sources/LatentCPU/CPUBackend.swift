@@ -3,6 +3,7 @@
 
 import Dispatch
 import Foundation
+import Synchronization
 import LatentCore
 
 /// Host memory for the CPU backend.
@@ -11,13 +12,23 @@ import LatentCore
 // when all are done); sharing a buffer between threads that issue ops at once is the caller's race, as with any array.
 public final class CPUBuffer: Buffer, @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
+    private let bytes: Int
+    /// Bytes held by every live CPU buffer, so that ``CPUBackend/allocate(count:dtype:)`` refuses what would take them
+    /// past the machine's memory (each buffer alone fitting is not enough: a model of many large layers is many buffers).
+    static let liveBytes = Atomic<Int>(0)
 
-    override init(count: Int, dtype: DType) {
-        raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * dtype.byteWidth, alignment: 64)
+    /// Takes `raw` (from `posix_memalign`, `bytes` long), counted in ``liveBytes`` until the buffer is freed.
+    init(count: Int, dtype: DType, raw: UnsafeMutableRawPointer, bytes: Int) {
+        self.raw = raw
+        self.bytes = bytes
+        CPUBuffer.liveBytes.add(bytes, ordering: .relaxed)
         super.init(count: count, dtype: dtype)
     }
 
-    deinit { raw.deallocate() }
+    deinit {
+        free(raw)
+        CPUBuffer.liveBytes.subtract(bytes, ordering: .relaxed)
+    }
 
     var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     var ints: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
@@ -67,13 +78,20 @@ public final class CPUBackend: Backend {
 
     public func allocate(count: Int, dtype: DType) throws -> Buffer {
         try require(count >= 0, "cannot allocate \(count) elements")
-        // A failed host allocation would abort the process; refuse what the machine cannot hold instead.
-        let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteWidth)
-        let memory = ProcessInfo.processInfo.physicalMemory
-        if overflow || UInt64(bytes) > memory {
-            throw BackendError.outOfMemory("\(overflow ? "more than \(Int.max)" : "\(bytes >> 20) MiB") asked for, this machine has \(memory >> 20) MiB")
+        // A failed host allocation would abort the process (or a page touched later would wake the kernel's OOM killer);
+        // refuse what the machine cannot hold instead, counting what the live buffers already hold
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: dtype.byteWidth)
+        let memory = ProcessInfo.processInfo.physicalMemory, held = UInt64(max(0, CPUBuffer.liveBytes.load(ordering: .relaxed)))
+        if overflow || UInt64(bytes) > memory - min(held, memory) {
+            throw BackendError.outOfMemory("\(overflow ? "more than \(Int.max)" : "\(bytes >> 20) MiB") asked for, with \(held >> 20) MiB "
+                                           + "already held; this machine has \(memory >> 20) MiB")
         }
-        return CPUBuffer(count: count, dtype: dtype)
+        var raw: UnsafeMutableRawPointer?
+        // a process memory limit (ulimit -v, a container's) fails here rather than at the machine's size
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            throw BackendError.outOfMemory("\(bytes >> 20) MiB could not be allocated (a process memory limit?), with \(held >> 20) MiB already held")
+        }
+        return CPUBuffer(count: count, dtype: dtype, raw: raw, bytes: bytes)
     }
 
     public func upload(_ values: [Float], to buffer: Buffer, offset: Int) throws {

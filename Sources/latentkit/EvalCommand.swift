@@ -63,7 +63,7 @@ struct EvalCommand: ParsableCommand {
         } else {
             test = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: limit).test
         }
-        try config.model.requireInput(test)
+        try config.model.requireInput(test, from: self.data ?? config.data?.test ?? config.data?.train ?? "the test images")
         let live = root && isatty(STDERR_FILENO) != 0
         let started = Date()
         let evaluator = Evaluator(model: model, backend: backend)

@@ -37,10 +37,24 @@ struct LatentKitCommand: ParsableCommand {
                 Foundation.exit(code.rawValue)
             }
             Communicator.ifMade?.finalize(exitCode: exitCode(for: error).rawValue)
-            exit(withError: error)
+            exitWithOneLine(error)
         }
         OpenCLBackend.shutDownShared()
         Communicator.ifMade?.finalize()
+    }
+}
+
+extension LatentKitCommand {
+    /// ArgumentParser's exit, with an error printed as one line: ArgumentParser follows a flag's error with the command's
+    /// usage and a help hint, and lists an option's allowed values one a line; a user (and a script reading stderr) gets
+    /// the message alone, its lines joined. Help, `--version` and a bare exit code go through ArgumentParser unchanged.
+    static func exitWithOneLine(_ error: Error) -> Never {
+        let code = exitCode(for: error)
+        guard code != .success, !(error is ExitCode) else { exit(withError: error) }
+        let text = message(for: error).split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+        FileHandle.standardError.write(Data("Error: \(text)\n".utf8))
+        Foundation.exit(code.rawValue)
     }
 }
 

@@ -50,6 +50,13 @@ struct PlotsCommand: ParsableCommand {
         if lattice && !drawLattice {
             throw ToolError("--lattice is drawn for gaussian and logit-normal latents, not \(family.rawValue): see scatter.svg instead")
         }
+        // a bag-of-words run's vocabulary is checked before any picture is written, so that a bad one leaves none behind
+        if config.model.likelihood == .multinomial && (vocabulary != nil || FileManager.default.fileExists(atPath: run.vocabulary)) {
+            let words = try run.vocabulary(vocabulary)
+            guard words.count == config.model.inputSize else {
+                throw ToolError("\(vocabulary ?? run.vocabulary): the vocabulary has \(words.count) words but the model has \(config.model.inputSize) columns")
+            }
+        }
         let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: nil)
         let test = data.test
         try config.model.requireInput(test)

@@ -51,6 +51,7 @@ struct TopicsCommand: ParsableCommand {
     }
 
     func run() throws {
+        if weights == nil { try RunDirectory(runDirectory!).requireRun() }  // "not a run" before "no vocabulary"
         let words = try weights == nil ? RunDirectory(runDirectory!).vocabulary(vocabulary) : Topics.readVocabulary(vocabulary ?? "")
         let report: TopicReport, referenceName: String, documentCount: Int
         if let weights, let documents {

@@ -118,12 +118,24 @@ struct TrainCommand: ParsableCommand {
         let communicator = try Communicator.world()
         let root = communicator?.isRoot ?? true
         let backend = try backendOptions.make()
-        let data = try config.loadData(trainLimit: config.trainLimit, testLimit: 1)
+        // a run on its own files reads all of its test documents too, so that bad values there stop it now, not its eval
+        let data = try config.loadData(trainLimit: config.trainLimit, testLimit: config.data == nil ? 1 : nil)
         if !resuming, let files = config.data {
             try config.model.fit(to: data.train, from: files.train, likelihood: likelihood, decoderInput: decoderInput)
+            if likelihood == nil && config.model.likelihood == .gaussian, let value = data.train.firstNonCount(), root {
+                print("note: \(files.train): item \(value.item), feature \(value.feature) is \(value.value), neither in [0, 1] nor a count: "
+                      + "training with the Gaussian likelihood (--likelihood chooses another)")
+            }
             CountRecipe.apply(to: &config, keeping: givenRecipeSettings, documents: data.train.count)
             config.model.klEstimator = kl ?? config.model.effectiveKLEstimator
             do { try config.validate() } catch { throw ValidationError("\(error)") }
+        }
+        if !resuming && decoderBatchNormEpsilon != nil && !config.model.decoderBatchNorm {
+            throw ValidationError("--decoder-batch-norm-epsilon needs --decoder-batch-norm")
+        }
+        if let files = config.data {
+            try config.model.requireInput(data.train, from: files.train)
+            try config.model.requireInput(data.test, from: files.test ?? files.train)
         }
         let vocabularyWords = try vocabulary.map { path in
             let words = try Topics.readVocabulary(path)
@@ -135,11 +147,20 @@ struct TrainCommand: ParsableCommand {
             print("note: \(trainer.flooredBackgroundWords) of the vocabulary's words never occur in the training documents; the background "
                   + "bias gives them the frequency of half an occurrence")
         }
+        let createsFolder = !FileManager.default.fileExists(atPath: run.path)
         if !resuming && root { try run.create() }  // only once the data, backend and model are known to be good
         if resuming {
             // every rank reads it (the run folder is shared); rank 0 says what it found
             let (checkpoint, notice) = try run.readCheckpointForResume(movingDamagedAside: root)
             try trainer.restore(from: checkpoint)
+            // a run trained as far as asked, or further: nothing to do, said rather than done silently
+            if trainer.epoch >= config.epochs && trainer.stepInEpoch == 0 {
+                guard trainer.epoch == config.epochs else {
+                    throw ToolError("\(run.path) has trained \(trainer.epoch) epochs, more than --epochs \(config.epochs): pass more to go on")
+                }
+                if root { print("\(run.path) has trained \(trainer.epoch) of \(config.epochs) epochs: nothing to do (--epochs N above \(trainer.epoch) goes on)") }
+                return
+            }
             if root {
                 if let notice { FileHandle.standardError.write(Data((notice + "\n").utf8)) }
                 try run.keepMetrics(ofEpochs: trainer.epoch)
@@ -176,6 +197,13 @@ struct TrainCommand: ParsableCommand {
         do {
             outcome = try train(trainer, run: run, config: config, stop: stop)
         } catch {
+            // a new run that failed before its first checkpoint (a NaN in the first epoch, a step too large for memory):
+            // nothing to resume, so none of its files are left
+            if !resuming && ![run.checkpoint, run.previousCheckpoint].contains(where: { FileManager.default.fileExists(atPath: $0) }) {
+                if root { run.removeUnstarted(folder: createsFolder) }
+                throw ToolError("\("\(error)".replacingOccurrences(of: "; the last good checkpoint is kept", with: "")); "
+                                + "no checkpoint was written, so nothing of \(run.path) is kept")
+            }
             // a device that fails mid-run (or any other fault that leaves the checkpoint on disk, the last one written
             // whole): say so and how to go on; a non-finite loss and a full disk already say it
             guard FileManager.default.fileExists(atPath: run.checkpoint), !(error is TrainingError),
@@ -325,8 +353,10 @@ struct TrainCommand: ParsableCommand {
             guard parts.count == 2, let groups = parts[0], let classes = parts[1], groups >= 1, classes >= 1 else {
                 throw ValidationError("--categorical takes GxK with positive integers, e.g. 20x10; got '\(categorical)'")
             }
+            let (size, overflowed) = groups.multipliedReportingOverflow(by: classes)
+            guard !overflowed else { throw ValidationError("--categorical \(categorical) has more than \(Int.max) latents") }
             config.model.categoricalGroups = groups
-            config.model.latentSize = groups * classes
+            config.model.latentSize = size
         }
         if let temperature { config.model.temperature = temperature }
         if let priorTemperature { config.model.priorTemperature = priorTemperature }

@@ -187,11 +187,16 @@ import TestSupport
         let vector = try write("vector", [0.5, 0.5], [2])
         let sixLabels = try write("labels", [0, 1, 2, 3, 4, 5], [6])
         let otherWidth = try write("other", [Float](repeating: 0.5, count: 15), [5, 3])
+        // every split of count data is checked, not only the training file, and a count must be one float32 holds exactly
+        let negativeCount = try write("negative-count", (0..<40).map { $0 == 22 ? -1 : Float($0 % 5) }, [10, 4])
+        let hugeCount = try write("huge-count", (0..<40).map { $0 == 6 ? 1e30 : Float($0 % 5) }, [10, 4])
+        let repeatedWord = "\(dir)/vocabulary.txt"
+        try "a\nb\nc\nb\n".write(toFile: repeatedWord, atomically: true, encoding: .utf8)
         let cases: [([String], String)] = [
             (["--data", nan], "item 3, feature 1 is nan"),
             (["--data", infinite], "item 9, feature 2 is -inf"),
             (["--data", real, "--likelihood", "bernoulli"], "item 0, feature 0 is -2.0, outside [0, 1]"),
-            (["--data", real, "--likelihood", "multinomial"], "item 0, feature 0 is -2.0; --likelihood multinomial needs non-negative integer counts"),
+            (["--data", real, "--likelihood", "multinomial"], "item 0, feature 0 is -2.0; the multinomial likelihood needs non-negative integer counts"),
             (["--likelihood", "multinomial"], "pass them with --data COUNTS.npy"),
             (["--data", counts, "--decoder-hidden", "0"], "--decoder-hidden takes positive sizes"),
             (["--data", vector], "must be N items × D features"),
@@ -201,6 +206,9 @@ import TestSupport
             (["--data", dir + "/missing.npy"], "no such file"),
             (["--data", real, "--dataset", "mnist"], "--data replaces --dataset"),
             (["--labels", sixLabels], "apply to --data only"),
+            (["--data", counts, "--test-data", negativeCount], "negative-count.npy: item 5, feature 2 is -1.0; the multinomial likelihood needs"),
+            (["--data", hugeCount, "--likelihood", "multinomial"], "item 1, feature 2 is 1e+30; the multinomial likelihood needs non-negative integer counts of at most 16777216"),
+            (["--data", counts, "--vocabulary", repeatedWord], "line 4 repeats the word 'b' of line 2"),
         ]
         for (arguments, message) in cases {
             let result = try runTool(["train", "--backend", "cpu", "--out", dir + "/run"] + arguments)

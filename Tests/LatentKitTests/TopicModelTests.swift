@@ -240,13 +240,18 @@ import TestSupport
             (["topics", dir + "/floored"], "has no vocabulary"),
             (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--vocabulary", dir + "/short.txt", "--out", dir + "/v"],
              "the vocabulary has 99 words but the data have 100 columns"),
+            (["topics", "--weights", dir + "/w3x100.npy", "--documents", dir + "/corpus.npy", "--vocabulary", dir + "/vocab.txt", "--top", "101"],
+             "--top 101 is more than the vocabulary's 100 words"),
+            // checked before any picture is written, so that the folder is not left half-made
+            (["plots", dir + "/floored", "--backend", "cpu", "--vocabulary", dir + "/short.txt", "--out", dir + "/plots"],
+             "the vocabulary has 99 words but the model has 100 columns"),
         ]
         for (arguments, message) in cases {
             let result = try runTool(arguments)
-            // the error is the first line (a flag's error is followed by ArgumentParser's usage lines)
-            #expect(result.status != 0 && result.stderr.split(separator: "\n").first?.contains(message) == true,
+            // one line: the error (the background-bias note of a resumed run goes to standard output)
+            #expect(result.status != 0 && result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(message),
                     "\(arguments): \(result.stderr)")
         }
-        for made in ["e", "d", "b", "m", "p", "v", "t", "u"] { #expect(!FileManager.default.fileExists(atPath: dir + "/" + made)) }
+        for made in ["e", "d", "b", "m", "p", "v", "t", "u", "plots"] { #expect(!FileManager.default.fileExists(atPath: dir + "/" + made)) }
     }
 }

@@ -97,7 +97,14 @@ import TestSupport
     /// (arguments, text the error must contain)
     static let badInputs: [([String], String)] = [
         (["train", "--batch-size", "0", "--out", "/tmp/latentkit-never"], "batch size must be >= 1"),
-        (["train", "--epochs=-1", "--out", "/tmp/latentkit-never"], "epochs must be >= 0"),
+        (["train", "--epochs=-1", "--out", "/tmp/latentkit-never"], "--epochs must be in 1...1000000000, got -1"),
+        (["train", "--epochs", "0", "--out", "/tmp/latentkit-never"], "--epochs must be in 1...1000000000, got 0"),
+        // sizes whose arithmetic would overflow (a crash) before any memory check could refuse them
+        (["train", "--latent-size", "4000000000000000000", "--out", "/tmp/latentkit-never"], "the latent size must be at most 16777216"),
+        (["train", "--hidden", "4611686018427387904", "--out", "/tmp/latentkit-never"], "hidden layer sizes must be at most 16777216"),
+        (["train", "--iw-samples", "4611686018427387904", "--out", "/tmp/latentkit-never"], "a step's largest tensor (batch 100 × 4611686018427387904 samples"),
+        (["train", "--warmup-epochs", "3000000000000000000", "--out", "/tmp/latentkit-never"], "--warmup-epochs must be in 0...1000000000"),
+        (["train", "--latent", "concrete", "--categorical", "4611686018427387904x2", "--out", "/tmp/latentkit-never"], "has more than 9223372036854775807 latents"),
         (["train", "--dataset", "cifar"], "'mnist'"),
         (["train", "--hidden", "200,x", "--out", "/tmp/latentkit-never"], "--hidden takes positive sizes"),
         (["train", "--data-dir", "/nonexistent", "--out", "/tmp/latentkit-bad-data-\(getpid())"], "not found"),
@@ -115,7 +122,7 @@ import TestSupport
         (["train", "--prior-variance", "2", "--out", "/tmp/latentkit-never"], "applies to --latent logit-normal only"),
         (["train", "--iw-samples", "0", "--out", "/tmp/latentkit-never"], "--iw-samples must be >= 1"),
         (["train", "--checkpoint-every", "0", "--out", "/tmp/latentkit-never"], "--checkpoint-every must be >= 1"),
-        (["train", "--warmup-epochs=-2", "--out", "/tmp/latentkit-never"], "--warmup-epochs must be >= 0"),
+        (["train", "--warmup-epochs=-2", "--out", "/tmp/latentkit-never"], "--warmup-epochs must be in 0...1000000000, got -2"),
         (["train", "--latent", "gamma"], "- gaussian"),
         (["train", "--latent", "dirichlet", "--prior-concentration=0", "--out", "/tmp/latentkit-never"], "--prior-concentration must be positive"),
         (["train", "--latent", "dirichlet", "--latent-size", "1", "--out", "/tmp/latentkit-never"], "K >= 2"),
@@ -149,6 +156,8 @@ import TestSupport
         let result = try runTool(arguments + (arguments.contains("--backend") ? [] : ["--backend", "cpu"]))
         #expect(result.status != 0 && result.status < 128, "status \(result.status)")
         #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+        // one line: the message alone, without ArgumentParser's usage and help lines or a list of values one a line
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.hasPrefix("Error: "), "stderr: \(result.stderr)")
     }
 
     @Test(arguments: TestBackends.all)
@@ -179,5 +188,39 @@ import TestSupport
         #expect(result.status == 1)
         #expect(result.stderr.contains("non-finite loss at epoch"), "\(result.stderr)")
         #expect(result.stderr.contains("term"))
+        // it failed in its first epoch, before any checkpoint: nothing to resume, so no half-made run folder is left
+        #expect(result.stderr.contains("no checkpoint was written") && !result.stderr.contains("checkpoint is kept"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/run"))
+    }
+
+    /// A checkpoint from outside whose checksums are gone (as an older LatentKit wrote them) is still checked: a
+    /// non-finite tensor or a count no run reaches is refused with one line, not evaluated into NaN or an overflow trap;
+    /// and a resume with nothing left to train says so.
+    @Test func damagedCheckpointValuesAreRefused() throws {
+        let dir = try temporaryDirectory("cli-damaged-values")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run", path = run + "/checkpoint.safetensors"
+        #expect(try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--hidden", "8", "--out", run]).status == 0)
+        let good = try Checkpoint.read(path)
+        let done = try runTool(["train", "--resume", run, "--backend", "cpu"])
+        #expect(done.status == 0 && done.stdout.contains("has trained 1 of 1 epochs: nothing to do"), "\(done.stdout) \(done.stderr)")
+        let fewer = try runTool(["train", "--resume", run, "--backend", "cpu", "--epochs", "1"])
+        #expect(fewer.status == 0)
+
+        var nan = good
+        nan.tensors["encoder.0.weight"]!.values[3] = .nan
+        try Data(CheckpointIntegrityTests.legacyFile(nan)).write(to: URL(fileURLWithPath: path))
+        let eval = try runTool(["eval", run, "--backend", "cpu", "--k", "0"])
+        #expect(eval.status == 1 && eval.stderr.contains("checkpoint tensor 'encoder.0.weight' holds nan at element 3"), "\(eval.stderr)")
+
+        for (key, value, message) in [("epoch", "\(Int.max)", "'epoch' is \(Int.max), not a count"),
+                                      ("step_in_epoch", "-1", "'step_in_epoch' is -1, not a count"),
+                                      ("epoch_kl", "nan", "'epoch_kl' is nan, not a finite number")] {
+            var bad = good
+            bad.metadata[key] = value
+            try Data(CheckpointIntegrityTests.legacyFile(bad)).write(to: URL(fileURLWithPath: path))
+            let resumed = try runTool(["train", "--resume", run, "--backend", "cpu", "--epochs", "3"])
+            #expect(resumed.status == 1 && resumed.stderr.contains(message), "\(key): \(resumed.stderr)")
+        }
     }
 }

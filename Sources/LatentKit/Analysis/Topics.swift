@@ -62,6 +62,7 @@ public enum Topics {
         try require(k >= 1 && weights.count == k * v, "the topic-word matrix has \(weights.count) values, not \(k) topics x \(v) words")
         try require(documents.pixelsPerImage == v, "the documents have \(documents.pixelsPerImage) words per row, the vocabulary \(v)")
         try require(top >= 2, "--top must be at least 2 (coherence needs word pairs), got \(top)")
+        try require(top <= v, "--top \(top) is more than the vocabulary's \(v) words")
         if let bad = weights.firstIndex(where: { !$0.isFinite }) {
             throw DataError("the topic-word matrix has a non-finite value at topic \(bad / v), word \(bad % v)")
         }
@@ -89,6 +90,13 @@ public enum Topics {
         if lines.last == "" { lines.removeLast() }
         try require(!lines.isEmpty, "\(path): the vocabulary is empty")
         if let blank = lines.firstIndex(of: "") { throw DataError("\(path): line \(blank + 1) is empty; one word per line") }
+        // a word in two columns would be one word to TD@25 and the distinct-topic count, two to the model
+        var firstLine: [String: Int] = [:]
+        for (i, word) in lines.enumerated() {
+            if let earlier = firstLine.updateValue(i, forKey: word) {
+                throw DataError("\(path): line \(i + 1) repeats the word '\(word)' of line \(earlier + 1); one distinct word per line")
+            }
+        }
         return lines
     }
 }

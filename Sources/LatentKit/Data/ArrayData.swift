@@ -52,8 +52,8 @@ public enum DataKind: String, Sendable {
 extension Float {
     /// A value the Bernoulli likelihood takes.
     fileprivate var isInUnitInterval: Bool { self >= 0 && self <= 1 }
-    /// A value the multinomial likelihood takes: a non-negative integer.
-    fileprivate var isCount: Bool { self >= 0 && self == rounded() }
+    /// A value the multinomial likelihood takes: a non-negative integer float32 holds exactly (at most 2^24).
+    fileprivate var isCount: Bool { self >= 0 && self == rounded() && self <= Float(LabelledImages.largestCount) }
 }
 
 extension LabelledImages {
@@ -96,6 +96,29 @@ extension LabelledImages {
     /// The first value that is not a non-negative integer count, if any (for the multinomial likelihood).
     public func firstNonCount() -> (item: Int, feature: Int, value: Float)? {
         firstValue { !$0.isCount }
+    }
+
+    /// The largest count the multinomial likelihood takes: 2^24, float32's last exact integer before the gaps.
+    public static let largestCount = 1 << 24
+
+    /// Throws, naming the first offending item and feature of `path`, unless every value is one `likelihood` models:
+    /// [0, 1] for the Bernoulli, non-negative integer counts (at most 2^24) for the multinomial, anything finite
+    /// (checked on reading) for the Gaussian. Every split of a run's data is checked, not only the training one.
+    public func requireValues(for likelihood: Likelihood, path: String) throws {
+        switch likelihood {
+        case .bernoulli:
+            if let bad = firstOutsideUnitInterval() {
+                throw DataError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value), outside [0, 1]; the Bernoulli likelihood "
+                                + "needs values in [0, 1] (use --likelihood gaussian for real values)")
+            }
+        case .multinomial:
+            if let bad = firstNonCount() {
+                throw DataError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value); the multinomial likelihood needs "
+                                + "non-negative integer counts of at most \(Self.largestCount)")
+            }
+        case .gaussian:
+            break
+        }
     }
 
     /// The first item whose values are all 0, if any (a document with no tokens, for the multinomial likelihood).
@@ -172,18 +195,9 @@ extension ModelConfig {
             case .counts: self.likelihood = .multinomial
             case .real: self.likelihood = .gaussian
             }
-        case .bernoulli?:
-            if let bad = train.firstOutsideUnitInterval() {
-                throw DataError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value), outside [0, 1]; --likelihood bernoulli "
-                                + "needs values in [0, 1] (use --likelihood gaussian for real values)")
-            }
-            self.likelihood = .bernoulli
-        case .multinomial?:
-            if let bad = train.firstNonCount() {
-                throw DataError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value); "
-                                + "--likelihood multinomial needs non-negative integer counts")
-            }
-            self.likelihood = .multinomial
+        case let given? where given != .gaussian:
+            try train.requireValues(for: given, path: path)
+            self.likelihood = given
         case let other?:
             self.likelihood = other
         }

@@ -157,11 +157,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public init() {}
 
     /// Throws unless `images` are what the model takes (`--data-dir` may name another dataset than the run's).
-    public func requireInput(_ images: LabelledImages) throws {
+    public func requireInput(_ images: LabelledImages, from path: String = "the data") throws {
         guard images.pixelsPerImage == inputSize else {
             throw DataError("dataset mismatch: the images have \(images.rows)x\(images.cols) = \(images.pixelsPerImage) pixels, "
                             + "the model takes \(inputSize)")
         }
+        try images.requireValues(for: likelihood, path: path)
     }
 
     /// Reads configurations written by earlier versions too: absent fields take their defaults.
@@ -249,6 +250,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Whether the decoder's input lies on the simplex (its codes are topic proportions).
     public var hasSimplexLatent: Bool { latent == .dirichlet || latent == .softmaxGaussian }
 
+    /// The widest layer (and latent, and input) a model may have: 2^24 units.
+    public static let maximumWidth = 1 << 24
+
     public func validate() throws {
         if latent == .logitNormal {
             try require(priorVariance > 0 && priorVariance.isFinite, "--prior-variance must be positive and finite, got \(priorVariance)")
@@ -275,6 +279,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try validatePosterior()
         try require(!hidden.isEmpty && hidden.allSatisfy { $0 >= 1 }, "hidden layer sizes must be positive, got \(hidden)")
         try require(decoderWidths.allSatisfy { $0 >= 1 }, "decoder hidden layer sizes must be positive, got \(decoderWidths)")
+        // a layer's weights are width × width values: bounded, their counts and byte sizes cannot overflow, and the
+        // backend's memory check (not the arithmetic before it) is what refuses a model too large for the machine
+        for (what, sizes) in [("the latent size", [latentSize]), ("the input size", [inputSize]), ("hidden layer sizes", hidden),
+                              ("decoder hidden layer sizes", decoderWidths)] {
+            try require(sizes.allSatisfy { $0 <= Self.maximumWidth }, "\(what) must be at most \(Self.maximumWidth), got \(sizes.map(String.init).joined(separator: ","))")
+        }
         try require(decoderHidden == nil || latent != .dvae, "--decoder-hidden: the discrete VAE's decoder mirrors its encoder")
         try require(inputSize >= 1, "input size must be positive")
         try require(priorConcentration == nil || hasSimplexLatent, "--prior-concentration applies to --latent dirichlet and softmax-gaussian only")

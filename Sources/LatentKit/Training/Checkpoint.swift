@@ -289,6 +289,11 @@ public struct Checkpoint {
     func entry(_ name: String, shape: [Int]) throws -> Entry {
         guard let e = tensors[name] else { throw DataError("checkpoint has no tensor '\(name)' (does it belong to this model?)") }
         guard e.shape == shape else { throw DataError("checkpoint tensor '\(name)' has shape \(e.shape), the model expects \(shape)") }
+        // training stops at a non-finite loss before it writes one, so a NaN or infinity here is damage (or an older
+        // checkpoint without checksums, edited): refused, rather than evaluated into NaN figures
+        if let i = e.values.firstIndex(where: { !$0.isFinite }) {
+            throw DataError("checkpoint tensor '\(name)' holds \(e.values[i]) at element \(i): the checkpoint is damaged")
+        }
         return e
     }
 }

@@ -91,7 +91,12 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public static func defaultWarmupEpochs(for latent: LatentFamily) -> Int { latent == .dirichlet ? 5 : 0 }
 
     /// Steps of KL warm-up for epochs of `stepsPerEpoch` steps.
-    public func warmupLength(stepsPerEpoch: Int) -> Int { warmupSteps ?? warmupEpochs * stepsPerEpoch }
+    public func warmupLength(stepsPerEpoch: Int) -> Int {
+        warmupSteps ?? { let (n, overflowed) = warmupEpochs.multipliedReportingOverflow(by: stepsPerEpoch); return overflowed ? .max : n }()
+    }
+
+    /// The most epochs a run (or its KL warm-up) may ask for; a billion epochs of one step each is already decades.
+    public static let maximumEpochs = 1_000_000_000
 
     /// The run's data: its own files when it has them, else the named dataset (from `directory` when given, else from
     /// the run's directory).
@@ -119,14 +124,20 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     public func validate() throws {
         try model.validate()
-        try require(epochs >= 0, "epochs must be >= 0, got \(epochs)")
+        try require((1...Self.maximumEpochs).contains(epochs), "--epochs must be in 1...\(Self.maximumEpochs), got \(epochs)")
         try require(batchSize >= 1, "batch size must be >= 1, got \(batchSize)")
+        // a step's largest tensor (a batch's samples through the widest layer), counted without overflowing
+        let widest = ([model.inputSize, model.latentSize] + model.hidden + model.decoderWidths).max() ?? 1
+        let (samples, overflowed) = batchSize.multipliedReportingOverflow(by: max(iwSamples, 1))
+        let (values, overflowedAgain) = samples.multipliedReportingOverflow(by: widest)
+        try require(!overflowed && !overflowedAgain && values <= 1 << 40,
+                    "a step's largest tensor (batch \(batchSize) × \(iwSamples) samples × \(widest) units) would hold more than 2^40 values")
         try require(learningRate > 0 && learningRate.isFinite, "learning rate must be positive, got \(learningRate)")
         try require(learningRateDecay > 0 && learningRateDecay <= 1, "--learning-rate-decay must lie in (0, 1], got \(learningRateDecay)")
         try require((0..<1).contains(beta1) && (0..<1).contains(beta2), "--adam-beta1 and --adam-beta2 must lie in [0, 1), got \(beta1) and \(beta2)")
         try require(epsilon > 0, "Adam epsilon must be positive")
         if let n = trainLimit { try require(n >= 1, "--limit must be >= 1, got \(n)") }
-        try require(warmupEpochs >= 0, "--warmup-epochs must be >= 0, got \(warmupEpochs)")
+        try require((0...Self.maximumEpochs).contains(warmupEpochs), "--warmup-epochs must be in 0...\(Self.maximumEpochs), got \(warmupEpochs)")
         try require((warmupSteps ?? 0) >= 0, "--warmup-steps must be >= 0, got \(warmupSteps ?? 0)")
         try require(iwSamples >= 1, "--iw-samples must be >= 1, got \(iwSamples)")
         try data?.validate()
@@ -184,6 +195,16 @@ public struct RunDirectory: Sendable {
             throw DataError("cannot create run directory \(path): \(error.localizedDescription)")
         }
         guard FileManager.default.isWritableFile(atPath: path) else { throw DataError("run directory \(path) is not writable") }
+    }
+
+    /// Removes what a new run wrote before its first checkpoint (its configuration, vocabulary and metrics), and the
+    /// directory itself when `folder` is true and nothing else is in it: a run that failed before it trained anything
+    /// leaves no half-made run directory behind.
+    public func removeUnstarted(folder: Bool) {
+        for file in [config, vocabulary, metrics] { try? FileManager.default.removeItem(atPath: file) }
+        if folder, (try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty == true {
+            try? FileManager.default.removeItem(atPath: path)
+        }
     }
 
     /// Checks that `path` holds a run (a config and a checkpoint, or the previous one alone: a resume that found the last

@@ -31,16 +31,24 @@ extension Trainer {
     public func restore(from checkpoint: Checkpoint) throws {
         try model.load(from: checkpoint, on: backend)
         for (name, m) in optimizer.state { try checkpoint.load(name, into: m, on: backend, joined: model.joinedColumns) }
-        func integer(_ key: String) throws -> Int {
-            guard let v = checkpoint.metadata[key].flatMap(Int.init) else { throw DataError("checkpoint metadata lacks '\(key)'") }
+        // counts a run reaches (2^50 steps is centuries); beyond them the arithmetic on them would overflow
+        func integer(_ key: String, upTo limit: Int = 1 << 50) throws -> Int {
+            guard let text = checkpoint.metadata[key] else { throw DataError("checkpoint metadata lacks '\(key)'") }
+            guard let v = Int(text), (0...limit).contains(v) else {
+                throw DataError("checkpoint metadata '\(key)' is \(text), not a count in 0...\(limit): the checkpoint is damaged")
+            }
             return v
         }
         epoch = try integer("epoch")
-        stepInEpoch = try integer("step_in_epoch")
+        stepInEpoch = try integer("step_in_epoch", upTo: stepsPerEpoch)
         globalStep = try integer("global_step")
         optimizer.step = try integer("adam_step")
-        epochTotals = (Double(checkpoint.metadata["epoch_reconstruction"] ?? "") ?? 0, Double(checkpoint.metadata["epoch_kl"] ?? "") ?? 0,
-                       try integer("epoch_images"), Double(checkpoint.metadata["epoch_seconds"] ?? "") ?? 0)
+        func total(_ key: String) throws -> Double {
+            guard let text = checkpoint.metadata[key] else { return 0 }
+            guard let v = Double(text), v.isFinite else { throw DataError("checkpoint metadata '\(key)' is \(text), not a finite number: the checkpoint is damaged") }
+            return v
+        }
+        epochTotals = (try total("epoch_reconstruction"), try total("epoch_kl"), try integer("epoch_images"), try total("epoch_seconds"))
         try broadcastState()
     }
 }
