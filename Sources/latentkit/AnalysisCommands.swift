@@ -43,12 +43,22 @@ struct EncodeCommand: ParsableCommand {
         let started = Date()
         let (config, train, test) = try encodeRun(runDirectory, dataDirectory: dataDir, trainLimit: limit, testLimit: limit, on: backend)
         let folder = out ?? runDirectory + "/codes"
+        // a run on its own files without labels has none to write (rather than a column of zeros)
+        let files = config.data, trainLabelled = files == nil || files?.trainLabels != nil
+        let testLabelled = files == nil || (files?.test == nil ? trainLabelled : files?.testLabels != nil)
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            for (name, codes) in [("train", train), ("test", test)] {
+            for (name, codes, labelled) in [("train", train, trainLabelled), ("test", test, testLabelled)] {
                 try NPY.encode(codes.values, shape: [codes.count, codes.size]).write(to: URL(fileURLWithPath: "\(folder)/\(name)_codes.npy"))
-                try NPY.encode(codes.labels, shape: [codes.count]).write(to: URL(fileURLWithPath: "\(folder)/\(name)_labels.npy"))
-                try codes.csv().write(toFile: "\(folder)/\(name).csv", atomically: true, encoding: .utf8)
+                if labelled {
+                    try NPY.encode(codes.labels, shape: [codes.count]).write(to: URL(fileURLWithPath: "\(folder)/\(name)_labels.npy"))
+                }
+                try codes.csv(labelled: labelled).write(toFile: "\(folder)/\(name).csv", atomically: true, encoding: .utf8)
+            }
+            let unlabelled = [("train", trainLabelled), ("test", testLabelled)].filter { !$0.1 }.map(\.0)
+            if !unlabelled.isEmpty {
+                print("note: no labels in the \(unlabelled.joined(separator: " and ")) data: no "
+                      + unlabelled.map { "\($0)_labels.npy" }.joined(separator: " or ") + ", and no label column in their .csv")
             }
         } catch {
             throw ToolError("cannot write the codes to \(folder): \(error.localizedDescription)")

@@ -81,6 +81,7 @@ struct EvalCommand: ParsableCommand {
             })
         if live && k > 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         guard root else { return }
+        try result.requireFinite()
         if let perImage {
             try writeAtomically(try NPY.encode(result.imageNLL.map { Float($0) }, shape: [result.imageNLL.count]), to: perImage)
         }

@@ -60,6 +60,14 @@ struct PlotsCommand: ParsableCommand {
         let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: nil)
         let test = data.test
         try config.model.requireInput(test)
+        let labelNameList = try labelNames.map { path in
+            let names = try Topics.readVocabulary(path, what: "list of label names")
+            let classes = Int(test.labels.max() ?? 0) + 1
+            guard !test.isLabelled || names.count >= classes else {
+                throw ToolError("\(path): \(names.count) label names, but the test labels run to \(classes - 1)")
+            }
+            return names
+        }
         let side = test.rows
         // pictures of square images only (the data of a run on its own N x D .npy file is 1 x D)
         let drawsPictures = test.rows == test.cols && side > 1
@@ -140,7 +148,8 @@ struct PlotsCommand: ParsableCommand {
             wrote("correlations.svg", "pairwise scatters of units \(drawn.map { String($0.unit + 1) }.joined(separator: ", ")) (most active first)")
         }
 
-        try topicPlots(run: run, config: config, model: model, backend: backend, test: test, codes: codes, path: path, wrote: wrote)
+        try topicPlots(run: run, config: config, model: model, backend: backend, test: test, codes: codes, labelNames: labelNameList,
+                       path: path, wrote: wrote)
 
         let metrics = try run.readMetrics()
         if metrics.isEmpty {
@@ -160,7 +169,7 @@ struct PlotsCommand: ParsableCommand {
     /// A bag-of-words run with a linear decoder: topics.svg (each topic's top words sized by weight), topic_npmi.svg
     /// (NPMI per topic on the test documents) and, for labelled documents and a simplex latent, topic_labels.svg (the
     /// mean topic proportion per label).
-    func topicPlots(run: RunDirectory, config: RunConfig, model: VAE, backend: any Backend, test: LabelledImages, codes: [Float],
+    func topicPlots(run: RunDirectory, config: RunConfig, model: VAE, backend: any Backend, test: LabelledImages, codes: [Float], labelNames: [String]?,
                     path: (String) -> String, wrote: (String, String) -> Void) throws {
         guard config.model.likelihood == .multinomial else { return }
         guard config.model.decoderWidths.isEmpty else {
@@ -188,11 +197,7 @@ struct PlotsCommand: ParsableCommand {
         }
         let labels = test.labels.map(Int.init), classes = (labels.max() ?? 0) + 1
         var names = (0..<classes).map { "label \($0)" }
-        if let labelNames {
-            let given = try Topics.readVocabulary(labelNames)
-            try require(given.count >= classes, "\(labelNames): \(given.count) names, but the labels run to \(classes - 1)")
-            names = Array(given.prefix(classes))
-        }
+        if let given = labelNames { names = Array(given.prefix(classes)) }
         try Plots.topicLabels(proportions: codes, topics: config.model.latentSize, labels: labels, labelNames: names,
                               topicNames: report.topics.map { "\($0.unit + 1): " + $0.words.prefix(3).map(\.word).joined(separator: " ") },
                               title: "Mean topic proportion per label (\(test.count) test documents)").write(to: path("topic_labels.svg"))

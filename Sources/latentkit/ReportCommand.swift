@@ -62,13 +62,20 @@ struct ReportCommand: ParsableCommand {
 
     /// The test -ELBO with its terms (k = 0: no importance sampling), saved as RUN_DIR/eval.json when the folder is
     /// writable.
-    func evaluate(_ path: String, on backend: any Backend, notes: inout [String]) throws -> [String: Any] {
+    func evaluate(_ path: String, on backend: any Backend, notes: inout [String]) throws -> [String: Any]? {
         let (config, model) = try loadRun(path, on: backend)
         let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: nil)
         try config.model.requireInput(data.test)
         let evaluator = Evaluator(model: model, backend: backend)
         evaluator.binarizesTestSet = config.binarization != .none
-        var result = try evaluator.evaluate(data.test, k: 1, limit: nil, importanceSampling: false).json
+        let evaluation = try evaluator.evaluate(data.test, k: 1, limit: nil, importanceSampling: false)
+        // a bound that diverges is no figure: the page shows the run with this note, and no eval.json is saved
+        do { try evaluation.requireFinite() } catch {
+            notes.append("no evaluation: \(error)")
+            FileHandle.standardError.write(Data("note: \(path): \(error)\n".utf8))
+            return nil
+        }
+        var result = evaluation.json
         result["k"] = 0
         let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         if (try? json.write(to: URL(fileURLWithPath: "\(path)/eval.json"), options: .atomic)) == nil {

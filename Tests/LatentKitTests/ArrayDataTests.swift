@@ -146,6 +146,13 @@ import TestSupport
         #expect(realPlots.status == 0 && realPlots.stdout.contains("not square pictures"), "\(realPlots.stderr)")
         let noLabels = try runTool(["analyze", realRun, "--backend", kind.rawValue])
         #expect(noLabels.status == 1 && noLabels.stderr.contains("has no labels"), "\(noLabels.stderr)")
+        // real values trained as Gaussian say so; codes of unlabelled data come without made-up labels
+        #expect(realTrain.stdout.contains("neither in [0, 1] nor a count: training with the Gaussian likelihood"), "\(realTrain.stdout)")
+        let encoded = try runTool(["encode", realRun, "--backend", kind.rawValue, "--out", dir + "/codes"])
+        #expect(encoded.status == 0 && encoded.stdout.contains("no labels in the train and test data"), "\(encoded.stdout) \(encoded.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/codes/train_labels.npy")
+                && FileManager.default.fileExists(atPath: dir + "/codes/train_codes.npy"))
+        #expect(try String(contentsOfFile: dir + "/codes/test.csv", encoding: .utf8).hasPrefix("z0,z1\n"))
     }
 
     /// Bad data is a one-line error before training starts (and no run directory is made).

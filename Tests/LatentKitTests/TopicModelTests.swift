@@ -224,6 +224,7 @@ import TestSupport
         try Data((0..<99).map { "w\($0)\n" }.joined().utf8).write(to: URL(fileURLWithPath: dir + "/short.txt"))
         try NPY.encode([Float](repeating: 0.5, count: 300), shape: [3, 100]).write(to: URL(fileURLWithPath: dir + "/w3x100.npy"))
         try NPY.encode([Float](repeating: 0.5, count: 297), shape: [3, 99, 1]).write(to: URL(fileURLWithPath: dir + "/w-bad.npy"))
+        try FileManager.default.createDirectory(atPath: dir + "/a-folder", withIntermediateDirectories: true)
         let cases: [([String], String)] = [
             (["train", "--backend", "cpu", "--data", dir + "/empty-doc.npy", "--epochs", "1", "--out", dir + "/e"], "has no tokens"),
             (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--dropout", "1", "--out", dir + "/d"], "--dropout must lie in [0, 1)"),
@@ -245,6 +246,10 @@ import TestSupport
             // checked before any picture is written, so that the folder is not left half-made
             (["plots", dir + "/floored", "--backend", "cpu", "--vocabulary", dir + "/short.txt", "--out", dir + "/plots"],
              "the vocabulary has 99 words but the model has 100 columns"),
+            (["plots", dir + "/floored", "--backend", "cpu", "--vocabulary", dir + "/vocab.txt", "--label-names", dir + "/a-folder", "--out", dir + "/plots"],
+             "is a folder, not a file of one name a line"),
+            // a document of no tokens has no perplexity: refused in every split, as in training
+            (["eval", dir + "/floored", "--backend", "cpu", "--k", "0", "--data", dir + "/empty-doc.npy"], "document 7 (row 7 of the counts, from 0) has no tokens"),
         ]
         for (arguments, message) in cases {
             let result = try runTool(arguments)

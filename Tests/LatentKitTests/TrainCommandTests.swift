@@ -222,5 +222,20 @@ import TestSupport
             let resumed = try runTool(["train", "--resume", run, "--backend", "cpu", "--epochs", "3"])
             #expect(resumed.status == 1 && resumed.stderr.contains(message), "\(key): \(resumed.stderr)")
         }
+
+        // finite weights whose bound is not: a log-variance of 100 overflows float32's exp, so the KL is infinite. eval
+        // says so in one line (no "inf" figures with exit 0, no JSON writer's error); report shows the run with a note
+        var diverged = good
+        diverged.tensors["encoder.log_variance.bias"]!.values = diverged.tensors["encoder.log_variance.bias"]!.values.map { _ in 100 }
+        try Data(CheckpointIntegrityTests.legacyFile(diverged)).write(to: URL(fileURLWithPath: path))
+        for (arguments, message) in [(["--k", "0"], "the test -ELBO is inf"), (["--k", "0", "--json"], "the test -ELBO is inf"),
+                                     (["--k", "5", "--limit", "5"], "log-weights log p(x, z) - log q(z|x) are not finite")] {
+            let infinite = try runTool(["eval", run, "--backend", "cpu"] + arguments)
+            #expect(infinite.status == 1 && infinite.stdout.isEmpty && infinite.stderr.contains(message), "\(arguments): \(infinite.stdout) \(infinite.stderr)")
+        }
+        let page = dir + "/report.html"
+        let report = try runTool(["report", run, "--backend", "cpu", "--out", page])
+        #expect(report.status == 0 && report.stderr.contains("diverges"), "\(report.stderr)")
+        #expect(try String(contentsOfFile: page, encoding: .utf8).contains("no evaluation: the test -ELBO is inf"))
     }
 }

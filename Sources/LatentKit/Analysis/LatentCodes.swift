@@ -77,12 +77,13 @@ public struct LatentCodes: Sendable {
     }
 
     /// CSV: a header `label,z0,...`, then the label and the code of each image (shortest round-trip decimals).
-    public func csv() -> String {
-        var out = "label," + (0..<size).map { "z\($0)" }.joined(separator: ",") + "\n"
+    /// One row per item: its label (unless `labelled` is false: data without labels have none to write), then its code.
+    public func csv(labelled: Bool = true) -> String {
+        var out = (labelled ? "label," : "") + (0..<size).map { "z\($0)" }.joined(separator: ",") + "\n"
         out.reserveCapacity(count * size * 12)
         for i in 0..<count {
-            out += String(labels[i])
-            for j in 0..<size { out += ",\(values[i * size + j])" }
+            out += labelled ? String(labels[i]) + "," : ""
+            out += (0..<size).map { "\(values[i * size + $0])" }.joined(separator: ",")
             out += "\n"
         }
         return out

@@ -81,14 +81,18 @@ public enum Topics {
         return TopicReport(topics: topics, meanCoherence: topics.map(\.coherence).reduce(0, +) / Double(k), diversity: diversity, distinct: distinct)
     }
 
-    /// Reads a vocabulary file: one word per line, in the data's column order; blank lines are errors.
-    public static func readVocabulary(_ path: String) throws -> [String] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("\(path): no such file") }
+    /// Reads a vocabulary file (or another list of names, `what`): one word per line, in the data's column order; blank
+    /// and repeated lines are errors.
+    public static func readVocabulary(_ path: String, what: String = "vocabulary") throws -> [String] {
+        var folder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &folder) else { throw DataError("\(path): no such file") }
+        guard !folder.boolValue else { throw DataError("\(path) is a folder, not a file of one name a line") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw DataError("\(path): cannot be read") }
         var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map {
             $0.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         if lines.last == "" { lines.removeLast() }
-        try require(!lines.isEmpty, "\(path): the vocabulary is empty")
+        try require(!lines.isEmpty, "\(path): the \(what) is empty")
         if let blank = lines.firstIndex(of: "") { throw DataError("\(path): line \(blank + 1) is empty; one word per line") }
         // a word in two columns would be one word to TD@25 and the distinct-topic count, two to the model
         var firstLine: [String: Int] = [:]

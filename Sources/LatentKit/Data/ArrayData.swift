@@ -116,6 +116,11 @@ extension LabelledImages {
                 throw DataError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value); the multinomial likelihood needs "
                                 + "non-negative integer counts of at most \(Self.largestCount)")
             }
+            // a document of no tokens has no per-token perplexity (0/0), and trains nothing
+            if let empty = firstEmptyRow() {
+                throw DataError("\(path): document \(empty) (row \(empty) of the counts, from 0) has no tokens; a bag of words needs at "
+                                + "least one (drop the row)")
+            }
         case .gaussian:
             break
         }

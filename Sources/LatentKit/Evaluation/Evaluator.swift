@@ -59,6 +59,20 @@ public struct EvaluationResult: Sendable {
         return d
     }
 
+    /// Throws unless every figure is finite. An infinite or NaN bound is not a measurement: the model is untrained or
+    /// diverged, or the items are far from what it was trained on (an encoder that never saw a document that long can put
+    /// its posterior far out); the one-line error names the figure and, with importance sampling, the first such item.
+    public func requireFinite() throws {
+        let figures: [(String, Double?)] = [("test -ELBO", negativeELBO), ("reconstruction term", reconstruction), ("KL term", kl),
+                                            ("importance-sampled NLL", negativeLogLikelihood), ("perplexity bound", perplexityBound),
+                                            ("per-document perplexity bound", documentPerplexityBound), ("perplexity", perplexity),
+                                            ("RBM log Z", logZ)]
+        guard let (name, value) = figures.first(where: { $0.1.map { !$0.isFinite } ?? false }) else { return }
+        let item = imageNLL.firstIndex { !$0.isFinite }.map { ", first at test item \($0)" } ?? ""
+        throw DataError("the \(name) is \(value!) (test -ELBO \(negativeELBO), KL \(kl) nats\(item)): the model's bound diverges on these "
+                        + "data (untrained or diverged, or items far from its training data); no figures are reported")
+    }
+
     /// Records the per-image NLLs with their mean and its standard error over the images.
     mutating func recordImportanceSampled(_ nll: [Double]) {
         let n = Double(nll.count), mean = nll.reduce(0, +) / n
