@@ -82,7 +82,8 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Folder with the dataset's IDX files (default: the run's).") var dataDir: String?
 
     func neighbourCounts() throws -> [Int] {
-        let ks = neighbours.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        // empty items kept, so that "2,,5" is the typo it is rather than 2,5
+        let ks = neighbours.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !ks.isEmpty, ks.allSatisfy({ ($0 ?? 0) >= 1 }) else {
             throw ValidationError("--neighbours takes positive counts separated by commas, e.g. 2,5,10; got '\(neighbours)'")
         }

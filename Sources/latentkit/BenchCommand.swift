@@ -48,7 +48,8 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         func batchSizes(_ list: String, _ flag: String) throws -> [Int] {
-            try list.split(separator: ",").map { text -> Int in
+            // empty items kept, so that "10,,100" or an empty list is an error rather than fewer sizes
+            try list.split(separator: ",", omittingEmptySubsequences: false).map { text -> Int in
                 guard let b = Int(text.trimmingCharacters(in: .whitespaces)), b >= 1, b <= 1_000_000 else {
                     throw ToolError("\(flag): '\(text)' is not a batch size from 1 to 1,000,000")
                 }

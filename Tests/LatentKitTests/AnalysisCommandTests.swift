@@ -99,6 +99,7 @@ func writeIDX(to directory: String, side: Int, count: Int) throws {
             (["analyze", run, "--limit-train", "50", "--neighbours", "2,60"], "k = 60 nearest neighbours need at least 60 training images, got 50"),
             (["analyze", run, "--neighbours", "2,x"], "--neighbours takes positive counts"),
             (["analyze", run, "--neighbours", "0"], "--neighbours takes positive counts"),
+            (["analyze", run, "--neighbours", "2,,5"], "--neighbours takes positive counts"),
             (["analyze", run, "--limit-train", "0"], "--limit-train must be >= 1"),
             (["analyze", run, "--limit-test=-3"], "--limit-test must be >= 1"),
             (["encode", run, "--limit", "0"], "--limit must be >= 1"),

@@ -40,6 +40,9 @@ import TestSupport
         (["op", "exp", "--input", "/nonexistent/numbers.txt"], "", [:], "cannot read input file"),
         (["op", "exp", "--backend", "opencl"], "1\n", ["OCL_ICD_VENDORS": "/nonexistent"], "no OpenCL platform"),
         (["frobnicate"], "", [:], "Unexpected argument"),
+        (["bench", "--backend", "cpu", "--batches", "10,,100"], "", [:], "--batches: '' is not a batch size from 1 to 1,000,000"),
+        (["bench", "--backend", "cpu", "--recipe-batches", ""], "", [:], "--recipe-batches: '' is not a batch size"),
+        (["bench", "--backend", "cpu", "--seconds", "0"], "", [:], "--seconds must be in (0, 600]"),
     ]
 
     @Test(arguments: 0..<badInputs.count)
@@ -49,6 +52,7 @@ import TestSupport
         #expect(result.status != 0)
         #expect(result.status < 128, "terminated by a signal: \(result.status)")
         #expect(result.stderr.contains(message), "stderr: \(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "one line: \(result.stderr)")
         #expect(result.stdout.isEmpty)
     }
 }
