@@ -46,6 +46,10 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
+    func validate() throws {
+        if let json { try requireWritableFile(json, flag: "--json") }
+    }
+
     func run() throws {
         func batchSizes(_ list: String, _ flag: String) throws -> [Int] {
             // empty items kept, so that "10,,100" or an empty list is an error rather than fewer sizes

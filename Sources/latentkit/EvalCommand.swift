@@ -42,11 +42,7 @@ struct EvalCommand: ParsableCommand {
         if let limit, limit < 1 { throw ValidationError("--limit must be >= 1, got \(limit)") }
         if let perImage {
             if k == 0 { throw ValidationError("--per-image needs importance sampling: --k must be >= 1, got 0") }
-            // refused before the evaluation's minutes, not after them
-            let folder = URL(fileURLWithPath: perImage).deletingLastPathComponent().path
-            if !FileManager.default.isWritableFile(atPath: folder) {
-                throw ValidationError("--per-image \(perImage): the folder \(folder) does not exist or is not writable")
-            }
+            try requireWritableFile(perImage, flag: "--per-image")  // refused before the evaluation's minutes, not after them
         }
     }
 

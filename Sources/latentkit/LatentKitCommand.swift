@@ -82,6 +82,19 @@ func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
     }
 }
 
+/// Checks, before a command's work, that `path` can be written as a file: its folder exists and is writable, and it is
+/// not itself a folder. A run's minutes are not spent only to find the output refused at the end.
+func requireWritableFile(_ path: String, flag: String) throws {
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    guard FileManager.default.isWritableFile(atPath: folder) else {
+        throw ValidationError("\(flag) \(path): the folder \(folder) does not exist or is not writable")
+    }
+    var isFolder: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+        throw ValidationError("\(flag) \(path) is a folder; name a file")
+    }
+}
+
 /// An error the tool reports as one line and a non-zero exit.
 struct ToolError: Error, CustomStringConvertible {
     let description: String

@@ -29,11 +29,13 @@ struct OpCommand: ParsableCommand {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         }
         var xs: [Float] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // any line break, CR-LF included (one Character in Swift, which a split on "\n" would not see)
+        for (i, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let token = line.trimmingCharacters(in: .whitespaces)
             if token.isEmpty { continue }
             guard let x = Float(token) else {
-                throw ToolError("line \(i + 1): '\(token)' is not a number (expected one decimal number per line, e.g. 1.5, 1e-6, nan, inf)")
+                let shown = token.count > 40 ? String(token.prefix(40)).debugDescription + "…" : "'\(token)'"
+                throw ToolError("line \(i + 1): \(shown) is not a number (expected one decimal number per line, e.g. 1.5, 1e-6, nan, inf)")
             }
             xs.append(x)
         }

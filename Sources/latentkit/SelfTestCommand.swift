@@ -32,14 +32,18 @@ struct SelfTestCommand: ParsableCommand {
         let seconds: Double
     }
 
+    func validate() throws {
+        if let json { try requireWritableFile(json, flag: "--json") }
+    }
+
     func run() throws {
         let backend = try backendOptions.make()
         let checks = SelfTest.checks(for: backend, filters: filter)
+        guard !checks.isEmpty else { throw ToolError("selftest: no check matches --filter \(filter.joined(separator: ", "))") }
         if list {
             for check in checks { print(check) }
             return
         }
-        guard !checks.isEmpty else { throw ToolError("selftest: no check matches --filter \(filter.joined(separator: ", "))") }
         print("selftest on \(backend.name) (\(backend.deviceDescription)): \(checks.count) checks"
               + (backend.kind == .cpu ? " (the checks against the CPU backend are skipped on the CPU backend)" : ""))
         var outcomes: [Outcome] = []

@@ -43,6 +43,11 @@ import TestSupport
         (["bench", "--backend", "cpu", "--batches", "10,,100"], "", [:], "--batches: '' is not a batch size from 1 to 1,000,000"),
         (["bench", "--backend", "cpu", "--recipe-batches", ""], "", [:], "--recipe-batches: '' is not a batch size"),
         (["bench", "--backend", "cpu", "--seconds", "0"], "", [:], "--seconds must be in (0, 600]"),
+        // an output that cannot be written is refused before the work, not after it
+        (["bench", "--backend", "cpu", "--json", "/nonexistent/bench.json"], "", [:], "the folder /nonexistent does not exist or is not writable"),
+        (["selftest", "--backend", "cpu", "--json", "/tmp"], "", [:], "--json /tmp is a folder; name a file"),
+        (["selftest", "--backend", "cpu", "--list", "--filter", "no-such-check"], "", [:], "no check matches --filter no-such-check"),
+        (["op", "exp", "--backend", "cpu"], "1\r\n2\r\nx\r\n", [:], "line 3: 'x' is not a number"),
     ]
 
     @Test(arguments: 0..<badInputs.count)

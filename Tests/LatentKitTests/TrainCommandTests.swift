@@ -116,6 +116,7 @@ import TestSupport
         (["train", "--learning-rate-decay", "1.5", "--out", "/tmp/latentkit-never"], "--learning-rate-decay must lie in (0, 1]"),
         (["eval", "/tmp/latentkit-never", "--k", "0", "--per-image", "/tmp/latentkit-never.npy"], "--per-image needs importance sampling"),
         (["eval", "/tmp/latentkit-never", "--per-image", "/nonexistent/nll.npy"], "the folder /nonexistent does not exist or is not writable"),
+        (["eval", "/tmp/latentkit-never", "--per-image", "/tmp"], "--per-image /tmp is a folder; name a file"),
         (["sample", "/tmp", "--out", "/tmp/x.png", "--count", "0"], "--count must be between"),
         (["train", "--latent", "logit-normal", "--prior-variance=-1", "--out", "/tmp/latentkit-never"], "--prior-variance must be positive"),
         (["train", "--latent", "logit-normal", "--prior-variance", "nan", "--out", "/tmp/latentkit-never"], "--prior-variance must be positive"),
