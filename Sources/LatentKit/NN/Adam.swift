@@ -14,9 +14,16 @@ public final class Adam {
     public init(parameters: [(String, Tensor)], hyperparameters: AdamHyperparameters, on backend: any Backend) throws {
         self.parameters = parameters
         self.hyperparameters = hyperparameters
+        // zeroed on the backend: no host array of each parameter's size (twice the model again at its peak, and a failed
+        // Swift allocation aborts where the backend's raises its out-of-memory error)
+        func zeros(like p: Tensor) throws -> Tensor {
+            let buffer = try backend.allocate(count: p.count, dtype: .float32)
+            try backend.fill(buffer, with: 0, offset: 0, count: p.count)
+            return Tensor(rows: p.rows, cols: p.cols, buffer: buffer)
+        }
         for (_, p) in parameters {
-            firstMoments.append(try Tensor([Float](repeating: 0, count: p.count), rows: p.rows, cols: p.cols, on: backend))
-            secondMoments.append(try Tensor([Float](repeating: 0, count: p.count), rows: p.rows, cols: p.cols, on: backend))
+            firstMoments.append(try zeros(like: p))
+            secondMoments.append(try zeros(like: p))
         }
     }
 

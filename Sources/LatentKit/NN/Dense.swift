@@ -28,12 +28,20 @@ public final class Dense {
     /// so every backend starts from bit-identical parameters for the same seed.
     public init(name: String, inputs: Int, outputs: Int, on backend: any Backend, seed: UInt32, stream: UInt32) throws {
         self.name = name
-        let cpu = CPUBackend.shared
-        let w = try cpu.allocate(count: inputs * outputs, dtype: .float32)
-        try cpu.fillRandom(.normal, into: w, count: inputs * outputs, key: PhiloxKey(seed: seed, stream: stream),
+        let cpu = CPUBackend.shared, count = inputs * outputs  // widths are at most 2^24 (ModelConfig.validate): no overflow
+        let w = try cpu.allocate(count: count, dtype: .float32)
+        try cpu.fillRandom(.normal, into: w, count: count, key: PhiloxKey(seed: seed, stream: stream),
                            counter: PhiloxCounter(), probabilities: nil)
         let std = (2 / Float(inputs + outputs)).squareRoot()
-        weight = try Tensor(try cpu.download(w).map { $0 * std }, rows: inputs, cols: outputs, on: backend)
+        // scaled and uploaded a slice at a time, so that a large layer's weights never sit whole in a host array (a failed
+        // Swift allocation aborts where the backend's raises its out-of-memory error); the values are the same
+        let device = try backend.allocate(count: count, dtype: .float32)
+        let slice = 1 << 20
+        for start in stride(from: 0, to: count, by: slice) {
+            let n = min(slice, count - start)
+            try backend.upload(try cpu.download(w, offset: start, count: n).map { $0 * std }, to: device, offset: start)
+        }
+        weight = Tensor(rows: inputs, cols: outputs, buffer: device)
         bias = try Tensor([Float](repeating: 0, count: outputs), rows: 1, cols: outputs, on: backend)
     }
 
