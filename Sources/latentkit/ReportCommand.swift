@@ -24,6 +24,12 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         if !out.hasSuffix(".html") && !out.hasSuffix(".htm") { throw ValidationError("--out must name an .html file, got \(out)") }
+        // one run named twice (runs/a, ./runs/a/) would be two columns of the same figures
+        var seen: [String: String] = [:]
+        for path in runDirectories {
+            let key = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+            if let earlier = seen.updateValue(path, forKey: key) { throw ValidationError("\(path) and \(earlier) are the same run; name it once") }
+        }
     }
 
     func run() throws {

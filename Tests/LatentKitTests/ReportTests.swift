@@ -131,6 +131,7 @@ import TestSupport
         (["report", "/tmp", "--out", "/tmp/latentkit-never.txt"], "--out must name an .html file"),
         (["report", "--out", "/tmp/latentkit-never.html"], "Missing expected argument '<run-directories>"),
         (["report", "/tmp"], "--out"),
+        (["report", "/tmp/x", "/tmp/./x/", "--out", "/tmp/latentkit-never.html"], "/tmp/./x/ and /tmp/x are the same run; name it once"),
     ]
 
     @Test(arguments: 0..<badInputs.count)
