@@ -14,11 +14,15 @@ public final class Adam {
     public init(parameters: [(String, Tensor)], hyperparameters: AdamHyperparameters, on backend: any Backend) throws {
         self.parameters = parameters
         self.hyperparameters = hyperparameters
-        // zeroed on the backend: no host array of each parameter's size (twice the model again at its peak, and a failed
-        // Swift allocation aborts where the backend's raises its out-of-memory error)
+        // zeroed from one host slice of at most a million zeros, not a host array of each parameter's size (twice the
+        // model again at its peak, and a failed Swift allocation aborts where the backend's raises its out-of-memory error)
+        let slice = [Float](repeating: 0, count: min(1 << 20, parameters.map { $0.1.count }.max() ?? 0))
         func zeros(like p: Tensor) throws -> Tensor {
             let buffer = try backend.allocate(count: p.count, dtype: .float32)
-            try backend.fill(buffer, with: 0, offset: 0, count: p.count)
+            for start in stride(from: 0, to: p.count, by: slice.count) {
+                let n = min(slice.count, p.count - start)
+                try backend.upload(n == slice.count ? slice : Array(slice.prefix(n)), to: buffer, offset: start)
+            }
             return Tensor(rows: p.rows, cols: p.cols, buffer: buffer)
         }
         for (_, p) in parameters {
