@@ -50,12 +50,12 @@ struct PlotsCommand: ParsableCommand {
         if lattice && !drawLattice {
             throw ToolError("--lattice is drawn for gaussian and logit-normal latents, not \(family.rawValue): see scatter.svg instead")
         }
-        // a bag-of-words run's vocabulary is checked before any picture is written, so that a bad one leaves none behind
-        if config.model.likelihood == .multinomial && (vocabulary != nil || FileManager.default.fileExists(atPath: run.vocabulary)) {
-            let words = try run.vocabulary(vocabulary)
-            guard words.count == config.model.inputSize else {
-                throw ToolError("\(vocabulary ?? run.vocabulary): the vocabulary has \(words.count) words but the model has \(config.model.inputSize) columns")
-            }
+        // a bag-of-words run's vocabulary is read and checked before any picture is written, so that a bad one leaves none
+        // behind (nil: no vocabulary, or not a bag of words)
+        let words: [String]? = try config.model.likelihood == .multinomial
+            && (vocabulary != nil || FileManager.default.fileExists(atPath: run.vocabulary)) ? run.vocabulary(vocabulary) : nil
+        if let words, words.count != config.model.inputSize {
+            throw ToolError("\(vocabulary ?? run.vocabulary): the vocabulary has \(words.count) words but the model has \(config.model.inputSize) columns")
         }
         let data = try config.loadData(directory: dataDir, trainLimit: 1, testLimit: nil)
         let test = data.test
@@ -148,8 +148,8 @@ struct PlotsCommand: ParsableCommand {
             wrote("correlations.svg", "pairwise scatters of units \(drawn.map { String($0.unit + 1) }.joined(separator: ", ")) (most active first)")
         }
 
-        try topicPlots(run: run, config: config, model: model, backend: backend, test: test, codes: codes, labelNames: labelNameList,
-                       path: path, wrote: wrote)
+        try topicPlots(run: run, config: config, model: model, backend: backend, test: test, codes: codes, words: words,
+                       labelNames: labelNameList, path: path, wrote: wrote)
 
         let metrics = try run.readMetrics()
         if metrics.isEmpty {
@@ -169,18 +169,17 @@ struct PlotsCommand: ParsableCommand {
     /// A bag-of-words run with a linear decoder: topics.svg (each topic's top words sized by weight), topic_npmi.svg
     /// (NPMI per topic on the test documents) and, for labelled documents and a simplex latent, topic_labels.svg (the
     /// mean topic proportion per label).
-    func topicPlots(run: RunDirectory, config: RunConfig, model: VAE, backend: any Backend, test: LabelledImages, codes: [Float], labelNames: [String]?,
-                    path: (String) -> String, wrote: (String, String) -> Void) throws {
+    func topicPlots(run: RunDirectory, config: RunConfig, model: VAE, backend: any Backend, test: LabelledImages, codes: [Float], words: [String]?,
+                    labelNames: [String]?, path: (String) -> String, wrote: (String, String) -> Void) throws {
         guard config.model.likelihood == .multinomial else { return }
         guard config.model.decoderWidths.isEmpty else {
             print("note: no topic plots: the decoder has hidden layers (topics are the weights of a linear decoder)")
             return
         }
-        guard vocabulary != nil || FileManager.default.fileExists(atPath: run.vocabulary) else {
+        guard let words else {
             print("note: no topic plots: \(run.path) has no vocabulary; pass --vocabulary VOCAB.txt (or train with --vocabulary)")
             return
         }
-        let words = try run.vocabulary(vocabulary)
         let report = try Topics.report(from: model, on: backend, vocabulary: words, top: 10, documents: test)
         try Plots.topicWords(report.topics, title: String(format: "Topics: top words by weight (mean NPMI %.3f, TD@25 %.2f, %d distinct)",
                                                           report.meanCoherence, report.diversity, report.distinct)).write(to: path("topics.svg"))

@@ -201,13 +201,12 @@ struct TrainCommand: ParsableCommand {
             // nothing to resume, so none of its files are left
             if !resuming && ![run.checkpoint, run.previousCheckpoint].contains(where: { FileManager.default.fileExists(atPath: $0) }) {
                 if root { run.removeUnstarted(folder: createsFolder) }
-                throw ToolError("\("\(error)".replacingOccurrences(of: "; the last good checkpoint is kept", with: "")); "
-                                + "no checkpoint was written, so nothing of \(run.path) is kept")
+                throw ToolError("\(error); no checkpoint was written, so nothing of \(run.path) is kept")
             }
-            // a device that fails mid-run (or any other fault that leaves the checkpoint on disk, the last one written
-            // whole): say so and how to go on; a non-finite loss and a full disk already say it
-            guard FileManager.default.fileExists(atPath: run.checkpoint), !(error is TrainingError),
-                  !"\(error)".contains("checkpoint is kept") else { throw error }
+            // what is on disk: a non-finite loss keeps the last good checkpoint; a device that fails mid-run (or any other
+            // fault that leaves the checkpoint on disk, the last one written whole) says how to go on; a full disk says it
+            guard FileManager.default.fileExists(atPath: run.checkpoint), !"\(error)".contains("checkpoint is kept") else { throw error }
+            if error is TrainingError { throw ToolError("\(error); the last good checkpoint is kept") }
             throw ToolError("\(error); the last checkpoint is kept: resume with latentkit train --resume \(run.path)")
         }
         if case .interrupted(let epoch, let step) = outcome {

@@ -45,6 +45,20 @@ public final class Tensor: Sendable {
         self.init(rows: rows, cols: cols, buffer: try backend.buffer(values), pool: nil)
     }
 
+    /// A `rows × cols` tensor on `backend` uploaded a slice of at most ``uploadSlice`` values at a time, each slice's values
+    /// `values(range)` for its range of elements: a large parameter never sits whole in a host array (a failed Swift
+    /// allocation aborts, where the backend's raises its out-of-memory error).
+    public convenience init(rows: Int, cols: Int, on backend: any Backend, slices values: (Range<Int>) throws -> [Float]) throws {
+        let count = rows * cols, buffer = try backend.allocate(count: count, dtype: .float32)
+        for start in stride(from: 0, to: count, by: Self.uploadSlice) {
+            try backend.upload(try values(start..<min(start + Self.uploadSlice, count)), to: buffer, offset: start)
+        }
+        self.init(rows: rows, cols: cols, buffer: buffer, pool: nil)
+    }
+
+    /// The most values ``init(rows:cols:on:slices:)`` holds on the host at once: 2^20 (4 MiB).
+    public static let uploadSlice = 1 << 20
+
     deinit { pool?.recycle(buffer) }
 }
 

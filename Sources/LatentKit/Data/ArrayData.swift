@@ -116,13 +116,17 @@ extension LabelledImages {
                 throw DataError("\(path): item \(bad.item), feature \(bad.feature) is \(bad.value); the multinomial likelihood needs "
                                 + "non-negative integer counts of at most \(Self.largestCount)")
             }
-            // a document of no tokens has no per-token perplexity (0/0), and trains nothing
-            if let empty = firstEmptyRow() {
-                throw DataError("\(path): document \(empty) (row \(empty) of the counts, from 0) has no tokens; a bag of words needs at "
-                                + "least one (drop the row)")
-            }
+            try requireTokens(naming: "\(path): document")
         case .gaussian:
             break
+        }
+    }
+
+    /// Throws, naming the first one as `naming` and its row, unless every document (row of counts) has a token: one of
+    /// none has no per-token perplexity (0/0), and trains nothing.
+    public func requireTokens(naming document: String) throws {
+        if let empty = firstEmptyRow() {
+            throw DataError("\(document) \(empty) (row \(empty) of the counts, from 0) has no tokens; a bag of words needs at least one (drop the row)")
         }
     }
 

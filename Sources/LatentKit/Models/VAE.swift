@@ -132,17 +132,11 @@ public final class VAE {
     /// Loads the parameters and statistics from `checkpoint` (shapes checked), and the annealed temperature.
     public func load(from checkpoint: Checkpoint, on backend: any Backend) throws {
         for (name, p) in parameters + statistics { try checkpoint.load(name, into: p, on: backend, joined: joinedColumns) }
-        // metadata from outside, like the tensors: a value no training writes is damage, refused rather than evaluated
-        func value<T: BinaryFloatingPoint>(_ key: String, _ parse: (String) -> T?, _ what: String, _ valid: (T) -> Bool) throws -> T? {
-            guard let text = checkpoint.metadata[key] else { return nil }
-            guard let v = parse(text), v.isFinite, valid(v) else {
-                throw DataError("checkpoint metadata '\(key)' is \(text), not \(what): the checkpoint is damaged")
-            }
-            return v
+        if let t: Float = try checkpoint.metadataNumber("temperature", "a positive number", valid: { $0 > 0 }) { temperature = t }
+        if let logZ: Double = try checkpoint.metadataNumber("rbm_log_z") { discrete?.rbm.logZ = logZ }
+        if let w: Float = try checkpoint.metadataNumber("decoder_bn_weight", "a weight in [0, 1]", valid: { (0...1).contains($0) }) {
+            decoderBatchNormWeight = w
         }
-        if let t = try value("temperature", { Float($0) }, "a positive number", { $0 > 0 }) { temperature = t }
-        if let logZ = try value("rbm_log_z", { Double($0) }, "a finite number", { _ in true }) { discrete?.rbm.logZ = logZ }
-        if let w = try value("decoder_bn_weight", { Float($0) }, "a weight in [0, 1]", { (0...1).contains($0) }) { decoderBatchNormWeight = w }
     }
 
     /// The hidden layers; `normalisers` (empty without batch norm) pairs with `layers` in order.

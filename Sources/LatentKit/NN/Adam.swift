@@ -14,16 +14,10 @@ public final class Adam {
     public init(parameters: [(String, Tensor)], hyperparameters: AdamHyperparameters, on backend: any Backend) throws {
         self.parameters = parameters
         self.hyperparameters = hyperparameters
-        // zeroed from one host slice of at most a million zeros, not a host array of each parameter's size (twice the
-        // model again at its peak, and a failed Swift allocation aborts where the backend's raises its out-of-memory error)
-        let slice = [Float](repeating: 0, count: min(1 << 20, parameters.map { $0.1.count }.max() ?? 0))
+        // uploaded zeros (not the fill kernel, whose writes Oclgrind's --uninitialized pass did not count here), a slice at
+        // a time: no host array of each parameter's size, twice the model again at its peak
         func zeros(like p: Tensor) throws -> Tensor {
-            let buffer = try backend.allocate(count: p.count, dtype: .float32)
-            for start in stride(from: 0, to: p.count, by: slice.count) {
-                let n = min(slice.count, p.count - start)
-                try backend.upload(n == slice.count ? slice : Array(slice.prefix(n)), to: buffer, offset: start)
-            }
-            return Tensor(rows: p.rows, cols: p.cols, buffer: buffer)
+            try Tensor(rows: p.rows, cols: p.cols, on: backend) { [Float](repeating: 0, count: $0.count) }
         }
         for (_, p) in parameters {
             firstMoments.append(try zeros(like: p))

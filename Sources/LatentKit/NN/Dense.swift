@@ -33,15 +33,8 @@ public final class Dense {
         try cpu.fillRandom(.normal, into: w, count: count, key: PhiloxKey(seed: seed, stream: stream),
                            counter: PhiloxCounter(), probabilities: nil)
         let std = (2 / Float(inputs + outputs)).squareRoot()
-        // scaled and uploaded a slice at a time, so that a large layer's weights never sit whole in a host array (a failed
-        // Swift allocation aborts where the backend's raises its out-of-memory error); the values are the same
-        let device = try backend.allocate(count: count, dtype: .float32)
-        let slice = 1 << 20
-        for start in stride(from: 0, to: count, by: slice) {
-            let n = min(slice, count - start)
-            try backend.upload(try cpu.download(w, offset: start, count: n).map { $0 * std }, to: device, offset: start)
-        }
-        weight = Tensor(rows: inputs, cols: outputs, buffer: device)
+        // scaled a slice at a time on the way up, so that a large layer's weights never sit whole in a host array
+        weight = try Tensor(rows: inputs, cols: outputs, on: backend) { try cpu.download(w, offset: $0.lowerBound, count: $0.count).map { $0 * std } }
         bias = try Tensor([Float](repeating: 0, count: outputs), rows: 1, cols: outputs, on: backend)
     }
 

@@ -285,6 +285,15 @@ public struct Checkpoint {
         try backend.upload(try entry(name, shape: tensor.shape).values, to: tensor.buffer, offset: 0)
     }
 
+    /// The number stored under metadata `key` (nil when absent). Metadata comes from outside like the tensors: a value that
+    /// is not finite, or not `valid` (`what` says what it must be), is damage, refused rather than evaluated.
+    public func metadataNumber<T: BinaryFloatingPoint & LosslessStringConvertible>(_ key: String, _ what: String = "a finite number",
+                                                                               valid: (T) -> Bool = { _ in true }) throws -> T? {
+        guard let text = metadata[key] else { return nil }
+        guard let v = T(text), v.isFinite, valid(v) else { throw DataError("checkpoint metadata '\(key)' is \(text), not \(what): the checkpoint is damaged") }
+        return v
+    }
+
     /// The tensor called `name`, which must have `shape`.
     func entry(_ name: String, shape: [Int]) throws -> Entry {
         guard let e = tensors[name] else { throw DataError("checkpoint has no tensor '\(name)' (does it belong to this model?)") }

@@ -43,11 +43,7 @@ extension Trainer {
         stepInEpoch = try integer("step_in_epoch", upTo: stepsPerEpoch)
         globalStep = try integer("global_step")
         optimizer.step = try integer("adam_step")
-        func total(_ key: String) throws -> Double {
-            guard let text = checkpoint.metadata[key] else { return 0 }
-            guard let v = Double(text), v.isFinite else { throw DataError("checkpoint metadata '\(key)' is \(text), not a finite number: the checkpoint is damaged") }
-            return v
-        }
+        func total(_ key: String) throws -> Double { try checkpoint.metadataNumber(key) ?? 0 }
         epochTotals = (try total("epoch_reconstruction"), try total("epoch_kl"), try integer("epoch_images"), try total("epoch_seconds"))
         try broadcastState()
     }

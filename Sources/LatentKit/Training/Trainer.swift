@@ -150,10 +150,7 @@ public final class Trainer {
         try require(train.count >= config.batchSize, "the training set (\(train.count) images) is smaller than one batch (\(config.batchSize))")
         self.config = config
         self.backend = backend
-        if config.model.likelihood == .multinomial, let empty = train.firstEmptyRow() {
-            throw DataError("training document \(empty) (row \(empty) of the counts, from 0) has no tokens; a bag of words needs at "
-                            + "least one (drop the row)")
-        }
+        if config.model.likelihood == .multinomial { try train.requireTokens(naming: "training document") }
         model = try VAE(config.model, on: backend, seed: config.seed)
         model.training = true
         flooredBackgroundWords = try model.setBackground(fromCounts: train, on: backend)
@@ -318,7 +315,7 @@ public final class Trainer {
                 let term = !reconstruction.isFinite ? "the reconstruction term (-log p(x|z))" : "the KL term"
                 let stepNumber = stepInEpoch - first + s + 1, global = globalStep - first + s + 1
                 throw TrainingError(description: "non-finite loss at epoch \(epoch + 1), step \(stepNumber) (global step \(global)): "
-                                    + "\(term) is \(!reconstruction.isFinite ? reconstruction : kl); the last good checkpoint is kept")
+                                    + "\(term) is \(!reconstruction.isFinite ? reconstruction : kl)")
             }
             return (reconstruction, kl)
         }
