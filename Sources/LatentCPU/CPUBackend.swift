@@ -79,12 +79,13 @@ public final class CPUBackend: Backend {
     public func allocate(count: Int, dtype: DType) throws -> Buffer {
         try require(count >= 0, "cannot allocate \(count) elements")
         // A failed host allocation would abort the process (or a page touched later would wake the kernel's OOM killer);
-        // refuse what the machine cannot hold instead, counting what the live buffers already hold
+        // refuse what the machine, or the process's control group, cannot hold instead, counting what the live buffers
+        // already hold
         let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: dtype.byteWidth)
-        let memory = ProcessInfo.processInfo.physicalMemory, held = UInt64(max(0, CPUBuffer.liveBytes.load(ordering: .relaxed)))
+        let limit = MemoryLimit.current, memory = limit.bytes, held = UInt64(max(0, CPUBuffer.liveBytes.load(ordering: .relaxed)))
         if overflow || UInt64(bytes) > memory - min(held, memory) {
             throw BackendError.outOfMemory("\(overflow ? "more than \(Int.max)" : "\(bytes >> 20) MiB") asked for, with \(held >> 20) MiB "
-                                           + "already held; this machine has \(memory >> 20) MiB")
+                                           + "already held; \(MemoryLimit.describe(limit))")
         }
         var raw: UnsafeMutableRawPointer?
         // a process memory limit (ulimit -v, a container's) fails here rather than at the machine's size

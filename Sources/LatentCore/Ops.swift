@@ -17,6 +17,16 @@ public enum UnaryOp: String, CaseIterable, Sendable {
     /// The C-style name used in kernel names and on the command line (`log_sigmoid`).
     public var cName: String { rawValue }
 
+    /// The smallest argument at which the op is a real number (its value there may be infinite), or nil where every
+    /// argument is; below it the backends give NaN, which `latentkit op` refuses to print as a result.
+    public var smallestArgument: Float? {
+        switch self {
+        case .log, .sqrt, .lgamma, .digamma, .trigamma: return 0
+        case .log1p: return -1
+        default: return nil
+        }
+    }
+
     /// The activations a dense layer's fused epilogue applies (``Backend/biasActivation(_:preActivation:bias:rows:cols:into:)``).
     public static let denseActivations: [UnaryOp] = [.softplus, .tanh, .relu, .elu, .sigmoid]
 }

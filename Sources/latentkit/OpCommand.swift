@@ -37,6 +37,11 @@ struct OpCommand: ParsableCommand {
                 let shown = token.count > 40 ? String(token.prefix(40)).debugDescription + "…" : "'\(token)'"
                 throw ToolError("line \(i + 1): \(shown) is not a number (expected one decimal number per line, e.g. 1.5, 1e-6, nan, inf)")
             }
+            // NaN in gives NaN out (the domain convention); a number outside the domain would give a silent NaN
+            if let least = name.smallestArgument, x < least {
+                let why = [.lgamma, .digamma, .trigamma].contains(name) ? " (negative arguments are outside what the toolkit computes)" : ""
+                throw ToolError("line \(i + 1): \(name.cName) is defined here for x >= \(least), got \(x)\(why)")
+            }
             xs.append(x)
         }
         let backend = try backendOptions.make()

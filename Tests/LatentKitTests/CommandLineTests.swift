@@ -48,6 +48,9 @@ import TestSupport
         (["selftest", "--backend", "cpu", "--json", "/tmp"], "", [:], "--json /tmp is a folder; name a file"),
         (["selftest", "--backend", "cpu", "--list", "--filter", "no-such-check"], "", [:], "no check matches --filter no-such-check"),
         (["op", "exp", "--backend", "cpu"], "1\r\n2\r\nx\r\n", [:], "line 3: 'x' is not a number"),
+        // outside an op's domain the backends give NaN: refused rather than printed as a result
+        (["op", "lgamma", "--backend", "cpu"], "1\n-3.5\n", [:], "line 2: lgamma is defined here for x >= 0.0, got -3.5"),
+        (["op", "log1p", "--backend", "cpu"], "-2\n", [:], "line 1: log1p is defined here for x >= -1.0, got -2.0"),
     ]
 
     @Test(arguments: 0..<badInputs.count)
