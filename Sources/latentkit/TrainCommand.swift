@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
     var objective: TrainingObjective?
     @Option(help: "The α of --objective renyi, in [0, 1]: 0 is the IWAE bound, 1 the ELBO.") var renyiAlpha: Float?
     @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many steps (in place of --warmup-epochs).") var warmupSteps: Int?
-    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (default 5 for dirichlet, else 0; on counts the count recipe's epochs / 4).") var warmupEpochs: Int?
+    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (default 5 for dirichlet, 10 with --continuous-layers, else 0; on counts the count recipe's epochs / 4).") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
     @Option(help: "Concrete: posterior temperature (default 1; the start when annealing).") var temperature: Float?
     @Option(help: "Concrete: prior temperature (default 1).") var priorTemperature: Float?
@@ -416,7 +416,7 @@ struct TrainCommand: ParsableCommand {
         if let binarize { config.binarization = binarize }
         if warmupEpochs != nil && warmupSteps != nil { throw ValidationError("--warmup-steps and --warmup-epochs: pass one or the other") }
         config.warmupSteps = warmupSteps
-        config.warmupEpochs = warmupSteps != nil ? 0 : warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model.latent)
+        config.warmupEpochs = warmupSteps != nil ? 0 : warmupEpochs ?? RunConfig.defaultWarmupEpochs(for: config.model)
         config.model.klEstimator = kl ?? config.model.effectiveKLEstimator  // recorded, so the run describes itself
         // with --data and no --likelihood the likelihood (and so what applies) is known once the data are read: fit checks then
         if data == nil || likelihood != nil {

@@ -154,7 +154,8 @@ import TestSupport
         }
     }
 
-    /// The command line: `--continuous-layers L` alone is the screened recipe (64 units a layer), recorded in config.json;
+    /// The command line: `--continuous-layers L` alone is the screened recipe (64 units a layer, 10 epochs of KL warm-up),
+    /// recorded in config.json; `--warmup-epochs` still overrides the warm-up;
     /// out-of-range flags and a resume that would change the layers are refused with one line, nothing written.
     @Test func commandLineRecipeAndRefusals() throws {
         let dir = try temporaryDirectory("layers-cli")
@@ -165,6 +166,13 @@ import TestSupport
         #expect(train.status == 0, "\(train.stderr)")
         let config = try RunConfig.load(from: run + "/config.json")
         #expect(config.model.continuousLayers == 1 && config.model.continuousSize == ContinuousLayerDefaults.size)
+        #expect(config.warmupEpochs == ContinuousLayerDefaults.warmupEpochs && config.warmupEpochs == 10, "\(config.warmupEpochs)")
+        #expect(train.stdout.contains("KL warm-up 20 steps"), "\(train.stdout)")  // 10 epochs of the slice's 2 steps
+        let unwarmed = dir + "/unwarmed"
+        let plain = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--continuous-layers", "1",
+                                 "--warmup-epochs", "0", "--out", unwarmed])
+        #expect(plain.status == 0, "\(plain.stderr)")
+        #expect(try RunConfig.load(from: unwarmed + "/config.json").warmupEpochs == 0)
         for (flags, expected) in [(["--continuous-layers", "65"], "--continuous-layers must be in 0...64"),
                                   (["--continuous-layers", "1", "--continuous-size", "0"], "--continuous-size must be in 1...4096"),
                                   (["--continuous-size", "8"], "--continuous-size needs --continuous-layers"),

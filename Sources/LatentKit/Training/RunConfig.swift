@@ -90,6 +90,13 @@ public struct RunConfig: Codable, Equatable, Sendable {
     /// −ELBO than a fixed 3,000 steps in every cell, and no collapse wherever the Gaussian's KL exceeds 5 nats.
     public static func defaultWarmupEpochs(for latent: LatentFamily) -> Int { latent == .dirichlet ? 5 : 0 }
 
+    /// The default KL warm-up of a model when none is asked for: a model with continuous layers above its bottom latent
+    /// (the full Discrete VAE, the hierarchical Gaussian) warms up over ``ContinuousLayerDefaults/warmupEpochs``; any
+    /// other, its family's (``defaultWarmupEpochs(for:)-(LatentFamily)``).
+    public static func defaultWarmupEpochs(for model: ModelConfig) -> Int {
+        model.continuousLayers > 0 ? ContinuousLayerDefaults.warmupEpochs : defaultWarmupEpochs(for: model.latent)
+    }
+
     /// Steps of KL warm-up for epochs of `stepsPerEpoch` steps.
     public func warmupLength(stepsPerEpoch: Int) -> Int {
         warmupSteps ?? { let (n, overflowed) = warmupEpochs.multipliedReportingOverflow(by: stepsPerEpoch); return overflowed ? .max : n }()
