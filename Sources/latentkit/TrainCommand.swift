@@ -105,6 +105,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Discrete VAE: groups of the hierarchical posterior, dividing the latent size (default 1).") var groups: Int?
     @Option(help: "Discrete VAE: persistent Gibbs chains of the RBM prior's negative phase (default 100).") var gibbsChains: Int?
     @Option(help: "Discrete VAE: block-Gibbs sweeps of the chains per training step (default 5).") var gibbsSteps: Int?
+    @Option(help: "Discrete VAE: λ of a weight decay on the RBM's couplings, λ Σ W² added to the loss (default 0; 1e-3 with --continuous-layers).") var rbmWeightDecay: Float?
     @Option(help: "Continuous Gaussian latent layers above the latent, 0...64 (Rolfe's full model with --latent dvae; a hierarchical Gaussian VAE with --latent gaussian; default 0).")
     var continuousLayers: Int?
     @Option(help: "Units of each continuous layer, 1...4096 (default 64 with --continuous-layers).") var continuousSize: Int?
@@ -283,7 +284,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--alpha-activation", alphaActivation != nil), ("--prior-concentration", priorConcentration != nil), ("--decoder-input", decoderInput != nil),
                                            ("--batch-norm", batchNorm), ("--posterior", posterior != nil), ("--grid", grid != nil),
                                            ("--beta", beta != nil), ("--groups", groups != nil), ("--gibbs-chains", gibbsChains != nil),
-                                           ("--gibbs-steps", gibbsSteps != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
+                                           ("--gibbs-steps", gibbsSteps != nil), ("--rbm-weight-decay", rbmWeightDecay != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
                                            ("--test-fraction", testFraction != nil), ("--vocabulary", vocabulary != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
                                            ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--topic-diversity", topicDiversity != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
@@ -384,8 +385,8 @@ struct TrainCommand: ParsableCommand {
             guard let shape = GridShape(parsing: grid) else { throw ValidationError("--grid takes RxC with positive integers, e.g. 4x5; got '\(grid)'") }
             config.model.grid = shape
         }
-        if [beta != nil, groups != nil, gibbsChains != nil, gibbsSteps != nil].contains(true) && config.model.latent != .dvae {
-            throw ValidationError("--beta, --groups, --gibbs-chains and --gibbs-steps apply to --latent dvae only")
+        if [beta != nil, groups != nil, gibbsChains != nil, gibbsSteps != nil, rbmWeightDecay != nil].contains(true) && config.model.latent != .dvae {
+            throw ValidationError("--beta, --groups, --gibbs-chains, --gibbs-steps and --rbm-weight-decay apply to --latent dvae only")
         }
         if let beta { config.model.spikeBeta = beta }
         if let groups { config.model.posteriorGroups = groups }
@@ -398,6 +399,11 @@ struct TrainCommand: ParsableCommand {
             config.model.continuousSize = ContinuousLayerDefaults.size  // the screened recipe
         }
         if let continuousHidden { config.model.continuousHidden = continuousHidden }
+        if let rbmWeightDecay {
+            config.model.rbmWeightDecay = rbmWeightDecay
+        } else if config.model.latent == .dvae && config.model.continuousLayers > 0 {
+            config.model.rbmWeightDecay = ContinuousLayerDefaults.rbmWeightDecay  // the screened recipe
+        }
         if let iwSamples { config.iwSamples = iwSamples }
         switch objective {
         case .elbo?:

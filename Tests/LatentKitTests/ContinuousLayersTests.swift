@@ -154,9 +154,9 @@ import TestSupport
         }
     }
 
-    /// The command line: `--continuous-layers L` alone is the screened recipe (64 units a layer, 10 epochs of KL warm-up),
-    /// recorded in config.json; `--warmup-epochs` still overrides the warm-up;
-    /// out-of-range flags and a resume that would change the layers are refused with one line, nothing written.
+    /// The command line: `--continuous-layers L` alone is the screened recipe, recorded in config.json: 64 units a layer,
+    /// 10 epochs of KL warm-up, and for the Discrete VAE the RBM's weight decay; flags still override them; out-of-range
+    /// flags and a resume that would change the layers are refused with one line, nothing written.
     @Test func commandLineRecipeAndRefusals() throws {
         let dir = try temporaryDirectory("layers-cli")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -166,17 +166,25 @@ import TestSupport
         #expect(train.status == 0, "\(train.stderr)")
         let config = try RunConfig.load(from: run + "/config.json")
         #expect(config.model.continuousLayers == 1 && config.model.continuousSize == ContinuousLayerDefaults.size)
-        #expect(config.warmupEpochs == ContinuousLayerDefaults.warmupEpochs && config.warmupEpochs == 10, "\(config.warmupEpochs)")
+        #expect(config.warmupEpochs == 10 && config.warmupEpochs == ContinuousLayerDefaults.warmupEpochs)
+        #expect(config.model.rbmWeightDecay == 1e-3 && config.model.rbmWeightDecay == ContinuousLayerDefaults.rbmWeightDecay)
         #expect(train.stdout.contains("KL warm-up 20 steps"), "\(train.stdout)")  // 10 epochs of the slice's 2 steps
-        let unwarmed = dir + "/unwarmed"
-        let plain = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--continuous-layers", "1",
-                                 "--warmup-epochs", "0", "--out", unwarmed])
-        #expect(plain.status == 0, "\(plain.stderr)")
-        #expect(try RunConfig.load(from: unwarmed + "/config.json").warmupEpochs == 0)
+        let chosen = dir + "/chosen"
+        let overridden = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--latent", "dvae", "--latent-size", "8",
+                                      "--continuous-layers", "1", "--warmup-epochs", "0", "--rbm-weight-decay", "0", "--out", chosen])
+        #expect(overridden.status == 0, "\(overridden.stderr)")
+        let chosenConfig = try RunConfig.load(from: chosen + "/config.json")
+        #expect(chosenConfig.warmupEpochs == 0 && chosenConfig.model.rbmWeightDecay == 0)
+        let gaussian = dir + "/gaussian"
+        let hierarchical = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--continuous-layers", "1", "--out", gaussian])
+        #expect(hierarchical.status == 0, "\(hierarchical.stderr)")
+        let gaussianConfig = try RunConfig.load(from: gaussian + "/config.json")
+        #expect(gaussianConfig.warmupEpochs == 10 && gaussianConfig.model.rbmWeightDecay == 0)
         for (flags, expected) in [(["--continuous-layers", "65"], "--continuous-layers must be in 0...64"),
                                   (["--continuous-layers", "1", "--continuous-size", "0"], "--continuous-size must be in 1...4096"),
                                   (["--continuous-size", "8"], "--continuous-size needs --continuous-layers"),
-                                  (["--latent", "logit-normal", "--continuous-layers", "1"], "not logit-normal")] {
+                                  (["--latent", "logit-normal", "--continuous-layers", "1"], "not logit-normal"),
+                                  (["--continuous-layers", "1", "--rbm-weight-decay", "0.1"], "--rbm-weight-decay apply to --latent dvae only")] {
             let bad = dir + "/bad"
             let result = try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "100", "--out", bad] + flags)
             #expect(result.status != 0 && result.stderr.contains(expected), "\(flags): \(result.stderr)")

@@ -201,6 +201,35 @@ import TestSupport
         #expect(resumed.model.discrete!.rbm.logZ == straight.model.discrete!.rbm.logZ)
     }
 
+    /// `--rbm-weight-decay λ` adds λ Σ W² to the minimised loss, not to the reported bound, and its gradient 2λW to W's
+    /// (the RBM's couplings set to known values; the difference of two models alike but for λ).
+    @Test(arguments: TestBackends.all)
+    func rbmWeightDecayAddsItsPenaltyToTheLossOnly(kind: BackendKind) throws {
+        let backend = try TestBackends.backend(kind), lambda: Float = 0.25
+        let x = try Tensor(Array(Self.slice.train.pixels.prefix(10 * 784)).map { $0 > 0.5 ? 1 : 0 }, rows: 10, cols: 784, on: backend)
+        let uniforms = try Tensor(randomFloats(10 * 8, in: 0.01...0.99, seed: 4), rows: 10, cols: 8, on: backend)
+        let w = randomFloats(16, in: -1...1, seed: 5)
+        func run(_ decay: Float) throws -> (loss: Float, bound: Double, gradient: [Float]) {
+            var c = config(latentSize: 8)
+            c.model.rbmWeightDecay = decay
+            let model = try VAE(c.model, on: backend, seed: 3)
+            let weights = model.discrete!.rbm.weights
+            try backend.upload(w, to: weights.buffer)
+            let tape = Tape(pool: BufferPool(backend: backend))
+            tape.watch(weights)
+            let terms = try model.dvaeTrainingTerms(x: x, posterior: model.encode(x, on: tape), uniforms: uniforms, klWeight: 1, step: 0, seed: 1, on: tape)
+            try tape.backward(from: terms.loss)
+            return (try backend.download(terms.loss.buffer)[0], try terms.values(on: backend).bound, try backend.download(tape.gradient(of: weights)!.buffer))
+        }
+        let plain = try run(0), decayed = try run(lambda)
+        let squares = w.reduce(Float(0)) { $0 + $1 * $1 }
+        #expect(abs((decayed.loss - plain.loss) - lambda * squares) <= 1e-4 * abs(plain.loss), "\(decayed.loss) - \(plain.loss) vs \(lambda * squares)")
+        #expect(decayed.bound == plain.bound)
+        for i in 0..<16 {
+            #expect(abs((decayed.gradient[i] - plain.gradient[i]) - 2 * lambda * w[i]) <= 1e-5, "W[\(i)]")
+        }
+    }
+
     /// Bad configurations fail before anything trains, with a message naming the flag.
     @Test func badConfigurationsAreClearErrors() throws {
         func message(_ change: (inout RunConfig) -> Void) -> String {
@@ -218,6 +247,9 @@ import TestSupport
         #expect(message { $0.model.gibbsSteps = 0 }.contains("--gibbs-steps"))
         #expect(message { $0.iwSamples = 5 }.contains("--iw-samples"))
         #expect(message { $0.model.latent = .gaussian; $0.model.posteriorGroups = 2 }.contains("--groups"))
+        #expect(message { $0.model.rbmWeightDecay = -1 }.contains("--rbm-weight-decay must be >= 0"))
+        #expect(message { $0.model.rbmWeightDecay = .nan }.contains("--rbm-weight-decay"))
+        #expect(message { $0.model.latent = .gaussian; $0.model.rbmWeightDecay = 0.01 }.contains("--rbm-weight-decay applies to --latent dvae only"))
         #expect(message { _ in }.isEmpty)
     }
 }

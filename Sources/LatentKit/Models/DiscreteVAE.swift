@@ -44,6 +44,7 @@ extension ModelConfig {
     func validateDiscreteVAE() throws {
         guard latent == .dvae else {
             try require(posteriorGroups == 1, "--groups applies to --latent dvae only")
+            try require(rbmWeightDecay == 0, "--rbm-weight-decay applies to --latent dvae only")
             return
         }
         try require(spikeBeta > 0 && spikeBeta.isFinite, "--beta must be positive, got \(spikeBeta)")
@@ -56,6 +57,7 @@ extension ModelConfig {
         // upper bounds keep a typo from asking for more memory or time than any machine has
         try require(gibbsChains >= 1 && gibbsChains <= 1_000_000, "--gibbs-chains must be in 1...1000000, got \(gibbsChains)")
         try require(gibbsSteps >= 1 && gibbsSteps <= 100_000, "--gibbs-steps must be in 1...100000, got \(gibbsSteps)")
+        try require(rbmWeightDecay >= 0 && rbmWeightDecay.isFinite, "--rbm-weight-decay must be >= 0 and finite, got \(rbmWeightDecay)")
     }
 }
 
@@ -163,7 +165,7 @@ extension VAE {
                                             alpha: klWeight / Float(rbm.chains.rows))
         let loss = try tape.binary(.add, tape.binary(.sub, tape.affine(kl, alpha: klWeight / b), tape.affine(logLikelihood, alpha: 1 / b)),
                                    negativePhase)
-        return try Objective.Terms(bound: try tape.binary(.sub, logLikelihood, kl), kl: kl, loss: loss, on: tape)
+        return try Objective.Terms(bound: try tape.binary(.sub, logLikelihood, kl), kl: kl, loss: regularised(loss, on: tape), on: tape)
     }
 
     /// The codes of `x`: q(z_u = 1 | ...) along the median path ρ = 1/2 (ζ of earlier groups at their medians), so a

@@ -148,6 +148,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var posteriorGroups: Int = 1
     public var gibbsChains: Int = DiscreteVAEDefaults.gibbsChains
     public var gibbsSteps: Int = DiscreteVAEDefaults.gibbsSteps
+    /// Discrete VAE: λ of a weight decay on the RBM's couplings W, λ Σ W_ij² added to each step's loss (per image, in
+    /// nats; the bound a step reports stays the ELBO); 0: none. It bounds how sharp the prior can grow, which a KL
+    /// warm-up otherwise drives past what the persistent chains can follow (``ContinuousLayerDefaults``).
+    public var rbmWeightDecay: Float = 0
     /// Continuous latent layers above the bottom latent (ContinuousLayers.swift): how many, their width, and their
     /// networks' hidden width (nil: the encoder's first). 0 layers: the one-latent model.
     public var continuousLayers: Int = 0
@@ -193,6 +197,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         posteriorGroups = try c.decodeIfPresent(Int.self, forKey: .posteriorGroups) ?? 1
         gibbsChains = try c.decodeIfPresent(Int.self, forKey: .gibbsChains) ?? DiscreteVAEDefaults.gibbsChains
         gibbsSteps = try c.decodeIfPresent(Int.self, forKey: .gibbsSteps) ?? DiscreteVAEDefaults.gibbsSteps
+        rbmWeightDecay = try c.decodeIfPresent(Float.self, forKey: .rbmWeightDecay) ?? 0
         decoderBatchNorm = try c.decodeIfPresent(Bool.self, forKey: .decoderBatchNorm) ?? false
         decoderBatchNormAnnealEpochs = try c.decodeIfPresent(Int.self, forKey: .decoderBatchNormAnnealEpochs) ?? 0
         encoderHeadBatchNorm = try c.decodeIfPresent(Bool.self, forKey: .encoderHeadBatchNorm) ?? false

@@ -210,12 +210,20 @@ public final class VAE {
         return .logits(logits)
     }
 
-    /// `loss` plus the ``ModelConfig/topicDiversity`` penalty on the decoder's topic weights when it has one; `loss` itself
-    /// otherwise. Only the minimised loss carries it: the bound a step reports stays the ELBO.
+    /// `loss` plus the model's penalties: ``ModelConfig/topicDiversity`` on the decoder's topic weights and
+    /// ``ModelConfig/rbmWeightDecay`` on the RBM's couplings, where set; `loss` itself otherwise. Only the minimised loss
+    /// carries them: the bound a step reports stays the ELBO.
     public func regularised(_ loss: Tensor, on tape: Tape) throws -> Tensor {
-        guard config.topicDiversity > 0 else { return loss }
-        let penalty = try TopicDiversity.penalty(outputHead.weight, on: tape)
-        return try tape.binary(.add, loss, tape.affine(penalty, alpha: config.topicDiversity))
+        var loss = loss
+        if config.topicDiversity > 0 {
+            let penalty = try TopicDiversity.penalty(outputHead.weight, on: tape)
+            loss = try tape.binary(.add, loss, tape.affine(penalty, alpha: config.topicDiversity))
+        }
+        if config.rbmWeightDecay > 0, let rbm = discrete?.rbm {
+            let squares = try tape.sumAll(tape.unary(.square, rbm.weights))
+            loss = try tape.binary(.add, loss, tape.affine(squares, alpha: config.rbmWeightDecay))
+        }
+        return loss
     }
 
     /// The log unigram frequencies of the `rows × inputSize` counts `documents` as the fixed background bias: log(n_v / N)

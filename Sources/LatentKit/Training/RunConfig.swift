@@ -92,7 +92,8 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     /// The default KL warm-up of a model when none is asked for: a model with continuous layers above its bottom latent
     /// (the full Discrete VAE, the hierarchical Gaussian) warms up over ``ContinuousLayerDefaults/warmupEpochs``; any
-    /// other, its family's (``defaultWarmupEpochs(for:)-(LatentFamily)``).
+    /// other, over its family's (``defaultWarmupEpochs(for:)-(LatentFamily)``). The Discrete VAE's warm-up needs the
+    /// RBM's weight decay beside it (``ContinuousLayerDefaults/rbmWeightDecay``), which `train` also sets.
     public static func defaultWarmupEpochs(for model: ModelConfig) -> Int {
         model.continuousLayers > 0 ? ContinuousLayerDefaults.warmupEpochs : defaultWarmupEpochs(for: model.latent)
     }
