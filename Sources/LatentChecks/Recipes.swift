@@ -88,6 +88,7 @@ public struct Recipe: Sendable, CustomStringConvertible {
             c.model.continuousLayers = 2
             c.model.continuousSize = 3
             c.model.continuousHidden = 8
+            c.model.rbmWeightDecay = 0.05  // the recipe's weight decay on the couplings, large enough to matter in a few steps
         },
         // the hierarchical Gaussian beside it, under the IWAE bound
         Recipe(name: "gaussian, 2 continuous layers, iwae-3") { c in

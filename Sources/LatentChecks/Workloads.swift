@@ -123,6 +123,7 @@ public enum Workloads {
                 c.model.latentSize = 128
                 c.model.continuousLayers = 2
                 c.model.continuousSize = 64
+                c.model.rbmWeightDecay = ContinuousLayerDefaults.rbmWeightDecay  // as `train --continuous-layers` sets it
             }),
             ("gaussian, 2 layers x 64", { $0.model.continuousLayers = 2; $0.model.continuousSize = 64 }),
         ]
