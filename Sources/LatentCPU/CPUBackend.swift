@@ -84,13 +84,13 @@ public final class CPUBackend: Backend {
         let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: dtype.byteWidth)
         let limit = MemoryLimit.current, memory = limit.bytes, held = UInt64(max(0, CPUBuffer.liveBytes.load(ordering: .relaxed)))
         if overflow || UInt64(bytes) > memory - min(held, memory) {
-            throw BackendError.outOfMemory("\(overflow ? "more than \(Int.max)" : "\(bytes >> 20) MiB") asked for, with \(held >> 20) MiB "
+            throw BackendError.outOfMemory("\(overflow ? "more than \(Int.max) bytes" : MemoryLimit.amount(UInt64(bytes))) asked for, with \(MemoryLimit.amount(held)) "
                                            + "already held; \(MemoryLimit.describe(limit))")
         }
         var raw: UnsafeMutableRawPointer?
         // a process memory limit (ulimit -v, a container's) fails here rather than at the machine's size
         guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            throw BackendError.outOfMemory("\(bytes >> 20) MiB could not be allocated (a process memory limit?), with \(held >> 20) MiB already held")
+            throw BackendError.outOfMemory("\(MemoryLimit.amount(UInt64(bytes))) could not be allocated (a process memory limit?), with \(MemoryLimit.amount(held)) already held")
         }
         return CPUBuffer(count: count, dtype: dtype, raw: raw, bytes: bytes)
     }

@@ -53,9 +53,14 @@ public enum MemoryLimit {
     /// Says what holds the process to `bytes`: "this machine has N MiB" or "its control group allows N MiB (FILE)".
     public static func describe(_ limit: (bytes: UInt64, source: Source)) -> String {
         switch limit.source {
-        case .machine: return "this machine has \(limit.bytes >> 20) MiB"
-        case .controlGroup(let path): return "this process's control group allows \(limit.bytes >> 20) MiB (\(path))"
+        case .machine: return "this machine has \(amount(limit.bytes))"
+        case .controlGroup(let path): return "this process's control group allows \(amount(limit.bytes)) (\(path))"
         }
+    }
+
+    /// `bytes` in whole MiB, or in KiB below one MiB (a small control group's limit would otherwise read "0 MiB").
+    public static func amount(_ bytes: UInt64) -> String {
+        bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\(bytes >> 10) KiB"
     }
 
     static func contents(_ path: String) -> String? {

@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
     var objective: TrainingObjective?
     @Option(help: "The α of --objective renyi, in [0, 1]: 0 is the IWAE bound, 1 the ELBO.") var renyiAlpha: Float?
     @Option(help: "KL warm-up: the KL weight rises linearly from 0 to 1 over this many steps (in place of --warmup-epochs).") var warmupSteps: Int?
-    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (default 5 for dirichlet, 10 with --continuous-layers, else 0; on counts the count recipe's epochs / 4).") var warmupEpochs: Int?
+    @Option(help: "KL warm-up in epochs: this many times the steps of one epoch (default 5 for dirichlet, 10 with --continuous-layers L >= 1, else 0; on counts the count recipe's epochs / 4).") var warmupEpochs: Int?
     @Option(help: "Concrete: GxK, G independent K-way categoricals (e.g. 20x10); default one 20-way variable.") var categorical: String?
     @Option(help: "Concrete: posterior temperature (default 1; the start when annealing).") var temperature: Float?
     @Option(help: "Concrete: prior temperature (default 1).") var priorTemperature: Float?
@@ -105,7 +105,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Discrete VAE: groups of the hierarchical posterior, dividing the latent size (default 1).") var groups: Int?
     @Option(help: "Discrete VAE: persistent Gibbs chains of the RBM prior's negative phase (default 100).") var gibbsChains: Int?
     @Option(help: "Discrete VAE: block-Gibbs sweeps of the chains per training step (default 5).") var gibbsSteps: Int?
-    @Option(help: "Discrete VAE: λ of a weight decay on the RBM's couplings, λ Σ W² added to the loss (default 0; 1e-3 with --continuous-layers).") var rbmWeightDecay: Float?
+    @Option(help: "Discrete VAE: λ of a weight decay on the RBM's couplings, λ Σ W² added to the loss (default 0; 1e-3 with --continuous-layers L >= 1).") var rbmWeightDecay: Float?
     @Option(help: "Continuous Gaussian latent layers above the latent, 0...64 (Rolfe's full model with --latent dvae; a hierarchical Gaussian VAE with --latent gaussian; default 0).")
     var continuousLayers: Int?
     @Option(help: "Units of each continuous layer, 1...4096 (default 64 with --continuous-layers).") var continuousSize: Int?

@@ -180,6 +180,22 @@ import TestSupport
         #expect(hierarchical.status == 0, "\(hierarchical.stderr)")
         let gaussianConfig = try RunConfig.load(from: gaussian + "/config.json")
         #expect(gaussianConfig.warmupEpochs == 10 && gaussianConfig.model.rbmWeightDecay == 0)
+        let plain = dir + "/plain"  // the Discrete VAE without layers keeps its defaults: neither warm-up nor decay
+        #expect(try runTool(["train", "--backend", "cpu", "--epochs", "1", "--limit", "200", "--latent", "dvae", "--latent-size", "8", "--out", plain]).status == 0)
+        let plainConfig = try RunConfig.load(from: plain + "/config.json")
+        #expect(plainConfig.warmupEpochs == 0 && plainConfig.model.rbmWeightDecay == 0)
+        // a config.json written before the key existed reads as no decay
+        var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/config.json"))) as! [String: Any]
+        var model = json["model"] as! [String: Any]
+        model.removeValue(forKey: "rbmWeightDecay")
+        json["model"] = model
+        let older = try JSONDecoder().decode(RunConfig.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(older.model.rbmWeightDecay == 0 && older.model.continuousLayers == 1)
+        for flags in [["--resume", run, "--rbm-weight-decay", "0.5"],
+                      ["--backend", "cpu", "--epochs", "1", "--limit", "100", "--latent", "dvae", "--latent-size", "8", "--rbm-weight-decay", "nan", "--out", dir + "/bad"]] {
+            let refused = try runTool(["train"] + flags)
+            #expect(refused.status == 64 && refused.stderr.split(separator: "\n").count == 1 && refused.stderr.contains("--rbm-weight-decay"), "\(refused.stderr)")
+        }
         for (flags, expected) in [(["--continuous-layers", "65"], "--continuous-layers must be in 0...64"),
                                   (["--continuous-layers", "1", "--continuous-size", "0"], "--continuous-size must be in 1...4096"),
                                   (["--continuous-size", "8"], "--continuous-size needs --continuous-layers"),

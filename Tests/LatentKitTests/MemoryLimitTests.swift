@@ -44,6 +44,12 @@ import Testing
         }
     }
 
+    @Test func smallAmountsReadInKiB() {
+        #expect(MemoryLimit.amount(512 << 10) == "512 KiB")
+        #expect(MemoryLimit.amount(3 << 20 | 5) == "3 MiB")
+        #expect(MemoryLimit.describe((1 << 20 - 1, .controlGroup(path: "g"))) == "this process's control group allows 1023 KiB (g)")
+    }
+
     /// Past the limit (whichever it is here), an allocation is refused with a message, before any memory is taken.
     @Test func theCPUBackendRefusesMoreThanTheLimit() throws {
         let limit = MemoryLimit.current
