@@ -5,6 +5,9 @@
 #include "levels.h"
 
 #include <stdint.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -30,14 +33,138 @@ INLINE void philox_block(uint64_t counter, uint32_t c2, uint32_t c3, uint32_t se
     out[3] = uniform(c3);
 }
 
-#define LOOP(suffix, attributes)                                                                                  \
-    attributes static void philox_##suffix(uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2, uint32_t c3, \
-                                           float *out, ptrdiff_t blocks) {                                        \
-        _Pragma("clang loop vectorize(assume_safety)")                                                            \
-        for (ptrdiff_t b = 0; b < blocks; b++) philox_block(low + (uint64_t)b, c2, c3, seed, stream, out + 4 * b); \
-    }
+INLINE void philox_blocks(uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2, uint32_t c3, float *out,
+                          ptrdiff_t first, ptrdiff_t blocks) {
+    for (ptrdiff_t b = first; b < blocks; b++) philox_block(low + (uint64_t)b, c2, c3, seed, stream, out + 4 * b);
+}
 
-LK_EACH_LEVEL(LOOP)
+// The baseline: clang's vectorisation of the block loop.
+static void philox_baseline(uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2, uint32_t c3, float *out,
+                            ptrdiff_t blocks) {
+    _Pragma("clang loop vectorize(assume_safety)")
+    for (ptrdiff_t b = 0; b < blocks; b++) philox_block(low + (uint64_t)b, c2, c3, seed, stream, out + 4 * b);
+}
+
+#if defined(__x86_64__)
+// AVX2 and AVX-512: one block per 32-bit lane, 8 or 16 blocks at once. Clang's vectorisation of the loop above keeps
+// each 32 × 32 → 64-bit product in a 64-bit lane and converts between lane widths at every round (vpmovqd, vpmovzxdq,
+// vextracti64x4: 1.7 G uniforms/s on 2 AVX-512 cores); here the products of the even and the odd lanes (vpmuludq)
+// are blended back into 32-bit lanes, and the four words are transposed into the output's order at the end. The same
+// integer operations, so the same bits; the blocks that do not fill a vector take the scalar path.
+#define PHILOX_MUL(suffix, c, m, hi, lo)                                                                \
+    do {                                                                                                \
+        V##suffix even = MUL_##suffix(c, m), odd = MUL_##suffix(SRL64_##suffix(c, 32), m);              \
+        hi = BLEND_ODD_##suffix(SRL64_##suffix(even, 32), odd);                                         \
+        lo = BLEND_ODD_##suffix(even, SLL64_##suffix(odd, 32));                                         \
+    } while (0)
+
+#define Vavx512 __m512i
+#define MUL_avx512 _mm512_mul_epu32
+#define SRL64_avx512 _mm512_srli_epi64
+#define SLL64_avx512 _mm512_slli_epi64
+#define BLEND_ODD_avx512(a, b) _mm512_mask_blend_epi32((__mmask16)0xAAAA, a, b)
+#define Vavx2 __m256i
+#define MUL_avx2 _mm256_mul_epu32
+#define SRL64_avx2 _mm256_srli_epi64
+#define SLL64_avx2 _mm256_slli_epi64
+#define BLEND_ODD_avx2(a, b) _mm256_blend_epi32(a, b, 0xAA)
+
+__attribute__((target("avx512f"))) static void philox_avx512(uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2,
+                                                            uint32_t c3, float *out, ptrdiff_t blocks) {
+    const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u), m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
+    const __m512 scale = _mm512_set1_ps(0x1p-23f), half = _mm512_set1_ps(0x1p-24f);
+    const ptrdiff_t whole = blocks / 16 * 16;
+    for (ptrdiff_t b = 0; b < whole; b += 16) {
+        uint64_t base = low + (uint64_t)b;
+        __m512i low32 = _mm512_set1_epi32((int)(uint32_t)base);
+        __m512i x0 = _mm512_add_epi32(low32, lanes);
+        // a carry out of the low word into the high one where the lane's counter wrapped
+        __mmask16 carry = _mm512_cmplt_epu32_mask(x0, low32);
+        __m512i x1 = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(base >> 32)), carry,
+                                           _mm512_set1_epi32((int)(uint32_t)(base >> 32)), _mm512_set1_epi32(1));
+        __m512i x2 = _mm512_set1_epi32((int)c2), x3 = _mm512_set1_epi32((int)c3);
+        uint32_t k0 = seed, k1 = stream;
+        for (int round = 0; round < 10; round++) {
+            __m512i h0, l0, h1, l1;
+            PHILOX_MUL(avx512, x0, m0, h0, l0);
+            PHILOX_MUL(avx512, x2, m1, h1, l1);
+            __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(h1, x1), _mm512_set1_epi32((int)k0));
+            __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(h0, x3), _mm512_set1_epi32((int)k1));
+            x1 = l1;
+            x3 = l0;
+            x0 = n0;
+            x2 = n2;
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+#define U512(x) _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(x, 9)), scale), half)
+        __m512 w0 = U512(x0), w1 = U512(x1), w2 = U512(x2), w3 = U512(x3);
+#undef U512
+        // 4 × 16 → 16 × 4: within each 128-bit lane, then across lanes
+        __m512 t0 = _mm512_unpacklo_ps(w0, w1), t1 = _mm512_unpackhi_ps(w0, w1);
+        __m512 t2 = _mm512_unpacklo_ps(w2, w3), t3 = _mm512_unpackhi_ps(w2, w3);
+        __m512 u0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        __m512 u1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
+        __m512 u2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+        __m512 u3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+        __m512 v0 = _mm512_shuffle_f32x4(u0, u1, 0x88), v1 = _mm512_shuffle_f32x4(u0, u1, 0xDD);
+        __m512 v2 = _mm512_shuffle_f32x4(u2, u3, 0x88), v3 = _mm512_shuffle_f32x4(u2, u3, 0xDD);
+        float *o = out + 4 * b;
+        _mm512_storeu_ps(o, _mm512_shuffle_f32x4(v0, v2, 0x88));
+        _mm512_storeu_ps(o + 16, _mm512_shuffle_f32x4(v1, v3, 0x88));
+        _mm512_storeu_ps(o + 32, _mm512_shuffle_f32x4(v0, v2, 0xDD));
+        _mm512_storeu_ps(o + 48, _mm512_shuffle_f32x4(v1, v3, 0xDD));
+    }
+    philox_blocks(seed, stream, low, c2, c3, out, whole, blocks);
+}
+
+__attribute__((target("avx2"))) static void philox_avx2(uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2,
+                                                       uint32_t c3, float *out, ptrdiff_t blocks) {
+    const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), sign = _mm256_set1_epi32((int)0x80000000u);
+    const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u), m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
+    const __m256 scale = _mm256_set1_ps(0x1p-23f), half = _mm256_set1_ps(0x1p-24f);
+    const ptrdiff_t whole = blocks / 8 * 8;
+    for (ptrdiff_t b = 0; b < whole; b += 8) {
+        uint64_t base = low + (uint64_t)b;
+        __m256i low32 = _mm256_set1_epi32((int)(uint32_t)base);
+        __m256i x0 = _mm256_add_epi32(low32, lanes);
+        // unsigned x0 < low32 (a carry), as a signed compare of both with the sign bit flipped: -1 where it carried
+        __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(low32, sign), _mm256_xor_si256(x0, sign));
+        __m256i x1 = _mm256_sub_epi32(_mm256_set1_epi32((int)(uint32_t)(base >> 32)), carry);
+        __m256i x2 = _mm256_set1_epi32((int)c2), x3 = _mm256_set1_epi32((int)c3);
+        uint32_t k0 = seed, k1 = stream;
+        for (int round = 0; round < 10; round++) {
+            __m256i h0, l0, h1, l1;
+            PHILOX_MUL(avx2, x0, m0, h0, l0);
+            PHILOX_MUL(avx2, x2, m1, h1, l1);
+            __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(h1, x1), _mm256_set1_epi32((int)k0));
+            __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(h0, x3), _mm256_set1_epi32((int)k1));
+            x1 = l1;
+            x3 = l0;
+            x0 = n0;
+            x2 = n2;
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+#define U256(x) _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(x, 9)), scale), half)
+        __m256 w0 = U256(x0), w1 = U256(x1), w2 = U256(x2), w3 = U256(x3);
+#undef U256
+        __m256 t0 = _mm256_unpacklo_ps(w0, w1), t1 = _mm256_unpackhi_ps(w0, w1);
+        __m256 t2 = _mm256_unpacklo_ps(w2, w3), t3 = _mm256_unpackhi_ps(w2, w3);
+        __m256 u0 = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)));
+        __m256 u1 = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)));
+        __m256 u2 = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)));
+        __m256 u3 = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)));
+        float *o = out + 4 * b;
+        _mm256_storeu_ps(o, _mm256_permute2f128_ps(u0, u1, 0x20));
+        _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(u2, u3, 0x20));
+        _mm256_storeu_ps(o + 16, _mm256_permute2f128_ps(u0, u1, 0x31));
+        _mm256_storeu_ps(o + 24, _mm256_permute2f128_ps(u2, u3, 0x31));
+    }
+    philox_blocks(seed, stream, low, c2, c3, out, whole, blocks);
+}
+#endif
 
 void lk_philox_uniform_f32(int level, uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2, uint32_t c3, float *out,
                            ptrdiff_t blocks) {
