@@ -18,7 +18,9 @@ final class WorkerPool: @unchecked Sendable {
     private let generation = Atomic<Int>(0)
     private let remaining = Atomic<Int>(0)
     private let sleeping = Atomic<Int>(0)
-    private let wake = DispatchSemaphore(value: 0)
+    /// Where helpers sleep: they read `generation` under its lock before waiting, and a poster that finds any asleep
+    /// broadcasts under it.
+    private let sleepers = NSCondition()
     /// One parallel op at a time; a caller that finds the pool busy runs its op on its own thread.
     private let busy = NSLock()
     private var job: ((Int) -> Void)?
@@ -41,13 +43,17 @@ final class WorkerPool: @unchecked Sendable {
             while generation.load(ordering: .acquiring) == seen {
                 spins += 1
                 if spins & 255 == 0 && DispatchTime.now().uptimeNanoseconds - since > 30_000 {
-                    // 30 µs with nothing to do: sleep until the next op
+                    // 30 µs with nothing to do: sleep until the next op. This thread counts itself asleep, then reads the
+                    // generation; the poster bumps the generation, then reads the count (all four sequentially
+                    // consistent), so either this thread sees the new op or the poster sees it asleep and broadcasts
+                    // under the lock this thread holds until it waits: no op is missed. (The semaphore this replaces
+                    // lost a wake-up with two helpers or more: one helper taking the count back after the bump could
+                    // take another's, and `train` hung at its first op with LATENTKIT_THREADS=3 on 2 cores.)
+                    sleepers.lock()
                     sleeping.add(1, ordering: .sequentiallyConsistent)
-                    if generation.load(ordering: .sequentiallyConsistent) == seen {
-                        wake.wait()
-                    } else if sleeping.exchange(0, ordering: .sequentiallyConsistent) == 0 {
-                        wake.wait()  // the poster already counted us asleep and signalled: take that signal
-                    }
+                    while generation.load(ordering: .sequentiallyConsistent) == seen { sleepers.wait() }
+                    sleeping.subtract(1, ordering: .sequentiallyConsistent)
+                    sleepers.unlock()
                     spins = 0
                     since = DispatchTime.now().uptimeNanoseconds
                 }
@@ -70,8 +76,11 @@ final class WorkerPool: @unchecked Sendable {
             chunkCount = chunks
             remaining.store(helpers, ordering: .relaxed)
             generation.add(1, ordering: .sequentiallyConsistent)
-            let asleep = sleeping.exchange(0, ordering: .sequentiallyConsistent)
-            for _ in 0..<asleep { wake.signal() }
+            if sleeping.load(ordering: .sequentiallyConsistent) > 0 {
+                sleepers.lock()
+                sleepers.broadcast()
+                sleepers.unlock()
+            }
             body(0)
             for c in (helpers + 1)..<max(chunks, helpers + 1) { body(c) }  // more chunks than threads: the caller takes them
             while remaining.load(ordering: .acquiring) > 0 {}

@@ -248,6 +248,23 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: run + "/checkpoint.safetensors.tmp"))
     }
 
+    /// The CPU backend's worker pool with more helper threads than cores: its helpers go to sleep and are woken around
+    /// every op, and a wake-up lost there hangs `train` (the pool before 2026-12-06 hung here on every run, at the
+    /// model's first op, with 3 or 4 threads on 2 cores). Runs with the weight-gradient and column-sum splits of
+    /// batch 1,000, each in a bounded time.
+    @Test func cpuTrainingWithMoreThreadsThanCoresEnds() throws {
+        let dir = try temporaryDirectory("threads")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for threads in [3, 4, 8] {
+            let run = "\(dir)/run\(threads)"
+            let result = try runProgram(toolPath, ["train", "--backend", "cpu", "--epochs", "2", "--limit", "3000", "--batch-size", "1000",
+                                                   "--out", run],
+                                        environment: ["LATENTKIT_THREADS": "\(threads)"], timeout: 120)
+            #expect(result.status == 0 && FileManager.default.fileExists(atPath: run + "/checkpoint.safetensors"),
+                    "\(threads) threads: \(result.stderr)")
+        }
+    }
+
     @Test func checkpointIsSafetensorsAndSurvivesAFailedWrite() throws {
         let dir = try temporaryDirectory("checkpoint")
         defer { try? FileManager.default.removeItem(atPath: dir) }
