@@ -16,17 +16,13 @@ extension CPUBackend {
                 for r in range { dst[r] = reduceLine(op, src + r * cols, count: cols, stride: 1) }
             }
         case .eachColumn where op == .sum:
-            // Row by row over a block of columns, each column's sum in double in row order as reduceLine adds it (the
-            // same result to the bit), but reading memory in order: walking each column down with a stride of `cols`
-            // re-read every cache line once per column (the bias gradients of a step: 9% of an IWAE step at batch 1,000).
-            parallelChunks(cols, grain: max(16, (1 << 15) / max(rows, 1))) { range in
-                var sums = [Double](repeating: 0, count: range.count)
-                sums.withUnsafeMutableBufferPointer { acc in
-                    for r in 0..<rows {
-                        let row = src + r * cols + range.lowerBound
-                        for j in 0..<range.count { acc[j] += Double(row[j]) }
-                    }
-                    for j in 0..<range.count { dst[range.lowerBound + j] = Float(acc[j]) }
+            // Row by row, each column's sum in double over each half of the rows (parallelColumnSums), reading memory in
+            // order: walking each column down with a stride of `cols` re-read every cache line once per column (the bias
+            // gradients of a step: 9% of an IWAE step at batch 1,000).
+            parallelColumnSums(rows: rows, cols: cols, grain: 1 << 15, into: dst) { rowRange, columns, acc in
+                for r in rowRange {
+                    let row = src + r * cols + columns.lowerBound
+                    for j in 0..<columns.count { acc[j] += Double(row[j]) }
                 }
             }
         case .eachColumn:

@@ -17,18 +17,14 @@ extension CPUBackend {
         try checkBiasActivationBackward(activation, rows: rows, cols: cols, preActivation: a, gradient: dy, intoInput: da, intoBias: dBias)
         guard let activation, let da else { return try reduce(.sum, dy, rows: rows, cols: cols, axis: .eachColumn, into: dBias) }
         if activation == .softplus {
-            // one pass over a block of columns per thread: da = dy σ(a) row by row, and the bias gradient summed as
-            // reduce sums a column (in double, in row order: the same bits as the two passes)
+            // one pass each way: da = dy σ(a) row by row, and the bias gradient summed as reduce sums a column (in double,
+            // over each half of the rows: the same bits as the two passes)
             let av = try host(a, "pre-activation").floats, gv = try host(dy, "activation gradient").floats
             let dv = try host(da, "pre-activation gradient").floats, bv = try host(dBias, "bias gradient").floats
-            parallelChunks(cols, grain: max(8, (1 << 13) / max(rows, 1))) { range in  // the work is rows × cols transcendentals
-                var sums = [Double](repeating: 0, count: range.count)
-                sums.withUnsafeMutableBufferPointer { acc in
-                    for r in 0..<rows {
-                        let start = r * cols + range.lowerBound
-                        VectorMath.softplusBackward(av + start, gradient: gv + start, into: dv + start, accumulating: acc.baseAddress!, count: range.count)
-                    }
-                    for (k, j) in range.enumerated() { bv[j] = Float(acc[k]) }
+            parallelColumnSums(rows: rows, cols: cols, into: bv) { rowRange, columns, acc in  // rows × cols transcendentals
+                for r in rowRange {
+                    let start = r * cols + columns.lowerBound
+                    VectorMath.softplusBackward(av + start, gradient: gv + start, into: dv + start, accumulating: acc, count: columns.count)
                 }
             }
             return

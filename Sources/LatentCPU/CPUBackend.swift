@@ -193,3 +193,31 @@ func parallelChunks(_ count: Int, grain: Int = 1 << 13, _ body: (Range<Int>) -> 
         if lo < hi { body(lo..<hi) }
     }
 }
+
+/// Column sums of a `rows × cols` block into `out`: each column summed in double over the first half of the rows
+/// (`rows / 2`) and over the rest, each half in row order, the two sums added, then rounded to float. `body(rows,
+/// columns, acc)` adds its rows' terms of those columns to `acc[j - columns.lowerBound]`, and may write elementwise
+/// results of its rows as it goes. The halves are the batch's as the ops before split it across two cores, so each core
+/// sums rows it holds in its own cache (split by columns, each read every row, half from the other core); more cores
+/// split each half by columns. The halves are fixed by the shape, not by the thread count, so one thread's sums are
+/// two threads' sums to the bit.
+func parallelColumnSums(rows: Int, cols: Int, grain: Int = 1 << 13, into out: UnsafeMutablePointer<Float>,
+                        _ body: (_ rows: Range<Int>, _ columns: Range<Int>, _ acc: UnsafeMutablePointer<Double>) -> Void) {
+    let half = rows / 2
+    let partials = UnsafeMutablePointer<Double>.allocate(capacity: 2 * cols)
+    partials.initialize(repeating: 0, count: 2 * cols)
+    defer { partials.deallocate() }
+    let parallel = cores > 1 && rows * cols >= 2 * grain
+    let blocks = parallel ? max(1, cores / 2) : 1, size = (cols + blocks - 1) / blocks
+    // task h + 2 b: half h's block b of columns, so that with two cores task 0 (the calling thread) takes the first half
+    func task(_ t: Int) {
+        let h = t % 2, lo = (t / 2) * size, hi = min(cols, lo + size)
+        if lo < hi { body(h == 0 ? 0..<half : half..<rows, lo..<hi, partials + h * cols + lo) }
+    }
+    if parallel {
+        WorkerPool.shared.run(chunks: 2 * blocks) { task($0) }
+    } else {
+        for t in 0..<(2 * blocks) { task(t) }
+    }
+    for j in 0..<cols { out[j] = Float(partials[j] + partials[cols + j]) }
+}

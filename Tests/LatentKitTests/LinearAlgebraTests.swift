@@ -67,6 +67,33 @@ import TestSupport
         }
     }
 
+    /// A weight gradient's shape (Aᵀ B with a deep batch, beta 0), which the CPU backend splits by the batch's halves:
+    /// an odd depth (halves of unequal size) and a row count no core count divides.
+    @Test(arguments: TestBackends.all, [false, true])
+    func weightGradientGemmAgainstFloat64(kind: BackendKind, transposeB: Bool) throws {
+        let backend = try TestBackends.backend(kind)
+        let (m, k, n) = (37, 1001, 300)
+        var rng = TestRandom(seed: 77)
+        let a = rng.floats(k * m, in: -1...1), b = rng.floats(k * n, in: -1...1)
+        let cb = try backend.buffer(rng.floats(m * n, in: -1...1))  // beta 0: what C held must not matter
+        try backend.gemm(transposeA: true, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.75, try backend.buffer(a), try backend.buffer(b),
+                         beta: 0, cb)
+        let got = try backend.download(cb)
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    let product = Double(a[p * m + i]) * Double(transposeB ? b[j * k + p] : b[p * n + j])
+                    sum += product
+                    magnitude += Swift.abs(product)
+                }
+                worst = Swift.max(worst, Swift.abs(Double(got[i * n + j]) - 0.75 * sum) / (magnitude + 1))
+            }
+        }
+        #expect(worst < 1e-6, "gemm T\(transposeB ? "T" : "N") \(m)x\(k)x\(n): error \(worst)")
+    }
+
     @Test(arguments: TestBackends.all)
     func gemmWithEmptyInnerDimensionScalesC(kind: BackendKind) throws {
         let backend = try TestBackends.backend(kind)
