@@ -56,8 +56,11 @@ extension CPUBackend {
         _ = configuredBLAS
         let lda = transposeA ? m : k, ldb = transposeB ? k : n
         let a = av.floats, b = bv.floats, c = cv.floats
-        if transposeA && beta == 0 && initialRow == nil && k >= GemmSplit.minimumDepth && m * n * k >= GemmSplit.minimumWork {
-            return gemmInBatchHalves(transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, c)
+        if transposeA && beta == 0 && initialRow == nil && k >= GemmSplit.minimumDepth && m * n * k >= GemmSplit.minimumWork,
+           let scratch = malloc(m * n * MemoryLayout<Float>.stride) {  // no room for the scratch: the row split below
+            defer { free(scratch) }
+            return gemmInBatchHalves(transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb, c,
+                                     scratch: scratch.assumingMemoryBound(to: Float.self))
         }
         // Rows of C are independent: block i of op(A)'s rows starts at row i of A, or at column i when transposed.
         let work = m * n * k
@@ -71,19 +74,17 @@ extension CPUBackend {
         }
     }
 
-    /// C = alpha Aᵀ op(B) for a weight gradient: A's rows (and op(B)'s) are the batch's, and the earlier ops of the
-    /// step left each core the rows of its own share of the batch. Split by rows of C, as other GEMMs are, each core
-    /// would read every row of the batch, half of them from the other core's cache; on a CPU whose cores share no
-    /// cache (a virtual machine's two cores on different AMD core complexes: a cache line's round trip 330–420 ns
-    /// against 75–95 ns on one complex) those reads slowed the Gaussian step at batch 1,000 by a fifth. Here each half
-    /// of the batch gives its own product, C over the first half and a scratch over the second, both split by rows of C
-    /// among the cores that half gets, and C += scratch, by elements. The halves are fixed by the shape alone (the
-    /// first k / 2 rows), not by the thread count.
+    /// C = alpha Aᵀ op(B) for a weight gradient: A's rows (and op(B)'s) are the batch's, and the earlier ops of the step
+    /// left each core the rows of its own share of the batch. Split by rows of C, as other GEMMs are, each core would read
+    /// every row of the batch, half of them from the other core's cache; on a CPU whose cores share no cache (a virtual
+    /// machine's two cores on different AMD core complexes: a cache line's round trip 330–420 ns against 75–95 ns on one
+    /// complex) the Gaussian step at batch 1,000 ran 10–25% slower, mostly for those reads. Each half of the batch gives
+    /// its own product, C over the first half and `scratch` (`m × n`) over the second, both split by rows of C among the
+    /// cores that half gets, and C += scratch, by elements. The halves are fixed by the shape alone (the first k / 2 rows),
+    /// not by the thread count.
     func gemmInBatchHalves(transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float, _ a: UnsafeMutablePointer<Float>, lda: Int,
-                           _ b: UnsafeMutablePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>) {
+                           _ b: UnsafeMutablePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let half = k / 2, count = m * n
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: count)
-        defer { scratch.deallocate() }
         let perHalf = max(1, cores / 2), size = (m + perHalf - 1) / perHalf
         // chunk h + 2 j: half h's row block j, so that with two cores chunk 0 (the calling thread) takes the first half
         // of the batch, as parallelChunks gave it in the ops before
