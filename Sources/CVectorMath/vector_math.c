@@ -162,7 +162,7 @@ INLINE float sigmoid1(float x) {
 LK_EACH_LEVEL(LOOPS)
 
 // The dense layer's softplus backward over one row's block of columns (CPUBackend.biasActivationBackward):
-// d = sigmoid(a) g, and acc += d in double (the bias gradient's column sums, added in row order by the caller). Two
+// d = sigmoid(a) g, and acc += d in double (the bias gradient's column sums, added row by row by the caller). Two
 // loops: the sigmoid at the full float width, then the product and the double sums (one loop would run the sigmoid
 // at the double width, half as many lanes: measured slower than the Swift loop it replaces).
 #define SOFTPLUS_BACKWARD(suffix, attributes)                                                                   \

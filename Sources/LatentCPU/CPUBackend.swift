@@ -197,9 +197,9 @@ func parallelChunks(_ count: Int, grain: Int = 1 << 13, _ body: (Range<Int>) -> 
 /// Column sums of a `rows × cols` block into `out`: each column summed in double over the first half of the rows
 /// (`rows / 2`) and over the rest, each half in row order, the two sums added, then rounded to float. `body(rows,
 /// columns, acc)` adds its rows' terms of those columns to `acc[j - columns.lowerBound]`, and may write elementwise
-/// results of its rows as it goes. The halves are the batch's as the ops before split it across two cores, so each core
-/// sums rows it holds in its own cache (split by columns, each read every row, half from the other core); more cores
-/// split each half by columns. The halves are fixed by the shape, not by the thread count, so one thread's sums are
+/// results of its rows as it goes. The halves are the batch's as the ops before split it across two cores, so with two
+/// each core sums rows it holds in its own cache (split by columns, each read every row, half from the other core); more
+/// cores split each half by columns. The halves are fixed by the shape, not by the thread count, so one thread's sums are
 /// two threads' sums to the bit.
 func parallelColumnSums(rows: Int, cols: Int, grain: Int = 1 << 13, into out: UnsafeMutablePointer<Float>,
                         _ body: (_ rows: Range<Int>, _ columns: Range<Int>, _ acc: UnsafeMutablePointer<Double>) -> Void) {

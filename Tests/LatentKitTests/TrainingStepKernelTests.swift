@@ -50,7 +50,8 @@ func joinRows(_ a: [Float], _ b: [Float], rows: Int, n: Int) -> [Float] {
     }
 
     /// The CPU backend's softplus epilogue runs in one pass each way (bias, activation and, backward, the bias
-    /// gradient's column sums over blocks of columns): the same bits as the separate ops it fuses.
+    /// gradient's column sums over each half of the rows, as `reduce` sums them): the same bits as the separate ops it
+    /// fuses.
     @Test(arguments: [(3, 17), (100, 200), (1000, 200), (1000, 784)])
     func cpuSoftplusEpilogueEqualsTheOpsItFuses(shape: (Int, Int)) throws {
         let backend = CPUBackend.shared, (rows, cols) = shape
