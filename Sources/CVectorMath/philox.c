@@ -58,12 +58,64 @@ static void philox_baseline(uint32_t seed, uint32_t stream, uint64_t low, uint32
         lo = BLEND_ODD_##suffix(even, SLL64_##suffix(odd, 32));                                         \
     } while (0)
 
+// The ten rounds of philox_block on vectors of 32-bit lanes x0..x3, one block per lane.
+#define PHILOX_ROUNDS(suffix, x0, x1, x2, x3, seed, stream)                                  \
+    do {                                                                                     \
+        uint32_t k0 = (seed), k1 = (stream);                                                 \
+        for (int round = 0; round < 10; round++) {                                           \
+            V##suffix h0, l0, h1, l1;                                                        \
+            PHILOX_MUL(suffix, x0, SET1_##suffix(0xD2511F53u), h0, l0);                       \
+            PHILOX_MUL(suffix, x2, SET1_##suffix(0xCD9E8D57u), h1, l1);                       \
+            V##suffix n0 = XOR_##suffix(XOR_##suffix(h1, x1), SET1_##suffix(k0));            \
+            V##suffix n2 = XOR_##suffix(XOR_##suffix(h0, x3), SET1_##suffix(k1));            \
+            x1 = l1;                                                                         \
+            x3 = l0;                                                                         \
+            x0 = n0;                                                                         \
+            x2 = n2;                                                                         \
+            k0 += 0x9E3779B9u;                                                               \
+            k1 += 0xBB67AE85u;                                                               \
+        }                                                                                    \
+    } while (0)
+
+// The words x0..x3 as uniforms (uniform() above), regrouped within each 128-bit lane: u_j holds the four words of
+// block j of every lane (blocks j, j + 4, … in lane order), which leaves the lanes themselves to put in order.
+#define UNIFORMS_BY_BLOCK(suffix, x0, x1, x2, x3, u0, u1, u2, u3)                                            \
+    F##suffix u0, u1, u2, u3;                                                                                \
+    do {                                                                                                     \
+        F##suffix w0 = UNIFORM_##suffix(x0), w1 = UNIFORM_##suffix(x1);                                      \
+        F##suffix w2 = UNIFORM_##suffix(x2), w3 = UNIFORM_##suffix(x3);                                      \
+        F##suffix t0 = UNPACKLO_##suffix(w0, w1), t1 = UNPACKHI_##suffix(w0, w1);                            \
+        F##suffix t2 = UNPACKLO_##suffix(w2, w3), t3 = UNPACKHI_##suffix(w2, w3);                            \
+        u0 = PAIRS_LO_##suffix(t0, t2);                                                                      \
+        u1 = PAIRS_HI_##suffix(t0, t2);                                                                      \
+        u2 = PAIRS_LO_##suffix(t1, t3);                                                                      \
+        u3 = PAIRS_HI_##suffix(t1, t3);                                                                      \
+    } while (0)
+
 #define Vavx512 __m512i
+#define Favx512 __m512
+#define UNIFORM_avx512(x) \
+    _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(x, 9)), _mm512_set1_ps(0x1p-23f)), _mm512_set1_ps(0x1p-24f))
+#define UNPACKLO_avx512 _mm512_unpacklo_ps
+#define UNPACKHI_avx512 _mm512_unpackhi_ps
+#define PAIRS_LO_avx512(a, b) _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)))
+#define PAIRS_HI_avx512(a, b) _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)))
+#define SET1_avx512(v) _mm512_set1_epi32((int)(v))
+#define XOR_avx512 _mm512_xor_si512
 #define MUL_avx512 _mm512_mul_epu32
 #define SRL64_avx512 _mm512_srli_epi64
 #define SLL64_avx512 _mm512_slli_epi64
 #define BLEND_ODD_avx512(a, b) _mm512_mask_blend_epi32((__mmask16)0xAAAA, a, b)
 #define Vavx2 __m256i
+#define Favx2 __m256
+#define UNIFORM_avx2(x) \
+    _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(x, 9)), _mm256_set1_ps(0x1p-23f)), _mm256_set1_ps(0x1p-24f))
+#define UNPACKLO_avx2 _mm256_unpacklo_ps
+#define UNPACKHI_avx2 _mm256_unpackhi_ps
+#define PAIRS_LO_avx2(a, b) _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)))
+#define PAIRS_HI_avx2(a, b) _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(a), _mm256_castps_pd(b)))
+#define SET1_avx2(v) _mm256_set1_epi32((int)(v))
+#define XOR_avx2 _mm256_xor_si256
 #define MUL_avx2 _mm256_mul_epu32
 #define SRL64_avx2 _mm256_srli_epi64
 #define SLL64_avx2 _mm256_slli_epi64
@@ -72,8 +124,6 @@ static void philox_baseline(uint32_t seed, uint32_t stream, uint64_t low, uint32
 __attribute__((target("avx512f"))) static void philox_avx512(uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2,
                                                             uint32_t c3, float *out, ptrdiff_t blocks) {
     const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i m0 = _mm512_set1_epi32((int)0xD2511F53u), m1 = _mm512_set1_epi32((int)0xCD9E8D57u);
-    const __m512 scale = _mm512_set1_ps(0x1p-23f), half = _mm512_set1_ps(0x1p-24f);
     const ptrdiff_t whole = blocks / 16 * 16;
     for (ptrdiff_t b = 0; b < whole; b += 16) {
         uint64_t base = low + (uint64_t)b;
@@ -84,30 +134,9 @@ __attribute__((target("avx512f"))) static void philox_avx512(uint32_t seed, uint
         __m512i x1 = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(base >> 32)), carry,
                                            _mm512_set1_epi32((int)(uint32_t)(base >> 32)), _mm512_set1_epi32(1));
         __m512i x2 = _mm512_set1_epi32((int)c2), x3 = _mm512_set1_epi32((int)c3);
-        uint32_t k0 = seed, k1 = stream;
-        for (int round = 0; round < 10; round++) {
-            __m512i h0, l0, h1, l1;
-            PHILOX_MUL(avx512, x0, m0, h0, l0);
-            PHILOX_MUL(avx512, x2, m1, h1, l1);
-            __m512i n0 = _mm512_xor_si512(_mm512_xor_si512(h1, x1), _mm512_set1_epi32((int)k0));
-            __m512i n2 = _mm512_xor_si512(_mm512_xor_si512(h0, x3), _mm512_set1_epi32((int)k1));
-            x1 = l1;
-            x3 = l0;
-            x0 = n0;
-            x2 = n2;
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
-        }
-#define U512(x) _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(x, 9)), scale), half)
-        __m512 w0 = U512(x0), w1 = U512(x1), w2 = U512(x2), w3 = U512(x3);
-#undef U512
+        PHILOX_ROUNDS(avx512, x0, x1, x2, x3, seed, stream);
         // 4 × 16 → 16 × 4: within each 128-bit lane, then across lanes
-        __m512 t0 = _mm512_unpacklo_ps(w0, w1), t1 = _mm512_unpackhi_ps(w0, w1);
-        __m512 t2 = _mm512_unpacklo_ps(w2, w3), t3 = _mm512_unpackhi_ps(w2, w3);
-        __m512 u0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
-        __m512 u1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t0), _mm512_castps_pd(t2)));
-        __m512 u2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
-        __m512 u3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t3)));
+        UNIFORMS_BY_BLOCK(avx512, x0, x1, x2, x3, u0, u1, u2, u3);
         __m512 v0 = _mm512_shuffle_f32x4(u0, u1, 0x88), v1 = _mm512_shuffle_f32x4(u0, u1, 0xDD);
         __m512 v2 = _mm512_shuffle_f32x4(u2, u3, 0x88), v3 = _mm512_shuffle_f32x4(u2, u3, 0xDD);
         float *o = out + 4 * b;
@@ -122,8 +151,6 @@ __attribute__((target("avx512f"))) static void philox_avx512(uint32_t seed, uint
 __attribute__((target("avx2"))) static void philox_avx2(uint32_t seed, uint32_t stream, uint64_t low, uint32_t c2,
                                                        uint32_t c3, float *out, ptrdiff_t blocks) {
     const __m256i lanes = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0), sign = _mm256_set1_epi32((int)0x80000000u);
-    const __m256i m0 = _mm256_set1_epi32((int)0xD2511F53u), m1 = _mm256_set1_epi32((int)0xCD9E8D57u);
-    const __m256 scale = _mm256_set1_ps(0x1p-23f), half = _mm256_set1_ps(0x1p-24f);
     const ptrdiff_t whole = blocks / 8 * 8;
     for (ptrdiff_t b = 0; b < whole; b += 8) {
         uint64_t base = low + (uint64_t)b;
@@ -133,29 +160,9 @@ __attribute__((target("avx2"))) static void philox_avx2(uint32_t seed, uint32_t 
         __m256i carry = _mm256_cmpgt_epi32(_mm256_xor_si256(low32, sign), _mm256_xor_si256(x0, sign));
         __m256i x1 = _mm256_sub_epi32(_mm256_set1_epi32((int)(uint32_t)(base >> 32)), carry);
         __m256i x2 = _mm256_set1_epi32((int)c2), x3 = _mm256_set1_epi32((int)c3);
-        uint32_t k0 = seed, k1 = stream;
-        for (int round = 0; round < 10; round++) {
-            __m256i h0, l0, h1, l1;
-            PHILOX_MUL(avx2, x0, m0, h0, l0);
-            PHILOX_MUL(avx2, x2, m1, h1, l1);
-            __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(h1, x1), _mm256_set1_epi32((int)k0));
-            __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(h0, x3), _mm256_set1_epi32((int)k1));
-            x1 = l1;
-            x3 = l0;
-            x0 = n0;
-            x2 = n2;
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
-        }
-#define U256(x) _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(x, 9)), scale), half)
-        __m256 w0 = U256(x0), w1 = U256(x1), w2 = U256(x2), w3 = U256(x3);
-#undef U256
-        __m256 t0 = _mm256_unpacklo_ps(w0, w1), t1 = _mm256_unpackhi_ps(w0, w1);
-        __m256 t2 = _mm256_unpacklo_ps(w2, w3), t3 = _mm256_unpackhi_ps(w2, w3);
-        __m256 u0 = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)));
-        __m256 u1 = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t0), _mm256_castps_pd(t2)));
-        __m256 u2 = _mm256_castpd_ps(_mm256_unpacklo_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)));
-        __m256 u3 = _mm256_castpd_ps(_mm256_unpackhi_pd(_mm256_castps_pd(t1), _mm256_castps_pd(t3)));
+        PHILOX_ROUNDS(avx2, x0, x1, x2, x3, seed, stream);
+        // 4 × 8 → 8 × 4: within each 128-bit lane, then across the two
+        UNIFORMS_BY_BLOCK(avx2, x0, x1, x2, x3, u0, u1, u2, u3);
         float *o = out + 4 * b;
         _mm256_storeu_ps(o, _mm256_permute2f128_ps(u0, u1, 0x20));
         _mm256_storeu_ps(o + 8, _mm256_permute2f128_ps(u2, u3, 0x20));

@@ -41,57 +41,43 @@ import TestSupport
     @Test(arguments: TestBackends.all, [(false, false), (false, true), (true, false), (true, true)])
     func gemmAgainstFloat64(kind: BackendKind, transposes: (Bool, Bool)) throws {
         let backend = try TestBackends.backend(kind)
-        let (ta, tb) = transposes
         for (m, k, n) in Self.shapes {
-            var rng = TestRandom(seed: UInt64(m * k + n))
-            let a = rng.floats(m * k, in: -1...1), b = rng.floats(k * n, in: -1...1), c0 = rng.floats(m * n, in: -1...1)
-            let alpha: Float = 0.75, beta: Float = -0.5
-            let cb = try backend.buffer(c0)
-            try backend.gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha,
-                             try backend.buffer(a), try backend.buffer(b), beta: beta, cb)
-            let got = try backend.download(cb)
-            var worst = 0.0
-            for i in 0..<m {
-                for j in 0..<n {
-                    var sum = 0.0, magnitude = 0.0
-                    for p in 0..<k {
-                        let av = Double(ta ? a[p * m + i] : a[i * k + p]), bv = Double(tb ? b[j * k + p] : b[p * n + j])
-                        sum += av * bv
-                        magnitude += Swift.abs(av * bv)
-                    }
-                    let want = Double(alpha) * sum + Double(beta) * Double(c0[i * n + j])
-                    worst = Swift.max(worst, Swift.abs(Double(got[i * n + j]) - want) / (magnitude + 1))
-                }
-            }
-            #expect(worst < 1e-6, "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") \(m)x\(k)x\(n): error \(worst)")
+            try checkGemmAgainstFloat64(on: backend, transposes: transposes, m: m, k: k, n: n, beta: -0.5, seed: UInt64(m * k + n))
         }
     }
 
     /// A weight gradient's shape (Aᵀ B with a deep batch, beta 0), which the CPU backend splits by the batch's halves:
-    /// an odd depth (halves of unequal size) and a row count no core count divides.
+    /// an odd depth (halves of unequal size) and a row count no core count divides; C starts as noise, which beta 0
+    /// must ignore.
     @Test(arguments: TestBackends.all, [false, true])
     func weightGradientGemmAgainstFloat64(kind: BackendKind, transposeB: Bool) throws {
-        let backend = try TestBackends.backend(kind)
-        let (m, k, n) = (37, 1001, 300)
-        var rng = TestRandom(seed: 77)
-        let a = rng.floats(k * m, in: -1...1), b = rng.floats(k * n, in: -1...1)
-        let cb = try backend.buffer(rng.floats(m * n, in: -1...1))  // beta 0: what C held must not matter
-        try backend.gemm(transposeA: true, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.75, try backend.buffer(a), try backend.buffer(b),
-                         beta: 0, cb)
+        try checkGemmAgainstFloat64(on: try TestBackends.backend(kind), transposes: (true, transposeB), m: 37, k: 1001, n: 300, beta: 0, seed: 77)
+    }
+
+    /// C = 0.75 op(A) op(B) + beta C on `backend`, from uniform operands and C, against float64, each element's error
+    /// relative to the sum of its products' magnitudes.
+    func checkGemmAgainstFloat64(on backend: any Backend, transposes: (Bool, Bool), m: Int, k: Int, n: Int, beta: Float, seed: UInt64) throws {
+        let (ta, tb) = transposes
+        var rng = TestRandom(seed: seed)
+        let a = rng.floats(m * k, in: -1...1), b = rng.floats(k * n, in: -1...1), c0 = rng.floats(m * n, in: -1...1)
+        let alpha: Float = 0.75
+        let cb = try backend.buffer(c0)
+        try backend.gemm(transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: alpha, try backend.buffer(a), try backend.buffer(b), beta: beta, cb)
         let got = try backend.download(cb)
         var worst = 0.0
         for i in 0..<m {
             for j in 0..<n {
                 var sum = 0.0, magnitude = 0.0
                 for p in 0..<k {
-                    let product = Double(a[p * m + i]) * Double(transposeB ? b[j * k + p] : b[p * n + j])
-                    sum += product
-                    magnitude += Swift.abs(product)
+                    let av = Double(ta ? a[p * m + i] : a[i * k + p]), bv = Double(tb ? b[j * k + p] : b[p * n + j])
+                    sum += av * bv
+                    magnitude += Swift.abs(av * bv)
                 }
-                worst = Swift.max(worst, Swift.abs(Double(got[i * n + j]) - 0.75 * sum) / (magnitude + 1))
+                let want = Double(alpha) * sum + Double(beta) * Double(c0[i * n + j])
+                worst = Swift.max(worst, Swift.abs(Double(got[i * n + j]) - want) / (magnitude + 1))
             }
         }
-        #expect(worst < 1e-6, "gemm T\(transposeB ? "T" : "N") \(m)x\(k)x\(n): error \(worst)")
+        #expect(worst < 1e-6, "gemm \(ta ? "T" : "N")\(tb ? "T" : "N") \(m)x\(k)x\(n), beta \(beta): error \(worst)")
     }
 
     @Test(arguments: TestBackends.all)
