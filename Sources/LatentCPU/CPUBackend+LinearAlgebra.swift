@@ -86,10 +86,8 @@ extension CPUBackend {
                            _ b: UnsafeMutablePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let half = k / 2, count = m * n
         let perHalf = max(1, cores / 2), size = (m + perHalf - 1) / perHalf
-        // chunk h + 2 j: half h's row block j, so that with two cores chunk 0 (the calling thread) takes the first half
-        // of the batch, as parallelChunks gave it in the ops before
-        WorkerPool.shared.run(chunks: 2 * perHalf) { chunk in
-            let h = chunk % 2, lo = (chunk / 2) * size, hi = min(m, lo + size)
+        onBatchHalves(blocks: perHalf) { h, block in  // block: of C's rows
+            let lo = block * size, hi = min(m, lo + size)
             guard lo < hi else { return }
             let kStart = h == 0 ? 0 : half, kCount = h == 0 ? half : k - half
             let aStart = a + kStart * lda + lo, bStart = transposeB ? b + kStart : b + kStart * ldb

@@ -209,15 +209,21 @@ func parallelColumnSums(rows: Int, cols: Int, grain: Int = 1 << 13, into out: Un
     defer { partials.deallocate() }
     let parallel = cores > 1 && rows * cols >= 2 * grain
     let blocks = parallel ? max(1, cores / 2) : 1, size = (cols + blocks - 1) / blocks
-    // task h + 2 b: half h's block b of columns, so that with two cores task 0 (the calling thread) takes the first half
-    func task(_ t: Int) {
-        let h = t % 2, lo = (t / 2) * size, hi = min(cols, lo + size)
+    onBatchHalves(blocks: blocks, parallel: parallel) { h, block in
+        let lo = block * size, hi = min(cols, lo + size)
         if lo < hi { body(h == 0 ? 0..<half : half..<rows, lo..<hi, partials + h * cols + lo) }
     }
-    if parallel {
-        WorkerPool.shared.run(chunks: 2 * blocks) { task($0) }
-    } else {
-        for t in 0..<(2 * blocks) { task(t) }
-    }
     for j in 0..<cols { out[j] = Float(partials[j] + partials[cols + j]) }
+}
+
+/// Runs `body(h, b)` for each half h (0, 1) of a batch and each of its `blocks` blocks, as task h + 2 b of the worker
+/// pool: with two cores the calling thread (task 0) takes the first half of the batch and the helper the second, the
+/// halves parallelChunks gave them in the ops before; more cores split each half into blocks. Not `parallel`: every
+/// task in turn on the calling thread.
+func onBatchHalves(blocks: Int, parallel: Bool = true, _ body: (_ half: Int, _ block: Int) -> Void) {
+    if parallel {
+        WorkerPool.shared.run(chunks: 2 * blocks) { body($0 % 2, $0 / 2) }
+    } else {
+        for t in 0..<(2 * blocks) { body(t % 2, t / 2) }
+    }
 }
