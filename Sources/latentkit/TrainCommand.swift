@@ -206,7 +206,7 @@ struct TrainCommand: ParsableCommand {
             }
             // what is on disk: a non-finite loss keeps the last good checkpoint; a device that fails mid-run (or any other
             // fault that leaves the checkpoint on disk, the last one written whole) says how to go on; a full disk says it
-            guard FileManager.default.fileExists(atPath: run.checkpoint), !"\(error)".contains("checkpoint is kept") else { throw error }
+            guard FileManager.default.fileExists(atPath: run.checkpoint), !(error is CheckpointWriteError) else { throw error }
             if error is TrainingError { throw ToolError("\(error); the last good checkpoint is kept") }
             throw ToolError("\(error); the last checkpoint is kept: resume with latentkit train --resume \(run.path)")
         }

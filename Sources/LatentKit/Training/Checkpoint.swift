@@ -6,6 +6,12 @@
 
 import Foundation
 
+/// A checkpoint that could not be written whole (a full disk, an I/O error): the partial file is removed and the
+/// previous checkpoint is left as it was, so the caller need not add how to resume.
+public struct CheckpointWriteError: Error, CustomStringConvertible {
+    public let description: String
+}
+
 public struct Checkpoint {
     public struct Entry: Equatable {
         public var shape: [Int]
@@ -148,7 +154,9 @@ public struct Checkpoint {
     private func writeFlushed(_ bytes: [UInt8], to path: String) throws {
         // POSIX calls rather than FileHandle, so that a failure names its cause (a full disk: "No space left on device").
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw DataError("cannot write checkpoint \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw CheckpointWriteError(description: "cannot write checkpoint \(path): \(String(cString: strerror(errno))); the previous checkpoint is kept")
+        }
         var failure: String?
         bytes.withUnsafeBytes { buffer in
             var done = 0
@@ -166,7 +174,7 @@ public struct Checkpoint {
         if close(fd) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
         if let failure {
             unlink(path)
-            throw DataError("cannot write checkpoint \(path) (\(bytes.count) bytes): \(failure); the previous checkpoint is kept")
+            throw CheckpointWriteError(description: "cannot write checkpoint \(path) (\(bytes.count) bytes): \(failure); the previous checkpoint is kept")
         }
     }
 
