@@ -69,10 +69,10 @@ import TestSupport
         #expect((try? noNorm.validate()) != nil)
         let dirichlet = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet }
         #expect(dirichlet.model.latent == .dirichlet && dirichlet.model.decoderHidden == [] && !dirichlet.model.encoderHeadBatchNorm)
-        // above 25 topics the Dirichlet trains 300 epochs, with a third of them warm-up and half the batch-norm fade
+        // above 25 topics the Dirichlet trains 350 epochs, with a third of them warm-up and half the batch-norm fade
         #expect(dirichlet.epochs == 200)
         let wide = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50 }
-        #expect(wide.epochs == 300 && wide.warmupEpochs == 100 && wide.model.decoderBatchNormAnnealEpochs == 150)
+        #expect(wide.epochs == 350 && wide.warmupEpochs == 116 && wide.model.decoderBatchNormAnnealEpochs == 175)
         #expect(recipe(keeping: [.latent, .epochs]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 13)
         #expect(recipe(keeping: [.epochs]) { $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 10)
         var images = RunConfig()
