@@ -9,7 +9,10 @@ scikit-learn: components_), and all of them are scored on the test documents wit
 table gives, per model and K, the mean and the spread (min-max) over seeds of NPMI, TD@25, distinct topics, the
 perplexity bound exp(sum -ELBO / sum tokens) on the test documents (LatentKit: `eval --k 0`; Pyro: the same one-sample
 ELBO with the analytic KL, computed here; LDA: scikit-learn's variational bound without the topic-word term, as
-Benchmarks/lda_baseline.py explains) and the training wall-clock.
+Benchmarks/lda_baseline.py explains), the test KL in nats per document (LatentKit's `eval`; ProdLDA's analytic one), the
+sparsity of the test documents' topic proportions (the mean share of a document's three largest topics: LatentKit's
+`encode` codes, softmax of the posterior mean of z for the softmax-Gaussian and ProdLDA, α/α₀ for the Dirichlet; LDA's
+normalised variational parameters) and the training wall-clock.
 
 ProdLDA as described by Srivastava & Sutton (2017) and Pyro's ProdLDA tutorial, with the fix of pyro-ppl PR #2794:
 encoder V-100-100 softplus, dropout 0.2, mean and log-variance heads with batch norm (no scale or shift); the prior the
@@ -53,6 +56,13 @@ def score(latentkit, matrix, docs, vocab):
     return json.loads(run([latentkit, "topics", "--weights", matrix, "--documents", docs, "--vocabulary", vocab, "--json"]))
 
 
+def top3_share(theta):
+    """How sparse document-topic proportions are: the mean share of a document's three largest topics (rows sum to 1)."""
+    theta = np.asarray(theta, dtype=np.float64)
+    theta = theta / theta.sum(axis=1, keepdims=True)
+    return float(np.sort(theta, axis=1)[:, -3:].sum(axis=1).mean())
+
+
 def train_latentkit(a, k, seed, train, test, work, extra):
     out = os.path.join(work, f"run-{k}-{seed}-{len(extra)}")
     start = time.time()
@@ -63,8 +73,10 @@ def train_latentkit(a, k, seed, train, test, work, extra):
     matrix = os.path.join(work, f"topics-{k}-{seed}-{len(extra)}.npy")
     run([a.latentkit, "topics", out, "--vocabulary", a.vocab, "--export", matrix, "--json"])
     ev = json.loads(run([a.latentkit, "eval", out, "--k", "0", "--json", "--backend", "cpu"]))
-    kl = ev["test_kl"]
-    return matrix, ev["perplexity_bound"], seconds, {"test_kl": kl}
+    # the posterior means of the test documents' proportions: softmax of the mean (softmax-Gaussian), α/α₀ (Dirichlet)
+    codes = os.path.join(work, f"codes-{k}-{seed}-{len(extra)}")
+    run([a.latentkit, "encode", out, "--out", codes, "--backend", "cpu"])
+    return matrix, ev["perplexity_bound"], seconds, {"test_kl": ev["test_kl"], "top3": top3_share(np.load(os.path.join(codes, "test_codes.npy")))}
 
 
 def train_prodlda(a, k, seed, train, test, work):
@@ -144,7 +156,7 @@ def train_prodlda(a, k, seed, train, test, work):
         bound = float(torch.exp((recon + kl).sum() / xt.sum()))
         matrix = os.path.join(work, f"prodlda-{k}-{seed}.npy")
         np.save(matrix, np.ascontiguousarray(decoder.beta.weight.detach().numpy().T, dtype="<f4"))
-    return matrix, bound, seconds, {"test_kl": float(kl.mean())}
+    return matrix, bound, seconds, {"test_kl": float(kl.mean()), "top3": top3_share(F.softmax(loc, dim=1).numpy())}
 
 
 def train_lda(a, k, seed, train, test, work):
@@ -160,7 +172,7 @@ def train_lda(a, k, seed, train, test, work):
     bound = float(np.exp(-(lda.score(xt) - beta_term(lda)) / xt.sum()))
     matrix = os.path.join(work, f"lda-{k}-{seed}.npy")
     np.save(matrix, (lda.components_ / lda.components_.sum(axis=1, keepdims=True)).astype("<f4"))
-    return matrix, bound, seconds, {}
+    return matrix, bound, seconds, {"top3": top3_share(lda.transform(xt))}
 
 
 def main():
@@ -210,16 +222,18 @@ def main():
                     print(f"{model:20s} K={k:<3d} seed {seed}: NPMI {row['npmi']:.3f}  TD@25 {row['diversity']:.3f}  distinct {row['distinct']:2d}"
                           f"  bound {bound:7.1f}  {seconds:6.1f} s", flush=True)
         print(f"\n{a.split} documents of {a.data}; mean (min-max) over {a.seeds} seeds")
-        print("| model | K | NPMI | TD@25 | distinct | perplexity bound | seconds |")
-        print("|---|---|---|---|---|---|---|")
+        print("| model | K | NPMI | TD@25 | distinct | perplexity bound | test KL | top-3 share | seconds |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for k in sorted({r["topics"] for r in rows}):
             for model in models:
                 group = [r for r in rows if r["model"] == model and r["topics"] == k]
                 def cell(key, fmt):
-                    values = [r[key] for r in group]
+                    values = [r[key] for r in group if key in r]
+                    if not values:
+                        return "—"
                     return f"{format(statistics.mean(values), fmt)} ({format(min(values), fmt)}–{format(max(values), fmt)})"
                 print(f"| {model} | {k} | {cell('npmi', '.3f')} | {cell('diversity', '.2f')} | {cell('distinct', '.1f')} | "
-                      f"{cell('perplexity_bound', '.0f')} | {cell('seconds', '.0f')} |")
+                      f"{cell('perplexity_bound', '.0f')} | {cell('test_kl', '.1f')} | {cell('top3', '.2f')} | {cell('seconds', '.0f')} |")
         if a.json:
             with open(a.json, "w") as f:
                 json.dump({"split": a.split, "data": a.data, "rows": rows}, f, indent=1)
