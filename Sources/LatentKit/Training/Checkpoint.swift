@@ -7,9 +7,11 @@
 import Foundation
 
 /// A checkpoint that could not be written whole (a full disk, an I/O error): the partial file is removed and the
-/// previous checkpoint is left as it was, so the caller need not add how to resume.
+/// previous checkpoint is left as it was, which the message says, so the caller need not add how to resume.
 public struct CheckpointWriteError: Error, CustomStringConvertible {
-    public let description: String
+    /// What failed, with its cause: "cannot write checkpoint PATH: No space left on device".
+    public let failure: String
+    public var description: String { "\(failure); the previous checkpoint is kept" }
 }
 
 public struct Checkpoint {
@@ -155,7 +157,7 @@ public struct Checkpoint {
         // POSIX calls rather than FileHandle, so that a failure names its cause (a full disk: "No space left on device").
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else {
-            throw CheckpointWriteError(description: "cannot write checkpoint \(path): \(String(cString: strerror(errno))); the previous checkpoint is kept")
+            throw CheckpointWriteError(failure: "cannot write checkpoint \(path): \(String(cString: strerror(errno)))")
         }
         var failure: String?
         bytes.withUnsafeBytes { buffer in
@@ -174,7 +176,7 @@ public struct Checkpoint {
         if close(fd) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
         if let failure {
             unlink(path)
-            throw CheckpointWriteError(description: "cannot write checkpoint \(path) (\(bytes.count) bytes): \(failure); the previous checkpoint is kept")
+            throw CheckpointWriteError(failure: "cannot write checkpoint \(path) (\(bytes.count) bytes): \(failure)")
         }
     }
 
