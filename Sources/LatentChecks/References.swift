@@ -37,6 +37,17 @@ public enum Reference {
         return sum / Double(k * (k - 1))
     }
 
+    /// The mean over the words of the entropy of a word's softmax over the topics, the columns of the row-major
+    /// `topics × words` matrix `w`: ``WordExclusivity/penalty(_:on:)`` in float64.
+    public static func wordExclusivity(_ w: [Double], topics k: Int, words v: Int) -> Double {
+        let entropies = (0..<v).map { j -> Double in
+            let column = (0..<k).map { w[$0 * v + j] }
+            let lse = logSumExp(column)
+            return -column.reduce(0.0) { $0 + Foundation.exp($1 - lse) * ($1 - lse) }
+        }
+        return entropies.reduce(0, +) / Double(v)
+    }
+
     /// Splits a row-major `rows × cols` matrix into its rows.
     public static func rows(_ x: [Double], _ cols: Int) -> [[Double]] { stride(from: 0, to: x.count, by: cols).map { Array(x[$0..<($0 + cols)]) } }
 

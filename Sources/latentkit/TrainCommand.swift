@@ -91,6 +91,7 @@ struct TrainCommand: ParsableCommand {
     var decoderBatchNormAnneal: Int?
     @Option(help: "ε of the decoder's batch norm, in (0, 1] (default 1e-3, ProdLDA's).") var decoderBatchNormEpsilon: Float?
     @Option(help: "λ of a penalty on how alike a bag-of-words decoder's topics are: λ times their mean squared cosine (default 0).") var topicDiversity: Float?
+    @Option(help: "λ of a penalty that gives each word of a bag-of-words decoder to few topics: λ times the mean entropy of a word's softmax over the topics (the count recipe's unless given).") var wordExclusivity: Float?
     @Flag(inversion: .prefixedNo, help: "Batch normalisation without scale or shift on the encoder's output heads (ProdLDA's; default on for counts).")
     var encoderHeadBatchNorm: Bool?
     @Option(help: "Dropout probability on the encoder's last hidden layer, in training (default 0; 0.2 for counts).") var dropout: Float?
@@ -262,6 +263,7 @@ struct TrainCommand: ParsableCommand {
             (.dropout, dropout != nil), (.latentDropout, latentDropout != nil), (.priorConcentration, priorConcentration != nil),
             (.dirichletApproximation, dirichletApprox != nil), (.decoderBatchNormAnneal, decoderBatchNormAnneal != nil),
             (.backgroundBias, backgroundBias != nil), (.warmup, warmupEpochs != nil || warmupSteps != nil),
+            (.wordExclusivity, wordExclusivity != nil),
         ]
         return Set(given.filter(\.1).map(\.0))
     }
@@ -287,7 +289,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--gibbs-steps", gibbsSteps != nil), ("--rbm-weight-decay", rbmWeightDecay != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
                                            ("--test-fraction", testFraction != nil), ("--vocabulary", vocabulary != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
-                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--topic-diversity", topicDiversity != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
+                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--topic-diversity", topicDiversity != nil), ("--word-exclusivity", wordExclusivity != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
                                            ("--dropout", dropout != nil), ("--latent-dropout", latentDropout != nil), ("--adam-beta1", adamBeta1 != nil),
                                            ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil),
                                            ("--continuous-layers", continuousLayers != nil), ("--continuous-size", continuousSize != nil),
@@ -374,6 +376,7 @@ struct TrainCommand: ParsableCommand {
         if let decoderBatchNormAnneal { config.model.decoderBatchNormAnnealEpochs = decoderBatchNormAnneal }
         if let decoderBatchNormEpsilon { config.model.decoderBatchNormEpsilon = decoderBatchNormEpsilon }
         if let topicDiversity { config.model.topicDiversity = topicDiversity }
+        if let wordExclusivity { config.model.wordExclusivity = wordExclusivity }
         if let encoderHeadBatchNorm { config.model.encoderHeadBatchNorm = encoderHeadBatchNorm }
         if let dropout { config.model.dropout = dropout }
         if let latentDropout { config.model.latentDropout = latentDropout }

@@ -67,12 +67,20 @@ import TestSupport
         let noNorm = recipe(keeping: [.decoderBatchNorm]) { $0.model.decoderBatchNorm = false }
         #expect(!noNorm.model.decoderBatchNorm && noNorm.model.decoderBatchNormAnnealEpochs == 0)
         #expect((try? noNorm.validate()) != nil)
+        // above 25 topics each word given to few topics, but not in the Dirichlet's recipe, nor where the decoder has no
+        // topics to rank
+        #expect(config.model.wordExclusivity == 0)
+        let many = recipe { $0.model.latentSize = 50 }
+        #expect(many.model.wordExclusivity == CountRecipe.wordExclusivity && CountRecipe.wordExclusivity > 0)
+        #expect(recipe(keeping: [.wordExclusivity]) { $0.model.latentSize = 50; $0.model.wordExclusivity = 2 }.model.wordExclusivity == 2)
+        let hiddenDecoder = recipe(keeping: [.decoderHidden]) { $0.model.latentSize = 50; $0.model.decoderHidden = [50] }
+        #expect(hiddenDecoder.model.wordExclusivity == 0 && (try? hiddenDecoder.validate()) != nil)
         let dirichlet = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet }
         #expect(dirichlet.model.latent == .dirichlet && dirichlet.model.decoderHidden == [] && !dirichlet.model.encoderHeadBatchNorm)
         // above 25 topics the Dirichlet trains 350 epochs, with a third of them warm-up and half the batch-norm fade
         #expect(dirichlet.epochs == 200)
         let wide = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50 }
-        #expect(wide.epochs == 350 && wide.warmupEpochs == 116 && wide.model.decoderBatchNormAnnealEpochs == 175)
+        #expect(wide.epochs == 350 && wide.warmupEpochs == 116 && wide.model.decoderBatchNormAnnealEpochs == 175 && wide.model.wordExclusivity == 0)
         #expect(recipe(keeping: [.latent, .epochs]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 13)
         #expect(recipe(keeping: [.epochs]) { $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 10)
         var images = RunConfig()
@@ -184,6 +192,20 @@ import TestSupport
         #expect(eval.status == 0 && (e["perplexity_bound"] as? Double ?? 0) > 1 && (e["perplexity_bound_document"] as? Double ?? 0) > 1, "\(eval.stdout)")
     }
 
+    /// Trains 8 topics on the 5-topic corpus in `dir` with `flags` (`flag λ` among them) from the seed's initial weights,
+    /// checks that config.json records λ at `recorded`, and returns `measure` of the exported topic-word matrix.
+    private func trainedTopicMeasure(_ dir: String, _ flag: String, _ lambda: String, recorded: KeyPath<ModelConfig, Float>,
+                                     flags: [String] = [], measure: ([Double], _ topics: Int, _ words: Int) -> Double) throws -> Double {
+        let run = dir + "/run" + flag + lambda
+        let train = try runTool(["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--latent-size", "8", flag, lambda, "--out", run] + flags)
+        #expect(train.status == 0, "\(train.stderr)")
+        #expect(try RunConfig.load(from: run + "/config.json").model[keyPath: recorded] == Float(lambda))
+        let export = try runTool(["topics", run, "--vocabulary", dir + "/vocab.txt", "--export", run + "/w.npy"])
+        #expect(export.status == 0, "\(export.stderr)")
+        let w = try NPY.read(run + "/w.npy")
+        return measure(w.values.map(Double.init), w.shape[0], w.shape[1])
+    }
+
     /// `--topic-diversity λ`: recorded in config.json, and training with it leaves 8 topics of a 5-topic corpus less alike
     /// by the penalty's own measure (the mean squared cosine of the centred topic rows, computed here from the exported
     /// matrix) than the same run without it, from the same initial weights.
@@ -192,20 +214,31 @@ import TestSupport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.writeCorpus(dir, documents: 400)
         func trainedSimilarity(_ lambda: String) throws -> Double {
-            let run = dir + "/run" + lambda
-            let train = try runTool(["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--latent-size", "8", "--epochs", "10",
-                                     "--topic-diversity", lambda, "--out", run])
-            #expect(train.status == 0, "\(train.stderr)")
-            #expect(try RunConfig.load(from: run + "/config.json").model.topicDiversity == Float(lambda))
-            let export = try runTool(["topics", run, "--vocabulary", dir + "/vocab.txt", "--export", run + "/w.npy"])
-            #expect(export.status == 0, "\(export.stderr)")
-            let w = try NPY.read(run + "/w.npy")
-            return Reference.topicDiversity(w.values.map(Double.init), topics: w.shape[0], words: w.shape[1])
+            try trainedTopicMeasure(dir, "--topic-diversity", lambda, recorded: \.topicDiversity, flags: ["--epochs", "10"],
+                                    measure: Reference.topicDiversity)
         }
         // K centred rows sum to zero, so each row's cosines with the others sum to -1 when the rows are equally long: the
         // mean squared cosine is then at least 1/(K-1)^2, which the penalty approaches and plain training stays above
         let floor = 1.0 / 49, without = try trainedSimilarity("0"), with = try trainedSimilarity("100")
         #expect(with < 1.1 * floor && without > 1.25 * floor, "mean squared cosine \(with) with the penalty against \(without) without")
+    }
+
+    /// `--word-exclusivity λ`: recorded in config.json, and training with it gives the words of a 5-topic corpus to fewer
+    /// of 8 topics (the mean entropy of a word's softmax over the topics, computed here from the exported matrix) than the
+    /// same run with λ = 0, from the same initial weights.
+    @Test func wordExclusivityPenaltyGivesWordsToFewerTopics() throws {
+        let dir = try temporaryDirectory("word-exclusivity")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Self.writeCorpus(dir, documents: 400)
+        // 400 steps at a larger rate: the entropy is at its maximum for equal weights, so the penalty only grows the
+        // differences that the likelihood starts, and 20 steps at the recipe's rate leave the weights near their start
+        func trainedEntropy(_ lambda: String) throws -> Double {
+            try trainedTopicMeasure(dir, "--word-exclusivity", lambda, recorded: \.wordExclusivity,
+                                    flags: ["--epochs", "20", "--batch-size", "20", "--learning-rate", "1e-2"], measure: Reference.wordExclusivity)
+        }
+        // log 8 = 2.08 nats when a word's weights are alike in every topic (measured: 0.95 against 1.76)
+        let without = try trainedEntropy("0"), with = try trainedEntropy("100")
+        #expect(with < 0.7 * without && without > 1, "mean entropy \(with) nats with the penalty against \(without) without")
     }
 
     /// Bad input: one line, a non-zero exit, nothing written.
@@ -237,6 +270,9 @@ import TestSupport
             (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--topic-diversity=-1", "--out", dir + "/t"], "--topic-diversity must be >= 0"),
             (["train", "--backend", "cpu", "--topic-diversity", "1", "--limit", "100", "--out", dir + "/u"], "--topic-diversity applies to topic models"),
             (["train", "--resume", dir + "/floored", "--topic-diversity", "1"], "--topic-diversity cannot change when resuming"),
+            (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--word-exclusivity", "nan", "--out", dir + "/x"], "--word-exclusivity must be >= 0"),
+            (["train", "--backend", "cpu", "--word-exclusivity", "1", "--limit", "100", "--out", dir + "/y"], "--word-exclusivity applies to topic models"),
+            (["train", "--resume", dir + "/floored", "--word-exclusivity", "1"], "--word-exclusivity cannot change when resuming"),
             (["train", "--resume", dir + "/floored", "--dropout", "0.1"], "--dropout cannot change when resuming"),
             (["topics", dir + "/floored"], "has no vocabulary"),
             (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--vocabulary", dir + "/short.txt", "--out", dir + "/v"],

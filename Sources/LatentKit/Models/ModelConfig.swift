@@ -131,6 +131,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// cosine between its topics' centred weight rows (0: none). Needs the multinomial likelihood, a linear decoder, no
     /// continuous layers and at least 3 topics.
     public var topicDiversity: Float = 0
+    /// λ of the word exclusivity penalty (``WordExclusivity``) added to a bag-of-words model's loss: λ times the mean over
+    /// the words of the entropy of a word's softmax over the topics of its weights (0: none). Needs what
+    /// ``topicDiversity`` does, with at least 2 topics. Runs recorded without it had none.
+    public var wordExclusivity: Float = 0
     /// ProdLDA's ε of the encoder heads' batch normalisation.
     public static let headBatchNormEpsilon: Float = 1e-3
     /// Their running statistics' momentum. Training normalises by the batch's statistics whatever it is; evaluation by the
@@ -206,6 +210,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         backgroundBias = try c.decodeIfPresent(Bool.self, forKey: .backgroundBias) ?? false
         decoderBatchNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .decoderBatchNormEpsilon) ?? 1e-3
         topicDiversity = try c.decodeIfPresent(Float.self, forKey: .topicDiversity) ?? 0
+        wordExclusivity = try c.decodeIfPresent(Float.self, forKey: .wordExclusivity) ?? 0
         continuousLayers = try c.decodeIfPresent(Int.self, forKey: .continuousLayers) ?? 0
         continuousSize = try c.decodeIfPresent(Int.self, forKey: .continuousSize) ?? 0
         continuousHidden = try c.decodeIfPresent(Int.self, forKey: .continuousHidden)
@@ -305,6 +310,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(topicDiversity >= 0 && topicDiversity.isFinite, "--topic-diversity must be >= 0 and finite, got \(topicDiversity)")
         try require(topicDiversity == 0 || (likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0 && latentSize >= 3),
                     "--topic-diversity applies to topic models: the multinomial likelihood, a linear decoder (--decoder-hidden none), no continuous layers and at least 3 topics")
+        try require(wordExclusivity >= 0 && wordExclusivity.isFinite, "--word-exclusivity must be >= 0 and finite, got \(wordExclusivity)")
+        try require(wordExclusivity == 0 || (likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0 && latentSize >= 2),
+                    "--word-exclusivity applies to topic models: the multinomial likelihood, a linear decoder (--decoder-hidden none), no continuous layers and at least 2 topics")
         try require(!(decoderBatchNorm || backgroundBias) || likelihood != .gaussian,
                     "--decoder-batch-norm applies to logits (Bernoulli or multinomial likelihood), not to a Gaussian decoder")
         try require(latent != .dvae || !(decoderBatchNorm || encoderHeadBatchNorm || dropout > 0 || latentDropout > 0 || backgroundBias),

@@ -210,14 +210,18 @@ public final class VAE {
         return .logits(logits)
     }
 
-    /// `loss` plus the model's penalties: ``ModelConfig/topicDiversity`` on the decoder's topic weights and
-    /// ``ModelConfig/rbmWeightDecay`` on the RBM's couplings, where set; `loss` itself otherwise. Only the minimised loss
-    /// carries them: the bound a step reports stays the ELBO.
+    /// `loss` plus the model's penalties: ``ModelConfig/topicDiversity`` and ``ModelConfig/wordExclusivity`` on the
+    /// decoder's topic weights and ``ModelConfig/rbmWeightDecay`` on the RBM's couplings, where set; `loss` itself
+    /// otherwise. Only the minimised loss carries them: the bound a step reports stays the ELBO.
     public func regularised(_ loss: Tensor, on tape: Tape) throws -> Tensor {
         var loss = loss
         if config.topicDiversity > 0 {
             let penalty = try TopicDiversity.penalty(outputHead.weight, on: tape)
             loss = try tape.binary(.add, loss, tape.affine(penalty, alpha: config.topicDiversity))
+        }
+        if config.wordExclusivity > 0 {
+            let penalty = try WordExclusivity.penalty(outputHead.weight, on: tape)
+            loss = try tape.binary(.add, loss, tape.affine(penalty, alpha: config.wordExclusivity))
         }
         if config.rbmWeightDecay > 0, let rbm = discrete?.rbm {
             let squares = try tape.sumAll(tape.unary(.square, rbm.weights))
