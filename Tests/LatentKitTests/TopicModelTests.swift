@@ -67,7 +67,7 @@ import TestSupport
         let noNorm = recipe(keeping: [.decoderBatchNorm]) { $0.model.decoderBatchNorm = false }
         #expect(!noNorm.model.decoderBatchNorm && noNorm.model.decoderBatchNormAnnealEpochs == 0)
         #expect((try? noNorm.validate()) != nil)
-        // above 25 topics each word given to few topics, but not in the Dirichlet's recipe, nor where the decoder has no
+        // above 25 topics each word given to few topics (fewer in the Dirichlet's recipe), but not where the decoder has no
         // topics to rank
         #expect(config.model.wordExclusivity == 0)
         let many = recipe { $0.model.latentSize = 50 }
@@ -80,7 +80,8 @@ import TestSupport
         // above 25 topics the Dirichlet trains 350 epochs, with a third of them warm-up and half the batch-norm fade
         #expect(dirichlet.epochs == 200)
         let wide = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50 }
-        #expect(wide.epochs == 350 && wide.warmupEpochs == 116 && wide.model.decoderBatchNormAnnealEpochs == 175 && wide.model.wordExclusivity == 0)
+        #expect(wide.epochs == 350 && wide.warmupEpochs == 116 && wide.model.decoderBatchNormAnnealEpochs == 175)
+        #expect(wide.model.wordExclusivity == CountRecipe.dirichletWordExclusivity && dirichlet.model.wordExclusivity == 0)
         #expect(recipe(keeping: [.latent, .epochs]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 13)
         #expect(recipe(keeping: [.epochs]) { $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 10)
         var images = RunConfig()
