@@ -67,14 +67,18 @@ import TestSupport
         let noNorm = recipe(keeping: [.decoderBatchNorm]) { $0.model.decoderBatchNorm = false }
         #expect(!noNorm.model.decoderBatchNorm && noNorm.model.decoderBatchNormAnnealEpochs == 0)
         #expect((try? noNorm.validate()) != nil)
-        // above 25 topics each word given to few topics (fewer in the Dirichlet's recipe), but not where the decoder has no
-        // topics to rank
+        // above 25 topics each word given to few topics (a smaller λ in the Dirichlet's recipe), but not where the decoder
+        // has no topics to rank
         #expect(config.model.wordExclusivity == 0)
         let many = recipe { $0.model.latentSize = 50 }
         #expect(many.model.wordExclusivity == CountRecipe.wordExclusivity && CountRecipe.wordExclusivity > 0)
         #expect(recipe(keeping: [.wordExclusivity]) { $0.model.latentSize = 50; $0.model.wordExclusivity = 2 }.model.wordExclusivity == 2)
+        #expect((try? many.validate()) != nil)
         let hiddenDecoder = recipe(keeping: [.decoderHidden]) { $0.model.latentSize = 50; $0.model.decoderHidden = [50] }
         #expect(hiddenDecoder.model.wordExclusivity == 0 && (try? hiddenDecoder.validate()) != nil)
+        let layered = recipe(keeping: [.latent]) { $0.model.latent = .gaussian; $0.model.latentSize = 50; $0.model.continuousLayers = 1; $0.model.continuousSize = 8 }
+        #expect(layered.model.wordExclusivity == 0)
+        #expect(recipe(keeping: [.latent]) { $0.model.latent = .dvae; $0.model.latentSize = 50 }.model.wordExclusivity == 0)
         let dirichlet = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet }
         #expect(dirichlet.model.latent == .dirichlet && dirichlet.model.decoderHidden == [] && !dirichlet.model.encoderHeadBatchNorm)
         // above 25 topics the Dirichlet trains 350 epochs, with a third of them warm-up and half the batch-norm fade

@@ -78,6 +78,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var decoderHidden: [Int]?
     /// The decoder's hidden layer sizes, latent side first.
     public var decoderWidths: [Int] { decoderHidden ?? hidden.reversed() }
+
+    /// Whether the decoder's output weights are topics, one row per latent unit over the vocabulary: a bag of words (the
+    /// multinomial likelihood) decoded linearly from one latent layer, what the topic penalties act on and `topics` ranks.
+    public var hasTopicWeights: Bool {
+        likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0
+    }
     public var activation: Activation = .softplus
     public var likelihood: Likelihood = .bernoulli
     public var inputSize: Int = 784
@@ -308,10 +314,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(!backgroundBias || likelihood == .multinomial,
                     "--background-bias applies to bags of words (the multinomial likelihood), not \(likelihood.rawValue)")
         try require(topicDiversity >= 0 && topicDiversity.isFinite, "--topic-diversity must be >= 0 and finite, got \(topicDiversity)")
-        try require(topicDiversity == 0 || (likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0 && latentSize >= 3),
+        try require(topicDiversity == 0 || (hasTopicWeights && latentSize >= 3),
                     "--topic-diversity applies to topic models: the multinomial likelihood, a linear decoder (--decoder-hidden none), no continuous layers and at least 3 topics")
         try require(wordExclusivity >= 0 && wordExclusivity.isFinite, "--word-exclusivity must be >= 0 and finite, got \(wordExclusivity)")
-        try require(wordExclusivity == 0 || (likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0 && latentSize >= 2),
+        try require(wordExclusivity == 0 || (hasTopicWeights && latentSize >= 2),
                     "--word-exclusivity applies to topic models: the multinomial likelihood, a linear decoder (--decoder-hidden none), no continuous layers and at least 2 topics")
         try require(!(decoderBatchNorm || backgroundBias) || likelihood != .gaussian,
                     "--decoder-batch-norm applies to logits (Bernoulli or multinomial likelihood), not to a Gaussian decoder")
