@@ -215,18 +215,14 @@ public final class VAE {
     /// otherwise. Only the minimised loss carries them: the bound a step reports stays the ELBO.
     public func regularised(_ loss: Tensor, on tape: Tape) throws -> Tensor {
         var loss = loss
-        if config.topicDiversity > 0 {
-            let penalty = try TopicDiversity.penalty(outputHead.weight, on: tape)
-            loss = try tape.binary(.add, loss, tape.affine(penalty, alpha: config.topicDiversity))
+        /// Adds λ times the `1 × 1` penalty that `term` records, unless λ is 0 (then nothing is recorded).
+        func add(_ lambda: Float, _ term: () throws -> Tensor) throws {
+            guard lambda > 0 else { return }
+            loss = try tape.binary(.add, loss, tape.affine(term(), alpha: lambda))
         }
-        if config.wordExclusivity > 0 {
-            let penalty = try WordExclusivity.penalty(outputHead.weight, on: tape)
-            loss = try tape.binary(.add, loss, tape.affine(penalty, alpha: config.wordExclusivity))
-        }
-        if config.rbmWeightDecay > 0, let rbm = discrete?.rbm {
-            let squares = try tape.sumAll(tape.unary(.square, rbm.weights))
-            loss = try tape.binary(.add, loss, tape.affine(squares, alpha: config.rbmWeightDecay))
-        }
+        try add(config.topicDiversity) { try TopicDiversity.penalty(outputHead.weight, on: tape) }
+        try add(config.wordExclusivity) { try WordExclusivity.penalty(outputHead.weight, on: tape) }
+        if let rbm = discrete?.rbm { try add(config.rbmWeightDecay) { try tape.sumAll(tape.unary(.square, rbm.weights)) } }
         return loss
     }
 
