@@ -38,14 +38,16 @@ public enum Reference {
     }
 
     /// The mean over the words of the entropy of a word's softmax over the topics, the columns of the row-major
-    /// `topics × words` matrix `w`: ``WordExclusivity/penalty(_:on:)`` in float64.
-    public static func wordExclusivity(_ w: [Double], topics k: Int, words v: Int) -> Double {
+    /// `topics × words` matrix `w`, each word weighed by `wordWeights` (1 / V each when nil):
+    /// ``WordExclusivity/penalty(_:wordWeights:on:)`` in float64.
+    public static func wordExclusivity(_ w: [Double], topics k: Int, words v: Int, wordWeights: [Double]? = nil) -> Double {
         let entropies = (0..<v).map { j -> Double in
             let column = (0..<k).map { w[$0 * v + j] }
             let lse = logSumExp(column)
             return -column.reduce(0.0) { $0 + Foundation.exp($1 - lse) * ($1 - lse) }
         }
-        return entropies.reduce(0, +) / Double(v)
+        guard let wordWeights else { return entropies.reduce(0, +) / Double(v) }
+        return zip(entropies, wordWeights).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
     /// Splits a row-major `rows × cols` matrix into its rows.

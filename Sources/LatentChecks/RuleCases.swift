@@ -104,6 +104,10 @@ public let ruleCases: [RuleCase] = {
         tape: { t, x in try WordExclusivity.penalty(x[0], on: t) },
         reference: { x in [Reference.wordExclusivity(x[0], topics: 4, words: 6)] }))
     cases.append(RuleCase(
+        description: "word exclusivity penalty, words weighed by frequency", inputs: [(4, 6, -2...2, false), (1, 6, 0.01...0.4, true)],
+        tape: { t, x in try WordExclusivity.penalty(x[0], wordWeights: x[1], on: t) },
+        reference: { x in [Reference.wordExclusivity(x[0], topics: 4, words: 6, wordWeights: x[1])] }))
+    cases.append(RuleCase(
         description: "batchNorm (training)", inputs: [(5, 4, -2...2, false)],
         tape: { t, x in try BatchNorm(name: "bn", features: 4, on: t.backend)(x[0], training: true, on: t) },
         reference: { x in batchNormReference(x[0], rows: 5, cols: 4, scale: [1, 1, 1, 1], shift: [0, 0, 0, 0], epsilon: Double(BatchNorm.epsilon)) }))

@@ -14,6 +14,7 @@ extension KLEstimator: ExpressibleByArgument {}
 extension DirichletApproximation: ExpressibleByArgument {}
 extension AlphaActivation: ExpressibleByArgument {}
 extension DirichletDecoderInput: ExpressibleByArgument {}
+extension WordWeighting: ExpressibleByArgument {}
 
 /// `--objective`: what a training step maximises.
 enum TrainingObjective: String, ExpressibleByArgument, CaseIterable {
@@ -92,6 +93,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "ε of the decoder's batch norm, in (0, 1] (default 1e-3, ProdLDA's).") var decoderBatchNormEpsilon: Float?
     @Option(help: "λ of a penalty on how alike a bag-of-words decoder's topics are: λ times their mean squared cosine (default 0).") var topicDiversity: Float?
     @Option(help: "λ of a penalty that gives each word of a bag-of-words decoder to few topics: λ times the mean entropy of a word's softmax over the topics (the count recipe's unless given).") var wordExclusivity: Float?
+    @Option(help: "How --word-exclusivity weighs the words in its mean: frequency (by the training corpus's word frequencies; the count recipe's) or uniform.") var wordExclusivityWeighting: WordWeighting?
     @Flag(inversion: .prefixedNo, help: "Batch normalisation without scale or shift on the encoder's output heads (ProdLDA's; default on for counts).")
     var encoderHeadBatchNorm: Bool?
     @Option(help: "Dropout probability on the encoder's last hidden layer, in training (default 0; 0.2 for counts).") var dropout: Float?
@@ -145,7 +147,7 @@ struct TrainCommand: ParsableCommand {
             return words
         }
         let trainer = try Trainer(config: config, backend: backend, train: data.train, communicator: communicator)
-        if trainer.flooredBackgroundWords > 0 && root {
+        if trainer.flooredBackgroundWords > 0 && config.model.backgroundBias && root {
             print("note: \(trainer.flooredBackgroundWords) of the vocabulary's words never occur in the training documents; the background "
                   + "bias gives them the frequency of half an occurrence")
         }
@@ -263,7 +265,7 @@ struct TrainCommand: ParsableCommand {
             (.dropout, dropout != nil), (.latentDropout, latentDropout != nil), (.priorConcentration, priorConcentration != nil),
             (.dirichletApproximation, dirichletApprox != nil), (.decoderBatchNormAnneal, decoderBatchNormAnneal != nil),
             (.backgroundBias, backgroundBias != nil), (.warmup, warmupEpochs != nil || warmupSteps != nil),
-            (.wordExclusivity, wordExclusivity != nil),
+            (.wordExclusivity, wordExclusivity != nil), (.wordExclusivityWeighting, wordExclusivityWeighting != nil),
         ]
         return Set(given.filter(\.1).map(\.0))
     }
@@ -289,7 +291,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--gibbs-steps", gibbsSteps != nil), ("--rbm-weight-decay", rbmWeightDecay != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
                                            ("--test-fraction", testFraction != nil), ("--vocabulary", vocabulary != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
-                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--topic-diversity", topicDiversity != nil), ("--word-exclusivity", wordExclusivity != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
+                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--topic-diversity", topicDiversity != nil), ("--word-exclusivity", wordExclusivity != nil), ("--word-exclusivity-weighting", wordExclusivityWeighting != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
                                            ("--dropout", dropout != nil), ("--latent-dropout", latentDropout != nil), ("--adam-beta1", adamBeta1 != nil),
                                            ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil),
                                            ("--continuous-layers", continuousLayers != nil), ("--continuous-size", continuousSize != nil),
@@ -377,6 +379,7 @@ struct TrainCommand: ParsableCommand {
         if let decoderBatchNormEpsilon { config.model.decoderBatchNormEpsilon = decoderBatchNormEpsilon }
         if let topicDiversity { config.model.topicDiversity = topicDiversity }
         if let wordExclusivity { config.model.wordExclusivity = wordExclusivity }
+        if let wordExclusivityWeighting { config.model.wordExclusivityWeighting = wordExclusivityWeighting }
         if let encoderHeadBatchNorm { config.model.encoderHeadBatchNorm = encoderHeadBatchNorm }
         if let dropout { config.model.dropout = dropout }
         if let latentDropout { config.model.latentDropout = latentDropout }

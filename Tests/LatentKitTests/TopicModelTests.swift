@@ -67,11 +67,13 @@ import TestSupport
         let noNorm = recipe(keeping: [.decoderBatchNorm]) { $0.model.decoderBatchNorm = false }
         #expect(!noNorm.model.decoderBatchNorm && noNorm.model.decoderBatchNormAnnealEpochs == 0)
         #expect((try? noNorm.validate()) != nil)
-        // above 25 topics each word given to few topics (a smaller λ in the Dirichlet's recipe), but not where the decoder
-        // has no topics to rank
-        #expect(config.model.wordExclusivity == 0)
+        // each word given to few topics, words weighed by frequency (a smaller λ in the Dirichlet's recipe), but not where
+        // the decoder has no topics to rank
+        #expect(config.model.wordExclusivity == CountRecipe.wordExclusivity && CountRecipe.wordExclusivity > 0)
+        #expect(config.model.wordExclusivityWeighting == .frequency && config.model.weighsWordsByFrequency)
         let many = recipe { $0.model.latentSize = 50 }
-        #expect(many.model.wordExclusivity == CountRecipe.wordExclusivity && CountRecipe.wordExclusivity > 0)
+        #expect(many.model.wordExclusivity == CountRecipe.wordExclusivity)
+        #expect(recipe(keeping: [.wordExclusivityWeighting]) { _ in }.model.wordExclusivityWeighting == .uniform)
         #expect(recipe(keeping: [.wordExclusivity]) { $0.model.latentSize = 50; $0.model.wordExclusivity = 2 }.model.wordExclusivity == 2)
         #expect((try? many.validate()) != nil)
         let hiddenDecoder = recipe(keeping: [.decoderHidden]) { $0.model.latentSize = 50; $0.model.decoderHidden = [50] }
@@ -85,7 +87,7 @@ import TestSupport
         #expect(dirichlet.epochs == 200)
         let wide = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50 }
         #expect(wide.epochs == 350 && wide.warmupEpochs == 116 && wide.model.decoderBatchNormAnnealEpochs == 175)
-        #expect(wide.model.wordExclusivity == CountRecipe.dirichletWordExclusivity && dirichlet.model.wordExclusivity == 0)
+        #expect(wide.model.wordExclusivity == CountRecipe.dirichletWordExclusivity && dirichlet.model.wordExclusivity == CountRecipe.dirichletWordExclusivity)
         #expect(recipe(keeping: [.latent, .epochs]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 13)
         #expect(recipe(keeping: [.epochs]) { $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 10)
         var images = RunConfig()
@@ -114,6 +116,37 @@ import TestSupport
         #expect(try location(true, 1) == location(true, 1))
         #expect(try location(true, 1) != location(true, 2))
         #expect(try location(true, 1) != location(false, 1))
+    }
+
+    /// Words weighed by frequency need the corpus's frequencies, which the model then holds without `--background-bias`
+    /// too; only that flag adds them to the decoder's logits.
+    @Test func frequencyWeightsHoldTheCorpusWithoutBiasingTheDecoder() throws {
+        let backend = try TestBackends.backend(.cpu)
+        var c = ModelConfig()
+        c.likelihood = .multinomial
+        c.latent = .softmaxGaussian
+        c.inputSize = 5
+        c.hidden = [8]
+        c.latentSize = 3
+        c.decoderHidden = []
+        c.wordExclusivity = 1
+        c.wordExclusivityWeighting = .frequency
+        var plain = c
+        plain.wordExclusivity = 0
+        let weighted = try VAE(c, on: backend, seed: 3), unweighted = try VAE(plain, on: backend, seed: 3)
+        #expect(weighted.background != nil && unweighted.background == nil)
+        let documents = try LabelledImages(count: 2, rows: 1, cols: 5, pixels: [3, 0, 1, 0, 0, 1, 1, 0, 0, 2], labels: [0, 0], isLabelled: false)
+        #expect(try weighted.setBackground(fromCounts: documents, on: backend) == 1)
+        let frequencies = try backend.download(weighted.background!.buffer).map { Double(Foundation.exp($0)) }
+        let expected = [4, 1, 1, 0.5, 2].map { $0 / 8.0 }
+        #expect(zip(frequencies, expected).allSatisfy { abs($0 - $1) < 1e-6 }, "\(frequencies)")
+        let z = try Tensor([0.2, 0.3, 0.5, 0.6, 0.1, 0.3], rows: 2, cols: 3, on: backend)
+        let tape = Tape(pool: BufferPool(backend: backend))
+        guard case .logits(let a) = try weighted.decode(z, on: tape), case .logits(let b) = try unweighted.decode(z, on: tape) else {
+            Issue.record("a bag-of-words decoder gives logits")
+            return
+        }
+        #expect(try backend.download(a.buffer) == backend.download(b.buffer))
     }
 
     /// Scholar's annealing: the decoder batch norm's weight falls linearly from 1 to 0 over the annealing epochs.
@@ -228,20 +261,32 @@ import TestSupport
         #expect(with < 1.1 * floor && without > 1.25 * floor, "mean squared cosine \(with) with the penalty against \(without) without")
     }
 
-    /// `--word-exclusivity λ`: recorded in config.json, and training with it gives the words of a 5-topic corpus to fewer
-    /// of 8 topics (the mean entropy of a word's softmax over the topics, computed here from the exported matrix) than the
-    /// same run with λ = 0, from the same initial weights.
-    @Test func wordExclusivityPenaltyGivesWordsToFewerTopics() throws {
-        let dir = try temporaryDirectory("word-exclusivity")
+    /// `--word-exclusivity λ` with each `--word-exclusivity-weighting`: recorded in config.json, and training with it gives
+    /// the words of a 5-topic corpus to fewer of 8 topics, by the penalty's own measure computed here from the exported
+    /// matrix (the entropy of a word's softmax over the topics, averaged over the words alike or by their frequency in the
+    /// corpus), than the same run with λ = 0, from the same initial weights.
+    @Test(arguments: WordWeighting.allCases)
+    func wordExclusivityPenaltyGivesWordsToFewerTopics(weighting: WordWeighting) throws {
+        let dir = try temporaryDirectory("word-exclusivity-\(weighting)")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Self.writeCorpus(dir, documents: 400)
+        let corpus = try NPY.read(dir + "/corpus.npy"), words = corpus.shape[1]
+        let counts = (0..<words).map { w in stride(from: w, to: corpus.values.count, by: words).reduce(0.0) { $0 + Double(corpus.values[$1]) } }
+        let total = counts.reduce(0, +)
+        let wordWeights = weighting == .frequency ? counts.map { $0 / total } : nil
         // 400 steps at a larger rate: the entropy is at its maximum for equal weights, so the penalty only grows the
         // differences that the likelihood starts, and 20 steps at the recipe's rate leave the weights near their start
         func trainedEntropy(_ lambda: String) throws -> Double {
-            try trainedTopicMeasure(dir, "--word-exclusivity", lambda, recorded: \.wordExclusivity,
-                                    flags: ["--epochs", "20", "--batch-size", "20", "--learning-rate", "1e-2"], measure: Reference.wordExclusivity)
+            let run = dir + "/run--word-exclusivity" + lambda
+            let entropy = try trainedTopicMeasure(dir, "--word-exclusivity", lambda, recorded: \.wordExclusivity,
+                                                  flags: ["--epochs", "20", "--batch-size", "20", "--learning-rate", "1e-2",
+                                                          "--word-exclusivity-weighting", weighting.rawValue]) {
+                Reference.wordExclusivity($0, topics: $1, words: $2, wordWeights: wordWeights)
+            }
+            #expect(try RunConfig.load(from: run + "/config.json").model.wordExclusivityWeighting == weighting)
+            return entropy
         }
-        // log 8 = 2.08 nats when a word's weights are alike in every topic (measured: 0.95 against 1.76)
+        // log 8 = 2.08 nats when a word's weights are alike in every topic (measured, uniform: 0.95 against 1.76)
         let without = try trainedEntropy("0"), with = try trainedEntropy("100")
         #expect(with < 0.7 * without && without > 1, "mean entropy \(with) nats with the penalty against \(without) without")
     }
@@ -278,6 +323,7 @@ import TestSupport
             (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--word-exclusivity", "nan", "--out", dir + "/x"], "--word-exclusivity must be >= 0"),
             (["train", "--backend", "cpu", "--word-exclusivity", "1", "--limit", "100", "--out", dir + "/y"], "--word-exclusivity applies to topic models"),
             (["train", "--resume", dir + "/floored", "--word-exclusivity", "1"], "--word-exclusivity cannot change when resuming"),
+            (["train", "--resume", dir + "/floored", "--word-exclusivity-weighting", "uniform"], "--word-exclusivity-weighting cannot change when resuming"),
             (["train", "--resume", dir + "/floored", "--dropout", "0.1"], "--dropout cannot change when resuming"),
             (["topics", dir + "/floored"], "has no vocabulary"),
             (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--vocabulary", dir + "/short.txt", "--out", dir + "/v"],

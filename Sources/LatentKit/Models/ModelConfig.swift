@@ -60,6 +60,15 @@ public enum AlphaActivation: String, CaseIterable, Codable, Sendable {
     case scaledSoftmax = "scaled-softmax"
 }
 
+/// How the word exclusivity penalty (``WordExclusivity``) weighs the words in its mean.
+public enum WordWeighting: String, CaseIterable, Codable, Sendable {
+    /// Each of the V words alike: most of the weight falls on rare words (the penalty as first landed, and runs recorded
+    /// without a weighting).
+    case uniform
+    /// By the training corpus's unigram frequency, so that the words topics share their top lists with count most.
+    case frequency
+}
+
 /// How the KL term of the ELBO is computed.
 public enum KLEstimator: String, CaseIterable, Codable, Sendable {
     /// In closed form (for the logit-normal: the KL of the underlying Gaussians, which is equal).
@@ -84,6 +93,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var hasTopicWeights: Bool {
         likelihood == .multinomial && decoderWidths.isEmpty && latent != .dvae && continuousLayers == 0
     }
+    /// Whether the word exclusivity penalty is on and weighs words by the training corpus's frequencies, which the model
+    /// then holds (as it does for ``backgroundBias``).
+    public var weighsWordsByFrequency: Bool { wordExclusivity > 0 && wordExclusivityWeighting == .frequency }
     public var activation: Activation = .softplus
     public var likelihood: Likelihood = .bernoulli
     public var inputSize: Int = 784
@@ -141,6 +153,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// the words of the entropy of a word's softmax over the topics of its weights (0: none). Needs what
     /// ``topicDiversity`` does, with at least 2 topics. Runs recorded without it had none.
     public var wordExclusivity: Float = 0
+    /// How ``wordExclusivity`` weighs the words in its mean (`--word-exclusivity-weighting`). Runs recorded without it
+    /// weighed them alike.
+    public var wordExclusivityWeighting: WordWeighting = .uniform
     /// ProdLDA's ε of the encoder heads' batch normalisation.
     public static let headBatchNormEpsilon: Float = 1e-3
     /// Their running statistics' momentum. Training normalises by the batch's statistics whatever it is; evaluation by the
@@ -217,6 +232,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         decoderBatchNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .decoderBatchNormEpsilon) ?? 1e-3
         topicDiversity = try c.decodeIfPresent(Float.self, forKey: .topicDiversity) ?? 0
         wordExclusivity = try c.decodeIfPresent(Float.self, forKey: .wordExclusivity) ?? 0
+        wordExclusivityWeighting = try c.decodeIfPresent(WordWeighting.self, forKey: .wordExclusivityWeighting) ?? .uniform
         continuousLayers = try c.decodeIfPresent(Int.self, forKey: .continuousLayers) ?? 0
         continuousSize = try c.decodeIfPresent(Int.self, forKey: .continuousSize) ?? 0
         continuousHidden = try c.decodeIfPresent(Int.self, forKey: .continuousHidden)

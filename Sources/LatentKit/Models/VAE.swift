@@ -21,8 +21,10 @@ public final class VAE {
     let headNormalisers: [BatchNorm]
     /// ``ModelConfig/decoderBatchNorm``: on the output logits.
     let outputNormaliser: BatchNorm?
-    /// ``ModelConfig/backgroundBias``: the training corpus's log unigram frequencies (`1 × inputSize`), fixed; set by the
-    /// trainer from its data (``setBackground(fromCounts:on:)``) and saved with the statistics.
+    /// The training corpus's log unigram frequencies (`1 × inputSize`), fixed: the decoder's bias under
+    /// ``ModelConfig/backgroundBias`` and the word weights of ``ModelConfig/wordExclusivityWeighting`` `.frequency`, for
+    /// either of which it exists. Set by the trainer from its data (``setBackground(fromCounts:on:)``) and saved with the
+    /// statistics.
     public let background: Tensor?
     /// The weight w of the decoder's batch norm in w·BN(η) + (1 − w)·η (``ModelConfig/decoderBatchNormAnnealEpochs``): the
     /// trainer sets it every step; checkpoints record it, and evaluation uses the recorded value.
@@ -97,7 +99,7 @@ public final class VAE {
         outputNormaliser = config.decoderBatchNorm
             ? try BatchNorm(name: "\(outputHead.name).bn", features: config.inputSize, epsilon: config.decoderBatchNormEpsilon, momentum: ModelConfig.decoderBatchNormMomentum,
                             learnsScale: false, on: backend) : nil
-        background = config.backgroundBias
+        background = config.backgroundBias || config.weighsWordsByFrequency
             ? try Tensor([Float](repeating: -Float.log(Float(config.inputSize)), count: config.inputSize), rows: 1, cols: config.inputSize, on: backend) : nil
         precisionHead = try VAE.makePrecisionHead(config, layer, on: backend)
         discrete = config.latent == .dvae ? try DiscreteVAEParts(config, on: backend, seed: seed, firstStream: stream + 1) : nil
@@ -202,7 +204,7 @@ public final class VAE {
         let h = try hidden(input, decoder, normalisers.dropFirst(normalisers.isEmpty ? 0 : encoder.count), tape)
         if let lv = outputLogVarianceHead { return .gaussian(mean: try outputHead(h, on: tape), logVariance: try lv(h, on: tape)) }
         var logits = try outputHead(h, on: tape)
-        if let background { logits = try tape.binary(.add, logits, background, broadcast: .row) }
+        if config.backgroundBias, let background { logits = try tape.binary(.add, logits, background, broadcast: .row) }
         if let bn = outputNormaliser, decoderBatchNormWeight > 0 {
             let w = decoderBatchNormWeight, normalised = try bn(logits, training: training, on: tape)
             logits = w == 1 ? normalised : try tape.binary(.add, tape.affine(normalised, alpha: w), tape.affine(logits, alpha: 1 - w))
@@ -221,7 +223,10 @@ public final class VAE {
             loss = try tape.binary(.add, loss, tape.affine(term(), alpha: lambda))
         }
         try add(config.topicDiversity) { try TopicDiversity.penalty(outputHead.weight, on: tape) }
-        try add(config.wordExclusivity) { try WordExclusivity.penalty(outputHead.weight, on: tape) }
+        try add(config.wordExclusivity) {
+            let wordWeights = try config.weighsWordsByFrequency ? background.map { try tape.unary(.exp, $0) } : nil
+            return try WordExclusivity.penalty(outputHead.weight, wordWeights: wordWeights, on: tape)
+        }
         if let rbm = discrete?.rbm { try add(config.rbmWeightDecay) { try tape.sumAll(tape.unary(.square, rbm.weights)) } }
         return loss
     }
