@@ -15,6 +15,7 @@ extension DirichletApproximation: ExpressibleByArgument {}
 extension AlphaActivation: ExpressibleByArgument {}
 extension DirichletDecoderInput: ExpressibleByArgument {}
 extension WordWeighting: ExpressibleByArgument {}
+extension EncoderInput: ExpressibleByArgument {}
 
 /// `--objective`: what a training step maximises.
 enum TrainingObjective: String, ExpressibleByArgument, CaseIterable {
@@ -93,6 +94,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "ε of the decoder's batch norm, in (0, 1] (default 1e-3, ProdLDA's).") var decoderBatchNormEpsilon: Float?
     @Option(help: "λ of a penalty on how alike a bag-of-words decoder's topics are: λ times their mean squared cosine (default 0).") var topicDiversity: Float?
     @Option(help: "λ of a penalty that gives each word of a bag-of-words decoder to few topics: λ times the mean entropy of a word's softmax over the topics (the count recipe's unless given).") var wordExclusivity: Float?
+    @Option(help: "What a bag-of-words encoder reads: counts, or log-counts (log(1 + counts); the count recipe's).") var encoderInput: EncoderInput?
     @Option(help: "How --word-exclusivity weighs the words in its mean: frequency (by the training corpus's word frequencies; the count recipe's) or uniform.") var wordExclusivityWeighting: WordWeighting?
     @Flag(inversion: .prefixedNo, help: "Batch normalisation without scale or shift on the encoder's output heads (ProdLDA's; default on for counts).")
     var encoderHeadBatchNorm: Bool?
@@ -266,6 +268,7 @@ struct TrainCommand: ParsableCommand {
             (.dirichletApproximation, dirichletApprox != nil), (.decoderBatchNormAnneal, decoderBatchNormAnneal != nil),
             (.backgroundBias, backgroundBias != nil), (.warmup, warmupEpochs != nil || warmupSteps != nil),
             (.wordExclusivity, wordExclusivity != nil), (.wordExclusivityWeighting, wordExclusivityWeighting != nil),
+            (.encoderInput, encoderInput != nil),
         ]
         return Set(given.filter(\.1).map(\.0))
     }
@@ -291,7 +294,7 @@ struct TrainCommand: ParsableCommand {
                                            ("--gibbs-steps", gibbsSteps != nil), ("--rbm-weight-decay", rbmWeightDecay != nil), ("--binarize", binarize != nil), ("--data", data != nil), ("--labels", labels != nil),
                                            ("--test-data", testData != nil), ("--test-labels", testLabels != nil),
                                            ("--test-fraction", testFraction != nil), ("--vocabulary", vocabulary != nil), ("--decoder-batch-norm", decoderBatchNorm != nil),
-                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--topic-diversity", topicDiversity != nil), ("--word-exclusivity", wordExclusivity != nil), ("--word-exclusivity-weighting", wordExclusivityWeighting != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
+                                           ("--decoder-batch-norm-anneal", decoderBatchNormAnneal != nil), ("--decoder-batch-norm-epsilon", decoderBatchNormEpsilon != nil), ("--topic-diversity", topicDiversity != nil), ("--word-exclusivity", wordExclusivity != nil), ("--word-exclusivity-weighting", wordExclusivityWeighting != nil), ("--encoder-input", encoderInput != nil), ("--encoder-head-batch-norm", encoderHeadBatchNorm != nil),
                                            ("--dropout", dropout != nil), ("--latent-dropout", latentDropout != nil), ("--adam-beta1", adamBeta1 != nil),
                                            ("--adam-beta2", adamBeta2 != nil), ("--background-bias", backgroundBias != nil),
                                            ("--continuous-layers", continuousLayers != nil), ("--continuous-size", continuousSize != nil),
@@ -380,6 +383,7 @@ struct TrainCommand: ParsableCommand {
         if let topicDiversity { config.model.topicDiversity = topicDiversity }
         if let wordExclusivity { config.model.wordExclusivity = wordExclusivity }
         if let wordExclusivityWeighting { config.model.wordExclusivityWeighting = wordExclusivityWeighting }
+        if let encoderInput { config.model.encoderInput = encoderInput }
         if let encoderHeadBatchNorm { config.model.encoderHeadBatchNorm = encoderHeadBatchNorm }
         if let dropout { config.model.dropout = dropout }
         if let latentDropout { config.model.latentDropout = latentDropout }

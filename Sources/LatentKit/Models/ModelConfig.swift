@@ -69,6 +69,15 @@ public enum WordWeighting: String, CaseIterable, Codable, Sendable {
     case frequency
 }
 
+/// What a bag-of-words encoder reads of a document's counts (the decoder models the counts either way).
+public enum EncoderInput: String, CaseIterable, Codable, Sendable {
+    /// The counts as they are (ProdLDA's, and runs recorded without an encoder input).
+    case counts
+    /// log(1 + counts): a document many times longer than those trained on stays inside what the encoder has seen,
+    /// where raw counts scale its first layer's input, and the posterior's KL with it, by the document's length.
+    case logCounts = "log-counts"
+}
+
 /// How the KL term of the ELBO is computed.
 public enum KLEstimator: String, CaseIterable, Codable, Sendable {
     /// In closed form (for the logit-normal: the KL of the underlying Gaussians, which is equal).
@@ -156,6 +165,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// How ``wordExclusivity`` weighs the words in its mean (`--word-exclusivity-weighting`). Runs recorded without it
     /// weighed them alike.
     public var wordExclusivityWeighting: WordWeighting = .uniform
+    /// What the encoder reads of a bag of words (`--encoder-input`). Runs recorded without it read the counts.
+    public var encoderInput: EncoderInput = .counts
     /// ProdLDA's ε of the encoder heads' batch normalisation.
     public static let headBatchNormEpsilon: Float = 1e-3
     /// Their running statistics' momentum. Training normalises by the batch's statistics whatever it is; evaluation by the
@@ -233,6 +244,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         topicDiversity = try c.decodeIfPresent(Float.self, forKey: .topicDiversity) ?? 0
         wordExclusivity = try c.decodeIfPresent(Float.self, forKey: .wordExclusivity) ?? 0
         wordExclusivityWeighting = try c.decodeIfPresent(WordWeighting.self, forKey: .wordExclusivityWeighting) ?? .uniform
+        encoderInput = try c.decodeIfPresent(EncoderInput.self, forKey: .encoderInput) ?? .counts
         continuousLayers = try c.decodeIfPresent(Int.self, forKey: .continuousLayers) ?? 0
         continuousSize = try c.decodeIfPresent(Int.self, forKey: .continuousSize) ?? 0
         continuousHidden = try c.decodeIfPresent(Int.self, forKey: .continuousHidden)
@@ -335,6 +347,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         try require(wordExclusivity >= 0 && wordExclusivity.isFinite, "--word-exclusivity must be >= 0 and finite, got \(wordExclusivity)")
         try require(wordExclusivity == 0 || (hasTopicWeights && latentSize >= 2),
                     "--word-exclusivity applies to topic models: the multinomial likelihood, a linear decoder (--decoder-hidden none), no continuous layers and at least 2 topics")
+        try require(encoderInput == .counts || likelihood == .multinomial,
+                    "--encoder-input log-counts applies to bags of words (the multinomial likelihood), not \(likelihood.rawValue)")
         try require(!(decoderBatchNorm || backgroundBias) || likelihood != .gaussian,
                     "--decoder-batch-norm applies to logits (Bernoulli or multinomial likelihood), not to a Gaussian decoder")
         try require(latent != .dvae || !(decoderBatchNorm || encoderHeadBatchNorm || dropout > 0 || latentDropout > 0 || backgroundBias),

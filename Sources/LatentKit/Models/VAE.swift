@@ -157,7 +157,8 @@ public final class VAE {
 
     /// The parameters of q(z|x) for each row of `x` (for the Dirichlet: the concentrations α).
     public func encode(_ x: Tensor, on tape: Tape) throws -> Posterior {
-        var h = try hidden(x, encoder, normalisers.prefix(normalisers.isEmpty ? 0 : encoder.count), tape)
+        let input = config.encoderInput == .logCounts ? try tape.unary(.log1p, x) : x
+        var h = try hidden(input, encoder, normalisers.prefix(normalisers.isEmpty ? 0 : encoder.count), tape)
         if training && config.dropout > 0 { h = try dropout(h, keep: 1 - config.dropout, stream: RandomStream.dropout, on: tape) }
         /// A head's output, batch-normalised without scale or shift when ``ModelConfig/encoderHeadBatchNorm`` asks.
         func head(_ i: Int, _ layer: Dense) throws -> Tensor {
