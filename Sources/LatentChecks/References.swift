@@ -46,8 +46,8 @@ public enum Reference {
             let lse = logSumExp(column)
             return -column.reduce(0.0) { $0 + Foundation.exp($1 - lse) * ($1 - lse) }
         }
-        guard let wordWeights else { return entropies.reduce(0, +) / Double(v) }
-        return zip(entropies, wordWeights).reduce(0) { $0 + $1.0 * $1.1 }
+        let weights = wordWeights ?? Array(repeating: 1 / Double(v), count: v)
+        return zip(entropies, weights).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
     /// Splits a row-major `rows × cols` matrix into its rows.

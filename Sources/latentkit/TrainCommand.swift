@@ -136,6 +136,9 @@ struct TrainCommand: ParsableCommand {
             config.model.klEstimator = kl ?? config.model.effectiveKLEstimator
             do { try config.validate() } catch { throw ValidationError("\(error)") }
         }
+        if !resuming && wordExclusivityWeighting != nil && config.model.wordExclusivity == 0 {
+            throw ValidationError("--word-exclusivity-weighting needs the word exclusivity penalty (--word-exclusivity λ > 0, which the count recipe sets for a linear topic decoder)")
+        }
         if !resuming && decoderBatchNormEpsilon != nil && !config.model.decoderBatchNorm {
             throw ValidationError("--decoder-batch-norm-epsilon needs --decoder-batch-norm")
         }

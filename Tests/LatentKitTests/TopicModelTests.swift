@@ -82,6 +82,9 @@ import TestSupport
         let layered = recipe(keeping: [.latent]) { $0.model.latent = .gaussian; $0.model.latentSize = 50; $0.model.continuousLayers = 1; $0.model.continuousSize = 8 }
         #expect(layered.model.wordExclusivity == 0)
         #expect(recipe(keeping: [.latent]) { $0.model.latent = .dvae; $0.model.latentSize = 50 }.model.wordExclusivity == 0)
+        // one topic has no words to share: a one-unit Gaussian on counts trains without the penalty
+        let oneUnit = recipe(keeping: [.latent]) { $0.model.latent = .gaussian; $0.model.latentSize = 1 }
+        #expect(oneUnit.model.wordExclusivity == 0 && (try? oneUnit.validate()) != nil)
         let dirichlet = recipe(keeping: [.latent]) { $0.model.latent = .dirichlet }
         #expect(dirichlet.model.latent == .dirichlet && dirichlet.model.decoderHidden == [] && !dirichlet.model.encoderHeadBatchNorm)
         // above 25 topics the Dirichlet trains 350 epochs, with a third of them warm-up and half the batch-norm fade
@@ -148,6 +151,13 @@ import TestSupport
             return
         }
         #expect(try backend.download(a.buffer) == backend.download(b.buffer))
+        // the loss the model minimises carries λ times the penalty with those frequencies as the word weights
+        let w = try #require(weighted.parameters.first { $0.0 == "decoder.logits.weight" }?.1)
+        let topics = try backend.download(w.buffer).map(Double.init)
+        let penalised = try backend.download(weighted.regularised(Tensor([0], rows: 1, cols: 1, on: backend), on: tape).buffer)[0]
+        let byFrequency = Reference.wordExclusivity(topics, topics: 3, words: 5, wordWeights: frequencies)
+        let alike = Reference.wordExclusivity(topics, topics: 3, words: 5)
+        #expect(abs(Double(penalised) - byFrequency) < 1e-5 && abs(byFrequency - alike) > 1e-4, "\(penalised) against \(byFrequency) (alike: \(alike))")
     }
 
     /// `--encoder-input log-counts`: documents 60 times longer than those trained on keep a finite bound near the short
@@ -271,11 +281,13 @@ import TestSupport
     /// Trains 8 topics on the 5-topic corpus in `dir` with `flags` (`flag λ` among them) from the seed's initial weights,
     /// checks that config.json records λ at `recorded`, and returns `measure` of the exported topic-word matrix.
     private func trainedTopicMeasure(_ dir: String, _ flag: String, _ lambda: String, recorded: KeyPath<ModelConfig, Float>,
-                                     flags: [String] = [], measure: ([Double], _ topics: Int, _ words: Int) -> Double) throws -> Double {
+                                     flags: [String] = [], alsoRecorded: (ModelConfig) -> Bool = { _ in true },
+                                     measure: ([Double], _ topics: Int, _ words: Int) -> Double) throws -> Double {
         let run = dir + "/run" + flag + lambda
         let train = try runTool(["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--latent-size", "8", flag, lambda, "--out", run] + flags)
         #expect(train.status == 0, "\(train.stderr)")
-        #expect(try RunConfig.load(from: run + "/config.json").model[keyPath: recorded] == Float(lambda))
+        let model = try RunConfig.load(from: run + "/config.json").model
+        #expect(model[keyPath: recorded] == Float(lambda) && alsoRecorded(model))
         let export = try runTool(["topics", run, "--vocabulary", dir + "/vocab.txt", "--export", run + "/w.npy"])
         #expect(export.status == 0, "\(export.stderr)")
         let w = try NPY.read(run + "/w.npy")
@@ -314,15 +326,15 @@ import TestSupport
         let wordWeights = weighting == .frequency ? counts.map { $0 / total } : nil
         // 400 steps at a larger rate: the entropy is at its maximum for equal weights, so the penalty only grows the
         // differences that the likelihood starts, and 20 steps at the recipe's rate leave the weights near their start
+        // (a weighting without the penalty is refused, so λ = 0 runs without one)
         func trainedEntropy(_ lambda: String) throws -> Double {
-            let run = dir + "/run--word-exclusivity" + lambda
-            let entropy = try trainedTopicMeasure(dir, "--word-exclusivity", lambda, recorded: \.wordExclusivity,
-                                                  flags: ["--epochs", "20", "--batch-size", "20", "--learning-rate", "1e-2",
-                                                          "--word-exclusivity-weighting", weighting.rawValue]) {
+            let on = lambda != "0"
+            return try trainedTopicMeasure(dir, "--word-exclusivity", lambda, recorded: \.wordExclusivity,
+                                           flags: ["--epochs", "20", "--batch-size", "20", "--learning-rate", "1e-2"]
+                                               + (on ? ["--word-exclusivity-weighting", weighting.rawValue] : []),
+                                           alsoRecorded: { !on || $0.wordExclusivityWeighting == weighting }) {
                 Reference.wordExclusivity($0, topics: $1, words: $2, wordWeights: wordWeights)
             }
-            #expect(try RunConfig.load(from: run + "/config.json").model.wordExclusivityWeighting == weighting)
-            return entropy
         }
         // log 8 = 2.08 nats when a word's weights are alike in every topic (measured, uniform: 0.95 against 1.76)
         let without = try trainedEntropy("0"), with = try trainedEntropy("100")
@@ -363,6 +375,8 @@ import TestSupport
             (["train", "--resume", dir + "/floored", "--word-exclusivity", "1"], "--word-exclusivity cannot change when resuming"),
             (["train", "--resume", dir + "/floored", "--word-exclusivity-weighting", "uniform"], "--word-exclusivity-weighting cannot change when resuming"),
             (["train", "--resume", dir + "/floored", "--encoder-input", "counts"], "--encoder-input cannot change when resuming"),
+            (["train", "--backend", "cpu", "--data", dir + "/corpus.npy", "--word-exclusivity", "0", "--word-exclusivity-weighting", "uniform",
+              "--out", dir + "/w"], "--word-exclusivity-weighting needs the word exclusivity penalty"),
             (["train", "--backend", "cpu", "--encoder-input", "log-counts", "--limit", "100", "--out", dir + "/z"], "--encoder-input log-counts applies to bags of words"),
             (["train", "--resume", dir + "/floored", "--dropout", "0.1"], "--dropout cannot change when resuming"),
             (["topics", dir + "/floored"], "has no vocabulary"),

@@ -1,6 +1,7 @@
 // A topic model from Swift: bag-of-words counts in, topics with their NPMI coherence out, through the same count recipe
 // (ProdLDA's softmax-Gaussian latent, a linear decoder, batch norm faded out over half the epochs beside Scholar's
-// background bias, KL warm-up over the first quarter of the epochs, and dropout) that `latentkit train --data` uses.
+// background bias, KL warm-up over the first quarter of the epochs, dropout, a penalty that gives each word to few
+// topics, and an encoder that reads log(1 + counts)) that `latentkit train --data` uses.
 // Usage (repository root): swift run --package-path Examples topic-model COUNTS.npy VOCAB.txt [topics] [epochs]
 // COUNTS.npy: N documents × V words (counts); VOCAB.txt: V words, one a line, in the columns' order.
 import Foundation

@@ -159,7 +159,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// continuous layers and at least 3 topics.
     public var topicDiversity: Float = 0
     /// λ of the word exclusivity penalty (``WordExclusivity``) added to a bag-of-words model's loss: λ times the mean over
-    /// the words of the entropy of a word's softmax over the topics of its weights (0: none). Needs what
+    /// the words (weighed as ``wordExclusivityWeighting`` says) of the entropy of a word's softmax over the topics of its
+    /// weights (0: none). Needs what
     /// ``topicDiversity`` does, with at least 2 topics. Runs recorded without it had none.
     public var wordExclusivity: Float = 0
     /// How ``wordExclusivity`` weighs the words in its mean (`--word-exclusivity-weighting`). Runs recorded without it

@@ -225,20 +225,25 @@ public final class VAE {
         }
         try add(config.topicDiversity) { try TopicDiversity.penalty(outputHead.weight, on: tape) }
         try add(config.wordExclusivity) {
-            let wordWeights = try config.weighsWordsByFrequency ? background.map { try tape.unary(.exp, $0) } : nil
+            var wordWeights: Tensor?
+            if config.weighsWordsByFrequency {
+                try require(background != nil, "words weighed by frequency, but the model holds no word frequencies")
+                wordWeights = try tape.unary(.exp, background!)
+            }
             return try WordExclusivity.penalty(outputHead.weight, wordWeights: wordWeights, on: tape)
         }
         if let rbm = discrete?.rbm { try add(config.rbmWeightDecay) { try tape.sumAll(tape.unary(.square, rbm.weights)) } }
         return loss
     }
 
-    /// The log unigram frequencies of the `rows × inputSize` counts `documents` as the fixed background bias: log(n_v / N)
-    /// with n_v floored at 1/2 for a word the corpus never uses. Returns how many words were floored.
+    /// The log unigram frequencies of the `rows × inputSize` counts `documents` as ``background`` (the fixed bias, the
+    /// word weights, or both): log(n_v / N) with n_v floored at 1/2 for a word the corpus never uses. Returns how many
+    /// words were floored; 0 for a model that holds no frequencies.
     @discardableResult
     public func setBackground(fromCounts documents: LabelledImages, on backend: any Backend) throws -> Int {
         guard let background else { return 0 }
         let v = documents.pixelsPerImage
-        try require(v == background.cols, "background bias: the documents have \(v) words, the model \(background.cols)")
+        try require(v == background.cols, "word frequencies: the documents have \(v) words, the model \(background.cols)")
         var counts = [Double](repeating: 0, count: v)
         for d in 0..<documents.count { for w in 0..<v { counts[w] += Double(documents.pixels[d * v + w]) } }
         let floored = counts.filter { $0 < 0.5 }.count

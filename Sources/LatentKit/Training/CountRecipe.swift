@@ -102,7 +102,7 @@ public enum CountRecipe {
         // so λ = 5, every topic distinct at each. Where the model has no topics of a linear decoder there is nothing to
         // penalise
         let lambda = config.model.latent == .dirichlet ? Self.dirichletWordExclusivity : Self.wordExclusivity
-        set(.wordExclusivity, \.model.wordExclusivity, config.model.hasTopicWeights ? lambda : 0)
+        set(.wordExclusivity, \.model.wordExclusivity, config.model.hasTopicWeights && config.model.latentSize >= 2 ? lambda : 0)
         set(.wordExclusivityWeighting, \.model.wordExclusivityWeighting, .frequency)
         // the encoder reads log(1 + counts): with raw counts (ProdLDA's) a test document 40 times longer than most (3,153
         // tokens) drove one K = 20 model's posterior to a KL of 16.7 million nats and its test bound to infinity. On

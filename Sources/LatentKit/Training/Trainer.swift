@@ -112,8 +112,9 @@ public final class Trainer {
     /// gradient is the tape's matmul rule), and the matching row indices, made on first use.
     private var repeater: (batch: Int, repeater: Objective.Repeater)?
 
-    /// ``ModelConfig/backgroundBias``: the vocabulary's words the training documents never use (their frequency is
-    /// floored at half an occurrence); the command says so once.
+    /// The vocabulary's words the training documents never use, where the model holds their frequencies
+    /// (``ModelConfig/backgroundBias`` or words weighed by frequency): their frequency is floored at half an occurrence,
+    /// and the command says so once under the bias.
     public private(set) var flooredBackgroundWords = 0
 
     /// Completed epochs, the step within the current epoch, and steps taken in all.
