@@ -76,6 +76,19 @@ public struct Recipe: Sendable, CustomStringConvertible {
             c.model.latentDropout = 0.2
             c.beta1 = 0.99
         },
+        // the count recipe's own parts on counts (the synthetic images' intensities read as fractional counts): the
+        // multinomial likelihood, Scholar's background bias, the word exclusivity penalty with words weighed by frequency,
+        // and an encoder that reads log(1 + counts)
+        Recipe(name: "count recipe parts") { c in
+            c.model.likelihood = .multinomial
+            c.model.latent = .softmaxGaussian
+            c.model.decoderHidden = []
+            c.model.backgroundBias = true
+            c.model.encoderHeadBatchNorm = true
+            c.model.wordExclusivity = 10
+            c.model.wordExclusivityWeighting = .frequency
+            c.model.encoderInput = .logCounts
+        },
         Recipe(name: "dvae") { c in
             c.model.latent = .dvae
             c.model.gibbsChains = 8
