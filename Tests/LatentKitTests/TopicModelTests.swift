@@ -94,6 +94,19 @@ import TestSupport
         #expect(wide.model.wordExclusivity == CountRecipe.dirichletWordExclusivity && dirichlet.model.wordExclusivity == CountRecipe.dirichletWordExclusivity)
         #expect(recipe(keeping: [.latent, .epochs]) { $0.model.latent = .dirichlet; $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 13)
         #expect(recipe(keeping: [.epochs]) { $0.model.latentSize = 50; $0.epochs = 40 }.warmupEpochs == 10)
+        // a corpus smaller than the one the recipe was chosen on trains as many updates, at most 5 times the epochs
+        #expect(CountRecipe.epochs(200, documents: 11_259) == 200 && CountRecipe.epochs(200, documents: 10_000) == 200)
+        #expect(CountRecipe.epochs(200, documents: 6_528) == 307 && CountRecipe.epochs(350, documents: 5_875) == 596)
+        #expect(CountRecipe.epochs(200, documents: 400) == 1000 && CountRecipe.epochs(200, documents: 0) == 200)
+        var small = RunConfig()
+        small.model.likelihood = .multinomial
+        CountRecipe.apply(to: &small, keeping: [], documents: 5_000)
+        #expect(small.epochs == 400 && small.warmupEpochs == 100 && small.model.decoderBatchNormAnnealEpochs == 200 && small.batchSize == 200)
+        var smallGiven = RunConfig()
+        smallGiven.model.likelihood = .multinomial
+        smallGiven.epochs = 7
+        CountRecipe.apply(to: &smallGiven, keeping: [.epochs], documents: 5_000)
+        #expect(smallGiven.epochs == 7 && smallGiven.warmupEpochs == 1)
         var images = RunConfig()
         CountRecipe.apply(to: &images, keeping: [])
         #expect(images == RunConfig())
