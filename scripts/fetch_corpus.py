@@ -104,6 +104,8 @@ def read_unsplit(z, corpus):
     for line in lines[3:]:
         fields = line.rstrip("\r").split("\t")
         if len(fields) != len(names):
+            if line.strip():
+                sys.exit(f"fetch_corpus: {member} has a line of {len(fields)} fields, expected {len(names)}")
             continue
         key = (fields[column["Season"]], fields[column["Season & Episode"]], fields[column["Author"]].strip())
         documents.setdefault(key, []).append(fields[column["Quote"]])
@@ -161,6 +163,8 @@ def main():
 
     os.makedirs(out, exist_ok=True)
     names = sorted({label for label, _ in raw["train"]})
+    if len(names) > 256:
+        sys.exit(f"fetch_corpus: {len(names)} labels do not fit labels_*.npy's uint8")
     stats = {}
     for s in ("train", "test"):
         x = count_matrix(toks[s], index, np)

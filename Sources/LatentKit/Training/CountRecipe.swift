@@ -40,15 +40,16 @@ public enum CountRecipe {
     /// ⌈epochs × min(``maxEpochScale``, ``referenceDocuments`` / documents)⌉, so that a smaller corpus gets as many
     /// updates as the one the recipe was chosen on. 200 epochs of Reuters R52's 5,875 validation-fit documents (30 steps
     /// an epoch against 20 Newsgroups' 51) left the count recipe short of convergence: at K = 50 (seeds 1 and 2) 334
-    /// epochs lowered the validation bound from 570 to 521 (ProdLDA's 561) and raised TD@25 from 0.68 to 0.81 (ProdLDA's
+    /// epochs (about as many updates) lowered the validation bound from 570 to 521 (ProdLDA's 561) and raised TD@25 from 0.68 to 0.81 (ProdLDA's
     /// 0.74), at a cost in NPMI (0.053 to -0.178, ProdLDA's -0.342), and at K = 20 (seed 1) 304 epochs 501 to 471, 0.88 to
     /// 0.93, 0.14 to -0.03; on 20 Newsgroups, where the recipe keeps its epochs, 350 at K = 50 trade the same way (seed 1:
     /// bound 1013, TD@25 0.90, validation NPMI -0.08), so the epochs are where the rest of the recipe was chosen. The cap keeps a
-    /// corpus of a few hundred documents (tests, planted examples) from training thousands of epochs.
+    /// corpus of a few hundred documents (tests, planted examples) from training more than 1,750 epochs.
     public static func epochs(_ epochs: Int, documents: Int) -> Int {
         guard documents > 0, documents < referenceDocuments else { return epochs }
         let scale = min(Double(maxEpochScale), Double(referenceDocuments) / Double(documents))
-        return Int((Double(epochs) * scale).rounded(.up))
+        let scaled = (Double(epochs) * scale).rounded(.up)
+        return scaled < Double(Int.max) ? Int(scaled) : Int.max
     }
 
     /// Sets every setting of the recipe for `config`'s latent family (the softmax-Gaussian unless `--latent` was given;
