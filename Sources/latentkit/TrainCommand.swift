@@ -134,7 +134,7 @@ struct TrainCommand: ParsableCommand {
             }
             CountRecipe.apply(to: &config, keeping: givenRecipeSettings, documents: data.train.count)
             if root, config.model.likelihood == .multinomial, !givenRecipeSettings.contains(.epochs),
-               CountRecipe.epochs(1, documents: data.train.count) > 1 {
+               CountRecipe.epochScale(documents: data.train.count) > 1 {
                 print("note: \(data.train.count) training documents, fewer than the \(CountRecipe.referenceDocuments) the count recipe's epochs "
                       + "are for: training \(config.epochs) epochs, so as to make as many updates, up to \(CountRecipe.maxEpochScale) times the epochs (--epochs sets them)")
             }

@@ -98,6 +98,7 @@ import TestSupport
         #expect(CountRecipe.epochs(200, documents: 11_259) == 200 && CountRecipe.epochs(200, documents: 10_000) == 200)
         #expect(CountRecipe.epochs(200, documents: 6_528) == 307 && CountRecipe.epochs(350, documents: 5_875) == 596)
         #expect(CountRecipe.epochs(200, documents: 400) == 1000 && CountRecipe.epochs(200, documents: 0) == 200)
+        #expect(CountRecipe.epochScale(documents: 10_000) == 1 && CountRecipe.epochScale(documents: 5_000) == 2 && CountRecipe.epochScale(documents: 1) == 5)
         var small = RunConfig()
         small.model.likelihood = .multinomial
         CountRecipe.apply(to: &small, keeping: [], documents: 5_000)

@@ -46,10 +46,17 @@ public enum CountRecipe {
     /// bound 1013, TD@25 0.90, validation NPMI -0.08), so the epochs are where the rest of the recipe was chosen. The cap keeps a
     /// corpus of a few hundred documents (tests, planted examples) from training more than 1,750 epochs.
     public static func epochs(_ epochs: Int, documents: Int) -> Int {
-        guard documents > 0, documents < referenceDocuments else { return epochs }
-        let scale = min(Double(maxEpochScale), Double(referenceDocuments) / Double(documents))
+        let scale = epochScale(documents: documents)
+        guard scale > 1 else { return epochs }
         let scaled = (Double(epochs) * scale).rounded(.up)
         return scaled < Double(Int.max) ? Int(scaled) : Int.max
+    }
+
+    /// The factor ``epochs(_:documents:)`` scales the recipe's epochs by for a corpus of `documents`: 1 from
+    /// ``referenceDocuments`` up (and for an empty count), min(``maxEpochScale``, ``referenceDocuments`` / documents) below.
+    public static func epochScale(documents: Int) -> Double {
+        guard documents > 0, documents < referenceDocuments else { return 1 }
+        return min(Double(maxEpochScale), Double(referenceDocuments) / Double(documents))
     }
 
     /// Sets every setting of the recipe for `config`'s latent family (the softmax-Gaussian unless `--latent` was given;
